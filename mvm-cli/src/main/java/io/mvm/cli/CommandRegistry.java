@@ -1,0 +1,20 @@
+package io.mvm.cli;
+
+import picocli.CommandLine;
+
+/**
+ * The list of top-level commands. One line per feature, so adding a feature touches one line here
+ * and nothing else in the CLI's core.
+ */
+final class CommandRegistry {
+    private CommandRegistry() {}
+
+    static void register(CommandLine cli) {
+        // host: bootstrap, doctor
+        // vm: local microVMs without a coordinator
+        // coordinator, tenant, pool, instance, node
+        // agent, up
+        // net
+        // bench
+    }
+}

@@ -1,0 +1,67 @@
+package io.mvm.runtime.guest;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The host side of the conversation with a guest's agent (virtio-serial on QEMU, vsock on
+ * Firecracker). No SSH anywhere: everything the host asks of a guest goes through here.
+ *
+ * <p>Implementations reconnect on their own when the VMM end of the socket goes away and comes
+ * back (a restored snapshot, a restarted agent); every call takes or applies a deadline and fails
+ * with a {@link GuestChannelException} (category UNAVAILABLE) when the guest does not answer.
+ */
+public interface GuestChannel extends AutoCloseable {
+
+    /** Protocol version this host speaks; the guest reports its own in {@link Health}. */
+    int PROTOCOL_VERSION = 1;
+
+    Health health(Duration timeout);
+
+    ExecResult exec(ExecRequest request);
+
+    /**
+     * Tells the guest's workload to finish (cooperative drain) and waits until the guest says it
+     * is done or the deadline passes.
+     */
+    DrainResult drain(Duration deadline);
+
+    /** The supervised workload's status (the instance's {@code cmd}), for one-shot jobs. */
+    WorkloadStatus workload(Duration timeout);
+
+    @Override
+    void close();
+
+    record Health(int protocolVersion, String hostname, double uptimeSeconds, String kernel) {}
+
+    record ExecRequest(List<String> argv, Map<String, String> env, byte[] stdin, Duration timeout) {
+        public ExecRequest {
+            argv = List.copyOf(argv);
+            env = Map.copyOf(env);
+            stdin = stdin == null ? new byte[0] : stdin.clone();
+            if (argv.isEmpty()) {
+                throw new IllegalArgumentException("exec needs at least one argument");
+            }
+        }
+
+        public static ExecRequest of(Duration timeout, String... argv) {
+            return new ExecRequest(List.of(argv), Map.of(), new byte[0], timeout);
+        }
+    }
+
+    record ExecResult(int exitCode, byte[] stdout, byte[] stderr, boolean timedOut) {
+        public String stdoutText() {
+            return new String(stdout, java.nio.charset.StandardCharsets.UTF_8);
+        }
+
+        public String stderrText() {
+            return new String(stderr, java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    record DrainResult(boolean completed, Duration took) {}
+
+    /** {@code state} is one of none, running, exited. exitCode is set once exited. */
+    record WorkloadStatus(String state, Integer exitCode) {}
+}
