@@ -1,0 +1,118 @@
+package io.mvm.core.netpolicy;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/** Compares a host's live network with its desired state: pure, so every kind of drift is unit-tested. */
+public final class DriftFinder {
+
+    private DriftFinder() {}
+
+    public static List<NetworkDrift> find(HostNetworkSpec spec, ObservedHostNetwork live) {
+        List<NetworkDrift> drift = new ArrayList<>();
+        Set<String> desiredBridges = new HashSet<>();
+        Set<String> desiredPorts = new HashSet<>();
+        for (TenantNetwork t : spec.tenants()) {
+            desiredBridges.add(t.bridgeName());
+            Optional<ObservedLink> bridge = live.link(t.bridgeName());
+            if (bridge.isEmpty() || !bridge.get().kind().equals("bridge")) {
+                drift.add(new NetworkDrift.MissingBridge(t.bridgeName(), t.tenant().value()));
+                continue;
+            }
+            if (!bridge.get().up()) {
+                drift.add(new NetworkDrift.DeviceDown(t.bridgeName()));
+            }
+            if (!bridge.get().ipv4().equals(List.of(t.bridgeCidr()))) {
+                drift.add(new NetworkDrift.WrongAddresses(t.bridgeName(), t.bridgeCidr(), bridge.get().ipv4()));
+            }
+        }
+        for (InstancePort p : spec.instances()) {
+            desiredPorts.add(p.portName());
+            String bridgeName = spec.tenant(p.tenant()).orElseThrow().bridgeName();
+            Optional<ObservedLink> port = live.link(p.portName());
+            if (port.isEmpty()) {
+                drift.add(new NetworkDrift.MissingPort(p.portName(), p.instance().value()));
+                continue;
+            }
+            if (!port.get().master().equals(Optional.of(bridgeName))) {
+                drift.add(new NetworkDrift.WrongMaster(p.portName(), bridgeName, port.get().master().orElse("")));
+            }
+            if (!port.get().up()) {
+                drift.add(new NetworkDrift.DeviceDown(p.portName()));
+            }
+        }
+        String owner = DeviceNames.ownerAlias(spec.tableName());
+        for (ObservedLink link : live.links()) {
+            if (desiredBridges.contains(link.name()) || desiredPorts.contains(link.name())) {
+                continue;
+            }
+            if (link.master().filter(desiredBridges::contains).isPresent()) {
+                drift.add(new NetworkDrift.StrayPort(link.name(), link.master().get()));
+            } else if (link.alias().equals(Optional.of(owner))) {
+                drift.add(new NetworkDrift.ExtraDevice(link.name(), link.kind()));
+            }
+        }
+        NftRuleset desired = RulesetRenderer.render(spec);
+        for (NftTable want : desired.tables()) {
+            Optional<NftTable> have = live.table(want.family());
+            if (have.isEmpty()) {
+                drift.add(new NetworkDrift.TableMissing(want.family().keyword(), want.name()));
+            } else {
+                compareTable(want, have.get(), drift);
+            }
+        }
+        return List.copyOf(drift);
+    }
+
+    private static void compareTable(NftTable want, NftTable have, List<NetworkDrift> drift) {
+        String family = want.family().keyword();
+        for (NftChain wantChain : want.chains()) {
+            Optional<NftChain> haveChain = have.chain(wantChain.name());
+            if (haveChain.isEmpty()) {
+                drift.add(new NetworkDrift.ChainDiffers(family, wantChain.name(), "missing"));
+                continue;
+            }
+            if (!haveChain.get().hook().equals(wantChain.hook())) {
+                drift.add(new NetworkDrift.ChainDiffers(family, wantChain.name(), "hook is "
+                        + haveChain.get().hook().orElse("(none)") + ", expected " + wantChain.hook().orElse("(none)")));
+            }
+            compareRules(family, wantChain, haveChain.get(), drift);
+        }
+        for (NftChain haveChain : have.chains()) {
+            if (want.chain(haveChain.name()).isEmpty()) {
+                drift.add(new NetworkDrift.ChainDiffers(family, haveChain.name(), "not in the desired state"));
+            }
+        }
+    }
+
+    private static void compareRules(String family, NftChain want, NftChain have, List<NetworkDrift> drift) {
+        Map<String, Integer> surplus = new HashMap<>();
+        have.rules().forEach(r -> surplus.merge(r, 1, Integer::sum));
+        boolean differs = false;
+        for (String rule : want.rules()) {
+            Integer n = surplus.get(rule);
+            if (n == null || n == 0) {
+                drift.add(new NetworkDrift.RuleMissing(family, want.name(), NftChain.label(rule)));
+                differs = true;
+            } else {
+                surplus.put(rule, n - 1);
+            }
+        }
+        for (String rule : have.rules()) {
+            Integer n = surplus.get(rule);
+            if (n != null && n > 0) {
+                drift.add(new NetworkDrift.RuleExtra(family, want.name(), NftChain.label(rule)));
+                surplus.put(rule, n - 1);
+                differs = true;
+            }
+        }
+        if (!differs && !want.rules().equals(have.rules())) {
+            drift.add(new NetworkDrift.RulesOutOfOrder(family, want.name()));
+        }
+    }
+}

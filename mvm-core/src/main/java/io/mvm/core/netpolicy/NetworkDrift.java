@@ -1,0 +1,102 @@
+package io.mvm.core.netpolicy;
+
+/**
+ * One difference between the desired and the live host network. Each names what is wrong in words
+ * an operator can act on ({@link #describe()}) and a stable {@link #kind()} for JSON and tests.
+ */
+public sealed interface NetworkDrift {
+
+    String describe();
+
+    default String kind() {
+        return switch (this) {
+            case MissingBridge d -> "missing-bridge";
+            case ExtraDevice d -> "extra-device";
+            case MissingPort d -> "missing-port";
+            case StrayPort d -> "stray-port";
+            case WrongMaster d -> "wrong-master";
+            case DeviceDown d -> "device-down";
+            case WrongAddresses d -> "wrong-addresses";
+            case TableMissing d -> "table-missing";
+            case ChainDiffers d -> "chain-differs";
+            case RuleMissing d -> "rule-missing";
+            case RuleExtra d -> "rule-extra";
+            case RulesOutOfOrder d -> "rules-out-of-order";
+        };
+    }
+
+    record MissingBridge(String bridge, String tenant) implements NetworkDrift {
+        public String describe() {
+            return "bridge " + bridge + " of tenant " + tenant + " is missing";
+        }
+    }
+
+    /** A device this table owns (by alias) that the desired state no longer has. */
+    record ExtraDevice(String device, String deviceKind) implements NetworkDrift {
+        public String describe() {
+            return deviceKind + " " + device + " is not in the desired state";
+        }
+    }
+
+    record MissingPort(String port, String instance) implements NetworkDrift {
+        public String describe() {
+            return "port " + port + " of instance " + instance + " is missing";
+        }
+    }
+
+    /** A device on a tenant bridge that belongs to no instance. */
+    record StrayPort(String port, String bridge) implements NetworkDrift {
+        public String describe() {
+            return "bridge " + bridge + " has port " + port + ", which belongs to no instance";
+        }
+    }
+
+    record WrongMaster(String port, String expected, String actual) implements NetworkDrift {
+        public String describe() {
+            return "port " + port + " is on " + (actual.isEmpty() ? "no bridge" : actual) + ", expected " + expected;
+        }
+    }
+
+    record DeviceDown(String device) implements NetworkDrift {
+        public String describe() {
+            return "device " + device + " is down";
+        }
+    }
+
+    record WrongAddresses(String bridge, String expected, java.util.List<String> actual) implements NetworkDrift {
+        public String describe() {
+            return "bridge " + bridge + " has IPv4 addresses " + actual + ", expected [" + expected + "]";
+        }
+    }
+
+    record TableMissing(String family, String table) implements NetworkDrift {
+        public String describe() {
+            return "nftables table " + family + " " + table + " is missing";
+        }
+    }
+
+    /** A chain missing, unexpected, or with another hook line. */
+    record ChainDiffers(String family, String chain, String detail) implements NetworkDrift {
+        public String describe() {
+            return "chain " + family + " " + chain + ": " + detail;
+        }
+    }
+
+    record RuleMissing(String family, String chain, String rule) implements NetworkDrift {
+        public String describe() {
+            return "rule missing in " + family + " " + chain + ": " + rule;
+        }
+    }
+
+    record RuleExtra(String family, String chain, String rule) implements NetworkDrift {
+        public String describe() {
+            return "unexpected rule in " + family + " " + chain + ": " + rule;
+        }
+    }
+
+    record RulesOutOfOrder(String family, String chain) implements NetworkDrift {
+        public String describe() {
+            return "rules of " + family + " " + chain + " are in the wrong order";
+        }
+    }
+}

@@ -1,0 +1,124 @@
+package io.mvm.core.netpolicy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Renders the nftables rules that enforce tenant isolation on one host.
+ *
+ * <p>Two tables, both named by the spec's table name, because no single family sees everything:
+ * <ul>
+ *   <li>{@code bridge} — frames entering a tenant bridge from an instance's port jump to that port's
+ *       chain, which drops anything not sent from the instance's own MAC and IPv4 address (ARP
+ *       included) and every EtherType but IPv4 and ARP. This is the only hook that sees traffic
+ *       between two ports of one bridge whether or not br_netfilter is loaded.</li>
+ *   <li>{@code inet} — routed and host-bound traffic. {@code forward}: a tenant's bridge may only
+ *       forward to itself (routing between its own subnets, and bridged traffic when br_netfilter
+ *       passes it through here) and, with egress, to the uplink and back; everything else from or to
+ *       a tenant bridge is counted and dropped, so cross-tenant routing through the host is denied in
+ *       both directions. {@code input}: guests reach no host service except replies to the host's own
+ *       connections and explicitly opened ports. {@code postrouting}: masquerade to the uplink for
+ *       tenants with egress.</li>
+ * </ul>
+ * Base chains have policy accept and every rule matches a tenant device by name, so the tables
+ * never affect traffic that is not mvm's (other bridges, another fleet's table in tests).
+ */
+public final class RulesetRenderer {
+    private static final String FILTER_INPUT = "type filter hook input priority filter; policy accept;";
+    private static final String FILTER_FORWARD = "type filter hook forward priority filter; policy accept;";
+    private static final String NAT_POSTROUTING = "type nat hook postrouting priority srcnat; policy accept;";
+    private static final String BRIDGE_PREROUTING = "type filter hook prerouting priority filter; policy accept;";
+
+    private RulesetRenderer() {}
+
+    public static NftRuleset render(HostNetworkSpec spec) {
+        return new NftRuleset(spec.tableName(), List.of(inet(spec), bridge(spec)));
+    }
+
+    /** The name of the bridge-family chain holding one port's anti-spoofing rules. */
+    public static String portChain(String portName) {
+        return "port_" + portName;
+    }
+
+    private static NftTable inet(HostNetworkSpec spec) {
+        List<String> input = new ArrayList<>();
+        List<String> forward = new ArrayList<>();
+        List<String> postrouting = new ArrayList<>();
+        for (TenantNetwork t : spec.tenants()) {
+            String br = quote(t.bridgeName());
+            String who = "tenant " + t.tenant() + ": ";
+            input.add("iifname " + br + " ct state established,related accept"
+                    + comment(who + "replies to host connections"));
+            for (OpenedService s : spec.openedServices()) {
+                if (s.appliesTo(t.tenant())) {
+                    input.add("iifname " + br + " " + s.transport().nftName() + " dport " + s.port() + " accept"
+                            + comment(who + "open " + s.transport().nftName() + "/" + s.port()));
+                }
+            }
+            input.add("iifname " + br + " counter drop" + comment(who + "deny host services"));
+
+            forward.add("iifname " + br + " oifname " + br + " accept" + comment(who + "within tenant"));
+            Optional<String> uplink = spec.uplink().filter(u -> t.egress());
+            uplink.ifPresent(u -> {
+                forward.add("iifname " + br + " oifname " + quote(u) + " ip saddr " + t.subnet() + " accept"
+                        + comment(who + "egress"));
+                forward.add("iifname " + quote(u) + " oifname " + br + " ct state established,related accept"
+                        + comment(who + "egress replies"));
+                postrouting.add("oifname " + quote(u) + " ip saddr " + t.subnet() + " masquerade"
+                        + comment(who + "egress nat"));
+            });
+            forward.add("iifname " + br + " counter drop" + comment(who + "deny forward from tenant"));
+            forward.add("oifname " + br + " counter drop" + comment(who + "deny forward to tenant"));
+        }
+        return new NftTable(NftFamily.INET, spec.tableName(), List.of(
+                new NftChain("input", Optional.of(FILTER_INPUT), input),
+                new NftChain("forward", Optional.of(FILTER_FORWARD), forward),
+                new NftChain("postrouting", Optional.of(NAT_POSTROUTING), postrouting)));
+    }
+
+    private static NftTable bridge(HostNetworkSpec spec) {
+        List<String> prerouting = new ArrayList<>();
+        List<NftChain> ports = new ArrayList<>();
+        for (InstancePort p : spec.instances()) {
+            TenantNetwork t = spec.tenant(p.tenant()).orElseThrow();
+            String chain = portChain(p.portName());
+            prerouting.add("iifname " + quote(p.portName()) + " jump " + chain
+                    + comment("instance " + p.instance() + " of tenant " + p.tenant()));
+            ports.add(new NftChain(chain, Optional.empty(), portRules(p, t)));
+        }
+        List<NftChain> chains = new ArrayList<>();
+        chains.add(new NftChain("prerouting", Optional.of(BRIDGE_PREROUTING), prerouting));
+        chains.addAll(ports);
+        return new NftTable(NftFamily.BRIDGE, spec.tableName(), chains);
+    }
+
+    private static List<String> portRules(InstancePort p, TenantNetwork t) {
+        String who = "instance " + p.instance() + ": ";
+        List<String> rules = new ArrayList<>();
+        rules.add("ether saddr != " + p.mac() + " counter drop" + comment(who + "spoofed source mac"));
+        rules.add("arp saddr ether != " + p.mac() + " counter drop" + comment(who + "spoofed arp mac"));
+        if (p.isGateway()) {
+            // A gateway forwards for its tenant: it may send packets that are not its own, but only
+            // ones from or to its tenant's subnet, and it may only claim its tenant's addresses.
+            rules.add("arp saddr ip != " + t.subnet() + " counter drop" + comment(who + "arp outside tenant subnet"));
+            rules.add("ip saddr " + t.subnet() + " accept" + comment(who + "gateway from tenant subnet"));
+            rules.add("ip daddr " + t.subnet() + " accept" + comment(who + "gateway to tenant subnet"));
+        } else {
+            rules.add("arp saddr ip != " + p.address() + " counter drop" + comment(who + "spoofed arp address"));
+            rules.add("ip saddr != " + p.address() + " counter drop" + comment(who + "spoofed source address"));
+            rules.add("ether type ip accept" + comment(who + "ipv4"));
+        }
+        rules.add("ether type arp accept" + comment(who + "arp"));
+        rules.add("counter drop" + comment(who + "other traffic"));
+        return rules;
+    }
+
+    private static String quote(String deviceName) {
+        return "\"" + deviceName + "\"";
+    }
+
+    private static String comment(String text) {
+        return " comment \"" + text + "\"";
+    }
+}
