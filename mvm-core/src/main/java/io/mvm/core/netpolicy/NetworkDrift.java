@@ -8,6 +8,24 @@ public sealed interface NetworkDrift {
 
     String describe();
 
+    /** True for drift in mvm's nftables tables, which only replacing the ruleset repairs. */
+    default boolean inRuleset() {
+        return switch (this) {
+            case TableMissing d -> true;
+            case ChainDiffers d -> true;
+            case RuleMissing d -> true;
+            case RuleExtra d -> true;
+            case RulesOutOfOrder d -> true;
+            case MissingBridge d -> false;
+            case ExtraDevice d -> false;
+            case MissingPort d -> false;
+            case StrayPort d -> false;
+            case WrongMaster d -> false;
+            case DeviceDown d -> false;
+            case WrongAddresses d -> false;
+        };
+    }
+
     default String kind() {
         return switch (this) {
             case MissingBridge d -> "missing-bridge";

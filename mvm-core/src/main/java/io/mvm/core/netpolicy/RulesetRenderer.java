@@ -45,6 +45,8 @@ public final class RulesetRenderer {
         List<String> input = new ArrayList<>();
         List<String> forward = new ArrayList<>();
         List<String> postrouting = new ArrayList<>();
+        List<String> dropFrom = new ArrayList<>();
+        List<String> dropTo = new ArrayList<>();
         for (TenantNetwork t : spec.tenants()) {
             String br = quote(t.bridgeName());
             String who = "tenant " + t.tenant() + ": ";
@@ -68,9 +70,14 @@ public final class RulesetRenderer {
                 postrouting.add("oifname " + quote(u) + " ip saddr " + t.subnet() + " masquerade"
                         + comment(who + "egress nat"));
             });
-            forward.add("iifname " + br + " counter drop" + comment(who + "deny forward from tenant"));
-            forward.add("oifname " + br + " counter drop" + comment(who + "deny forward to tenant"));
+            dropFrom.add("iifname " + br + " counter drop" + comment(who + "deny forward from tenant"));
+            dropTo.add("oifname " + br + " counter drop" + comment(who + "deny forward to tenant"));
         }
+        // All accepts first, then drops by source tenant, then by destination: a packet from one
+        // tenant to another is counted against the tenant that sent it, and "to tenant" counts
+        // only what came from outside every tenant (unsolicited traffic from the uplink).
+        forward.addAll(dropFrom);
+        forward.addAll(dropTo);
         return new NftTable(NftFamily.INET, spec.tableName(), List.of(
                 new NftChain("input", Optional.of(FILTER_INPUT), input),
                 new NftChain("forward", Optional.of(FILTER_FORWARD), forward),

@@ -1,0 +1,77 @@
+package io.mvm.runtime.hostnet;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mvm.core.netpolicy.NftFamily;
+import io.mvm.core.netpolicy.NftTable;
+import io.mvm.core.netpolicy.ObservedHostNetwork;
+import io.mvm.core.netpolicy.ObservedLink;
+import io.mvm.model.ErrorCategory;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** Reads the live host network back: links and addresses from {@code ip -j}, mvm's tables from {@code nft -s}. */
+public final class HostNetworkObserver {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final HostCommands host;
+
+    public HostNetworkObserver(HostCommands host) {
+        this.host = host;
+    }
+
+    public ObservedHostNetwork observe(String tableName) {
+        Map<NftFamily, NftTable> tables = new EnumMap<>(NftFamily.class);
+        for (NftFamily family : NftFamily.values()) {
+            table(family, tableName).ifPresent(t -> tables.put(family, t));
+        }
+        return new ObservedHostNetwork(links(), tables);
+    }
+
+    public List<ObservedLink> links() {
+        String out = host.runOrFail("ip", "-j", "-d", "addr", "show");
+        JsonNode root;
+        try {
+            root = JSON.readTree(out);
+        } catch (IOException e) {
+            throw new HostNetworkException(ErrorCategory.INTERNAL, "cannot parse 'ip -j -d addr show' output", e);
+        }
+        List<ObservedLink> links = new ArrayList<>();
+        for (JsonNode link : root) {
+            boolean up = false;
+            for (JsonNode flag : link.path("flags")) {
+                up |= flag.asText().equals("UP");
+            }
+            List<String> ipv4 = new ArrayList<>();
+            for (JsonNode addr : link.path("addr_info")) {
+                if (addr.path("family").asText().equals("inet")) {
+                    ipv4.add(addr.path("local").asText() + "/" + addr.path("prefixlen").asInt());
+                }
+            }
+            links.add(new ObservedLink(link.path("ifname").asText(), link.path("linkinfo").path("info_kind").asText(""),
+                    text(link, "master"), up, text(link, "address"), text(link, "ifalias"), ipv4));
+        }
+        return links;
+    }
+
+    /** mvm's table of one family as {@code nft -s list table} prints it, or empty when there is none. */
+    public Optional<NftTable> table(NftFamily family, String tableName) {
+        HostCommands.CommandResult r = host.run(List.of("nft", "-s", "list", "table", family.keyword(), tableName), "");
+        if (!r.ok()) {
+            if (r.stderr().contains("No such file or directory")) {
+                return Optional.empty();
+            }
+            throw new HostNetworkException(ErrorCategory.INTERNAL,
+                    "'nft list table " + family.keyword() + " " + tableName + "' failed: " + r.stderr().strip());
+        }
+        return Optional.of(NftTable.parseListing(r.stdout()));
+    }
+
+    private static Optional<String> text(JsonNode node, String field) {
+        JsonNode value = node.get(field);
+        return value == null || value.isNull() ? Optional.empty() : Optional.of(value.asText());
+    }
+}

@@ -1,0 +1,260 @@
+package io.mvm.runtime.hostnet;
+
+import static io.mvm.runtime.hostnet.NetnsLab.TCP_PORT;
+import static io.mvm.runtime.hostnet.NetnsLab.UDP_PORT;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.mvm.core.netpolicy.DeviceNames;
+import io.mvm.core.netpolicy.HostNetworkSpec;
+import io.mvm.core.netpolicy.InstancePort;
+import io.mvm.core.netpolicy.Ipv4Address;
+import io.mvm.core.netpolicy.Ipv4Subnet;
+import io.mvm.core.netpolicy.MacAddress;
+import io.mvm.core.netpolicy.NetworkDrift;
+import io.mvm.core.netpolicy.OpenedService;
+import io.mvm.core.netpolicy.PortKind;
+import io.mvm.core.netpolicy.TenantNetwork;
+import io.mvm.model.InstanceId;
+import io.mvm.model.Role;
+import io.mvm.model.TenantId;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Tenant isolation on real kernel networking: a namespace is the host (bridges, veth ports, mvm's
+ * nftables tables), one namespace per instance is its guest. Tenant a has a1 and a2, tenant b has
+ * b1. Every test builds its own lab and deletes it afterwards, pass or fail.
+ */
+class TenantIsolationIT {
+    private static final TenantId A = TenantId.of("a");
+    private static final TenantId B = TenantId.of("b");
+    private static final TenantNetwork NET_A = new TenantNetwork(A, 1, Ipv4Subnet.parse("10.77.1.0/24"), false);
+    private static final TenantNetwork NET_B = new TenantNetwork(B, 2, Ipv4Subnet.parse("10.77.2.0/24"), false);
+
+    private NetnsLab lab;
+    private HostNetworkApplier applier;
+    private InstancePort a1;
+    private InstancePort a2;
+    private InstancePort b1;
+    private String nsA1;
+    private String nsA2;
+    private String nsB1;
+
+    @BeforeAll
+    static void capabilities() {
+        HostCapabilities.requireHostNetworking();
+    }
+
+    @BeforeEach
+    void buildLab() {
+        lab = new NetnsLab();
+        applier = new HostNetworkApplier(lab.host());
+        a1 = port("a1", A, "10.77.1.2");
+        a2 = port("a2", A, "10.77.1.3");
+        b1 = port("b1", B, "10.77.2.2");
+        nsA1 = lab.addGuest(a1, NET_A);
+        nsA2 = lab.addGuest(a2, NET_A);
+        nsB1 = lab.addGuest(b1, NET_B);
+    }
+
+    @AfterEach
+    void deleteLab() {
+        if (lab != null) {
+            lab.close();
+        }
+    }
+
+    private static InstancePort port(String id, TenantId tenant, String ip) {
+        InstanceId instance = InstanceId.of(id);
+        return new InstancePort(instance, tenant, DeviceNames.tap(instance), MacAddress.forInstance(instance),
+                Ipv4Address.parse(ip), Role.WORKER, PortKind.VETH);
+    }
+
+    private HostNetworkSpec spec(Optional<String> uplink, List<TenantNetwork> tenants, List<OpenedService> services) {
+        List<InstancePort> ports = List.of(a1, a2, b1).stream()
+                .filter(p -> tenants.stream().anyMatch(t -> t.tenant().equals(p.tenant()))).toList();
+        return new HostNetworkSpec(lab.table, uplink, tenants, ports, services);
+    }
+
+    private HostNetworkSpec twoTenants() {
+        return spec(Optional.empty(), List.of(NET_A, NET_B), List.of());
+    }
+
+    @Test
+    void withinTenantFlowsAndAcrossTenantsNothingDoesInEitherDirection() {
+        HostNetworkSpec spec = twoTenants();
+        applier.apply(spec);
+        assertThat(applier.verify(spec)).isEmpty();
+        lab.installProbe(nsA1);
+        lab.installProbe(nsA2);
+        lab.installProbe(nsB1);
+
+        assertThat(lab.pingEventually(nsA1, "10.77.1.3")).as("a1 -> a2 ping").isTrue();
+        assertThat(lab.pingEventually(nsA2, "10.77.1.2")).as("a2 -> a1 ping").isTrue();
+        lab.listenTcp(nsA2, TCP_PORT);
+        assertThat(lab.tcpConnects(nsA1, "10.77.1.3", TCP_PORT)).as("a1 -> a2 tcp").isTrue();
+        lab.sendUdp(nsA1, "10.77.1.3", UDP_PORT);
+        assertThat(lab.probeCount(nsA2, "udp")).as("a1 -> a2 udp arrived").isPositive();
+
+        long aOutBefore = lab.hostCounter("inet", "tenant a: deny forward from tenant");
+        long bOutBefore = lab.hostCounter("inet", "tenant b: deny forward from tenant");
+        lab.listenTcp(nsB1, TCP_PORT);
+        assertThat(lab.ping(nsA1, "10.77.2.2")).as("a1 -> b1 ping").isFalse();
+        assertThat(lab.tcpConnects(nsA1, "10.77.2.2", TCP_PORT)).as("a1 -> b1 tcp").isFalse();
+        lab.sendUdp(nsA1, "10.77.2.2", UDP_PORT);
+        long a1IcmpBefore = lab.probeCount(nsA1, "icmp");
+        lab.listenTcp(nsA1, TCP_PORT);
+        assertThat(lab.ping(nsB1, "10.77.1.2")).as("b1 -> a1 ping").isFalse();
+        assertThat(lab.tcpConnects(nsB1, "10.77.1.2", TCP_PORT)).as("b1 -> a1 tcp").isFalse();
+        lab.sendUdp(nsB1, "10.77.1.2", UDP_PORT);
+
+        assertThat(lab.probeCount(nsB1, "icmp")).as("icmp reaching b1").isZero();
+        assertThat(lab.probeCount(nsB1, "tcp")).as("tcp reaching b1").isZero();
+        assertThat(lab.probeCount(nsB1, "udp")).as("udp reaching b1").isZero();
+        assertThat(lab.probeCount(nsA1, "icmp")).as("icmp from b1 reaching a1").isEqualTo(a1IcmpBefore);
+        assertThat(lab.probeCount(nsA1, "tcp")).as("tcp reaching a1").isZero();
+        assertThat(lab.probeCount(nsA1, "udp")).as("udp reaching a1").isZero();
+        // Each direction: ping + at least one SYN + one datagram dropped by the routing hook.
+        assertThat(lab.hostCounter("inet", "tenant a: deny forward from tenant") - aOutBefore).isGreaterThanOrEqualTo(3);
+        assertThat(lab.hostCounter("inet", "tenant b: deny forward from tenant") - bOutBefore).isGreaterThanOrEqualTo(3);
+
+        // Control: without mvm's inet table the host routes between the tenants, so the denial
+        // above was the rules' doing.
+        lab.exec(lab.hostNs, "nft", "delete", "table", "inet", lab.table);
+        assertThat(lab.pingEventually(nsA1, "10.77.2.2")).as("a1 -> b1 with the rules gone").isTrue();
+    }
+
+    @Test
+    void aGuestWithAnotherTenantsAddressOrAForeignMacGetsNothingThrough() {
+        HostNetworkSpec spec = twoTenants();
+        applier.apply(spec);
+        lab.installProbe(nsA2);
+        assertThat(lab.pingEventually(nsA1, "10.77.1.3")).as("a1 -> a2 before spoofing").isTrue();
+
+        // a1 takes b1's address and talks to a2 directly (static neighbour, so not even ARP is needed).
+        lab.exec(nsA1, "ip", "addr", "flush", "dev", "eth0");
+        lab.exec(nsA1, "ip", "addr", "add", "10.77.2.2/24", "dev", "eth0");
+        lab.exec(nsA1, "ip", "route", "add", "10.77.1.0/24", "dev", "eth0");
+        lab.exec(nsA1, "ip", "neigh", "replace", "10.77.1.3", "lladdr", a2.mac().value(), "dev", "eth0");
+        long icmpAtA2 = lab.probeCount(nsA2, "icmp");
+        assertThat(lab.ping(nsA1, "10.77.1.3")).as("spoofed a1 -> a2").isFalse();
+        assertThat(lab.ping(nsA1, "10.77.2.1")).as("spoofed a1 -> b's bridge").isFalse();
+        assertThat(lab.probeCount(nsA2, "icmp")).as("spoofed echo requests reaching a2").isEqualTo(icmpAtA2);
+        assertThat(lab.hostCounter("bridge", "instance a1: spoofed source address")).isPositive();
+        assertThat(lab.hostCounter("bridge", "instance a1: spoofed arp address")).isPositive();
+
+        // Back to its own address but with a foreign MAC.
+        lab.exec(nsA1, "ip", "addr", "flush", "dev", "eth0");
+        lab.exec(nsA1, "ip", "addr", "add", "10.77.1.2/24", "dev", "eth0");
+        lab.exec(nsA1, "ip", "link", "set", "eth0", "address", "02:00:00:00:0a:99");
+        assertThat(lab.ping(nsA1, "10.77.1.3")).as("a1 with a foreign mac -> a2").isFalse();
+        assertThat(lab.probeCount(nsA2, "icmp")).isEqualTo(icmpAtA2);
+        assertThat(lab.hostCounter("bridge", "instance a1: spoofed source mac")).isPositive();
+
+        lab.exec(nsA1, "ip", "link", "set", "eth0", "address", a1.mac().value());
+        assertThat(lab.pingEventually(nsA1, "10.77.1.3")).as("a1 -> a2 with its own identity again").isTrue();
+    }
+
+    @Test
+    void hostServicesAreClosedToGuestsUnlessOpenedForTheirTenant() {
+        applier.apply(twoTenants());
+        lab.listenTcp(lab.hostNs, TCP_PORT);
+        assertThat(lab.tcpConnects(nsA1, "10.77.1.1", TCP_PORT)).as("a1 -> host service, closed").isFalse();
+        assertThat(lab.hostCounter("inet", "tenant a: deny host services")).isPositive();
+
+        OpenedService forA = new OpenedService(OpenedService.Transport.TCP, TCP_PORT, Optional.of(A));
+        HostNetworkSpec opened = spec(Optional.empty(), List.of(NET_A, NET_B), List.of(forA));
+        applier.apply(opened);
+        assertThat(applier.verify(opened)).isEmpty();
+        assertThat(lab.tcpConnects(nsB1, "10.77.2.1", TCP_PORT)).as("b1 -> host service opened for a only").isFalse();
+        assertThat(lab.tcpConnects(nsA1, "10.77.1.1", TCP_PORT)).as("a1 -> host service opened for a").isTrue();
+    }
+
+    @Test
+    void egressIsMasqueradedOnlyForTenantsThatHaveIt() {
+        lab.addOutside();
+        TenantNetwork aWithEgress = new TenantNetwork(A, 1, NET_A.subnet(), true);
+        HostNetworkSpec spec = spec(Optional.of(NetnsLab.UPLINK), List.of(aWithEgress, NET_B), List.of());
+        applier.apply(spec);
+        assertThat(applier.verify(spec)).isEmpty();
+        // The outside has no route to 10.77.0.0/16: a reply only comes back because of masquerading.
+        assertThat(lab.pingEventually(nsA1, NetnsLab.OUTSIDE_ADDRESS)).as("a1 -> outside, egress on").isTrue();
+        long bDrops = lab.hostCounter("inet", "tenant b: deny forward from tenant");
+        assertThat(lab.ping(nsB1, NetnsLab.OUTSIDE_ADDRESS)).as("b1 -> outside, egress off").isFalse();
+        assertThat(lab.hostCounter("inet", "tenant b: deny forward from tenant")).isGreaterThan(bDrops);
+        assertThat(lab.exec(lab.hostNs, "nft", "list", "chain", "inet", lab.table, "postrouting"))
+                .contains("tenant a: egress nat").doesNotContain("tenant b");
+    }
+
+    @Test
+    void applyingTwiceOrAfterARestartLeavesExactlyOneCopyOfEachRule() {
+        HostNetworkSpec spec = twoTenants();
+        assertThat(applier.apply(spec)).isNotEmpty();
+        String first = lab.exec(lab.hostNs, "nft", "-s", "list", "ruleset");
+        HostNetworkApplier restarted = new HostNetworkApplier(lab.host());
+        assertThat(restarted.apply(spec)).as("second apply changes nothing").isEmpty();
+        // Replacing the tables unconditionally, twice, also lands on the very same ruleset.
+        for (int i = 0; i < 2; i++) {
+            lab.host().runOrFail(List.of("nft", "-f", "-"), io.mvm.core.netpolicy.RulesetRenderer.render(spec).replaceScript());
+        }
+        String again = lab.exec(lab.hostNs, "nft", "-s", "list", "ruleset");
+        assertThat(again).isEqualTo(first);
+        List<String> comments = again.lines().filter(l -> l.contains("comment \"")).toList();
+        assertThat(comments).doesNotHaveDuplicates().isNotEmpty();
+        assertThat(again.lines().filter(l -> l.startsWith("table "))).containsExactly(
+                "table inet " + lab.table + " {", "table bridge " + lab.table + " {");
+        assertThat(restarted.verify(spec)).isEmpty();
+    }
+
+    @Test
+    void deletingATenantRemovesItsBridgePortAndRules() {
+        applier.apply(twoTenants());
+        HostNetworkSpec onlyA = twoTenants().withoutTenant(B);
+        applier.apply(onlyA);
+
+        String links = lab.exec(lab.hostNs, "ip", "-o", "link");
+        assertThat(links).doesNotContain(NET_B.bridgeName() + ":", b1.portName()).contains(NET_A.bridgeName());
+        String rules = lab.exec(lab.hostNs, "nft", "-s", "list", "ruleset");
+        assertThat(rules).doesNotContain(NET_B.bridgeName(), b1.portName(), "tenant b", "10.77.2.");
+        assertThat(applier.verify(onlyA)).isEmpty();
+        assertThat(lab.pingEventually(nsA1, "10.77.1.3")).as("tenant a unaffected").isTrue();
+    }
+
+    @Test
+    void driftIsReportedAndTheNextApplyRepairsIt() {
+        HostNetworkSpec spec = twoTenants();
+        applier.apply(spec);
+        String handles = lab.exec(lab.hostNs, "nft", "-a", "list", "chain", "inet", lab.table, "forward");
+        String handle = handles.lines().filter(l -> l.contains("tenant a: within tenant")).findFirst().orElseThrow()
+                .replaceAll(".*# handle (\\d+).*", "$1");
+        lab.exec(lab.hostNs, "nft", "delete", "rule", "inet", lab.table, "forward", "handle", handle);
+        lab.exec(lab.hostNs, "ip", "link", "del", NET_B.bridgeName());
+        String stray = "mvtstray" + lab.id;
+        lab.exec(lab.hostNs, "ip", "tuntap", "add", "dev", stray, "mode", "tap");
+        lab.exec(lab.hostNs, "ip", "link", "set", stray, "master", NET_A.bridgeName());
+        lab.exec(lab.hostNs, "ip", "link", "set", a2.portName(), "down");
+
+        List<NetworkDrift> drift = applier.verify(spec);
+        assertThat(drift).extracting(NetworkDrift::kind).containsExactlyInAnyOrder(
+                "rule-missing", "missing-bridge", "wrong-master", "stray-port", "device-down");
+        assertThat(drift).extracting(NetworkDrift::describe).anySatisfy(d -> assertThat(d).contains("tenant a: within tenant"));
+
+        assertThat(applier.apply(spec)).isNotEmpty();
+        assertThat(applier.verify(spec)).isEmpty();
+        assertThat(lab.exec(lab.hostNs, "ip", "-o", "link")).doesNotContain(stray);
+        assertThat(lab.pingEventually(nsA1, "10.77.1.3")).as("a1 -> a2 after repair").isTrue();
+    }
+
+    @Test
+    void removeAllLeavesNothingOfTheTable() {
+        applier.apply(twoTenants());
+        applier.removeAll(lab.table);
+        assertThat(lab.exec(lab.hostNs, "nft", "list", "tables")).doesNotContain(lab.table);
+        assertThat(lab.exec(lab.hostNs, "ip", "-o", "link")).doesNotContain(DeviceNames.ownerAlias(lab.table),
+                NET_A.bridgeName() + ":", NET_B.bridgeName() + ":", a1.portName());
+    }
+}
