@@ -15,6 +15,7 @@ final class CommandRegistry {
         // coordinator, tenant, pool, instance, node
         // agent, up
         // net
+        cli.addSubcommand(new io.mvm.cli.net.NetCommand());
         // bench
     }
 }
