@@ -24,6 +24,12 @@ public interface HypervisorBackend {
     Fingerprint fingerprint();
 
     /**
+     * Checks backend-specific limits of a spec (already valid on its own), e.g. the length of the
+     * kernel command line, so a caller can reject it before creating anything.
+     */
+    void validate(VmSpec spec);
+
+    /**
      * Builds the drives, launches the VMM detached from the caller (own session, own cgroup where
      * available) and waits until the guest agent answers. On failure nothing keeps running.
      *

@@ -99,6 +99,14 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         return settings;
     }
 
+    @Override
+    public void validate(VmSpec spec) {
+        new QemuLaunch(settings.binary(), settings.accelerator(), spec.vcpus(), spec.memoryMib(), spec.image().kernel(),
+                spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(), spec.cmd(), spec.env(),
+                spec.nic(), List.of(), Path.of("serial.log"), Path.of("qmp.sock"), Path.of("agent.sock"),
+                Path.of("qemu.pid"), Optional.empty()).kernelCommandLine();
+    }
+
     // ---------------------------------------------------------------- start
 
     @Override
@@ -111,6 +119,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     private VmHandle launchAndWait(VmSpec spec, VmHandle initial, Optional<Path> snapshot, HandleJournal journal) {
         Path vmDir = initial.vmDir();
+        validate(spec);
         removeQuietly(vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET), vmDir.resolve(PID_FILE));
         if (snapshot.isEmpty()) {
             removeQuietly(vmDir.resolve(SERIAL_LOG));
