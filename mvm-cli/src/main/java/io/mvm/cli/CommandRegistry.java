@@ -11,10 +11,13 @@ final class CommandRegistry {
 
     static void register(CommandLine cli) {
         // host: bootstrap, doctor
+        cli.addSubcommand(new io.mvm.cli.host.DoctorCommand());
         // vm: local microVMs without a coordinator
+        cli.addSubcommand(new io.mvm.cli.vm.VmCommand());
         // coordinator, tenant, pool, instance, node
         // agent, up
         // net
         // bench
+        cli.addSubcommand(new io.mvm.cli.bench.BenchCommand());
     }
 }

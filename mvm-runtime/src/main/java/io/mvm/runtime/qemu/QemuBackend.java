@@ -125,13 +125,15 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             removeQuietly(vmDir.resolve(SERIAL_LOG));
         }
         List<AttachedDrive> attached = drives.prepare(spec, vmDir);
-        QemuLaunch launch = new QemuLaunch(settings.binary(), settings.accelerator(), spec.vcpus(), spec.memoryMib(),
+        // A snapshot only restores under the accelerator it was taken with.
+        Accelerator accelerator = snapshot.isPresent() && initial.accelerator() != null ? initial.accelerator() : settings.accelerator();
+        QemuLaunch launch = new QemuLaunch(settings.binary(), accelerator, spec.vcpus(), spec.memoryMib(),
                 spec.image().kernel(), spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(),
                 spec.cmd(), spec.env(), spec.nic(), attached, initial.serialLog(), initial.controlSocket(),
                 initial.agentSocket(), vmDir.resolve(PID_FILE), snapshot);
         List<String> arguments = launch.arguments(); // validates the kernel command line before anything runs
         Optional<VmCgroup> group = cgroups.create(groupName(initial), spec.vcpus(), spec.memoryMib());
-        VmHandle handle = new VmHandle(initial.schemaVersion(), initial.name(), initial.backend(), settings.accelerator(),
+        VmHandle handle = new VmHandle(initial.schemaVersion(), initial.name(), initial.backend(), accelerator,
                 snapshot.isPresent() ? InstanceState.WAKING : InstanceState.CREATING, null, 0, 0, vmDir,
                 initial.controlSocket(), initial.agentSocket(), initial.serialLog(), initial.snapshot(),
                 group.map(VmCgroup::encode).orElse(null), initial.ip(), clock.instant());
@@ -149,7 +151,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             }
             handle = handle.withState(InstanceState.RUNNING, null, clock.instant());
             journal.record(handle);
-            LOG.info("VM {} running (pid {}, accel {})", handle.name(), process.pid(), settings.accelerator());
+            LOG.info("VM {} running (pid {}, accel {})", handle.name(), process.pid(), accelerator);
             return handle;
         } catch (RuntimeException e) {
             if (process != null) {
