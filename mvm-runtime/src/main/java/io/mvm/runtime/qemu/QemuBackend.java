@@ -396,7 +396,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         }
         VmHandle running = launchAndWait(spec, handle, Optional.of(handle.snapshot()), journal);
         try (GuestChannel channel = agents.connect(running.agentSocket())) {
-            // PENDING-MERGE channel.reloadSecrets(settings.controlTimeout());
+            channel.reloadSecrets(settings.controlTimeout());
         }
         removeQuietly(handle.snapshot());
         VmHandle awake = running.withSnapshot(null, clock.instant());

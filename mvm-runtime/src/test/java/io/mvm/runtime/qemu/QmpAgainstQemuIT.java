@@ -28,7 +28,7 @@ class QmpAgainstQemuIT {
 
     @BeforeEach
     void launch() throws Exception {
-        HostCapabilities.requireQemu();
+        HostCapabilities.requireVmHost();
         qemu = new ProcessBuilder(List.of("qemu-system-x86_64", "-M", "microvm,accel=tcg", "-nodefaults",
                 "-no-user-config", "-nographic", "-m", "64", "-smp", "1",
                 "-qmp", "unix:" + dir.resolve("qmp.sock") + ",server=on,wait=off"))

@@ -1,45 +1,57 @@
 package io.mvm.runtime.testing;
 
-import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
 
 /**
- * Gates for tests that need the real host: skip with a reason where the capability is missing,
- * unless {@code mvm.requireHostCapabilities=true} (root runs of scripts/test, CI), where a missing
- * capability is a failure.
+ * Gates the tests that need a real host: they skip with a reason when it lacks something, unless
+ * {@code mvm.requireHostCapabilities=true} (CI as root), where a missing capability fails them.
  */
 public final class HostCapabilities {
     private HostCapabilities() {}
 
-    public static boolean required() {
-        return Boolean.getBoolean("mvm.requireHostCapabilities");
-    }
-
-    public static void require(boolean present, String what) {
-        if (present) {
+    public static void requireVmHost() {
+        List<String> missing = new ArrayList<>();
+        if (!isRoot()) {
+            missing.add("root");
+        }
+        for (String tool : List.of("qemu-system-x86_64", "mkfs.ext4", "apt-get", "dpkg-deb", "xz")) {
+            if (!onPath(tool)) {
+                missing.add(tool);
+            }
+        }
+        if (missing.isEmpty()) {
             return;
         }
-        if (required()) {
-            fail("host capability missing (and mvm.requireHostCapabilities=true): " + what);
+        String reason = "this host cannot boot test microVMs; missing: " + String.join(", ", missing);
+        if (Boolean.getBoolean("mvm.requireHostCapabilities")) {
+            throw new AssertionError(reason + " (mvm.requireHostCapabilities=true)");
         }
-        assumeTrue(false, "skipped: " + what);
+        Assumptions.abort(reason);
     }
 
-    public static void requireQemu() {
-        require(onPath("qemu-system-x86_64"), "qemu-system-x86_64 is not installed");
+    /** All test JVMs share one cached image here, so it is built once per host. */
+    public static Path testDataDir() {
+        return Path.of(System.getProperty("mvm.testDataDir", "/var/lib/mvm-test"));
     }
 
-    public static void requireRoot() {
-        require("root".equals(System.getProperty("user.name")), "needs root");
+    static boolean isRoot() {
+        try {
+            return Files.readAllLines(Path.of("/proc/self/status")).stream()
+                    .filter(l -> l.startsWith("Uid:"))
+                    .anyMatch(l -> l.split("\\s+")[2].equals("0"));
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
-    public static boolean onPath(String tool) {
-        String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
+    static boolean onPath(String tool) {
+        String path = System.getenv().getOrDefault("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin";
         for (String dir : path.split(":")) {
-            if (Files.isExecutable(Path.of(dir, tool))) {
+            if (!dir.isBlank() && Files.isExecutable(Path.of(dir, tool))) {
                 return true;
             }
         }
