@@ -67,6 +67,8 @@ public final class VmCommand implements Runnable {
         public Integer call() {
             Path dir = dataDir.resolve();
             // Validate what can be validated before building or booting anything.
+            io.mvm.model.InstanceId.of(name);
+            VmSpec.checkResources(cpus, memory);
             Map<String, byte[]> config = readConfigFiles(configFiles);
             DriveSpec data = dataDisk == null ? null : new DriveSpec.Data(dataDisk);
             DriveSpec secretDrive = secrets.isEmpty() ? null : new DriveSpec.Secrets(secrets);

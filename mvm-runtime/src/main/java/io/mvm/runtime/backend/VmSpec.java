@@ -39,16 +39,7 @@ public record VmSpec(
         if (name == null) {
             throw MvmException.invalid("a VM needs a name");
         }
-        if (vcpus < 1 || vcpus > MAX_VCPUS) {
-            throw MvmException.invalid("vcpus must be between 1 and " + MAX_VCPUS + ", got " + vcpus);
-        }
-        if (memoryMib <= 0) {
-            throw MvmException.invalid("memory must be positive, got " + memoryMib + " MiB");
-        }
-        if (memoryMib < MIN_MEMORY_MIB || memoryMib > MAX_MEMORY_MIB) {
-            throw MvmException.invalid("memory must be between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB
-                    + " MiB, got " + memoryMib + " MiB");
-        }
+        checkResources(vcpus, memoryMib);
         if (image == null) {
             throw MvmException.invalid("a VM needs a guest image");
         }
@@ -75,6 +66,20 @@ public record VmSpec(
             }
         });
         nic = nic == null ? Optional.empty() : nic;
+    }
+
+    /** The resource checks alone, for callers that want to fail before fetching an image. */
+    public static void checkResources(int vcpus, long memoryMib) {
+        if (vcpus < 1 || vcpus > MAX_VCPUS) {
+            throw MvmException.invalid("vcpus must be between 1 and " + MAX_VCPUS + ", got " + vcpus);
+        }
+        if (memoryMib <= 0) {
+            throw MvmException.invalid("memory must be positive, got " + memoryMib + " MiB");
+        }
+        if (memoryMib < MIN_MEMORY_MIB || memoryMib > MAX_MEMORY_MIB) {
+            throw MvmException.invalid("memory must be between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB
+                    + " MiB, got " + memoryMib + " MiB");
+        }
     }
 
     private static void requireFile(String what, Path path) {

@@ -339,6 +339,13 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         Path snapshot = handle.vmDir().resolve(SNAPSHOT);
         Path partial = handle.vmDir().resolve(SNAPSHOT + ".partial");
         removeQuietly(partial);
+        try {
+            // The snapshot holds guest memory, secrets included: owner-only before a byte is written.
+            Files.createFile(partial, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.INTERNAL, "cannot create " + partial + ": " + e.getMessage(), e);
+        }
         try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
             qmp.execute("stop", settings.controlTimeout());
             // The default bandwidth cap (128 MiB/s) is meant for live migration over a network.
