@@ -11,11 +11,14 @@ final class CommandRegistry {
 
     static void register(CommandLine cli) {
         // host: bootstrap, doctor
+        cli.addSubcommand(new io.mvm.cli.host.DoctorCommand());
         // vm: local microVMs without a coordinator
+        cli.addSubcommand(new io.mvm.cli.vm.VmCommand());
         // coordinator, tenant, pool, instance, node
         // agent, up
         // net
         cli.addSubcommand(new io.mvm.cli.net.NetCommand());
         // bench
+        cli.addSubcommand(new io.mvm.cli.bench.BenchCommand());
     }
 }

@@ -30,6 +30,13 @@ public interface GuestChannel extends AutoCloseable {
     /** The supervised workload's status (the instance's {@code cmd}), for one-shot jobs. */
     WorkloadStatus workload(Duration timeout);
 
+    /**
+     * After a wake (snapshot restore) or restart the host has rebuilt the secrets drive file; the
+     * guest unmounts /run/secrets, drops its cached blocks of the drive and mounts it again
+     * read-only, so the rotated secret is what the workload reads from then on.
+     */
+    void reloadSecrets(Duration timeout);
+
     @Override
     void close();
 

@@ -1,0 +1,155 @@
+package io.mvm.cli.bench;
+
+import io.mvm.model.Accelerator;
+import io.mvm.model.ErrorCategory;
+import io.mvm.model.MvmException;
+import io.mvm.runtime.backend.VmSpec;
+import io.mvm.runtime.image.GuestImage;
+import io.mvm.runtime.qemu.SerialLog;
+import io.mvm.runtime.vm.LocalVms;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * Boot-time benchmark, alternating in one process so host load hits all three alike:
+ * (a) bare QEMU with the same kernel, initramfs, rootfs and devices, to the guest's ready marker;
+ * (b) mvm cold start to a healthy guest agent; (c) wake from a snapshot to a healthy guest agent.
+ */
+public final class BootBenchmark {
+    public record Run(int index, double bareMs, double coldMs, double wakeMs) {}
+
+    public record Result(String accelerator, String kernel, int runs, List<Run> perRun, double bareMedianMs,
+                         double coldMedianMs, double wakeMedianMs, double coldOverBare, double wakeOverCold) {}
+
+    private final LocalVms vms;
+    private final GuestImage image;
+    private final Accelerator accelerator;
+    private final Path scratch;
+    private final Consumer<String> progress;
+
+    public BootBenchmark(LocalVms vms, GuestImage image, Accelerator accelerator, Path scratch, Consumer<String> progress) {
+        this.vms = vms;
+        this.image = image;
+        this.accelerator = accelerator;
+        this.scratch = scratch;
+        this.progress = progress;
+    }
+
+    public Result run(int runs) {
+        List<Run> results = new ArrayList<>();
+        String name = "bench-" + Long.toHexString(System.nanoTime() & 0xffffffL);
+        for (int i = 1; i <= runs; i++) {
+            double bare = bareBoot();
+            VmSpec spec = VmSpec.builder(name, image).vcpus(1).memoryMib(256).build();
+            long t0 = System.nanoTime();
+            double cold;
+            double wake;
+            try {
+                vms.run(spec);
+                cold = millisSince(t0);
+                vms.sleep(name, Duration.ofSeconds(5));
+                long t1 = System.nanoTime();
+                vms.wake(name, Optional.empty());
+                wake = millisSince(t1);
+            } finally {
+                try {
+                    vms.destroy(name);
+                } catch (MvmException ignored) {
+                    // nothing was created
+                }
+            }
+            Run run = new Run(i, bare, cold, wake);
+            progress.accept(String.format("run %d/%d: bare %.0f ms, mvm cold %.0f ms, wake %.0f ms", i, runs, bare, cold, wake));
+            results.add(run);
+        }
+        double bareMedian = median(results.stream().map(Run::bareMs).toList());
+        double coldMedian = median(results.stream().map(Run::coldMs).toList());
+        double wakeMedian = median(results.stream().map(Run::wakeMs).toList());
+        return new Result(accelerator.wireName(), image.kernelVersion(), runs, results, bareMedian, coldMedian, wakeMedian,
+                round(coldMedian / bareMedian), round(wakeMedian / coldMedian));
+    }
+
+    /** A plain QEMU child with the same devices, timed to the ready marker on the serial console. */
+    private double bareBoot() {
+        Path dir;
+        try {
+            dir = Files.createTempDirectory(scratch, "bare-");
+        } catch (IOException e) {
+            throw MvmException.internal("cannot create " + scratch + ": " + e.getMessage(), e);
+        }
+        Path serial = dir.resolve("serial.log");
+        Process qemu = null;
+        try {
+            long t0 = System.nanoTime();
+            qemu = new ProcessBuilder(List.of("qemu-system-x86_64", "-M", "microvm,accel=" + accelerator.wireName(),
+                    "-nodefaults", "-no-user-config", "-nographic", "-m", "256", "-smp", "1",
+                    "-kernel", image.kernel().toString(), "-initrd", image.initramfs().toString(),
+                    "-append", image.bootArgs() + " mvm.hostname=bare",
+                    "-serial", "file:" + serial,
+                    "-drive", "id=root,file=" + image.rootfs() + ",format=raw,if=none,readonly=on",
+                    "-device", "virtio-blk-device,drive=root",
+                    "-device", "virtio-serial-device",
+                    "-chardev", "socket,id=agent,path=" + dir.resolve("agent.sock") + ",server=on,wait=off",
+                    "-device", "virtserialport,chardev=agent,name=io.mvm.agent"))
+                    .redirectErrorStream(true).redirectOutput(dir.resolve("qemu.log").toFile()).start();
+            SerialLog log = new SerialLog(serial);
+            long deadline = t0 + TimeUnit.SECONDS.toNanos(120);
+            while (!log.contains(SerialLog.GUEST_READY_MARKER)) {
+                if (!qemu.isAlive() || System.nanoTime() > deadline) {
+                    throw new MvmException(ErrorCategory.UNAVAILABLE, "bare QEMU did not reach the ready marker: "
+                            + SerialLog.tail(serial, 5));
+                }
+                Thread.sleep(5);
+            }
+            return millisSince(t0);
+        } catch (IOException e) {
+            throw MvmException.internal("cannot run QEMU: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MvmException(ErrorCategory.UNAVAILABLE, "interrupted", e);
+        } finally {
+            if (qemu != null) {
+                qemu.destroyForcibly();
+                try {
+                    qemu.waitFor(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            deleteTree(dir);
+        }
+    }
+
+    private static double millisSince(long t0) {
+        return round((System.nanoTime() - t0) / 1e6);
+    }
+
+    static double median(List<Double> values) {
+        List<Double> sorted = values.stream().sorted().toList();
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : round((sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2);
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 1000) / 1000.0;
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException ignored) {
+            // a scratch dir is removed with its parent
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package io.mvm.runtime.backend;
+
+import io.mvm.model.Accelerator;
+import io.mvm.model.InstanceState;
+import java.nio.file.Path;
+import java.time.Instant;
+
+/**
+ * What a later process needs to find, check and control a VM again: persisted as JSON in the VM's
+ * directory. {@code pidStartTicks} (field 22 of /proc/PID/stat) tells our VMM apart from an
+ * unrelated process that got the same pid after ours died.
+ *
+ * @param controlSocket the backend's control endpoint (QMP for QEMU)
+ * @param snapshot      snapshot file while sleeping, else null
+ * @param cgroup        cgroup path relative to the controller roots, or null when not limited
+ * @param stateReason   why the VM is in its state (for FAILED: what happened and the serial tail)
+ */
+public record VmHandle(
+        int schemaVersion,
+        String name,
+        String backend,
+        Accelerator accelerator,
+        InstanceState state,
+        String stateReason,
+        long pid,
+        long pidStartTicks,
+        Path vmDir,
+        Path controlSocket,
+        Path agentSocket,
+        Path serialLog,
+        Path snapshot,
+        String cgroup,
+        String ip,
+        Instant updatedAt) {
+
+    public static final int SCHEMA_VERSION = 1;
+
+    public VmHandle withState(InstanceState next, String reason, Instant now) {
+        return new VmHandle(schemaVersion, name, backend, accelerator, next, reason, pid, pidStartTicks, vmDir,
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now);
+    }
+
+    public VmHandle withProcess(VmmProcess process, Instant now) {
+        return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason,
+                process == null ? 0 : process.pid(), process == null ? 0 : process.startTicks(), vmDir,
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now);
+    }
+
+    public VmHandle withSnapshot(Path file, Instant now) {
+        return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir,
+                controlSocket, agentSocket, serialLog, file, cgroup, ip, now);
+    }
+
+    public VmHandle withAccelerator(Accelerator value, Instant now) {
+        return new VmHandle(schemaVersion, name, backend, value, state, stateReason, pid, pidStartTicks, vmDir,
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now);
+    }
+
+    /** The recorded VMM process, or null when none was recorded. */
+    public VmmProcess process() {
+        return pid <= 0 ? null : new VmmProcess(pid, pidStartTicks);
+    }
+}

@@ -1,0 +1,590 @@
+package io.mvm.runtime.qemu;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mvm.model.Accelerator;
+import io.mvm.model.ErrorCategory;
+import io.mvm.model.InstanceState;
+import io.mvm.model.MvmException;
+import io.mvm.runtime.backend.Capabilities;
+import io.mvm.runtime.backend.Fingerprint;
+import io.mvm.runtime.backend.HandleJournal;
+import io.mvm.runtime.backend.HypervisorBackend;
+import io.mvm.runtime.backend.Pausable;
+import io.mvm.runtime.backend.Snapshottable;
+import io.mvm.runtime.backend.VmHandle;
+import io.mvm.runtime.backend.VmSpec;
+import io.mvm.runtime.backend.VmmProcess;
+import io.mvm.runtime.cgroup.CgroupLimits;
+import io.mvm.runtime.cgroup.VmCgroup;
+import io.mvm.runtime.drive.AttachedDrive;
+import io.mvm.runtime.drive.VmDrives;
+import io.mvm.runtime.guest.GuestChannel;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * QEMU {@code microvm} driven over QMP. Each VMM is launched with {@code -daemonize}: QEMU reports
+ * start-up errors through its exit status, then runs in its own session, so this JVM (or the agent
+ * around it) can exit without taking VMs down. Every state change is journalled before returning.
+ */
+public final class QemuBackend implements HypervisorBackend, Pausable, Snapshottable {
+    private static final Logger LOG = LoggerFactory.getLogger(QemuBackend.class);
+    private static final int SERIAL_TAIL_LINES = 15;
+
+    static final String QMP_SOCKET = "qmp.sock";
+    static final String AGENT_SOCKET = "agent.sock";
+    static final String SERIAL_LOG = "serial.log";
+    static final String PID_FILE = "qemu.pid";
+    static final String VMM_LOG = "qemu.log";
+    static final String SNAPSHOT = "snapshot.bin";
+
+    /**
+     * @param bootTimeout from launch to a healthy guest agent (TCG under load needs generous values)
+     * @param controlTimeout for single QMP commands and short guest calls
+     */
+    public record Settings(String binary, Accelerator accelerator, String acceleratorReason,
+                           Duration bootTimeout, Duration controlTimeout) {
+        public static Settings defaults(Accelerator accelerator, String reason) {
+            return new Settings("qemu-system-x86_64", accelerator, reason, Duration.ofSeconds(120), Duration.ofSeconds(30));
+        }
+    }
+
+    private final Settings settings;
+    private final VmDrives drives;
+    private final CgroupLimits cgroups;
+    private final AgentConnector agents;
+    private final InstantSource clock;
+
+    public QemuBackend(Settings settings, VmDrives drives, CgroupLimits cgroups, AgentConnector agents, InstantSource clock) {
+        this.settings = settings;
+        this.drives = drives;
+        this.cgroups = cgroups;
+        this.agents = agents;
+        this.clock = clock;
+    }
+
+    @Override
+    public String name() {
+        return "qemu";
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        return new Capabilities(true, true, Capabilities.GuestChannelKind.VIRTIO_SERIAL, false, false,
+                Set.of(Accelerator.TCG, Accelerator.KVM));
+    }
+
+    @Override
+    public Fingerprint fingerprint() {
+        return new Fingerprint(name(), QemuVersion.of(settings.binary()), settings.accelerator(), settings.acceleratorReason());
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    @Override
+    public void validate(VmSpec spec) {
+        new QemuLaunch(settings.binary(), settings.accelerator(), spec.vcpus(), spec.memoryMib(), spec.image().kernel(),
+                spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(), spec.cmd(), spec.env(),
+                spec.nic(), List.of(), Path.of("serial.log"), Path.of("qmp.sock"), Path.of("agent.sock"),
+                Path.of("qemu.pid"), Optional.empty()).kernelCommandLine();
+    }
+
+    // ---------------------------------------------------------------- start
+
+    @Override
+    public VmHandle start(VmSpec spec, Path vmDir, HandleJournal journal) {
+        VmHandle handle = new VmHandle(VmHandle.SCHEMA_VERSION, spec.name().value(), name(), settings.accelerator(),
+                InstanceState.CREATING, null, 0, 0, vmDir, vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET),
+                vmDir.resolve(SERIAL_LOG), null, null, spec.nic().map(n -> n.ipv4()).orElse(null), clock.instant());
+        return launchAndWait(spec, handle, Optional.empty(), journal);
+    }
+
+    private VmHandle launchAndWait(VmSpec spec, VmHandle initial, Optional<Path> snapshot, HandleJournal journal) {
+        Path vmDir = initial.vmDir();
+        validate(spec);
+        removeQuietly(vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET), vmDir.resolve(PID_FILE));
+        if (snapshot.isEmpty()) {
+            removeQuietly(vmDir.resolve(SERIAL_LOG));
+        }
+        List<AttachedDrive> attached = drives.prepare(spec, vmDir);
+        // A snapshot only restores under the accelerator it was taken with.
+        Accelerator accelerator = snapshot.isPresent() && initial.accelerator() != null ? initial.accelerator() : settings.accelerator();
+        QemuLaunch launch = new QemuLaunch(settings.binary(), accelerator, spec.vcpus(), spec.memoryMib(),
+                spec.image().kernel(), spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(),
+                spec.cmd(), spec.env(), spec.nic(), attached, initial.serialLog(), initial.controlSocket(),
+                initial.agentSocket(), vmDir.resolve(PID_FILE), snapshot);
+        List<String> arguments = launch.arguments(); // validates the kernel command line before anything runs
+        Optional<VmCgroup> group = cgroups.create(groupName(initial), spec.vcpus(), spec.memoryMib());
+        VmHandle handle = new VmHandle(initial.schemaVersion(), initial.name(), initial.backend(), accelerator,
+                snapshot.isPresent() ? InstanceState.WAKING : InstanceState.CREATING, null, 0, 0, vmDir,
+                initial.controlSocket(), initial.agentSocket(), initial.serialLog(), initial.snapshot(),
+                group.map(VmCgroup::encode).orElse(null), initial.ip(), clock.instant());
+        journal.record(handle);
+        VmmProcess process = null;
+        try {
+            process = launch(arguments, vmDir, group);
+            handle = handle.withProcess(process, clock.instant());
+            journal.record(handle);
+            if (snapshot.isPresent()) {
+                finishIncomingMigration(handle);
+                waitForAgent(handle, process, false);
+            } else {
+                waitForAgent(handle, process, true);
+            }
+            handle = handle.withState(InstanceState.RUNNING, null, clock.instant());
+            journal.record(handle);
+            LOG.info("VM {} running (pid {}, accel {})", handle.name(), process.pid(), accelerator);
+            return handle;
+        } catch (RuntimeException e) {
+            if (process != null) {
+                killAndWait(process);
+            }
+            group.ifPresent(cgroups::remove);
+            String reason = e.getMessage() + "\n--- last serial lines ---\n" + SerialLog.tail(handle.serialLog(), SERIAL_TAIL_LINES);
+            VmHandle failed = handle.withProcess(null, clock.instant())
+                    .withState(InstanceState.FAILED, reason, clock.instant());
+            journal.record(new VmHandle(failed.schemaVersion(), failed.name(), failed.backend(), failed.accelerator(),
+                    failed.state(), failed.stateReason(), 0, 0, failed.vmDir(), failed.controlSocket(),
+                    failed.agentSocket(), failed.serialLog(), failed.snapshot(), null, failed.ip(), failed.updatedAt()));
+            if (e instanceof MvmException mvm) {
+                throw new MvmException(mvm.category(), "VM " + initial.name() + " did not start: " + reason, e);
+            }
+            throw new MvmException(ErrorCategory.INTERNAL, "VM " + initial.name() + " did not start: " + reason, e);
+        }
+    }
+
+    /** cgroup names must not collide between data dirs on one host: add a hash of the VM dir. */
+    private static String groupName(VmHandle handle) {
+        String hash = HexFormat.of().formatHex(sha256(handle.vmDir().toAbsolutePath().toString())).substring(0, 8);
+        return handle.name() + "-" + hash;
+    }
+
+    private static byte[] sha256(String text) {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Starts QEMU through a tiny shell that first joins the VM's cgroups, so every thread and every
+     * byte QEMU allocates is accounted there from the start; {@code -daemonize} then detaches it.
+     */
+    private VmmProcess launch(List<String> arguments, Path vmDir, Optional<VmCgroup> group) {
+        StringBuilder script = new StringBuilder();
+        group.ifPresent(g -> g.procsFiles().forEach(f ->
+                script.append("echo $$ > ").append(QemuLaunch.shellQuote(f.toString())).append(" || exit 97; ")));
+        script.append("exec \"$@\"");
+        List<String> command = new ArrayList<>(List.of("/bin/sh", "-c", script.toString(), "mvm-vmm"));
+        command.addAll(arguments);
+        Path log = vmDir.resolve(VMM_LOG);
+        try {
+            Process launcher = new ProcessBuilder(command)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .redirectErrorStream(true)
+                    .start();
+            if (!launcher.waitFor(settings.bootTimeout().toSeconds(), TimeUnit.SECONDS)) {
+                launcher.destroyForcibly();
+                throw new MvmException(ErrorCategory.UNAVAILABLE, "QEMU did not finish initialising within " + settings.bootTimeout());
+            }
+            if (launcher.exitValue() != 0) {
+                throw new MvmException(ErrorCategory.FAILED_PRECONDITION, "QEMU failed to start (exit "
+                        + launcher.exitValue() + "): " + lastLines(log, 5));
+            }
+            long pid = Long.parseLong(Files.readString(vmDir.resolve(PID_FILE)).strip());
+            return VmmProcess.of(pid).orElseThrow(() -> new MvmException(ErrorCategory.UNAVAILABLE,
+                    "QEMU exited right after starting: " + lastLines(log, 5)));
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.INTERNAL, "cannot launch QEMU: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MvmException(ErrorCategory.UNAVAILABLE, "interrupted while launching QEMU", e);
+        }
+    }
+
+    private static String lastLines(Path file, int n) {
+        try {
+            List<String> lines = Files.readAllLines(file);
+            return String.join(" | ", lines.subList(Math.max(0, lines.size() - n), lines.size())).strip();
+        } catch (IOException e) {
+            return "(no output)";
+        }
+    }
+
+    private void waitForAgent(VmHandle handle, VmmProcess process, boolean coldBoot) {
+        long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
+        SerialLog serial = new SerialLog(handle.serialLog());
+        boolean ready = !coldBoot;
+        RuntimeException last = null;
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new MvmException(ErrorCategory.UNAVAILABLE, "the VMM exited while the guest was booting");
+            }
+            if (!ready) {
+                ready = serial.contains(SerialLog.GUEST_READY_MARKER);
+                if (!ready) {
+                    pause(Duration.ofMillis(50));
+                    continue;
+                }
+            }
+            try (GuestChannel channel = agents.connect(handle.agentSocket())) {
+                channel.health(Duration.ofSeconds(5));
+                return;
+            } catch (RuntimeException e) {
+                last = e;
+                pause(Duration.ofMillis(200));
+            }
+        }
+        throw new MvmException(ErrorCategory.UNAVAILABLE, "the guest agent did not become healthy within "
+                + settings.bootTimeout() + (last == null ? " (no " + SerialLog.GUEST_READY_MARKER + " on the console)"
+                : ": " + last.getMessage()));
+    }
+
+    // ---------------------------------------------------------------- recover
+
+    @Override
+    public VmHandle recover(VmHandle handle, HandleJournal journal) {
+        VmHandle observed = switch (handle.state()) {
+            case SLEEPING -> handle.snapshot() != null && Files.isRegularFile(handle.snapshot()) ? handle
+                    : handle.withState(InstanceState.FAILED, "snapshot file " + handle.snapshot() + " is missing", clock.instant());
+            case STOPPED, FAILED, DESTROYED -> handle;
+            default -> observeLive(handle);
+        };
+        if (!observed.equals(handle)) {
+            journal.record(observed);
+        }
+        return observed;
+    }
+
+    private VmHandle observeLive(VmHandle handle) {
+        VmmProcess process = handle.process();
+        if (process == null || !process.isAlive()) {
+            Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
+            return handle.withState(InstanceState.FAILED, "the VMM process " + handle.pid()
+                            + " is gone (it exited or was killed)\n--- last serial lines ---\n"
+                            + SerialLog.tail(handle.serialLog(), SERIAL_TAIL_LINES), clock.instant())
+                    .withProcess(null, clock.instant());
+        }
+        try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
+            String status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
+            return switch (status) {
+                case "running" -> handle.state() == InstanceState.RUNNING ? handle
+                        : handle.withState(InstanceState.RUNNING, null, clock.instant());
+                case "paused" -> handle.state() == InstanceState.WARM ? handle
+                        : handle.withState(InstanceState.WARM, null, clock.instant());
+                default -> handle.withState(InstanceState.FAILED, "QEMU reports status '" + status + "'", clock.instant());
+            };
+        } catch (MvmException e) {
+            return handle.withState(InstanceState.FAILED, "the VMM (pid " + handle.pid()
+                    + ") is alive but its QMP monitor does not answer: " + e.getMessage(), clock.instant());
+        }
+    }
+
+    // ---------------------------------------------------------------- pause / resume
+
+    @Override
+    public VmHandle pause(VmHandle handle, HandleJournal journal) {
+        requireState(handle, "pause", InstanceState.RUNNING, InstanceState.WARM);
+        qmp(handle, "stop", Map.of());
+        VmHandle next = handle.withState(InstanceState.WARM, null, clock.instant());
+        journal.record(next);
+        return next;
+    }
+
+    @Override
+    public VmHandle resume(VmHandle handle, HandleJournal journal) {
+        requireState(handle, "resume", InstanceState.WARM, InstanceState.RUNNING);
+        qmp(handle, "cont", Map.of());
+        VmHandle next = handle.withState(InstanceState.RUNNING, null, clock.instant());
+        journal.record(next);
+        return next;
+    }
+
+    // ---------------------------------------------------------------- sleep / wake
+
+    @Override
+    public VmHandle sleep(VmHandle handle, Duration drainDeadline, HandleJournal journal) {
+        requireState(handle, "sleep", InstanceState.RUNNING, InstanceState.WARM);
+        VmmProcess process = requireAlive(handle);
+        if (handle.state() == InstanceState.RUNNING) {
+            try (GuestChannel channel = agents.connect(handle.agentSocket())) {
+                GuestChannel.DrainResult drained = channel.drain(drainDeadline);
+                LOG.info("VM {} drained (completed={}, took {})", handle.name(), drained.completed(), drained.took());
+            } catch (RuntimeException e) {
+                LOG.warn("VM {}: drain failed, snapshotting anyway: {}", handle.name(), e.getMessage());
+            }
+        }
+        VmHandle snapshotting = handle.withState(InstanceState.SNAPSHOTTING, null, clock.instant());
+        journal.record(snapshotting);
+        Path snapshot = handle.vmDir().resolve(SNAPSHOT);
+        Path partial = handle.vmDir().resolve(SNAPSHOT + ".partial");
+        removeQuietly(partial);
+        try {
+            // The snapshot holds guest memory, secrets included: owner-only before a byte is written.
+            Files.createFile(partial, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.INTERNAL, "cannot create " + partial + ": " + e.getMessage(), e);
+        }
+        try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
+            qmp.execute("stop", settings.controlTimeout());
+            // The default bandwidth cap (128 MiB/s) is meant for live migration over a network.
+            qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 8L << 30), settings.controlTimeout());
+            qmp.execute("migrate", Map.of("uri", "exec:cat > " + QemuLaunch.shellQuote(partial.toString())),
+                    settings.controlTimeout());
+            awaitMigration(qmp, handle);
+            Files.move(partial, snapshot, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            try {
+                qmp.execute("quit", settings.controlTimeout());
+            } catch (QmpException e) {
+                // QEMU may close the monitor before answering quit.
+            }
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.INTERNAL, "cannot keep snapshot of " + handle.name() + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            removeQuietly(partial);
+            // The VM is paused but intact: leave it warm so nothing is lost.
+            journal.record(handle.withState(InstanceState.WARM, "sleep failed: " + e.getMessage(), clock.instant()));
+            throw e;
+        }
+        waitForExit(process, settings.controlTimeout());
+        killAndWait(process);
+        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
+        removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
+        VmHandle sleeping = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
+                InstanceState.SLEEPING, null, 0, 0, handle.vmDir(), handle.controlSocket(), handle.agentSocket(),
+                handle.serialLog(), snapshot, null, handle.ip(), clock.instant());
+        journal.record(sleeping);
+        return sleeping;
+    }
+
+    private void awaitMigration(QmpClient qmp, VmHandle handle) {
+        long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
+        while (System.nanoTime() < deadline) {
+            JsonNode info = qmp.execute("query-migrate", settings.controlTimeout());
+            String status = info.path("status").asText();
+            switch (status) {
+                case "completed" -> {
+                    return;
+                }
+                case "failed", "cancelled" -> throw new MvmException(ErrorCategory.INTERNAL, "snapshot of "
+                        + handle.name() + " " + status + ": " + info.path("error-desc").asText("no detail"));
+                default -> pause(Duration.ofMillis(50));
+            }
+        }
+        throw new MvmException(ErrorCategory.UNAVAILABLE, "snapshot of " + handle.name() + " did not finish within " + settings.bootTimeout());
+    }
+
+    @Override
+    public VmHandle wake(VmSpec spec, VmHandle handle, HandleJournal journal) {
+        requireState(handle, "wake", InstanceState.SLEEPING);
+        if (handle.snapshot() == null || !Files.isRegularFile(handle.snapshot())) {
+            throw MvmException.precondition("VM " + handle.name() + " has no snapshot at " + handle.snapshot());
+        }
+        VmHandle running = launchAndWait(spec, handle, Optional.of(handle.snapshot()), journal);
+        try (GuestChannel channel = agents.connect(running.agentSocket())) {
+            channel.reloadSecrets(settings.controlTimeout());
+        }
+        removeQuietly(handle.snapshot());
+        VmHandle awake = running.withSnapshot(null, clock.instant());
+        journal.record(awake);
+        return awake;
+    }
+
+    /** With -incoming and no -S, QEMU runs the guest by itself once the state is loaded. */
+    private void finishIncomingMigration(VmHandle handle) {
+        try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
+            long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
+            while (true) {
+                String status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
+                switch (status) {
+                    case "running" -> {
+                        return;
+                    }
+                    case "inmigrate" -> {
+                        if (System.nanoTime() > deadline) {
+                            throw new MvmException(ErrorCategory.UNAVAILABLE, "restoring the snapshot took longer than " + settings.bootTimeout());
+                        }
+                        pause(Duration.ofMillis(20));
+                    }
+                    case "paused", "postmigrate", "prelaunch", "restore-vm" -> {
+                        qmp.execute("cont", settings.controlTimeout());
+                        return;
+                    }
+                    default -> throw new MvmException(ErrorCategory.INTERNAL, "restoring the snapshot left QEMU in state '" + status + "'");
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- stop / destroy
+
+    @Override
+    public VmHandle stop(VmHandle handle, Duration grace, HandleJournal journal) {
+        VmmProcess process = handle.process();
+        if (process != null && process.isAlive()) {
+            journal.record(handle.withState(InstanceState.STOPPING, null, clock.instant()));
+            shutDown(handle, process, grace);
+        }
+        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
+        removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
+        if (handle.snapshot() != null) {
+            removeQuietly(handle.snapshot());
+        }
+        VmHandle stopped = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
+                InstanceState.STOPPED, null, 0, 0, handle.vmDir(), handle.controlSocket(), handle.agentSocket(),
+                handle.serialLog(), null, null, handle.ip(), clock.instant());
+        journal.record(stopped);
+        return stopped;
+    }
+
+    private void shutDown(VmHandle handle, VmmProcess process, Duration grace) {
+        try {
+            if (handle.state() == InstanceState.WARM) {
+                qmp(handle, "cont", Map.of());
+            }
+            try (GuestChannel channel = agents.connect(handle.agentSocket())) {
+                channel.exec(GuestChannel.ExecRequest.of(Duration.ofSeconds(10), "sync"));
+                try {
+                    channel.exec(GuestChannel.ExecRequest.of(Duration.ofSeconds(2), "poweroff", "-f"));
+                } catch (RuntimeException e) {
+                    // Expected: the guest powers off before the agent can answer.
+                }
+            }
+            if (waitForExit(process, grace)) {
+                return;
+            }
+        } catch (RuntimeException e) {
+            LOG.info("VM {}: graceful stop through the guest agent failed ({}), asking QEMU to quit", handle.name(), e.getMessage());
+        }
+        try {
+            qmp(handle, "quit", Map.of());
+        } catch (RuntimeException e) {
+            LOG.debug("quit: {}", e.getMessage());
+        }
+        if (!waitForExit(process, Duration.ofSeconds(10))) {
+            killAndWait(process);
+        }
+    }
+
+    @Override
+    public void destroy(VmHandle handle) {
+        VmmProcess process = handle.process();
+        if (process != null) {
+            killAndWait(process);
+        }
+        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
+        deleteTree(handle.vmDir());
+    }
+
+    @Override
+    public GuestChannel guestChannel(VmHandle handle) {
+        requireState(handle, "talk to the guest of", InstanceState.RUNNING);
+        requireAlive(handle);
+        return agents.connect(handle.agentSocket());
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private JsonNode qmp(VmHandle handle, String command, Map<String, ?> arguments) {
+        requireAlive(handle);
+        try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
+            return qmp.execute(command, arguments, settings.controlTimeout());
+        }
+    }
+
+    private static VmmProcess requireAlive(VmHandle handle) {
+        VmmProcess process = handle.process();
+        if (process == null || !process.isAlive()) {
+            throw MvmException.precondition("the VMM of " + handle.name() + " is not running");
+        }
+        return process;
+    }
+
+    private static void requireState(VmHandle handle, String verb, InstanceState... allowed) {
+        for (InstanceState s : allowed) {
+            if (handle.state() == s) {
+                return;
+            }
+        }
+        throw MvmException.precondition("cannot " + verb + " VM " + handle.name() + " while it is " + handle.state());
+    }
+
+    private static boolean waitForExit(VmmProcess process, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (process.isAlive()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            pause(Duration.ofMillis(50));
+        }
+        return true;
+    }
+
+    private static void killAndWait(VmmProcess process) {
+        process.kill();
+        if (!waitForExit(process, Duration.ofSeconds(30))) {
+            throw new MvmException(ErrorCategory.INTERNAL, "VMM pid " + process.pid() + " survived SIGKILL");
+        }
+    }
+
+    private void removeCgroupQuietly(VmCgroup group) {
+        try {
+            cgroups.remove(group);
+        } catch (RuntimeException e) {
+            LOG.warn("{}", e.getMessage());
+        }
+    }
+
+    private static void pause(Duration d) {
+        try {
+            Thread.sleep(d);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MvmException(ErrorCategory.UNAVAILABLE, "interrupted", e);
+        }
+    }
+
+    private static void removeQuietly(Path... files) {
+        for (Path f : files) {
+            try {
+                Files.deleteIfExists(f);
+            } catch (IOException ignored) {
+                // leftovers are swept with the VM directory
+            }
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.INTERNAL, "cannot remove " + dir + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package io.mvm.runtime.qemu;
+
+import io.mvm.model.Accelerator;
+import io.mvm.model.MvmException;
+import io.mvm.runtime.backend.NicSpec;
+import io.mvm.runtime.drive.AttachedDrive;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/**
+ * One QEMU microvm invocation, turned into an argument list by {@link #arguments()} following the
+ * boot contract. Pure: building it starts nothing, so the exact command line is unit-tested.
+ *
+ * @param incoming snapshot to restore instead of booting (wake), or empty for a cold boot
+ */
+public record QemuLaunch(
+        String binary,
+        Accelerator accelerator,
+        int vcpus,
+        long memoryMib,
+        Path kernel,
+        Path initramfs,
+        String imageBootArgs,
+        String hostname,
+        String cmd,
+        Map<String, String> env,
+        Optional<NicSpec> nic,
+        List<AttachedDrive> drives,
+        Path serialLog,
+        Path qmpSocket,
+        Path agentSocket,
+        Path pidFile,
+        Optional<Path> incoming) {
+
+    /** x86's COMMAND_LINE_SIZE including the terminating NUL. */
+    public static final int MAX_KERNEL_CMDLINE = 2047;
+    public static final String AGENT_PORT_NAME = "io.mvm.agent";
+
+    public QemuLaunch {
+        drives = List.copyOf(drives);
+        env = Map.copyOf(env);
+    }
+
+    /** The image's boot arguments followed by this VM's {@code mvm.*} arguments. */
+    public String kernelCommandLine() {
+        List<String> args = new ArrayList<>();
+        if (imageBootArgs != null && !imageBootArgs.isBlank()) {
+            args.add(imageBootArgs.strip());
+        }
+        args.add("mvm.hostname=" + hostname);
+        nic.ifPresent(n -> {
+            args.add("mvm.ip=" + n.cidr());
+            if (n.gateway() != null) {
+                args.add("mvm.gw=" + n.gateway());
+            }
+        });
+        if (cmd != null) {
+            args.add("mvm.cmd=" + base64(cmd));
+        }
+        if (!env.isEmpty()) {
+            String lines = env.entrySet().stream().sorted(Map.Entry.comparingByKey())
+                    .map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining("\n", "", "\n"));
+            args.add("mvm.env=" + base64(lines));
+        }
+        String line = String.join(" ", args);
+        if (line.length() > MAX_KERNEL_CMDLINE) {
+            throw MvmException.invalid("the kernel command line would be " + line.length() + " bytes (limit "
+                    + MAX_KERNEL_CMDLINE + "): shorten cmd or env");
+        }
+        return line;
+    }
+
+    public List<String> arguments() {
+        List<String> a = new ArrayList<>(List.of(
+                binary,
+                "-M", "microvm,accel=" + accelerator.wireName(),
+                "-nodefaults", "-no-user-config", "-nographic",
+                "-m", Long.toString(memoryMib),
+                "-smp", Integer.toString(vcpus),
+                "-kernel", kernel.toString(),
+                "-initrd", initramfs.toString(),
+                "-append", kernelCommandLine(),
+                "-serial", "file:" + serialLog,
+                "-qmp", "unix:" + option(qmpSocket) + ",server=on,wait=off"));
+        for (AttachedDrive drive : drives) {
+            a.add("-drive");
+            a.add("id=" + drive.id() + ",file=" + option(drive.file()) + ",format=raw,if=none"
+                    + (drive.readOnly() ? ",readonly=on" : ""));
+            a.add("-device");
+            a.add("virtio-blk-device,drive=" + drive.id());
+        }
+        a.addAll(List.of(
+                "-device", "virtio-serial-device",
+                "-chardev", "socket,id=agent,path=" + option(agentSocket) + ",server=on,wait=off",
+                "-device", "virtserialport,chardev=agent,name=" + AGENT_PORT_NAME));
+        nic.ifPresent(n -> a.addAll(List.of(
+                "-netdev", "tap,id=net0,ifname=" + n.tap() + ",script=no,downscript=no",
+                "-device", "virtio-net-device,netdev=net0,mac=" + n.mac())));
+        incoming.ifPresent(file -> a.addAll(List.of("-incoming", "exec:cat " + shellQuote(file.toString()))));
+        a.addAll(List.of("-daemonize", "-pidfile", pidFile.toString()));
+        return List.copyOf(a);
+    }
+
+    private static String base64(String text) {
+        return Base64.getEncoder().encodeToString(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** QEMU's option syntax uses ',' as separator; a literal comma is written twice. */
+    static String option(Path path) {
+        return path.toString().replace(",", ",,");
+    }
+
+    /** QEMU runs exec: migration URIs through /bin/sh. */
+    static String shellQuote(String text) {
+        return "'" + text.replace("'", "'\\''") + "'";
+    }
+}

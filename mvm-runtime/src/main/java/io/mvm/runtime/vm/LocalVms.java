@@ -1,0 +1,302 @@
+package io.mvm.runtime.vm;
+
+import io.mvm.model.ErrorCategory;
+import io.mvm.model.InstanceId;
+import io.mvm.model.InstanceState;
+import io.mvm.model.MvmException;
+import io.mvm.runtime.backend.HypervisorBackend;
+import io.mvm.runtime.backend.Pausable;
+import io.mvm.runtime.backend.Snapshottable;
+import io.mvm.runtime.backend.VmHandle;
+import io.mvm.runtime.backend.VmSpec;
+import io.mvm.runtime.guest.GuestChannel;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The VMs of one host under {@code <dataDir>/vms/}, over one backend. Used by the local CLI and by
+ * the node agent. Every operation takes the VM's lock, reads its handle from disk (the truth, not
+ * a cache: another process may have changed it), calls the backend and lets it journal the result.
+ *
+ * <p>{@link #recoverAll()} is what a freshly started runtime runs first: it re-adopts VMMs that are
+ * still running, marks those that died as failed with their serial tail, and sweeps directories
+ * left behind by a create that never wrote a handle.
+ */
+public final class LocalVms {
+    private static final Logger LOG = LoggerFactory.getLogger(LocalVms.class);
+    public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(20);
+    public static final Duration DEFAULT_DRAIN_DEADLINE = Duration.ofSeconds(10);
+
+    private final Path vmsRoot;
+    private final HypervisorBackend backend;
+    private final InstantSource clock;
+
+    public LocalVms(Path dataDir, HypervisorBackend backend, InstantSource clock) {
+        this.vmsRoot = dataDir.resolve("vms");
+        this.backend = backend;
+        this.clock = clock;
+        try {
+            Files.createDirectories(vmsRoot);
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.FAILED_PRECONDITION, "cannot create " + vmsRoot + ": " + e.getMessage(), e);
+        }
+    }
+
+    public HypervisorBackend backend() {
+        return backend;
+    }
+
+    /** What {@link #recoverAll()} found. */
+    public record Recovery(List<VmStatus> adopted, List<VmStatus> failed, List<String> sweptOrphans) {}
+
+    public Recovery recoverAll() {
+        List<VmStatus> adopted = new ArrayList<>();
+        List<VmStatus> failed = new ArrayList<>();
+        List<String> swept = new ArrayList<>();
+        for (Path dir : directories()) {
+            String name = dir.getFileName().toString();
+            Optional<VmLock> lock = VmLock.tryAcquire(lockFile(name));
+            if (lock.isEmpty()) {
+                continue; // somebody is working on it right now
+            }
+            try (VmLock held = lock.get()) {
+                VmDirectory vm = new VmDirectory(dir);
+                Optional<VmHandle> handle = vm.handle();
+                if (handle.isEmpty()) {
+                    deleteTree(dir);
+                    swept.add(name);
+                    LOG.info("swept orphan VM directory {}", dir);
+                    continue;
+                }
+                boolean wasLive = isLive(handle.get().state());
+                VmHandle observed = backend.recover(handle.get(), vm);
+                VmStatus status = VmStatus.of(observed, vm.definition().orElse(null));
+                if (observed.state() == InstanceState.FAILED && wasLive) {
+                    failed.add(status);
+                } else if (isLive(observed.state())) {
+                    adopted.add(status);
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("cannot recover VM {}: {}", name, e.getMessage());
+            }
+        }
+        return new Recovery(adopted, failed, swept);
+    }
+
+    /** Creates and boots a new VM; returns once its guest agent is healthy. */
+    public VmStatus run(VmSpec spec) {
+        String name = spec.name().value();
+        backend.validate(spec);
+        try (VmLock lock = VmLock.acquire(lockFile(name))) {
+            VmDirectory vm = new VmDirectory(vmsRoot.resolve(name));
+            if (Files.exists(vm.path())) {
+                if (vm.handle().isPresent()) {
+                    throw new MvmException(ErrorCategory.ALREADY_EXISTS, "VM " + name + " already exists (destroy it first, or start it)");
+                }
+                deleteTree(vm.path());
+            }
+            createPrivateDir(vm.path());
+            vm.saveSecrets(spec.drive(io.mvm.runtime.backend.DriveSpec.Secrets.class)
+                    .map(io.mvm.runtime.backend.DriveSpec.Secrets::entries).orElse(Map.of()));
+            vm.saveDefinition(VmDefinition.of(spec));
+            VmHandle handle = backend.start(spec, vm.path(), vm);
+            return VmStatus.of(handle, vm.definition().orElse(null));
+        }
+    }
+
+    public List<VmStatus> list() {
+        List<VmStatus> out = new ArrayList<>();
+        for (Path dir : directories()) {
+            VmDirectory vm = new VmDirectory(dir);
+            try {
+                vm.handle().ifPresent(handle -> out.add(VmStatus.of(observe(vm, handle), vm.definition().orElse(null))));
+            } catch (RuntimeException e) {
+                LOG.warn("cannot read VM {}: {}", dir.getFileName(), e.getMessage());
+            }
+        }
+        out.sort(Comparator.comparing(VmStatus::name));
+        return out;
+    }
+
+    /** Re-checks a live VM without blocking behind an operation in progress on it. */
+    private VmHandle observe(VmDirectory vm, VmHandle handle) {
+        if (!isLive(handle.state())) {
+            return handle;
+        }
+        Optional<VmLock> lock = VmLock.tryAcquire(lockFile(vm.name()));
+        if (lock.isEmpty()) {
+            return handle;
+        }
+        try (VmLock held = lock.get()) {
+            return backend.recover(vm.handle().orElse(handle), vm);
+        }
+    }
+
+    public VmStatus status(String name) {
+        return withVm(name, (vm, handle) -> backend.recover(handle, vm));
+    }
+
+    public VmStatus pause(String name) {
+        Pausable pausable = ability(Pausable.class, "pause");
+        return withVm(name, (vm, handle) -> pausable.pause(handle, vm));
+    }
+
+    public VmStatus resume(String name) {
+        Pausable pausable = ability(Pausable.class, "resume");
+        return withVm(name, (vm, handle) -> pausable.resume(handle, vm));
+    }
+
+    public VmStatus sleep(String name, Duration drainDeadline) {
+        Snapshottable snapshots = ability(Snapshottable.class, "sleep");
+        return withVm(name, (vm, handle) -> snapshots.sleep(handle, drainDeadline, vm));
+    }
+
+    /** Restores a sleeping VM; {@code newSecrets}, when given, replaces its secrets first. */
+    public VmStatus wake(String name, Optional<Map<String, String>> newSecrets) {
+        Snapshottable snapshots = ability(Snapshottable.class, "wake");
+        return withVm(name, (vm, handle) -> snapshots.wake(specFor(vm, newSecrets), handle, vm));
+    }
+
+    public VmStatus stop(String name, Duration grace) {
+        return withVm(name, (vm, handle) -> backend.stop(handle, grace, vm));
+    }
+
+    /** Boots a stopped (or failed) VM again: same data drive, secrets rebuilt. */
+    public VmStatus start(String name, Optional<Map<String, String>> newSecrets) {
+        return withVm(name, (vm, handle) -> {
+            VmHandle current = backend.recover(handle, vm);
+            if (current.state() != InstanceState.STOPPED && current.state() != InstanceState.FAILED) {
+                throw MvmException.precondition("cannot start VM " + name + " while it is " + current.state()
+                        + (current.state() == InstanceState.SLEEPING ? " (wake it instead)" : ""));
+            }
+            return backend.start(specFor(vm, newSecrets), vm.path(), vm);
+        });
+    }
+
+    public void destroy(String name) {
+        InstanceId.of(name);
+        try (VmLock lock = VmLock.acquire(lockFile(name))) {
+            VmDirectory vm = new VmDirectory(vmsRoot.resolve(name));
+            if (!Files.exists(vm.path())) {
+                throw MvmException.notFound("no VM named " + name);
+            }
+            Optional<VmHandle> handle = vm.handle();
+            if (handle.isPresent()) {
+                backend.destroy(handle.get());
+            }
+            deleteTree(vm.path());
+        }
+        try {
+            Files.deleteIfExists(lockFile(name));
+        } catch (IOException ignored) {
+            // an empty lock file is harmless
+        }
+    }
+
+    /** A connection to a running VM's guest agent; the caller closes it. */
+    public GuestChannel guest(String name) {
+        VmDirectory vm = existing(name);
+        VmHandle handle = vm.handle().orElseThrow(() -> MvmException.notFound("VM " + name + " has no handle"));
+        return backend.guestChannel(handle);
+    }
+
+    public VmHandle handle(String name) {
+        return existing(name).handle().orElseThrow(() -> MvmException.notFound("VM " + name + " has no handle"));
+    }
+
+    public Path directory(String name) {
+        return existing(name).path();
+    }
+
+    private VmSpec specFor(VmDirectory vm, Optional<Map<String, String>> newSecrets) {
+        VmDefinition definition = vm.definition().orElseThrow(() ->
+                new MvmException(ErrorCategory.FAILED_PRECONDITION, "VM " + vm.name() + " has no spec.json"));
+        Map<String, String> secrets = newSecrets.orElseGet(vm::secrets);
+        VmSpec spec = definition.toSpec(secrets);
+        if (newSecrets.isPresent()) {
+            vm.saveSecrets(secrets);
+            vm.saveDefinition(VmDefinition.of(spec));
+        }
+        return spec;
+    }
+
+    private interface Operation {
+        VmHandle apply(VmDirectory vm, VmHandle handle);
+    }
+
+    private VmStatus withVm(String name, Operation operation) {
+        try (VmLock lock = VmLock.acquire(lockFile(existing(name).name()))) {
+            VmDirectory vm = existing(name);
+            VmHandle handle = vm.handle().orElseThrow(() -> MvmException.notFound("VM " + name + " has no handle"));
+            return VmStatus.of(operation.apply(vm, handle), vm.definition().orElse(null));
+        }
+    }
+
+    private VmDirectory existing(String name) {
+        InstanceId.of(name);
+        VmDirectory vm = new VmDirectory(vmsRoot.resolve(name));
+        if (!Files.isDirectory(vm.path())) {
+            throw MvmException.notFound("no VM named " + name);
+        }
+        return vm;
+    }
+
+    private <T> T ability(Class<T> type, String verb) {
+        if (type.isInstance(backend)) {
+            return type.cast(backend);
+        }
+        throw new MvmException(ErrorCategory.FAILED_PRECONDITION, "the " + backend.name() + " backend cannot " + verb + " VMs");
+    }
+
+    private static boolean isLive(InstanceState state) {
+        return switch (state) {
+            case RUNNING, WARM, CREATING, WAKING, PAUSING, SNAPSHOTTING, STOPPING -> true;
+            default -> false;
+        };
+    }
+
+    private Path lockFile(String name) {
+        return vmsRoot.resolve("." + name + ".lock");
+    }
+
+    private List<Path> directories() {
+        try (Stream<Path> s = Files.list(vmsRoot)) {
+            return s.filter(Files::isDirectory).filter(p -> !p.getFileName().toString().startsWith(".")).sorted().toList();
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.INTERNAL, "cannot list " + vmsRoot + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void createPrivateDir(Path dir) {
+        try {
+            Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.INTERNAL, "cannot create " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.INTERNAL, "cannot remove " + dir + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package io.mvm.runtime.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.mvm.model.Accelerator;
+import io.mvm.model.InstanceState;
+import io.mvm.runtime.backend.DriveSpec;
+import io.mvm.runtime.backend.NicSpec;
+import io.mvm.runtime.backend.TestImages;
+import io.mvm.runtime.backend.VmHandle;
+import io.mvm.runtime.backend.VmSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class VmDirectoryTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void handleRoundTripsThroughJsonAndLeavesNoTemporaryFiles() throws Exception {
+        VmDirectory vm = new VmDirectory(Files.createDirectory(dir.resolve("web-1")));
+        VmHandle handle = new VmHandle(VmHandle.SCHEMA_VERSION, "web-1", "qemu", Accelerator.TCG, InstanceState.RUNNING,
+                null, 4242, 987654, vm.path(), vm.path().resolve("qmp.sock"), vm.path().resolve("agent.sock"),
+                vm.path().resolve("serial.log"), null, "/sys/fs/cgroup/cpu/mvm/web-1-abc", "10.0.0.2",
+                Instant.parse("2026-11-21T23:00:00Z"));
+        vm.record(handle);
+        vm.record(handle.withState(InstanceState.WARM, null, Instant.parse("2026-11-21T23:00:01Z")));
+        assertThat(vm.handle()).contains(handle.withState(InstanceState.WARM, null, Instant.parse("2026-11-21T23:00:01Z")));
+        try (var files = Files.list(vm.path())) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactly("handle.json");
+        }
+        assertThat(Files.readString(vm.handleFile())).contains("\"schemaVersion\" : 1", "\"pidStartTicks\" : 987654");
+    }
+
+    @Test
+    void secretsAreStoredApartFromTheSpecWithMode0600() throws Exception {
+        VmDirectory vm = new VmDirectory(Files.createDirectory(dir.resolve("db")));
+        VmSpec spec = VmSpec.builder("db", TestImages.fake(Files.createDirectory(dir.resolve("img"))))
+                .drive(new DriveSpec.Data(32)).drive(new DriveSpec.Secrets(Map.of("password", "hunter2")))
+                .drive(new DriveSpec.Config(2, Map.of("db.conf", "x=1".getBytes())))
+                .nic(new NicSpec("t1", "52:54:00:00:00:01", "10.0.0.9", 24, null)).cmd("run").build();
+        vm.saveDefinition(VmDefinition.of(spec));
+        vm.saveSecrets(Map.of("password", "hunter2"));
+
+        assertThat(Files.readString(vm.specFile())).doesNotContain("hunter2").contains("password");
+        assertThat(Files.getPosixFilePermissions(vm.secretsFile())).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+        VmSpec back = vm.definition().orElseThrow().toSpec(vm.secrets());
+        assertThat(back.drive(DriveSpec.Secrets.class).orElseThrow().entries()).containsEntry("password", "hunter2");
+        assertThat(back.drive(DriveSpec.Config.class).orElseThrow().files().get("db.conf")).isEqualTo("x=1".getBytes());
+        assertThat(back.nic()).isEqualTo(spec.nic());
+        assertThat(back.drive(DriveSpec.Data.class)).contains(new DriveSpec.Data(32));
+    }
+}
