@@ -69,9 +69,13 @@ class TenantIsolationIT {
     }
 
     private static InstancePort port(String id, TenantId tenant, String ip) {
+        return port(id, tenant, ip, Role.WORKER);
+    }
+
+    private static InstancePort port(String id, TenantId tenant, String ip, Role role) {
         InstanceId instance = InstanceId.of(id);
         return new InstancePort(instance, tenant, DeviceNames.tap(instance), MacAddress.forInstance(instance),
-                Ipv4Address.parse(ip), Role.WORKER, PortKind.VETH);
+                Ipv4Address.parse(ip), role, PortKind.VETH);
     }
 
     private HostNetworkSpec spec(Optional<String> uplink, List<TenantNetwork> tenants, List<OpenedService> services) {
@@ -252,6 +256,42 @@ class TenantIsolationIT {
         assertThat(applier.verify(spec)).isEmpty();
         assertThat(lab.exec(lab.hostNs, "ip", "-o", "link")).doesNotContain(stray);
         assertThat(lab.pingEventually(nsA1, "10.77.1.3")).as("a1 -> a2 after repair").isTrue();
+    }
+
+    @Test
+    void aGatewayForwardsForItsOwnTenantOnlyAndOnlyAGatewayMay() {
+        InstancePort gw = port("agw", A, "10.77.1.4", Role.GATEWAY);
+        String nsGw = lab.addGuest(gw, NET_A);
+        HostNetworkSpec spec = new HostNetworkSpec(lab.table, Optional.empty(), List.of(NET_A, NET_B),
+                List.of(a1, a2, b1, gw), List.of());
+        applier.apply(spec);
+        assertThat(applier.verify(spec)).isEmpty();
+        // Behind the gateway: a network only it can reach (as gateway.json routes would set up).
+        lab.exec(nsGw, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+        lab.exec(nsGw, "ip", "addr", "add", "192.168.70.1/32", "dev", "lo");
+        lab.exec(nsA1, "ip", "route", "add", "192.168.70.0/24", "via", "10.77.1.4");
+
+        // a1's echo request is its own; the reply from 192.168.70.1 is not the gateway's address,
+        // but it is addressed to the gateway's tenant, so the gateway's port lets it through.
+        assertThat(lab.pingEventually(nsA1, "192.168.70.1")).as("a1 -> network behind its gateway").isTrue();
+
+        long gwOther = gatewayDrops();
+        assertThat(lab.succeeds(nsGw, "ping", "-n", "-q", "-c", "1", "-W", "2", "-I", "192.168.70.1", "10.77.2.2"))
+                .as("gateway forwarding from outside its tenant to tenant b").isFalse();
+        assertThat(gatewayDrops()).isGreaterThan(gwOther);
+
+        lab.exec(nsA2, "ip", "addr", "add", "192.168.70.9/32", "dev", "lo");
+        // Linux may first ARP with the foreign address as sender; either way a spoof rule drops it.
+        long a2Spoof = lab.hostCounter("bridge", "instance a2: spoofed");
+        assertThat(lab.succeeds(nsA2, "ping", "-n", "-q", "-c", "1", "-W", "2", "-I", "192.168.70.9", "10.77.1.2"))
+                .as("a worker sending a foreign source address, even within its tenant").isFalse();
+        assertThat(lab.hostCounter("bridge", "instance a2: spoofed")).isGreaterThan(a2Spoof);
+    }
+
+    /** The IP packet, or the ARP request before it when Linux picks the foreign sender address. */
+    private long gatewayDrops() {
+        return lab.hostCounter("bridge", "instance agw: other traffic")
+                + lab.hostCounter("bridge", "instance agw: arp outside tenant subnet");
     }
 
     @Test
