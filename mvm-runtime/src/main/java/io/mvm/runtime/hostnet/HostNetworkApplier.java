@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -36,6 +37,9 @@ public final class HostNetworkApplier {
     private static final Logger LOG = LoggerFactory.getLogger(HostNetworkApplier.class);
     private final HostCommands host;
     private final HostNetworkObserver observer;
+    // One change at a time: two interleaved applies could each see a device missing and race to
+    // create it. (A lock, not synchronized, so a waiting virtual thread does not pin its carrier.)
+    private final ReentrantLock changing = new ReentrantLock();
 
     public HostNetworkApplier(HostCommands host) {
         this.host = host;
@@ -53,6 +57,15 @@ public final class HostNetworkApplier {
 
     /** Applies the spec and returns what it changed, in order (empty when nothing needed doing). */
     public List<String> apply(HostNetworkSpec spec) {
+        changing.lock();
+        try {
+            return applyLocked(spec);
+        } finally {
+            changing.unlock();
+        }
+    }
+
+    private List<String> applyLocked(HostNetworkSpec spec) {
         List<String> actions = new ArrayList<>();
         String owner = DeviceNames.ownerAlias(spec.tableName());
         Map<String, ObservedLink> live = byName(observer.links());
@@ -89,6 +102,15 @@ public final class HostNetworkApplier {
      * Foreign devices stay, even on an owned bridge (they are detached when the bridge goes).
      */
     public List<String> removeAll(String tableName) {
+        changing.lock();
+        try {
+            return removeAllLocked(tableName);
+        } finally {
+            changing.unlock();
+        }
+    }
+
+    private List<String> removeAllLocked(String tableName) {
         List<String> actions = new ArrayList<>();
         host.runOrFail(List.of("nft", "-f", "-"), NftRuleset.deleteScript(tableName));
         actions.add("deleted nftables tables inet/bridge " + tableName);

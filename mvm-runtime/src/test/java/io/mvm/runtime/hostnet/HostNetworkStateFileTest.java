@@ -46,6 +46,19 @@ class HostNetworkStateFileTest {
     }
 
     @Test
+    void guestNetworkConfigGivesTheNicAndGatewayJson() {
+        io.mvm.runtime.backend.NicSpec nic = GuestNetworkConfig.nic(sample(), InstanceId.of("gw"));
+        assertThat(nic.tap()).isEqualTo(DeviceNames.tap(InstanceId.of("gw")));
+        assertThat(nic.mac()).isEqualTo(MacAddress.forInstance(InstanceId.of("gw")).value());
+        assertThat(nic.cidr()).isEqualTo("10.1.3.2/24");
+        assertThat(nic.gateway()).isEqualTo("10.1.3.1");
+        assertThat(GuestNetworkConfig.gatewayJson(sample(), InstanceId.of("gw"))).get().asString()
+                .contains("\"destination\": \"172.16.0.0/16\"");
+        assertThat(GuestNetworkConfig.gatewayJson(sample(), InstanceId.of("w"))).isEmpty();
+        assertThatThrownBy(() -> GuestNetworkConfig.nic(sample(), InstanceId.of("nope"))).isInstanceOf(MvmException.class);
+    }
+
+    @Test
     void derivesPortNameMacAndKindWhenOmitted() {
         HostNetworkSpec spec = HostNetworkStateFile.parse("""
                 {"tenants": [{"tenant": "a", "net_id": 1, "subnet": "10.2.0.0/24"}],

@@ -16,7 +16,6 @@ import io.mvm.model.Role;
 import io.mvm.model.TenantId;
 import io.mvm.runtime.accel.AcceleratorChoice;
 import io.mvm.runtime.accel.AcceleratorProbe;
-import io.mvm.runtime.backend.NicSpec;
 import io.mvm.runtime.backend.VmHandle;
 import io.mvm.runtime.backend.VmSpec;
 import io.mvm.runtime.backend.VmmProcess;
@@ -114,11 +113,10 @@ class VmTenantIsolationIT {
         }
         try (ExecutorService boots = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<?>> pending = new ArrayList<>();
+            HostNetworkSpec network = spec(List.of(NET_A, NET_B));
             for (InstancePort p : List.of(a1, a2, b1)) {
-                TenantNetwork net = p.tenant().equals(A) ? NET_A : NET_B;
                 VmSpec spec = VmSpec.builder(p.instance().value(), image).vcpus(1).memoryMib(256)
-                        .nic(new NicSpec(p.portName(), p.mac().value(), p.address().toString(),
-                                net.subnet().prefixLength(), net.bridgeAddress().toString()))
+                        .nic(GuestNetworkConfig.nic(network, p.instance()))
                         .build();
                 pending.add(boots.submit(() -> vms.run(spec)));
             }
