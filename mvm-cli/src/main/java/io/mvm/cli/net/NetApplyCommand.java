@@ -12,8 +12,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code mvm net apply}: makes the host match a desired state and records it for verify. */
 @Command(name = "apply", mixinStandardHelpOptions = true,
-        description = {"Make this host's bridges, ports and nftables tables match the desired network state,",
-                "repairing any drift, and record the state under DATA_DIR/net for 'mvm net verify'."})
+        description = {"Make this host's bridges, ports and nftables tables match the desired network state.",
+                "Repairs any drift and records the state under DATA_DIR/net for 'mvm net verify'."})
 final class NetApplyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
