@@ -1,5 +1,7 @@
 package io.mvm.core.netpolicy;
 
+import java.util.List;
+
 /**
  * One difference between the desired and the live host network. Each names what is wrong in words
  * an operator can act on ({@link #describe()}) and a stable {@link #kind()} for JSON and tests.
@@ -81,7 +83,11 @@ public sealed interface NetworkDrift {
         }
     }
 
-    record WrongAddresses(String bridge, String expected, java.util.List<String> actual) implements NetworkDrift {
+    record WrongAddresses(String bridge, String expected, List<String> actual) implements NetworkDrift {
+        public WrongAddresses {
+            actual = List.copyOf(actual);
+        }
+
         public String describe() {
             return "bridge " + bridge + " has IPv4 addresses " + actual + ", expected [" + expected + "]";
         }

@@ -1,5 +1,6 @@
 package io.mvm.runtime.hostnet;
 
+import io.mvm.model.ErrorCategory;
 import java.util.List;
 
 /**
@@ -22,7 +23,7 @@ public interface HostCommands {
     default String runOrFail(List<String> argv, String stdin) {
         CommandResult r = run(argv, stdin);
         if (!r.ok()) {
-            throw new HostNetworkException(io.mvm.model.ErrorCategory.INTERNAL,
+            throw new HostNetworkException(ErrorCategory.INTERNAL,
                     "'" + String.join(" ", argv) + "' failed (exit " + r.exitCode() + "): " + r.stderr().strip());
         }
         return r.stdout();

@@ -14,7 +14,7 @@ final class HostCapabilities {
         boolean root = "root".equals(System.getProperty("user.name"));
         boolean tools = Files.isExecutable(Path.of("/usr/sbin/nft")) && Files.isExecutable(Path.of("/usr/bin/ping"))
                 && (Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")))
-                && Files.isExecutable(Path.of("/usr/bin/busybox")) || Files.isExecutable(Path.of("/bin/busybox"));
+                && (Files.isExecutable(Path.of("/usr/bin/busybox")) || Files.isExecutable(Path.of("/bin/busybox")));
         String why = !root ? "host networking tests need root" : "host networking tests need ip, nft, ping and busybox";
         if (Boolean.getBoolean("mvm.requireHostCapabilities")) {
             assertThat(root && tools).as(why + " (mvm.requireHostCapabilities=true)").isTrue();

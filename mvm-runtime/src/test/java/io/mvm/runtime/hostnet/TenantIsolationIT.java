@@ -229,6 +229,18 @@ class TenantIsolationIT {
     }
 
     @Test
+    void destroyingAnInstanceRemovesItsPortAndRulesOnly() {
+        applier.apply(twoTenants());
+        HostNetworkSpec withoutA2 = new HostNetworkSpec(lab.table, Optional.empty(), List.of(NET_A, NET_B),
+                List.of(a1, b1), List.of());
+        assertThat(applier.apply(withoutA2)).contains("deleted " + a2.portName());
+        assertThat(lab.exec(lab.hostNs, "ip", "-o", "link")).doesNotContain(a2.portName()).contains(a1.portName());
+        assertThat(lab.exec(lab.hostNs, "nft", "-s", "list", "ruleset")).doesNotContain(a2.portName(), "instance a2")
+                .contains("instance a1");
+        assertThat(applier.verify(withoutA2)).isEmpty();
+    }
+
+    @Test
     void driftIsReportedAndTheNextApplyRepairsIt() {
         HostNetworkSpec spec = twoTenants();
         applier.apply(spec);
