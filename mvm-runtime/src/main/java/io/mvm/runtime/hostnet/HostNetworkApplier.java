@@ -70,6 +70,7 @@ public final class HostNetworkApplier {
         String owner = DeviceNames.ownerAlias(spec.tableName());
         Map<String, ObservedLink> live = byName(observer.links());
         requireVethPorts(spec, live);
+        refuseForeignOwners(spec, live, owner);
 
         NftRuleset ruleset = RulesetRenderer.render(spec);
         // Replaced only when it differs, so an unchanged state keeps its counters; when replaced,
@@ -124,6 +125,20 @@ public final class HostNetworkApplier {
             deleteLink(l.name(), actions);
         }
         return List.copyOf(actions);
+    }
+
+    /** A device another mvm table owns is never taken over: two fleets must not share names. */
+    private static void refuseForeignOwners(HostNetworkSpec spec, Map<String, ObservedLink> live, String owner) {
+        List<String> names = new ArrayList<>();
+        spec.tenants().forEach(t -> names.add(t.bridgeName()));
+        spec.instances().forEach(p -> names.add(p.portName()));
+        for (String name : names) {
+            Optional<String> alias = Optional.ofNullable(live.get(name)).flatMap(ObservedLink::alias);
+            if (alias.filter(a -> a.startsWith(DeviceNames.ownerAlias("")) && !a.equals(owner)).isPresent()) {
+                throw new HostNetworkException(ErrorCategory.CONFLICT, "device " + name + " belongs to "
+                        + alias.get() + ", not to " + owner + "; use another table name or net id");
+            }
+        }
     }
 
     private void requireVethPorts(HostNetworkSpec spec, Map<String, ObservedLink> live) {

@@ -3,6 +3,7 @@ package io.mvm.runtime.hostnet;
 import static io.mvm.runtime.hostnet.NetnsLab.TCP_PORT;
 import static io.mvm.runtime.hostnet.NetnsLab.UDP_PORT;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.mvm.core.netpolicy.DeviceNames;
 import io.mvm.core.netpolicy.HostNetworkSpec;
@@ -14,6 +15,7 @@ import io.mvm.core.netpolicy.NetworkDrift;
 import io.mvm.core.netpolicy.OpenedService;
 import io.mvm.core.netpolicy.PortKind;
 import io.mvm.core.netpolicy.TenantNetwork;
+import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceId;
 import io.mvm.model.Role;
 import io.mvm.model.TenantId;
@@ -304,6 +306,17 @@ class TenantIsolationIT {
     private long gatewayDrops() {
         return lab.hostCounter("bridge", "instance agw: other traffic")
                 + lab.hostCounter("bridge", "instance agw: arp outside tenant subnet");
+    }
+
+    @Test
+    void anotherTablesDeviceIsNeverTakenOver() {
+        lab.exec(lab.hostNs, "ip", "link", "add", NET_A.bridgeName(), "type", "bridge");
+        lab.exec(lab.hostNs, "ip", "link", "set", NET_A.bridgeName(), "alias", DeviceNames.ownerAlias("other"));
+        assertThatThrownBy(() -> applier.apply(twoTenants()))
+                .isInstanceOfSatisfying(HostNetworkException.class,
+                        e -> assertThat(e.category()).isEqualTo(ErrorCategory.CONFLICT))
+                .hasMessageContaining("belongs to mvm:other");
+        assertThat(lab.exec(lab.hostNs, "nft", "list", "tables")).doesNotContain(lab.table);
     }
 
     @Test
