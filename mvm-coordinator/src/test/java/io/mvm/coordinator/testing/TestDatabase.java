@@ -19,7 +19,12 @@ import java.util.stream.Stream;
  */
 public sealed interface TestDatabase extends AutoCloseable {
 
-    DatabaseUrl url();
+    /** The database as a user would type it for --db. */
+    String location();
+
+    default DatabaseUrl url() {
+        return DatabaseUrl.parse(location());
+    }
 
     /** A directory the test may use as the coordinator's data dir; removed on close. */
     Path dataDir();
@@ -50,8 +55,8 @@ public sealed interface TestDatabase extends AutoCloseable {
 
     record Sqlite(Path dataDir) implements TestDatabase {
         @Override
-        public DatabaseUrl url() {
-            return new DatabaseUrl.Sqlite(dataDir.resolve("coordinator").resolve("mvm.db"));
+        public String location() {
+            return dataDir.resolve("coordinator").resolve("mvm.db").toString();
         }
 
         @Override
@@ -72,9 +77,8 @@ public sealed interface TestDatabase extends AutoCloseable {
         }
 
         @Override
-        public DatabaseUrl url() {
-            return DatabaseUrl.parse("postgresql://postgres:postgres@localhost:" + SharedPostgres.server().getPort()
-                    + "/" + name);
+        public String location() {
+            return "postgresql://postgres:postgres@localhost:" + SharedPostgres.server().getPort() + "/" + name;
         }
 
         @Override
