@@ -13,6 +13,10 @@ final class CommandRegistry {
         // host: bootstrap, doctor
         // vm: local microVMs without a coordinator
         // coordinator, tenant, pool, instance, node
+        cli.addSubcommand(new io.mvm.cli.coordinator.CoordinatorCommand());
+        cli.addSubcommand(new io.mvm.cli.tenant.TenantCommand());
+        cli.addSubcommand(new io.mvm.cli.pool.PoolCommand());
+        cli.addSubcommand(new io.mvm.cli.instance.InstanceCommand());
         // agent, up
         // net
         // bench
