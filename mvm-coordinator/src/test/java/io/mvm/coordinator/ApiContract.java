@@ -114,7 +114,9 @@ abstract class ApiContract {
         }
         assertProblem(api.withToken(null).send("GET", "/v1/tenants", null, Map.of("Authorization", "Basic abc")), 401,
                 "malformed Authorization header");
-        assertProblem(wrong.post("/v1/tenants", Map.of("id", unique("x"))), 401, "invalid");
+        String sneaky = unique("x");
+        assertProblem(wrong.post("/v1/tenants", Map.of("id", sneaky)), 401, "invalid");
+        assertProblem(api.get("/v1/tenants/" + sneaky), 404, "not found");
 
         JsonNode entries = api.get("/v1/tenants/" + t + "/audit").json().get("entries");
         List<JsonNode> denied = new ArrayList<>();
@@ -182,6 +184,7 @@ abstract class ApiContract {
         assertProblem(api.post("/v1/tenants", Map.of("id", unique("u"), "max_vcpus", 1.5)), 400, "max_vcpus");
         assertProblem(api.post("/v1/tenants", Map.of("id", 42)), 400, "'id'");
         assertProblem(api.post("/v1/tenants", Map.of("id", unique("u"), "max_vcpus", -1)), 400, "negative");
+        assertProblem(api.post("/v1/tenants", "{\"id\":\"x\",\"max_vcpus\":99999999999}"), 400, "out of range");
         assertProblem(api.post("/v1/tenants", "{\"id\": "), 400, "not valid JSON");
         assertProblem(api.post("/v1/tenants", "[1,2]"), 400, "JSON object");
         assertProblem(api.post("/v1/tenants", "{}"), 400, "'id' is required");

@@ -1,6 +1,7 @@
 package io.mvm.coordinator.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
@@ -50,6 +51,8 @@ final class RequestBodies {
                 throw m;
             }
             throw MvmException.invalid("invalid request body: " + e.getOriginalMessage());
+        } catch (InputCoercionException e) {
+            throw MvmException.invalid("a number in the request body is out of range: " + e.getOriginalMessage());
         } catch (JsonProcessingException e) {
             throw MvmException.invalid("request body is not valid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
