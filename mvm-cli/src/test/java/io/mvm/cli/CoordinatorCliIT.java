@@ -210,5 +210,10 @@ class CoordinatorCliIT {
         Run badDb = raw("coordinator", "start", "--db", "mysql://x/y", "--data-dir", dataDir.toString());
         assertThat(badDb.exit()).isEqualTo(ExitCodes.USAGE);
         assertThat(badDb.err()).contains("unsupported database URL");
+        Run noPostgres = raw("coordinator", "start", "--db", "postgresql://mvm:hunter2@127.0.0.1:1/fleet",
+                "--listen", "127.0.0.1:0", "--data-dir", dataDir.toString());
+        assertThat(noPostgres.exit()).isEqualTo(ExitCodes.of(io.mvm.model.ErrorCategory.UNAVAILABLE));
+        assertThat(noPostgres.err()).startsWith("error: cannot connect to database jdbc:postgresql://127.0.0.1:1/fleet")
+                .doesNotContain("hunter2");
     }
 }

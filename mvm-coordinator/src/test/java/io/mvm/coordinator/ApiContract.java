@@ -484,6 +484,47 @@ abstract class ApiContract {
     }
 
     @Test
+    void randomTenantChurnNeverOverlapsAndLiveTenantsKeepTheirSubnets() throws Exception {
+        long seed = new java.util.Random().nextLong();
+        java.util.Random random = new java.util.Random(seed);
+        try (TestDatabase churn = kind().create();
+             Coordinator c = Coordinator.start(CoordinatorConfig.defaults(churn.dataDir()).withDatabase(churn.url())
+                     .withListen("127.0.0.1", 0).withClusterCidr(Ipv4Cidr.parse("10.99.0.0/20")))) {
+            ApiClient client = new ApiClient(c.port(), Files.readString(c.adminTokenFile()).strip());
+            Map<String, String> live = new java.util.LinkedHashMap<>();
+            for (int step = 0; step < 150; step++) {
+                String context = "seed " + seed + ", step " + step;
+                if (live.isEmpty() || random.nextInt(3) > 0) {
+                    String id = "c" + step;
+                    Response r = client.post("/v1/tenants", Map.of("id", id));
+                    if (live.size() == 16) {
+                        assertThat(r.status()).as(context).isEqualTo(507);
+                        continue;
+                    }
+                    assertThat(r.status()).as(context + ": " + r).isEqualTo(201);
+                    live.put(id, r.json().get("subnet").asText());
+                } else {
+                    List<String> ids = new ArrayList<>(live.keySet());
+                    String victim = ids.get(random.nextInt(ids.size()));
+                    assertThat(client.delete("/v1/tenants/" + victim, Map.of()).status()).as(context).isEqualTo(204);
+                    live.remove(victim);
+                }
+                Map<String, String> listed = new java.util.HashMap<>();
+                client.get("/v1/tenants").json().get("items")
+                        .forEach(t -> listed.put(t.get("id").asText(), t.get("subnet").asText()));
+                assertThat(listed).as(context + ": live tenants keep their subnets").isEqualTo(live);
+                List<Ipv4Cidr> subnets = live.values().stream().map(Ipv4Cidr::parse).toList();
+                for (int i = 0; i < subnets.size(); i++) {
+                    assertThat(Ipv4Cidr.parse("10.99.0.0/20").contains(subnets.get(i).base())).isTrue();
+                    for (int j = i + 1; j < subnets.size(); j++) {
+                        assertThat(subnets.get(i).overlaps(subnets.get(j))).as(context).isFalse();
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void addressExhaustionIs507() {
         String t = tenant(Map.of("max_instances", 400));
         String pools = "/v1/tenants/" + t + "/pools";
