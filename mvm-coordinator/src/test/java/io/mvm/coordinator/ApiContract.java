@@ -377,6 +377,65 @@ abstract class ApiContract {
         assertProblem(api.get("/v1/tenants/nosuch-zz/instances"), 404, "not found");
     }
 
+    /** Simulates an agent having placed an instance (the reconcile work will do this for real). */
+    private void place(String instanceId) {
+        try (io.mvm.store.db.Database direct = io.mvm.store.db.Database.open(db.url())) {
+            direct.inTransaction(tx -> tx.update(
+                    "UPDATE instances SET node_id = 'node-1', state = 'running' WHERE id = ?", instanceId));
+        }
+    }
+
+    private void confirmDestroyed(String instanceId) {
+        try (io.mvm.store.db.Database direct = io.mvm.store.db.Database.open(db.url())) {
+            direct.inTransaction(tx -> tx.update("DELETE FROM instances WHERE id = ?", instanceId));
+        }
+    }
+
+    @Test
+    void placedInstancesAreMarkedDestroyedUntilTheirNodeConfirms() {
+        String t = tenant();
+        String poolPath = "/v1/tenants/" + t + "/pools/w";
+        api.post("/v1/tenants/" + t + "/pools", pool("w", "running", 3));
+        JsonNode items = api.get("/v1/tenants/" + t + "/instances").json().get("items");
+        String a = items.get(0).get("id").asText();
+        String b = items.get(1).get("id").asText();
+        String bIp = items.get(1).get("ip").asText();
+        place(a);
+        place(b);
+
+        Response deleted = api.delete("/v1/instances/" + a, Map.of());
+        assertThat(deleted.status()).as(deleted.toString()).isEqualTo(202);
+        assertThat(deleted.json().get("desired_state").asText()).isEqualTo("destroyed");
+        assertThat(deleted.json().get("node").asText()).isEqualTo("node-1");
+        assertThat(api.get(poolPath).json().get("desired").get("running").asInt()).isEqualTo(2);
+        assertProblem(api.post("/v1/instances/" + a + "/stop", null), 409, "being destroyed");
+        assertThat(api.delete("/v1/instances/" + a, Map.of()).status()).as("idempotent").isEqualTo(202);
+
+        // Scaling to zero deletes the unplaced one at once and marks the placed one.
+        api.patch(poolPath, Map.of("running", 0), Map.of());
+        JsonNode left = api.get("/v1/tenants/" + t + "/instances").json().get("items");
+        assertThat(left.findValuesAsText("id")).containsExactlyInAnyOrder(a, b);
+        assertThat(left.findValuesAsText("desired_state")).containsOnly("destroyed");
+
+        // A new instance never reuses an address still held by a placed record.
+        api.patch(poolPath, Map.of("running", 1), Map.of());
+        JsonNode fresh = api.get("/v1/tenants/" + t + "/instances?pool=w").json().get("items");
+        assertThat(fresh).hasSize(3);
+        fresh.forEach(i -> {
+            if (!i.get("id").asText().equals(b)) {
+                assertThat(i.get("ip").asText()).isNotEqualTo(bIp);
+            }
+        });
+        api.patch(poolPath, Map.of("running", 0), Map.of());
+
+        assertProblem(api.delete(poolPath, Map.of()), 409, "2 instance(s) placed on nodes");
+        assertProblem(api.delete("/v1/tenants/" + t + "?force=true", Map.of()), 409, "placed on nodes");
+        confirmDestroyed(a);
+        confirmDestroyed(b);
+        assertThat(api.delete(poolPath, Map.of()).status()).isEqualTo(204);
+        assertThat(api.delete("/v1/tenants/" + t, Map.of()).status()).isEqualTo(204);
+    }
+
     @Test
     void actionsThatAddResourcesCheckTheQuota() {
         String t = tenant(Map.of("max_vcpus", 2));

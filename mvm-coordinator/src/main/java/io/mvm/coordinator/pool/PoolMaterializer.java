@@ -115,7 +115,11 @@ public final class PoolMaterializer {
         return stillPlaced;
     }
 
-    /** Scales a pool to zero (used by pool and forced tenant deletion); returns instances still placed. */
+    /**
+     * Scales a pool to zero (used by pool and forced tenant deletion). Returns how many records
+     * remain: instances on nodes, marked destroyed now or earlier, that their agents have not yet
+     * confirmed. The pool row must outlive them, or the cascade would erase what agents still need.
+     */
     public int drain(Tx tx, Caller caller, Tenant tenant, Pool pool) throws SQLException {
         Pool empty = new Pool(pool.ref(), pool.role(), pool.profile(), pool.flake(), pool.template(), pool.vcpus(),
                 pool.memoryMib(), pool.dataDiskMib(), new TargetCounts(0, 0, 0, 0), pool.revision(), pool.version() + 1,
@@ -125,6 +129,7 @@ public final class PoolMaterializer {
                 throw new RetryTransaction("pool " + pool.ref() + " changed concurrently");
             }
         }
-        return materialize(tx, caller, tenant, empty);
+        materialize(tx, caller, tenant, empty);
+        return instances.listByPool(tx, pool.ref()).size();
     }
 }
