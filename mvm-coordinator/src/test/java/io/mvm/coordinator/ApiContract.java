@@ -205,8 +205,10 @@ abstract class ApiContract {
         assertThat(api.get("/v1/tenants/" + t).status()).isEqualTo(200);
         assertThat(api.delete("/v1/tenants/" + t + "?force=true", Map.of()).status()).isEqualTo(204);
         assertProblem(api.get("/v1/tenants/" + t), 404, "not found");
-        // The trail outlives the tenant.
         assertThat(api.get("/v1/tenants").json().findValuesAsText("id")).doesNotContain(t);
+        // The trail outlives the tenant.
+        assertThat(api.get("/v1/tenants/" + t + "/audit").json().get("entries").findValuesAsText("action"))
+                .startsWith("tenant.create").contains("instance.delete", "pool.update", "pool.delete").endsWith("tenant.delete");
     }
 
     // ---- pools ----

@@ -128,6 +128,7 @@ public final class PoolMaterializer {
             if (!pools.update(tx, empty, pool.version())) {
                 throw new RetryTransaction("pool " + pool.ref() + " changed concurrently");
             }
+            audit.changed(tx, caller, tenant.id(), "pool.update", "pools/" + pool.ref(), pool.version(), empty.version());
         }
         materialize(tx, caller, tenant, empty);
         return instances.listByPool(tx, pool.ref()).size();

@@ -118,6 +118,9 @@ public final class TenantService {
                 return MvmException.conflict("tenant '" + id + "' has " + stillPlaced + " instance(s) placed on nodes;"
                         + " they are marked destroyed, delete again once their nodes confirm");
             }
+            for (Pool pool : pools.list(tx, id)) {
+                audit.changed(tx, caller, id, "pool.delete", "pools/" + pool.ref(), pool.version(), null);
+            }
             tenants.delete(tx, id);
             audit.changed(tx, caller, id, "tenant.delete", "tenants/" + id, tenant.version(), null);
             return null;
