@@ -20,6 +20,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 
 /** The real picocli commands against a real coordinator (SQLite) on a random port. */
@@ -200,6 +202,7 @@ class CoordinatorCliIT {
     }
 
     @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void coordinatorStartRejectsBadOptionsBeforeStarting() {
         Run badListen = raw("coordinator", "start", "--listen", "nowhere", "--data-dir", dataDir.toString());
         assertThat(badListen.exit()).isEqualTo(ExitCodes.USAGE);
