@@ -15,6 +15,10 @@ final class CommandRegistry {
         // vm: local microVMs without a coordinator
         cli.addSubcommand(new io.mvm.cli.vm.VmCommand());
         // coordinator, tenant, pool, instance, node
+        cli.addSubcommand(new io.mvm.cli.coordinator.CoordinatorCommand());
+        cli.addSubcommand(new io.mvm.cli.tenant.TenantCommand());
+        cli.addSubcommand(new io.mvm.cli.pool.PoolCommand());
+        cli.addSubcommand(new io.mvm.cli.instance.InstanceCommand());
         // agent, up
         // net
         cli.addSubcommand(new io.mvm.cli.net.NetCommand());

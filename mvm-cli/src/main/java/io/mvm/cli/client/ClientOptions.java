@@ -1,0 +1,78 @@
+package io.mvm.cli.client;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.mvm.cli.DataDirOption;
+import io.mvm.model.ErrorCategory;
+import io.mvm.model.MvmException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * Options every coordinator client command shares: where the coordinator is, how to
+ * authenticate, and whether to print JSON instead of tables.
+ */
+public final class ClientOptions {
+    private static final ObjectMapper PRETTY = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    @Option(names = "--coordinator-url", paramLabel = "URL",
+            description = "Coordinator to talk to (default: $MVM_COORDINATOR_URL, else http://127.0.0.1:7777).")
+    String coordinatorUrl;
+
+    @Option(names = "--json", description = "Print the API's JSON instead of a table.")
+    public boolean json;
+
+    @Mixin
+    DataDirOption dataDir;
+
+    public CoordinatorClient client() {
+        return new CoordinatorClient(url(), token());
+    }
+
+    URI url() {
+        String text = coordinatorUrl != null ? coordinatorUrl : System.getenv("MVM_COORDINATOR_URL");
+        if (text == null || text.isBlank()) {
+            text = "http://127.0.0.1:7777";
+        }
+        try {
+            URI uri = URI.create(text.endsWith("/") ? text : text + "/");
+            if (uri.getScheme() == null || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))
+                    || uri.getHost() == null) {
+                throw new IllegalArgumentException("not an http(s) URL");
+            }
+            return uri;
+        } catch (IllegalArgumentException e) {
+            throw MvmException.invalid("invalid coordinator URL '" + text + "': expected http://HOST:PORT");
+        }
+    }
+
+    /** MVM_TOKEN, else the admin token file the coordinator wrote under the data dir. */
+    String token() {
+        String env = System.getenv("MVM_TOKEN");
+        if (env != null && !env.isBlank()) {
+            return env.strip();
+        }
+        Path file = dataDir.resolve().resolve("coordinator").resolve("admin.token");
+        try {
+            return Files.readString(file).strip();
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.UNAUTHENTICATED, "no token: set MVM_TOKEN, or run where the coordinator"
+                    + " wrote its admin token (looked for " + file + "; use --data-dir to point elsewhere)");
+        }
+    }
+
+    public static void printJson(PrintWriter out, JsonNode node) {
+        try {
+            out.println(PRETTY.writeValueAsString(node));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

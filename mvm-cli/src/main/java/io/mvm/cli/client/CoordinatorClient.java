@@ -1,0 +1,125 @@
+package io.mvm.cli.client;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.NullNode;
+import io.mvm.model.ErrorCategory;
+import io.mvm.model.MvmException;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * The CLI's view of the coordinator API: JSON in, JSON out, and every failure turned into an
+ * {@link MvmException} whose message is the problem's detail, so the CLI prints one clear line.
+ */
+public final class CoordinatorClient {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    private final URI base;
+    private final String token;
+
+    public CoordinatorClient(URI base, String token) {
+        this.base = base;
+        this.token = token;
+    }
+
+    public URI base() {
+        return base;
+    }
+
+    public JsonNode get(String path) {
+        return send("GET", path, null);
+    }
+
+    public JsonNode post(String path, Object body) {
+        return send("POST", path, body);
+    }
+
+    public JsonNode patch(String path, Object body) {
+        return send("PATCH", path, body);
+    }
+
+    public JsonNode delete(String path) {
+        return send("DELETE", path, null);
+    }
+
+    private JsonNode send(String method, String path, Object body) {
+        HttpResponse<String> response;
+        try {
+            String text = body == null ? null : JSON.writeValueAsString(body);
+            HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve(path))
+                    .timeout(Duration.ofSeconds(120))
+                    .header("Authorization", "Bearer " + token)
+                    .header("Accept", "application/json")
+                    .method(method, text == null ? HttpRequest.BodyPublishers.noBody()
+                            : HttpRequest.BodyPublishers.ofString(text));
+            if (text != null) {
+                request.header("Content-Type", "application/json");
+            }
+            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (ConnectException | HttpConnectTimeoutException e) {
+            throw MvmException.unavailable("cannot reach the coordinator at " + base
+                    + " (connection refused); is 'mvm coordinator start' running? Set --coordinator-url or MVM_COORDINATOR_URL", e);
+        } catch (IOException e) {
+            throw MvmException.unavailable("cannot talk to the coordinator at " + base + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw MvmException.unavailable("interrupted", e);
+        }
+        int status = response.statusCode();
+        if (status >= 200 && status < 300) {
+            if (response.body() == null || response.body().isBlank()) {
+                return NullNode.getInstance();
+            }
+            return parse(response.body(), status);
+        }
+        throw problem(status, response.body());
+    }
+
+    private JsonNode parse(String body, int status) {
+        try {
+            return JSON.readTree(body);
+        } catch (IOException e) {
+            throw MvmException.internal("the coordinator at " + base + " answered " + status + " with a body that is not JSON", e);
+        }
+    }
+
+    private MvmException problem(int status, String body) {
+        String detail = "the coordinator answered HTTP " + status;
+        ErrorCategory category = categoryOf(status);
+        try {
+            JsonNode p = JSON.readTree(body);
+            if (p != null && p.hasNonNull("detail")) {
+                detail = p.get("detail").asText();
+            }
+            if (p != null && p.hasNonNull("category")) {
+                category = ErrorCategory.valueOf(p.get("category").asText().toUpperCase(Locale.ROOT));
+            }
+        } catch (IOException | IllegalArgumentException ignored) {
+            // Not a problem body (a proxy, say): the status alone has to do.
+        }
+        return new MvmException(category, detail);
+    }
+
+    private static ErrorCategory categoryOf(int status) {
+        return switch (status) {
+            case 400, 413 -> ErrorCategory.INVALID_ARGUMENT;
+            case 401 -> ErrorCategory.UNAUTHENTICATED;
+            case 403 -> ErrorCategory.PERMISSION_DENIED;
+            case 404 -> ErrorCategory.NOT_FOUND;
+            case 409 -> ErrorCategory.CONFLICT;
+            case 412 -> ErrorCategory.FAILED_PRECONDITION;
+            case 422 -> ErrorCategory.QUOTA_EXCEEDED;
+            case 503 -> ErrorCategory.UNAVAILABLE;
+            case 507 -> ErrorCategory.RESOURCE_EXHAUSTED;
+            default -> ErrorCategory.INTERNAL;
+        };
+    }
+}

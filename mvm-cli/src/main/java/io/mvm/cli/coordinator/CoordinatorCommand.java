@@ -1,0 +1,67 @@
+package io.mvm.cli.coordinator;
+
+import io.mvm.cli.DataDirOption;
+import io.mvm.coordinator.Coordinator;
+import io.mvm.coordinator.CoordinatorConfig;
+import io.mvm.core.network.Ipv4Cidr;
+import io.mvm.store.db.DatabaseUrl;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code mvm coordinator start}: runs the coordinator API in the foreground until interrupted. */
+@Command(name = "coordinator", description = "Run the coordinator (tenants, pools, instances; HTTP API).",
+        mixinStandardHelpOptions = true, subcommands = CoordinatorCommand.Start.class)
+public final class CoordinatorCommand {
+
+    @Command(name = "start", description = "Start the coordinator in the foreground (Ctrl-C or SIGTERM stops it).")
+    static final class Start implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin DataDirOption dataDir;
+
+        @Option(names = "--db", paramLabel = "DB",
+                description = "SQLite file path or postgresql://user:pass@host:port/db (default: <data-dir>/coordinator/mvm.db).")
+        String db;
+
+        @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:7777",
+                description = "Address to serve the API on (default: ${DEFAULT-VALUE}).")
+        String listen;
+
+        @Option(names = "--cluster-cidr", paramLabel = "CIDR", defaultValue = "10.240.0.0/12",
+                description = "Network carved into tenant /24s; fixed at the database's first start (default: ${DEFAULT-VALUE}).")
+        String clusterCidr;
+
+        @Override
+        public void run() {
+            Path dir = dataDir.resolve();
+            var listenAt = CoordinatorConfig.parseListen(listen);
+            CoordinatorConfig config = CoordinatorConfig.defaults(dir)
+                    .withDatabase(db == null ? new DatabaseUrl.Sqlite(CoordinatorConfig.defaultDatabase(dir)) : DatabaseUrl.parse(db))
+                    .withListen(listenAt.host(), listenAt.port())
+                    .withClusterCidr(Ipv4Cidr.parse(clusterCidr));
+            Coordinator coordinator = Coordinator.start(config);
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                coordinator.stop();
+                stopped.countDown();
+            }, "coordinator-stop"));
+            PrintWriter out = spec.commandLine().getOut();
+            out.println("coordinator listening on http://" + listenAt.host() + ":" + coordinator.port()
+                    + " (database " + config.database().display() + ")");
+            out.println(coordinator.createdTokenFile().isPresent()
+                    ? "admin token written to " + coordinator.adminTokenFile() + " (mode 0600)"
+                    : "admin token: " + coordinator.adminTokenFile());
+            out.flush();
+            try {
+                stopped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+package io.mvm.cli.instance;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mvm.cli.client.ClientOptions;
+import io.mvm.cli.client.Table;
+import io.mvm.core.lifecycle.InstanceAction;
+import io.mvm.model.InstanceId;
+import io.mvm.model.TenantId;
+import java.io.PrintWriter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code mvm instance list|info|start|stop|warm|sleep|wake|destroy}. */
+@Command(name = "instance", description = "Inspect instances and change what one should be doing.",
+        mixinStandardHelpOptions = true,
+        subcommands = {InstanceCommand.ListInstances.class, InstanceCommand.Info.class, InstanceCommand.Start.class,
+                InstanceCommand.Stop.class, InstanceCommand.Warm.class, InstanceCommand.Sleep.class,
+                InstanceCommand.Wake.class, InstanceCommand.Destroy.class})
+public final class InstanceCommand {
+
+    static void printInstance(PrintWriter out, JsonNode i) {
+        out.println("instance: " + i.get("id").asText());
+        out.println("pool:     " + i.get("tenant").asText() + "/" + i.get("pool").asText());
+        out.println("desired:  " + i.get("desired_state").asText());
+        out.println("state:    " + i.get("state").asText());
+        out.println("node:     " + (i.get("node").isNull() ? "-" : i.get("node").asText()));
+        out.println("ip:       " + i.get("ip").asText());
+        out.println("revision: " + i.get("revision").asLong() + "  version: " + i.get("version").asLong());
+        if (!i.get("last_error").isNull()) {
+            out.println("error:    " + i.get("last_error").asText());
+        }
+        out.flush();
+    }
+
+    @Command(name = "list", description = "List a tenant's instances.")
+    static final class ListInstances implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "TENANT") String tenant;
+
+        @Override
+        public void run() {
+            JsonNode list = client.client().get("v1/tenants/" + TenantId.of(tenant) + "/instances");
+            PrintWriter out = spec.commandLine().getOut();
+            if (client.json) {
+                ClientOptions.printJson(out, list);
+                return;
+            }
+            Table table = new Table("INSTANCE", "POOL", "DESIRED", "STATE", "NODE", "IP");
+            for (JsonNode i : list.get("items")) {
+                table.row(i.get("id").asText(), i.get("pool").asText(), i.get("desired_state").asText(),
+                        i.get("state").asText(), i.get("node").isNull() ? "-" : i.get("node").asText(), i.get("ip").asText());
+            }
+            table.print(out);
+        }
+    }
+
+    @Command(name = "info", description = "Show an instance.")
+    static final class Info implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "ID") String id;
+
+        @Override
+        public void run() {
+            show(client, spec, client.client().get("v1/instances/" + InstanceId.of(id)));
+        }
+    }
+
+    abstract static class ActionCommand implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "ID") String id;
+
+        abstract InstanceAction action();
+
+        @Override
+        public void run() {
+            show(client, spec, client.client().post("v1/instances/" + InstanceId.of(id) + "/" + action().wireName(), null));
+        }
+    }
+
+    @Command(name = "start", description = "Start a stopped instance.")
+    static final class Start extends ActionCommand {
+        @Override
+        InstanceAction action() {
+            return InstanceAction.START;
+        }
+    }
+
+    @Command(name = "stop", description = "Stop an instance (kept, with its data drive; not counted as running/warm/sleeping).")
+    static final class Stop extends ActionCommand {
+        @Override
+        InstanceAction action() {
+            return InstanceAction.STOP;
+        }
+    }
+
+    @Command(name = "warm", description = "Pause a running instance in memory.")
+    static final class Warm extends ActionCommand {
+        @Override
+        InstanceAction action() {
+            return InstanceAction.WARM;
+        }
+    }
+
+    @Command(name = "sleep", description = "Snapshot a running or warm instance to disk.")
+    static final class Sleep extends ActionCommand {
+        @Override
+        InstanceAction action() {
+            return InstanceAction.SLEEP;
+        }
+    }
+
+    @Command(name = "wake", description = "Resume a warm or sleeping instance.")
+    static final class Wake extends ActionCommand {
+        @Override
+        InstanceAction action() {
+            return InstanceAction.WAKE;
+        }
+    }
+
+    @Command(name = "destroy", description = "Destroy an instance and take it out of its pool's counts.")
+    static final class Destroy implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "ID") String id;
+
+        @Override
+        public void run() {
+            JsonNode left = client.client().delete("v1/instances/" + InstanceId.of(id));
+            PrintWriter out = spec.commandLine().getOut();
+            if (client.json) {
+                if (left.isNull()) {
+                    out.println("{\"deleted\": \"" + id + "\"}");
+                } else {
+                    ClientOptions.printJson(out, left);
+                }
+            } else {
+                out.println(left.isNull() ? "instance " + id + " destroyed"
+                        : "instance " + id + " marked destroyed; its node will remove it");
+            }
+            out.flush();
+        }
+    }
+
+    private static void show(ClientOptions client, CommandSpec spec, JsonNode i) {
+        PrintWriter out = spec.commandLine().getOut();
+        if (client.json) {
+            ClientOptions.printJson(out, i);
+        } else {
+            printInstance(out, i);
+        }
+    }
+}

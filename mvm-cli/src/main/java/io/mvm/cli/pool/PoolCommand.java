@@ -1,0 +1,168 @@
+package io.mvm.cli.pool;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mvm.cli.client.ClientOptions;
+import io.mvm.cli.client.Table;
+import io.mvm.model.MvmException;
+import io.mvm.model.PoolRef;
+import io.mvm.model.Role;
+import io.mvm.model.TenantId;
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code mvm pool create|list|info|scale|destroy}. */
+@Command(name = "pool", description = "Manage pools of instances.", mixinStandardHelpOptions = true,
+        subcommands = {PoolCommand.Create.class, PoolCommand.ListPools.class, PoolCommand.Info.class,
+                PoolCommand.Scale.class, PoolCommand.Destroy.class})
+public final class PoolCommand {
+
+    static String path(PoolRef ref) {
+        return "v1/tenants/" + ref.tenant() + "/pools/" + ref.name();
+    }
+
+    static void printPool(PrintWriter out, JsonNode p) {
+        JsonNode d = p.get("desired");
+        JsonNode drives = p.get("drives");
+        out.println("pool:      " + p.get("tenant").asText() + "/" + p.get("name").asText());
+        out.println("role:      " + p.get("role").asText() + " (priority " + p.get("role_priority").asInt() + ")");
+        out.println("profile:   " + p.get("profile").asText() + "  flake: " + p.get("flake").asText()
+                + "  template: " + (p.get("template").isNull() ? "-" : p.get("template").asText()));
+        out.println("resources: " + p.get("vcpus").asInt() + " vCPU, " + p.get("memory_mib").asLong() + " MiB, data disk "
+                + p.get("data_disk_mib").asLong() + " MiB");
+        out.println("drives:    rootfs, data" + (drives.get("secrets").asBoolean() ? ", secrets" : "")
+                + (drives.get("config").asBoolean() ? ", config" : ""));
+        out.println("desired:   running " + d.get("running").asInt() + ", warm " + d.get("warm").asInt() + ", sleeping "
+                + d.get("sleeping").asInt() + ", stopped " + d.get("stopped").asInt());
+        out.println("revision:  " + p.get("revision").asLong() + "  version: " + p.get("version").asLong());
+        out.flush();
+    }
+
+    private static void show(ClientOptions client, CommandSpec spec, JsonNode p) {
+        PrintWriter out = spec.commandLine().getOut();
+        if (client.json) {
+            ClientOptions.printJson(out, p);
+        } else {
+            printPool(out, p);
+        }
+    }
+
+    @Command(name = "create", description = "Create a pool (role defaults to worker; roles cannot change later).")
+    static final class Create implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "TENANT/POOL") String ref;
+        @Option(names = "--flake", required = true, paramLabel = "REF", description = "Flake reference of the guest image.") String flake;
+        @Option(names = "--profile", required = true, paramLabel = "NAME", description = "Guest profile.") String profile;
+        @Option(names = "--role", paramLabel = "ROLE", defaultValue = "worker",
+                description = "gateway, builder, worker or capability-imessage (default: ${DEFAULT-VALUE}).") String role;
+        @Option(names = "--cpus", required = true, paramLabel = "N", description = "vCPUs per instance.") int cpus;
+        @Option(names = "--mem", required = true, paramLabel = "MIB", description = "Memory per instance in MiB.") long mem;
+        @Option(names = "--data-disk", paramLabel = "MIB", description = "Data disk per instance in MiB (default 1024).") Long dataDisk;
+        @Option(names = "--template", paramLabel = "NAME", description = "Template to start instances from.") String template;
+        @Option(names = "--running", paramLabel = "N", description = "Instances to keep running (default 0).") Integer running;
+        @Option(names = "--warm", paramLabel = "N", description = "Instances to keep warm (default 0).") Integer warm;
+        @Option(names = "--sleeping", paramLabel = "N", description = "Instances to keep sleeping (default 0).") Integer sleeping;
+
+        @Override
+        public void run() {
+            PoolRef pool = PoolRef.parse(ref);
+            Role.parse(role);
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("name", pool.name().value());
+            body.put("role", role);
+            body.put("profile", profile);
+            body.put("flake", flake);
+            body.put("vcpus", cpus);
+            body.put("memory_mib", mem);
+            if (dataDisk != null) body.put("data_disk_mib", dataDisk);
+            if (template != null) body.put("template", template);
+            if (running != null) body.put("running", running);
+            if (warm != null) body.put("warm", warm);
+            if (sleeping != null) body.put("sleeping", sleeping);
+            show(client, spec, client.client().post("v1/tenants/" + pool.tenant() + "/pools", body));
+        }
+    }
+
+    @Command(name = "list", description = "List a tenant's pools.")
+    static final class ListPools implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "TENANT") String tenant;
+
+        @Override
+        public void run() {
+            JsonNode list = client.client().get("v1/tenants/" + TenantId.of(tenant) + "/pools");
+            PrintWriter out = spec.commandLine().getOut();
+            if (client.json) {
+                ClientOptions.printJson(out, list);
+                return;
+            }
+            Table table = new Table("POOL", "ROLE", "PROFILE", "VCPUS", "MEMORY_MIB", "RUNNING", "WARM", "SLEEPING", "STOPPED");
+            for (JsonNode p : list.get("items")) {
+                JsonNode d = p.get("desired");
+                table.row(p.get("name").asText(), p.get("role").asText(), p.get("profile").asText(), p.get("vcpus").asInt(),
+                        p.get("memory_mib").asLong(), d.get("running").asInt(), d.get("warm").asInt(),
+                        d.get("sleeping").asInt(), d.get("stopped").asInt());
+            }
+            table.print(out);
+        }
+    }
+
+    @Command(name = "info", description = "Show a pool.")
+    static final class Info implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "TENANT/POOL") String ref;
+
+        @Override
+        public void run() {
+            show(client, spec, client.client().get(path(PoolRef.parse(ref))));
+        }
+    }
+
+    @Command(name = "scale", description = "Set how many instances should be running, warm and sleeping.")
+    static final class Scale implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "TENANT/POOL") String ref;
+        @Option(names = "--running", paramLabel = "N") Integer running;
+        @Option(names = "--warm", paramLabel = "N") Integer warm;
+        @Option(names = "--sleeping", paramLabel = "N") Integer sleeping;
+
+        @Override
+        public void run() {
+            PoolRef pool = PoolRef.parse(ref);
+            if (running == null && warm == null && sleeping == null) {
+                throw MvmException.invalid("nothing to scale: give --running, --warm and/or --sleeping");
+            }
+            Map<String, Object> body = new LinkedHashMap<>();
+            if (running != null) body.put("running", running);
+            if (warm != null) body.put("warm", warm);
+            if (sleeping != null) body.put("sleeping", sleeping);
+            show(client, spec, client.client().patch(path(pool), body));
+        }
+    }
+
+    @Command(name = "destroy", description = "Delete a pool and its instances.")
+    static final class Destroy implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "TENANT/POOL") String ref;
+
+        @Override
+        public void run() {
+            PoolRef pool = PoolRef.parse(ref);
+            client.client().delete(path(pool));
+            PrintWriter out = spec.commandLine().getOut();
+            out.println(client.json ? "{\"deleted\": \"" + pool + "\"}" : "pool " + pool + " destroyed");
+            out.flush();
+        }
+    }
+}

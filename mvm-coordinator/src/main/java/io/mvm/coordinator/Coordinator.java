@@ -1,0 +1,149 @@
+package io.mvm.coordinator;
+
+import io.mvm.coordinator.audit.AuditTrail;
+import io.mvm.coordinator.auth.AdminTokenBootstrap;
+import io.mvm.coordinator.auth.TokenAuthenticator;
+import io.mvm.coordinator.http.ApiServer;
+import io.mvm.coordinator.instance.InstanceService;
+import io.mvm.coordinator.node.NodeService;
+import io.mvm.coordinator.pool.PoolMaterializer;
+import io.mvm.coordinator.pool.PoolService;
+import io.mvm.coordinator.tenant.TenantService;
+import io.mvm.core.network.Ipv4Cidr;
+import io.mvm.core.network.SubnetAllocator;
+import io.mvm.model.InstanceId;
+import io.mvm.model.MvmException;
+import io.mvm.store.audit.AuditStore;
+import io.mvm.store.auth.TokenStore;
+import io.mvm.store.db.ClusterSettings;
+import io.mvm.store.db.Database;
+import io.mvm.store.instance.InstanceStore;
+import io.mvm.store.node.NodeStore;
+import io.mvm.store.pool.PoolStore;
+import io.mvm.store.tenant.TenantStore;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running coordinator: database, services and HTTP API wired together. Embeddable ({@code mvm
+ * up} starts one in-process) and stoppable; several may share one PostgreSQL database.
+ */
+public final class Coordinator implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Coordinator.class);
+    private static final String CLUSTER_CIDR_SETTING = "cluster_cidr";
+
+    private final Database db;
+    private final ApiServer api;
+    private final int port;
+    private final Path adminTokenFile;
+    private final Optional<Path> createdTokenFile;
+
+    private Coordinator(Database db, ApiServer api, int port, Path adminTokenFile, Optional<Path> createdTokenFile) {
+        this.db = db;
+        this.api = api;
+        this.port = port;
+        this.adminTokenFile = adminTokenFile;
+        this.createdTokenFile = createdTokenFile;
+    }
+
+    public static Coordinator start(CoordinatorConfig config) {
+        Database db = Database.open(config.database());
+        try {
+            ClusterSettings settings = new ClusterSettings();
+            String stored = db.inTransaction(tx -> settings.putIfAbsent(tx, CLUSTER_CIDR_SETTING,
+                    config.clusterCidr().toString()));
+            if (!Ipv4Cidr.parse(stored).equals(config.clusterCidr())) {
+                throw MvmException.invalid("this database was set up with cluster CIDR " + stored + ", not "
+                        + config.clusterCidr() + "; tenant subnets cannot move (drop --cluster-cidr or use " + stored + ")");
+            }
+            SecureRandom random = new SecureRandom();
+            TokenStore tokenStore = new TokenStore();
+            Path tokenFile = CoordinatorConfig.adminTokenFile(config.dataDir());
+            Optional<Path> created = new AdminTokenBootstrap(random, config.clock())
+                    .ensureAdminToken(db, tokenStore, tokenFile);
+
+            TenantStore tenantStore = new TenantStore();
+            PoolStore poolStore = new PoolStore();
+            InstanceStore instanceStore = new InstanceStore();
+            AuditTrail audit = new AuditTrail(db, new AuditStore(), config.clock());
+            PoolMaterializer materializer = new PoolMaterializer(instanceStore, poolStore, audit, config.clock(),
+                    instanceIds(random));
+            TenantService tenants = new TenantService(db, tenantStore, poolStore, materializer,
+                    new SubnetAllocator(config.clusterCidr()), audit, config.clock());
+            PoolService pools = new PoolService(db, tenantStore, poolStore, materializer, audit, config.clock());
+            InstanceService instances = new InstanceService(db, tenantStore, poolStore, instanceStore, audit,
+                    config.clock());
+            ApiServer api = new ApiServer(new TokenAuthenticator(db, tokenStore), tenants, pools, instances,
+                    new NodeService(db, new NodeStore()), audit,
+                    new ApiServer.Gauges(() -> db.read(tenantStore::count), () -> db.read(poolStore::count),
+                            () -> db.read(instanceStore::count)),
+                    config.bodyLimitBytes());
+            int port;
+            try {
+                port = api.start(config.host(), config.port());
+            } catch (RuntimeException e) {
+                throw MvmException.unavailable("cannot listen on " + config.host() + ":" + config.port() + ": "
+                        + rootMessage(e), e);
+            }
+            log.info("coordinator listening on {}:{} (database {})", config.host(), port, config.database().display());
+            created.ifPresent(f -> log.info("admin token written to {}", f));
+            return new Coordinator(db, api, port, tokenFile, created);
+        } catch (RuntimeException e) {
+            db.close();
+            throw e;
+        }
+    }
+
+    /** Instance ids: "i-" and 12 random hex digits (48 bits; collisions are retried by the store). */
+    static Supplier<InstanceId> instanceIds(SecureRandom random) {
+        return () -> {
+            byte[] b = new byte[6];
+            random.nextBytes(b);
+            return InstanceId.of("i-" + HexFormat.of().formatHex(b));
+        };
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public Path adminTokenFile() {
+        return adminTokenFile;
+    }
+
+    /** The token file this start created, if it created one (first start). */
+    public Optional<Path> createdTokenFile() {
+        return createdTokenFile;
+    }
+
+    /** For the OpenAPI conformance test. */
+    public ApiServer api() {
+        return api;
+    }
+
+    public void stop() {
+        try {
+            api.stop();
+        } finally {
+            db.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    }
+}

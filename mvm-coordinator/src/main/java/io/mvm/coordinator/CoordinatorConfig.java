@@ -1,0 +1,92 @@
+package io.mvm.coordinator;
+
+import io.mvm.core.network.Ipv4Cidr;
+import io.mvm.core.network.SubnetAllocator;
+import io.mvm.model.MvmException;
+import io.mvm.store.db.DatabaseUrl;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.Objects;
+
+/**
+ * Everything a coordinator needs, checked at construction so bad settings fail before anything
+ * starts.
+ *
+ * @param dataDir where {@code coordinator/admin.token} (and the default SQLite file) live
+ */
+public record CoordinatorConfig(DatabaseUrl database, String host, int port, Path dataDir, Ipv4Cidr clusterCidr,
+                                InstantSource clock, int bodyLimitBytes) {
+    public static final int DEFAULT_PORT = 7777;
+
+    public CoordinatorConfig {
+        Objects.requireNonNull(database, "database");
+        Objects.requireNonNull(dataDir, "dataDir");
+        Objects.requireNonNull(clock, "clock");
+        if (host == null || host.isBlank()) {
+            throw MvmException.invalid("listen host is empty");
+        }
+        if (port < 0 || port > 65535) {
+            throw MvmException.invalid("listen port must be 0-65535, got " + port);
+        }
+        if (bodyLimitBytes < 1024) {
+            throw MvmException.invalid("body limit must be at least 1024 bytes, got " + bodyLimitBytes);
+        }
+        new SubnetAllocator(clusterCidr);
+    }
+
+    /** Defaults: the embedded SQLite database under the data dir, 127.0.0.1:7777, 10.240.0.0/12. */
+    public static CoordinatorConfig defaults(Path dataDir) {
+        return new CoordinatorConfig(new DatabaseUrl.Sqlite(defaultDatabase(dataDir)), "127.0.0.1", DEFAULT_PORT,
+                dataDir, SubnetAllocator.DEFAULT_CLUSTER_CIDR, InstantSource.system(), 64 * 1024);
+    }
+
+    public static Path defaultDatabase(Path dataDir) {
+        return dataDir.resolve("coordinator").resolve("mvm.db");
+    }
+
+    public static Path adminTokenFile(Path dataDir) {
+        return dataDir.resolve("coordinator").resolve("admin.token");
+    }
+
+    public CoordinatorConfig withDatabase(DatabaseUrl db) {
+        return new CoordinatorConfig(db, host, port, dataDir, clusterCidr, clock, bodyLimitBytes);
+    }
+
+    public CoordinatorConfig withListen(String h, int p) {
+        return new CoordinatorConfig(database, h, p, dataDir, clusterCidr, clock, bodyLimitBytes);
+    }
+
+    public CoordinatorConfig withClusterCidr(Ipv4Cidr cidr) {
+        return new CoordinatorConfig(database, host, port, dataDir, cidr, clock, bodyLimitBytes);
+    }
+
+    public CoordinatorConfig withClock(InstantSource c) {
+        return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, c, bodyLimitBytes);
+    }
+
+    /** Parses {@code host:port} (port 0 picks a free one). */
+    public static HostPort parseListen(String text) {
+        if (text == null) {
+            throw MvmException.invalid("listen address is missing; expected HOST:PORT");
+        }
+        int colon = text.lastIndexOf(':');
+        if (colon <= 0 || colon == text.length() - 1) {
+            throw MvmException.invalid("invalid listen address '" + text + "': expected HOST:PORT such as 127.0.0.1:7777");
+        }
+        String host = text.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        try {
+            int port = Integer.parseInt(text.substring(colon + 1));
+            if (port < 0 || port > 65535) {
+                throw new NumberFormatException();
+            }
+            return new HostPort(host, port);
+        } catch (NumberFormatException e) {
+            throw MvmException.invalid("invalid port in listen address '" + text + "': expected 0-65535");
+        }
+    }
+
+    public record HostPort(String host, int port) {}
+}

@@ -1,0 +1,51 @@
+package io.mvm.coordinator.audit;
+
+import io.mvm.coordinator.auth.Caller;
+import io.mvm.model.MvmException;
+import io.mvm.model.TenantId;
+import io.mvm.store.audit.AuditEntry;
+import io.mvm.store.audit.AuditStore;
+import io.mvm.store.db.Database;
+import io.mvm.store.db.Tx;
+import java.sql.SQLException;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Optional;
+
+/** Writes audit lines inside the caller's transaction, and pages through a tenant's trail. */
+public final class AuditTrail {
+    public static final int MAX_PAGE = 1000;
+
+    private final Database db;
+    private final AuditStore store;
+    private final InstantSource clock;
+
+    public AuditTrail(Database db, AuditStore store, InstantSource clock) {
+        this.db = db;
+        this.store = store;
+        this.clock = clock;
+    }
+
+    public void changed(Tx tx, Caller caller, TenantId tenant, String action, String resource, Long before, Long after)
+            throws SQLException {
+        store.append(tx, Optional.of(tenant), clock.instant(), caller.actor(), action, resource, before, after, "ok");
+    }
+
+    /** A refused authentication; in its own transaction since the request itself does nothing. */
+    public void denied(Optional<TenantId> tenant, String resource, String reason) {
+        db.inTransaction(tx -> {
+            store.append(tx, tenant, clock.instant(), "anonymous", "auth.denied", resource, null, null, reason);
+            return null;
+        });
+    }
+
+    public List<AuditEntry> page(TenantId tenant, long afterSeq, int limit) {
+        if (limit < 1 || limit > MAX_PAGE) {
+            throw MvmException.invalid("limit must be 1-" + MAX_PAGE + ", got " + limit);
+        }
+        if (afterSeq < 0) {
+            throw MvmException.invalid("after must not be negative, got " + afterSeq);
+        }
+        return db.read(tx -> store.page(tx, tenant, afterSeq, limit));
+    }
+}

@@ -1,0 +1,136 @@
+package io.mvm.coordinator.instance;
+
+import io.mvm.coordinator.ExpectedVersion;
+import io.mvm.coordinator.StaleVersionException;
+import io.mvm.coordinator.audit.AuditTrail;
+import io.mvm.coordinator.auth.Caller;
+import io.mvm.coordinator.tenant.TenantService;
+import io.mvm.core.lifecycle.DesiredState;
+import io.mvm.core.lifecycle.InstanceAction;
+import io.mvm.core.lifecycle.InstanceLifecycle;
+import io.mvm.model.InstanceId;
+import io.mvm.model.MvmException;
+import io.mvm.model.PoolName;
+import io.mvm.model.TenantId;
+import io.mvm.store.db.Database;
+import io.mvm.store.db.Database.RetryTransaction;
+import io.mvm.store.instance.Instance;
+import io.mvm.store.instance.InstanceStore;
+import io.mvm.store.pool.Pool;
+import io.mvm.store.pool.PoolStore;
+import io.mvm.store.tenant.Tenant;
+import io.mvm.store.tenant.TenantStore;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Per-instance intent. An action moves one instance and its pool's counts together in one
+ * transaction, so the pool and its instances never disagree (and a later materialization does
+ * not undo the action).
+ */
+public final class InstanceService {
+    private final Database db;
+    private final TenantStore tenants;
+    private final PoolStore pools;
+    private final InstanceStore instances;
+    private final AuditTrail audit;
+    private final InstantSource clock;
+
+    public InstanceService(Database db, TenantStore tenants, PoolStore pools, InstanceStore instances, AuditTrail audit,
+                           InstantSource clock) {
+        this.db = db;
+        this.tenants = tenants;
+        this.pools = pools;
+        this.instances = instances;
+        this.audit = audit;
+        this.clock = clock;
+    }
+
+    public Instance get(InstanceId id) {
+        return db.read(tx -> instances.find(tx, id).orElseThrow(() -> notFound(id)));
+    }
+
+    public List<Instance> list(TenantId tenant, Optional<PoolName> pool) {
+        return db.read(tx -> {
+            tenants.find(tx, tenant).orElseThrow(() -> MvmException.notFound("tenant '" + tenant + "' not found"));
+            List<Instance> all = instances.listByTenant(tx, tenant);
+            return pool.map(p -> all.stream().filter(i -> i.pool().name().equals(p)).toList()).orElse(all);
+        });
+    }
+
+    public Instance act(Caller caller, InstanceId id, InstanceAction action) {
+        TenantId tenantId = get(id).pool().tenant();
+        return db.inTransaction(tx -> {
+            Tenant tenant = tenants.lock(tx, tenantId).orElseThrow(() -> notFound(id));
+            Instance current = instances.find(tx, id).orElseThrow(() -> notFound(id));
+            DesiredState next = InstanceLifecycle.apply(action, current.desired(), current.state());
+            if (next == current.desired()) {
+                return current;
+            }
+            Pool pool = pools.find(tx, current.pool()).orElseThrow(() -> notFound(id));
+            Pool moved = withCounts(pool, pool.counts().move(current.desired(), next), clock.instant());
+            checkQuota(tx, tenant, pool, moved);
+            Instance after = current.withDesired(next, clock.instant());
+            if (!instances.updateIntent(tx, after, current.version()) || !pools.update(tx, moved, pool.version())) {
+                throw new RetryTransaction("instance " + id + " or its pool changed concurrently");
+            }
+            audit.changed(tx, caller, tenantId, "instance." + action.wireName(), "instances/" + id, current.version(),
+                    after.version());
+            audit.changed(tx, caller, tenantId, "pool.update", "pools/" + pool.ref(), pool.version(), moved.version());
+            return after;
+        });
+    }
+
+    /**
+     * Destroys one instance and takes it out of its pool's counts. A never-placed record is
+     * deleted at once (true); a placed one is marked destroyed for its agent (false).
+     */
+    public boolean destroy(Caller caller, InstanceId id, ExpectedVersion expected) {
+        TenantId tenantId = get(id).pool().tenant();
+        return db.inTransaction(tx -> {
+            tenants.lock(tx, tenantId).orElseThrow(() -> notFound(id));
+            Instance current = instances.find(tx, id).orElseThrow(() -> notFound(id));
+            StaleVersionException.check("instance '" + id + "'", expected, current.version());
+            if (current.desired() == DesiredState.DESTROYED) {
+                return false;
+            }
+            Pool pool = pools.find(tx, current.pool()).orElseThrow(() -> notFound(id));
+            Instant now = clock.instant();
+            Pool shrunk = withCounts(pool, pool.counts().minus(current.desired()), now);
+            if (!pools.update(tx, shrunk, pool.version())) {
+                throw new RetryTransaction("pool " + pool.ref() + " changed concurrently");
+            }
+            audit.changed(tx, caller, tenantId, "pool.update", "pools/" + pool.ref(), pool.version(), shrunk.version());
+            if (current.neverPlaced()) {
+                instances.delete(tx, id);
+                audit.changed(tx, caller, tenantId, "instance.delete", "instances/" + id, current.version(), null);
+                return true;
+            }
+            Instance after = current.withDesired(DesiredState.DESTROYED, now);
+            if (!instances.updateIntent(tx, after, current.version())) {
+                throw new RetryTransaction("instance " + id + " changed concurrently");
+            }
+            audit.changed(tx, caller, tenantId, "instance.destroy", "instances/" + id, current.version(), after.version());
+            return false;
+        });
+    }
+
+    private void checkQuota(io.mvm.store.db.Tx tx, Tenant tenant, Pool before, Pool after) throws java.sql.SQLException {
+        List<Pool> all = new ArrayList<>(pools.list(tx, tenant.id()));
+        var usageBefore = TenantService.usage(all);
+        all.replaceAll(p -> p.ref().equals(before.ref()) ? after : p);
+        tenant.quota().check(usageBefore, TenantService.usage(all));
+    }
+
+    private static Pool withCounts(Pool p, io.mvm.core.pool.TargetCounts counts, Instant now) {
+        return new Pool(p.ref(), p.role(), p.profile(), p.flake(), p.template(), p.vcpus(), p.memoryMib(),
+                p.dataDiskMib(), counts, p.revision(), p.version() + 1, p.createdAt(), now);
+    }
+
+    private static MvmException notFound(InstanceId id) {
+        return MvmException.notFound("instance '" + id + "' not found");
+    }
+}

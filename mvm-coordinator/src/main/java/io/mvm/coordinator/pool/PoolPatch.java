@@ -1,0 +1,28 @@
+package io.mvm.coordinator.pool;
+
+import io.mvm.model.MvmException;
+import io.mvm.model.Role;
+import java.util.Optional;
+
+/**
+ * A partial pool update: each present field replaces the stored one. {@code role} is accepted
+ * only so that asking to change it can be answered with a clear CONFLICT; an empty template
+ * clears it.
+ */
+public record PoolPatch(Optional<Integer> running, Optional<Integer> warm, Optional<Integer> sleeping,
+                        Optional<Integer> stopped, Optional<Integer> vcpus, Optional<Long> memoryMib,
+                        Optional<Long> dataDiskMib, Optional<String> template, Optional<Role> role) {
+    public PoolPatch {
+        for (var count : new Optional<?>[] {running, warm, sleeping, stopped}) {
+            count.ifPresent(c -> {
+                if ((Integer) c < 0) {
+                    throw MvmException.invalid("counts must not be negative, got " + c);
+                }
+            });
+        }
+    }
+
+    public boolean changesSpec() {
+        return vcpus.isPresent() || memoryMib.isPresent() || dataDiskMib.isPresent() || template.isPresent();
+    }
+}

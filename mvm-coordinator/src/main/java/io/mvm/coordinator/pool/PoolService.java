@@ -1,0 +1,156 @@
+package io.mvm.coordinator.pool;
+
+import io.mvm.coordinator.ExpectedVersion;
+import io.mvm.coordinator.StaleVersionException;
+import io.mvm.coordinator.audit.AuditTrail;
+import io.mvm.coordinator.auth.Caller;
+import io.mvm.coordinator.tenant.TenantService;
+import io.mvm.core.pool.TargetCounts;
+import io.mvm.model.ErrorCategory;
+import io.mvm.model.MvmException;
+import io.mvm.model.PoolRef;
+import io.mvm.store.db.Database;
+import io.mvm.store.db.Database.RetryTransaction;
+import io.mvm.store.db.Tx;
+import io.mvm.store.pool.Pool;
+import io.mvm.store.pool.PoolStore;
+import io.mvm.store.tenant.Tenant;
+import io.mvm.store.tenant.TenantStore;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Pools: every change runs in one transaction that holds the tenant lock, checks the quota on the
+ * tenant's resulting usage, writes the pool and materializes its instance records.
+ */
+public final class PoolService {
+    private final Database db;
+    private final TenantStore tenants;
+    private final PoolStore pools;
+    private final PoolMaterializer materializer;
+    private final AuditTrail audit;
+    private final InstantSource clock;
+
+    public PoolService(Database db, TenantStore tenants, PoolStore pools, PoolMaterializer materializer, AuditTrail audit,
+                       InstantSource clock) {
+        this.db = db;
+        this.tenants = tenants;
+        this.pools = pools;
+        this.materializer = materializer;
+        this.audit = audit;
+        this.clock = clock;
+    }
+
+    public Pool create(Caller caller, PoolSpec spec) {
+        return db.inTransaction(tx -> {
+            Tenant tenant = lockTenant(tx, spec.ref());
+            if (pools.find(tx, spec.ref()).isPresent()) {
+                throw new MvmException(ErrorCategory.ALREADY_EXISTS, "pool '" + spec.ref() + "' already exists");
+            }
+            List<Pool> existing = pools.list(tx, spec.ref().tenant());
+            var before = TenantService.usage(existing);
+            var after = before.plus(TenantService.usageOf(spec.vcpus(), spec.memoryMib(), spec.counts()));
+            tenant.quota().check(before, after);
+            Instant now = clock.instant();
+            Pool pool = new Pool(spec.ref(), spec.role(), spec.profile(), spec.flake(), spec.template(), spec.vcpus(),
+                    spec.memoryMib(), spec.dataDiskMib(), spec.counts(), 1, 1, now, now);
+            try {
+                pools.insert(tx, pool);
+            } catch (SQLException e) {
+                if (tx.dialect().isUniqueViolation(e)) {
+                    throw new RetryTransaction("pool insert raced: " + e.getMessage());
+                }
+                throw e;
+            }
+            audit.changed(tx, caller, spec.ref().tenant(), "pool.create", "pools/" + spec.ref(), null, pool.version());
+            materializer.materialize(tx, caller, tenant, pool);
+            return pool;
+        });
+    }
+
+    public Pool get(PoolRef ref) {
+        return db.read(tx -> {
+            requireTenant(tx, ref);
+            return require(tx, ref);
+        });
+    }
+
+    public Pool patch(Caller caller, PoolRef ref, PoolPatch patch, ExpectedVersion expected) {
+        return db.inTransaction(tx -> {
+            Tenant tenant = lockTenant(tx, ref);
+            Pool current = require(tx, ref);
+            StaleVersionException.check("pool '" + ref + "'", expected, current.version());
+            patch.role().ifPresent(role -> {
+                if (role != current.role()) {
+                    throw MvmException.conflict("the role of pool '" + ref + "' is " + current.role()
+                            + " and cannot be changed; create a new pool with role " + role);
+                }
+            });
+            TargetCounts counts = new TargetCounts(patch.running().orElse(current.counts().running()),
+                    patch.warm().orElse(current.counts().warm()), patch.sleeping().orElse(current.counts().sleeping()),
+                    patch.stopped().orElse(current.counts().stopped()));
+            int vcpus = patch.vcpus().orElse(current.vcpus());
+            long memory = patch.memoryMib().orElse(current.memoryMib());
+            long disk = patch.dataDiskMib().orElse(current.dataDiskMib());
+            var template = patch.template().isPresent()
+                    ? patch.template().filter(t -> !t.isEmpty())
+                    : current.template();
+            template.ifPresent(t -> PoolSpec.requireName("template", t));
+            PoolSpec.checkResources(vcpus, memory, disk);
+            PoolSpec.checkCounts(counts);
+            boolean specChanged = vcpus != current.vcpus() || memory != current.memoryMib()
+                    || disk != current.dataDiskMib() || !template.equals(current.template());
+            Pool next = new Pool(ref, current.role(), current.profile(), current.flake(), template, vcpus, memory, disk,
+                    counts, current.revision() + (specChanged ? 1 : 0), current.version() + 1, current.createdAt(),
+                    clock.instant());
+            if (next.counts().equals(current.counts()) && !specChanged) {
+                return current;
+            }
+            List<Pool> others = new ArrayList<>(pools.list(tx, ref.tenant()));
+            var before = TenantService.usage(others);
+            others.replaceAll(p -> p.ref().equals(ref) ? next : p);
+            tenant.quota().check(before, TenantService.usage(others));
+            if (!pools.update(tx, next, current.version())) {
+                throw new RetryTransaction("pool " + ref + " changed concurrently");
+            }
+            audit.changed(tx, caller, ref.tenant(), "pool.update", "pools/" + ref, current.version(), next.version());
+            materializer.materialize(tx, caller, tenant, next);
+            return next;
+        });
+    }
+
+    public void delete(Caller caller, PoolRef ref, ExpectedVersion expected) {
+        MvmException deferred = db.inTransaction(tx -> {
+            Tenant tenant = lockTenant(tx, ref);
+            Pool current = require(tx, ref);
+            StaleVersionException.check("pool '" + ref + "'", expected, current.version());
+            int stillPlaced = materializer.drain(tx, caller, tenant, current);
+            if (stillPlaced > 0) {
+                return MvmException.conflict("pool '" + ref + "' has " + stillPlaced + " instance(s) placed on nodes;"
+                        + " they are marked destroyed, delete again once their nodes confirm");
+            }
+            pools.delete(tx, ref);
+            audit.changed(tx, caller, ref.tenant(), "pool.delete", "pools/" + ref, current.version(), null);
+            return null;
+        });
+        if (deferred != null) {
+            throw deferred;
+        }
+    }
+
+    private Tenant lockTenant(Tx tx, PoolRef ref) throws SQLException {
+        return tenants.lock(tx, ref.tenant())
+                .orElseThrow(() -> MvmException.notFound("tenant '" + ref.tenant() + "' not found"));
+    }
+
+    private void requireTenant(Tx tx, PoolRef ref) throws SQLException {
+        tenants.find(tx, ref.tenant()).orElseThrow(() -> MvmException.notFound("tenant '" + ref.tenant() + "' not found"));
+    }
+
+    Pool require(Tx tx, PoolRef ref) throws SQLException {
+        return pools.find(tx, ref).orElseThrow(() -> MvmException.notFound("pool '" + ref + "' not found"));
+    }
+}

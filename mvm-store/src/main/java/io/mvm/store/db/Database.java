@@ -1,0 +1,199 @@
+package io.mvm.store.db;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.mvm.model.ErrorCategory;
+import io.mvm.model.MvmException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.sqlite.SQLiteConfig;
+import org.sqlite.SQLiteDataSource;
+
+/**
+ * A migrated connection pool plus the transaction discipline every store call goes through:
+ * work runs in one transaction that is committed before the caller sees a result, and is run
+ * again from scratch when the database reports a transient conflict (serialization failure,
+ * deadlock, busy) or the work asks for a retry (a lost race on a unique allocation).
+ */
+public final class Database implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Database.class);
+    private static final int MAX_ATTEMPTS = 12;
+
+    private final HikariDataSource pool;
+    private final Dialect dialect;
+    private final DatabaseUrl url;
+
+    private Database(HikariDataSource pool, Dialect dialect, DatabaseUrl url) {
+        this.pool = pool;
+        this.dialect = dialect;
+        this.url = url;
+    }
+
+    @FunctionalInterface
+    public interface Work<T> {
+        T run(Tx tx) throws SQLException;
+    }
+
+    /** Thrown by work that lost a race it can win by starting over (e.g. two tenants picked one net id). */
+    public static final class RetryTransaction extends RuntimeException {
+        public RetryTransaction(String reason) {
+            super(reason, null, false, false);
+        }
+    }
+
+    public static Database open(DatabaseUrl url) {
+        HikariConfig config = new HikariConfig();
+        config.setPoolName("mvm-store");
+        config.setAutoCommit(true);
+        config.setConnectionTimeout(Duration.ofSeconds(30).toMillis());
+        Dialect dialect;
+        switch (url) {
+            case DatabaseUrl.Sqlite sqlite -> {
+                dialect = Dialect.SQLITE;
+                try {
+                    Files.createDirectories(sqlite.file().toAbsolutePath().getParent());
+                } catch (IOException e) {
+                    throw MvmException.invalid("cannot create the directory for " + sqlite.file() + ": " + e.getMessage());
+                }
+                SQLiteConfig sc = new SQLiteConfig();
+                sc.setJournalMode(SQLiteConfig.JournalMode.WAL);
+                // FULL: a commit is on disk before we acknowledge it, even across power loss.
+                sc.setSynchronous(SQLiteConfig.SynchronousMode.FULL);
+                sc.setBusyTimeout(15_000);
+                sc.enforceForeignKeys(true);
+                // Writers take the lock at BEGIN, so read-then-write transactions never deadlock on upgrade.
+                sc.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
+                SQLiteDataSource ds = new SQLiteDataSource(sc);
+                ds.setUrl(sqlite.jdbcUrl());
+                config.setDataSource(ds);
+                config.setMaximumPoolSize(4);
+            }
+            case DatabaseUrl.Postgres pg -> {
+                dialect = Dialect.POSTGRESQL;
+                config.setJdbcUrl(pg.jdbcUrl());
+                if (pg.user() != null) {
+                    config.setUsername(pg.user());
+                }
+                if (pg.password() != null) {
+                    config.setPassword(pg.password());
+                }
+                config.setMaximumPoolSize(8);
+                config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
+            }
+        }
+        HikariDataSource ds;
+        try {
+            ds = new HikariDataSource(config);
+        } catch (RuntimeException e) {
+            throw MvmException.unavailable("cannot connect to database " + url.display() + ": " + rootMessage(e), e);
+        }
+        try {
+            Flyway.configure()
+                    .dataSource(ds)
+                    .locations("classpath:db/migration/" + (dialect == Dialect.SQLITE ? "sqlite" : "postgresql"))
+                    .load()
+                    .migrate();
+        } catch (FlywayException e) {
+            ds.close();
+            throw new MvmException(ErrorCategory.UNAVAILABLE, "cannot migrate database " + url.display() + ": "
+                    + rootMessage(e), e);
+        }
+        log.info("database ready: {}", url.display());
+        return new Database(ds, dialect, url);
+    }
+
+    public Dialect dialect() {
+        return dialect;
+    }
+
+    public DatabaseUrl url() {
+        return url;
+    }
+
+    /** Runs {@code work} in one transaction, committed before returning; retried on transient conflicts. */
+    public <T> T inTransaction(Work<T> work) {
+        for (int attempt = 1; ; attempt++) {
+            try (Connection c = pool.getConnection()) {
+                c.setAutoCommit(false);
+                try {
+                    T result = work.run(new Tx(c, dialect));
+                    c.commit();
+                    return result;
+                } catch (Throwable t) {
+                    rollbackQuietly(c);
+                    throw t;
+                } finally {
+                    c.setAutoCommit(true);
+                }
+            } catch (RetryTransaction e) {
+                if (attempt >= MAX_ATTEMPTS) {
+                    throw MvmException.unavailable("gave up after " + attempt + " attempts: " + e.getMessage(), e);
+                }
+                backoff(attempt);
+            } catch (SQLException e) {
+                if (dialect.isTransient(e) && attempt < MAX_ATTEMPTS) {
+                    backoff(attempt);
+                    continue;
+                }
+                throw storeFailure(e);
+            }
+        }
+    }
+
+    /** Runs read-only work without a transaction of its own. */
+    public <T> T read(Work<T> work) {
+        for (int attempt = 1; ; attempt++) {
+            try (Connection c = pool.getConnection()) {
+                return work.run(new Tx(c, dialect));
+            } catch (SQLException e) {
+                if (dialect.isTransient(e) && attempt < MAX_ATTEMPTS) {
+                    backoff(attempt);
+                    continue;
+                }
+                throw storeFailure(e);
+            }
+        }
+    }
+
+    private MvmException storeFailure(SQLException e) {
+        return MvmException.unavailable("database error (" + url.display() + ")", e);
+    }
+
+    private static void rollbackQuietly(Connection c) {
+        try {
+            c.rollback();
+        } catch (SQLException ignored) {
+            // The connection is broken; Hikari evicts it, and the original failure is what matters.
+        }
+    }
+
+    private static void backoff(int attempt) {
+        try {
+            Thread.sleep(ThreadLocalRandom.current().nextLong(1, 5L << Math.min(attempt, 6)));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw MvmException.unavailable("interrupted while retrying a transaction", e);
+        }
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+}

@@ -1,0 +1,28 @@
+package io.mvm.store.instance;
+
+import io.mvm.core.lifecycle.DesiredState;
+import io.mvm.model.InstanceId;
+import io.mvm.model.InstanceState;
+import io.mvm.model.NodeId;
+import io.mvm.model.PoolRef;
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * An instance as stored: intent ({@code desired}, set by the coordinator) beside observation
+ * ({@code state}, reported by the node that runs it). The IP is allocated at creation and kept
+ * for the instance's life.
+ */
+public record Instance(InstanceId id, PoolRef pool, DesiredState desired, InstanceState state, Optional<NodeId> node,
+                       String ip, long revision, Optional<String> lastError, long version, Instant createdAt,
+                       Instant updatedAt) {
+
+    public Instance withDesired(DesiredState next, Instant now) {
+        return new Instance(id, pool, next, state, node, ip, revision, lastError, version + 1, createdAt, now);
+    }
+
+    /** Never placed on a node: nothing runs anywhere, so the record can simply go. */
+    public boolean neverPlaced() {
+        return node.isEmpty();
+    }
+}

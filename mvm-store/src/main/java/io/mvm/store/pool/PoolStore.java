@@ -1,0 +1,66 @@
+package io.mvm.store.pool;
+
+import io.mvm.core.pool.TargetCounts;
+import io.mvm.model.PoolName;
+import io.mvm.model.PoolRef;
+import io.mvm.model.Role;
+import io.mvm.model.TenantId;
+import io.mvm.store.db.Tx;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/** Pool rows, always addressed within a tenant. */
+public final class PoolStore {
+    private static final String COLUMNS = "tenant_id, name, role, profile, flake, template, vcpus, memory_mib, "
+            + "data_disk_mib, want_running, want_warm, want_sleeping, want_stopped, revision, version, created_at, updated_at";
+
+    public Optional<Pool> find(Tx tx, PoolRef ref) throws SQLException {
+        return tx.one("SELECT " + COLUMNS + " FROM pools WHERE tenant_id = ? AND name = ?", PoolStore::map,
+                ref.tenant().value(), ref.name().value());
+    }
+
+    public List<Pool> list(Tx tx, TenantId tenant) throws SQLException {
+        return tx.query("SELECT " + COLUMNS + " FROM pools WHERE tenant_id = ? ORDER BY name", PoolStore::map,
+                tenant.value());
+    }
+
+    public void insert(Tx tx, Pool p) throws SQLException {
+        tx.update("INSERT INTO pools (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                p.ref().tenant().value(), p.ref().name().value(), p.role().wireName(), p.profile(), p.flake(),
+                p.template().orElse(null), p.vcpus(), p.memoryMib(), p.dataDiskMib(), p.counts().running(),
+                p.counts().warm(), p.counts().sleeping(), p.counts().stopped(), p.revision(), p.version(),
+                p.createdAt().toEpochMilli(), p.updatedAt().toEpochMilli());
+    }
+
+    /** Writes {@code p} if the row is still at {@code expectedVersion}; false when someone else got there first. */
+    public boolean update(Tx tx, Pool p, long expectedVersion) throws SQLException {
+        return tx.update("UPDATE pools SET template = ?, vcpus = ?, memory_mib = ?, data_disk_mib = ?, want_running = ?, "
+                        + "want_warm = ?, want_sleeping = ?, want_stopped = ?, revision = ?, version = ?, updated_at = ? "
+                        + "WHERE tenant_id = ? AND name = ? AND version = ?",
+                p.template().orElse(null), p.vcpus(), p.memoryMib(), p.dataDiskMib(), p.counts().running(),
+                p.counts().warm(), p.counts().sleeping(), p.counts().stopped(), p.revision(), p.version(),
+                p.updatedAt().toEpochMilli(), p.ref().tenant().value(), p.ref().name().value(), expectedVersion) == 1;
+    }
+
+    public void delete(Tx tx, PoolRef ref) throws SQLException {
+        tx.update("DELETE FROM pools WHERE tenant_id = ? AND name = ?", ref.tenant().value(), ref.name().value());
+    }
+
+    public long count(Tx tx) throws SQLException {
+        return tx.count("SELECT COUNT(*) FROM pools");
+    }
+
+    private static Pool map(ResultSet rs) throws SQLException {
+        return new Pool(new PoolRef(TenantId.of(rs.getString("tenant_id")), PoolName.of(rs.getString("name"))),
+                Role.parse(rs.getString("role")), rs.getString("profile"), rs.getString("flake"),
+                Optional.ofNullable(rs.getString("template")), rs.getInt("vcpus"), rs.getLong("memory_mib"),
+                rs.getLong("data_disk_mib"),
+                new TargetCounts(rs.getInt("want_running"), rs.getInt("want_warm"), rs.getInt("want_sleeping"),
+                        rs.getInt("want_stopped")),
+                rs.getLong("revision"), rs.getLong("version"), Instant.ofEpochMilli(rs.getLong("created_at")),
+                Instant.ofEpochMilli(rs.getLong("updated_at")));
+    }
+}
