@@ -183,9 +183,13 @@ public final class AgentService implements AutoCloseable {
                     var after = current.authoritative() ? OptionalLong.of(current.generation()) : OptionalLong.empty();
                     var next = coordinator.desired(node, after, settings.longPollWait());
                     failures = 0;
-                    boolean first = !current.authoritative();
-                    if (desired.offer(next) && (first || next.generation() != current.generation())) {
+                    var previous = desired.install(next);
+                    if (!previous.authoritative() || previous.generation() != next.generation()) {
                         desiredResponses.incrementAndGet();
+                        if (previous.authoritative() && next.generation() < previous.generation()) {
+                            log.warn("coordinator's generation went back from {} to {}; following it",
+                                    previous.generation(), next.generation());
+                        }
                         log.info("desired state generation {}: {} instances", next.generation(),
                                 next.instances().size());
                         enqueueEverything();
@@ -198,6 +202,11 @@ public final class AgentService implements AutoCloseable {
                     failures++;
                     var delay = settings.coordinatorBackoff().delay(failures);
                     log.warn("desired state unavailable, retrying in {}: {}", delay, e.getMessage());
+                    Thread.sleep(delay);
+                } catch (RuntimeException e) {
+                    failures++;
+                    var delay = settings.coordinatorBackoff().delay(failures);
+                    log.warn("cannot use the desired state, retrying in {}", delay, e);
                     Thread.sleep(delay);
                 }
             }
@@ -218,6 +227,8 @@ public final class AgentService implements AutoCloseable {
                         continue;
                     }
                     log.warn("heartbeat failed: {}", e.getMessage());
+                } catch (RuntimeException e) {
+                    log.warn("heartbeat failed", e);
                 }
                 Thread.sleep(settings.heartbeatInterval());
             }
@@ -267,6 +278,9 @@ public final class AgentService implements AutoCloseable {
                         log.warn("observed-state report failed: {}", e.getMessage());
                         Thread.sleep(settings.coordinatorBackoff().base());
                     }
+                } catch (RuntimeException e) {
+                    log.warn("observed-state report failed", e);
+                    Thread.sleep(settings.coordinatorBackoff().base());
                 }
             }
         } catch (InterruptedException e) {

@@ -15,16 +15,15 @@ public final class DesiredStateHolder {
         return current.get();
     }
 
-    /** Installs {@code next} unless it is older than what we have; returns true when it was installed. */
-    public boolean offer(DesiredSnapshot next) {
-        while (true) {
-            var now = current.get();
-            if (now.authoritative() && next.generation() < now.generation()) {
-                return false;
-            }
-            if (current.compareAndSet(now, next)) {
-                return true;
-            }
+    /**
+     * Installs the coordinator's latest answer and returns the one it replaced. Answers come from
+     * one follower thread in order, so the newest answer wins even when its generation is lower
+     * (a coordinator whose generations restarted is still the authority).
+     */
+    public DesiredSnapshot install(DesiredSnapshot next) {
+        if (!next.authoritative()) {
+            throw new IllegalArgumentException("only coordinator answers may be installed");
         }
+        return current.getAndSet(next);
     }
 }
