@@ -195,6 +195,9 @@ public final class AgentService implements AutoCloseable {
                         enqueueEverything();
                     }
                 } catch (MvmException e) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        return;
+                    }
                     if (e.category() == ErrorCategory.NOT_FOUND || e.category() == ErrorCategory.UNAUTHENTICATED) {
                         node = ensureRegistered(true);
                         continue;
@@ -272,6 +275,9 @@ public final class AgentService implements AutoCloseable {
                     coordinator.reportObserved(node, buildReport(events));
                     outbox.acknowledge(events);
                 } catch (MvmException e) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        return;
+                    }
                     if (e.category() == ErrorCategory.NOT_FOUND || e.category() == ErrorCategory.UNAUTHENTICATED) {
                         node = ensureRegistered(true);
                     } else {

@@ -160,7 +160,8 @@ public final class HttpCoordinatorClient implements CoordinatorClient {
         try {
             resp = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
-            throw MvmException.unavailable("coordinator at " + base + " is unreachable: " + e.getMessage(), e);
+            var why = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            throw MvmException.unavailable("coordinator at " + base + " is unreachable: " + why, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw MvmException.unavailable("interrupted while talking to the coordinator", e);
