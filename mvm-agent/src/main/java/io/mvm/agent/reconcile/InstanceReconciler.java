@@ -16,7 +16,10 @@ import io.mvm.model.MvmException;
 import io.mvm.model.TenantId;
 import java.time.Duration;
 import java.time.InstantSource;
+import io.mvm.core.reconcile.Step;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,6 +42,13 @@ public final class InstanceReconciler {
     private final InstantSource clock;
     private final Duration waitRecheck;
     private final BiConsumer<InstanceId, TenantId> changed;
+    /** Steps applied to an instance in a row without its plan moving on; see {@link #MAX_REPEATS}. */
+    private final Map<InstanceId, Repeat> repeats = new ConcurrentHashMap<>();
+
+    /** A runtime that acknowledges a step but never reaches its state must not spin a worker. */
+    static final int MAX_REPEATS = 3;
+
+    private record Repeat(Step step, int times) {}
 
     /**
      * @param waitRecheck how soon an instance held back by another one (role order, an operation
@@ -78,6 +88,15 @@ public final class InstanceReconciler {
             var plan = planner.plan(snapshot, observed, restarts.snapshot(), now);
             var steps = plan.stepsFor(id);
             if (!steps.isEmpty()) {
+                var repeat = repeats.merge(id, new Repeat(steps.getFirst(), 1),
+                        (old, fresh) -> old.step().equals(fresh.step()) ? new Repeat(old.step(), old.times() + 1) : fresh);
+                if (repeat.times() > MAX_REPEATS) {
+                    repeats.remove(id);
+                    var message = steps.getFirst().getClass().getSimpleName() + " was applied " + MAX_REPEATS
+                            + " times but the runtime still reports the old state";
+                    outbox.add(new InstanceEvent(clock.instant(), id, "error", message));
+                    return PassResult.failed(MvmException.internal(message, null));
+                }
                 for (var step : steps) {
                     log.info("{}: {}", id, step.getClass().getSimpleName());
                     executor.apply(step, wanted);
@@ -85,6 +104,7 @@ public final class InstanceReconciler {
                 }
                 return PassResult.requeueAfter(Duration.ZERO);
             }
+            repeats.remove(id);
             var wait = plan.waitFor(id);
             if (wait.isPresent()) {
                 var until = wait.get().until();
