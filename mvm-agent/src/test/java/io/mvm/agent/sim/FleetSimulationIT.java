@@ -97,6 +97,22 @@ class FleetSimulationIT {
                     .forEach(op -> assertThat(op.started()).as("%s on %s", op, node)
                             .isAfterOrEqualTo(gatewayUp.getFirst().ended()));
         }
+        // The same order as the coordinator sees it, from the reported event timestamps.
+        var instances = coordinator.instances();
+        await().atMost(CONVERGE).untilAsserted(() -> {
+            for (var node : NODES) {
+                var created = coordinator.events.stream()
+                        .filter(e -> e.node().equals(node) && e.event().type().equals("created"))
+                        .map(FakeCoordinator.NodeEvent::event).toList();
+                var gatewayCreated = created.stream()
+                        .filter(e -> instances.get(e.instance()).pool.role() == Role.GATEWAY).findFirst()
+                        .orElseThrow();
+                assertThat(created.stream().filter(e -> instances.get(e.instance()).pool.ref()
+                        .equals(PoolRef.parse("acme/workers"))).toList())
+                        .hasSize(2)
+                        .allSatisfy(e -> assertThat(e.time()).isAfter(gatewayCreated.time()));
+            }
+        });
         assertThat(countOf("acme/workers", VmState.RUNNING)).isEqualTo(6);
         assertThat(perNodeCount("acme/workers").values()).containsOnly(2);
         assertThat(perNodeCount("beta/workers").values()).allSatisfy(n -> assertThat(n).isBetween(1, 2));
