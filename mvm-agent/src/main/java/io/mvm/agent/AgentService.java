@@ -1,0 +1,343 @@
+package io.mvm.agent;
+
+import io.mvm.agent.coordinator.CoordinatorClient;
+import io.mvm.agent.coordinator.InstanceReport;
+import io.mvm.agent.coordinator.NodeRegistration;
+import io.mvm.agent.coordinator.ObservedReport;
+import io.mvm.agent.events.EventOutbox;
+import io.mvm.agent.events.InstanceEvent;
+import io.mvm.agent.health.HealthMonitor;
+import io.mvm.agent.health.HealthRegistry;
+import io.mvm.agent.queue.KeyedWorkQueue;
+import io.mvm.agent.reconcile.DesiredStateHolder;
+import io.mvm.agent.reconcile.InstanceReconciler;
+import io.mvm.agent.reconcile.RestartBook;
+import io.mvm.agent.reconcile.StepExecutor;
+import io.mvm.agent.runtime.InstanceRuntime;
+import io.mvm.core.reconcile.ReconcilePlanner;
+import io.mvm.core.reconcile.VmState;
+import io.mvm.model.ErrorCategory;
+import io.mvm.model.InstanceId;
+import io.mvm.model.InstanceState;
+import io.mvm.model.MvmException;
+import io.mvm.model.NodeId;
+import io.mvm.model.TenantId;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.TreeSet;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The host agent: registers the node, follows the coordinator's desired state, reconciles every
+ * instance through a keyed work queue, watches health, and reports what it observes.
+ *
+ * <p>It keeps no intent of its own: what to run comes only from the coordinator, what exists only
+ * from the runtime's on-disk handles. So the agent may be killed at any moment; a new one re-adopts
+ * the VMs through {@link InstanceRuntime#observe()} and acts on none of them until the coordinator
+ * has answered once. Closing the agent never stops VMs.
+ */
+public final class AgentService implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(AgentService.class);
+    private static final int EVENTS_PER_REPORT = 500;
+
+    private final AgentSettings settings;
+    private final InstanceRuntime runtime;
+    private final CoordinatorClient coordinator;
+    private final InstantSource clock;
+
+    private final DesiredStateHolder desired = new DesiredStateHolder();
+    private final EventOutbox outbox = new EventOutbox(10_000);
+    private final HealthRegistry health;
+    private final RestartBook restarts;
+    private final StepExecutor executor;
+    private final InstanceReconciler reconciler;
+    private final KeyedWorkQueue<InstanceId> queue;
+    private final HealthMonitor monitor;
+    private final BlockingQueue<Boolean> reportNudges = new ArrayBlockingQueue<>(1);
+    private final AtomicReference<NodeId> registeredAs = new AtomicReference<>();
+    private final AtomicInteger desiredResponses = new AtomicInteger();
+    private final List<Thread> threads = new ArrayList<>();
+    private final Object registrationLock = new Object();
+
+    public AgentService(AgentSettings settings, InstanceRuntime runtime, CoordinatorClient coordinator,
+                        InstantSource clock) {
+        this.settings = settings;
+        this.runtime = runtime;
+        this.coordinator = coordinator;
+        this.clock = clock;
+        this.health = new HealthRegistry(settings.unresponsiveAfter());
+        this.restarts = new RestartBook(settings.restartBackoff(), settings.stablePeriod());
+        this.executor = new StepExecutor(runtime, restarts, health, outbox, clock);
+        this.queue = new KeyedWorkQueue<>("reconcile-" + settings.node(), settings.workers(), settings.passBackoff(),
+                this::reconcile);
+        this.reconciler = new InstanceReconciler(desired, runtime, new ReconcilePlanner(settings.planner()), executor,
+                restarts, health, outbox, clock, settings.waitRecheck(), this::changed);
+        this.monitor = new HealthMonitor(runtime, health, queue::enqueue, outbox, clock, settings.probeTimeout());
+    }
+
+    public synchronized void start() {
+        if (!threads.isEmpty()) {
+            throw MvmException.precondition("agent for " + settings.node() + " is already started");
+        }
+        var adopted = runtime.observe();
+        log.info("agent {} starting; runtime reports {} VMs, adopting them until the coordinator confirms",
+                settings.node(), adopted.size());
+        queue.start();
+        threads.add(Thread.ofVirtual().name("agent-desired").start(this::followDesiredState));
+        threads.add(Thread.ofVirtual().name("agent-heartbeat").start(this::heartbeatLoop));
+        threads.add(Thread.ofVirtual().name("agent-report").start(this::reportLoop));
+        threads.add(Thread.ofVirtual().name("agent-resync").start(this::resyncLoop));
+        threads.add(Thread.ofVirtual().name("agent-health").start(() -> monitor.run(settings.healthInterval())));
+    }
+
+    /** The last desired generation received, or empty before the coordinator answered. */
+    public OptionalLong desiredGeneration() {
+        var d = desired.current();
+        return d.authoritative() ? OptionalLong.of(d.generation()) : OptionalLong.empty();
+    }
+
+    public int desiredResponses() {
+        return desiredResponses.get();
+    }
+
+    /** Stops the agent's threads (a pass in progress is interrupted); VMs are left as they are. */
+    @Override
+    public synchronized void close() {
+        threads.forEach(Thread::interrupt);
+        queue.close();
+        for (var t : threads) {
+            try {
+                t.join(Duration.ofSeconds(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        threads.clear();
+    }
+
+    private io.mvm.agent.queue.PassResult reconcile(InstanceId id) {
+        var result = reconciler.reconcile(id);
+        nudgeReport();
+        return result;
+    }
+
+    private void changed(InstanceId id, TenantId tenant) {
+        // Role order: peers of the tenant may have been waiting for exactly this change.
+        for (var d : desired.current().instances()) {
+            if (d.tenant().equals(tenant) && !d.id().equals(id)) {
+                queue.enqueue(d.id());
+            }
+        }
+        for (var vm : runtime.observe()) {
+            if (vm.tenant().equals(tenant) && !vm.id().equals(id)) {
+                queue.enqueue(vm.id());
+            }
+        }
+        nudgeReport();
+    }
+
+    private NodeId ensureRegistered(boolean again) throws InterruptedException {
+        synchronized (registrationLock) {
+            if (!again && registeredAs.get() != null) {
+                return registeredAs.get();
+            }
+            int attempt = 0;
+            while (true) {
+                try {
+                    var r = coordinator.register(new NodeRegistration(settings.node(), settings.capacity(),
+                            settings.labels(), runtime.accelerator()));
+                    registeredAs.set(r.node());
+                    log.info("registered with the coordinator as {}", r.node());
+                    return r.node();
+                } catch (MvmException e) {
+                    attempt++;
+                    var delay = settings.coordinatorBackoff().delay(attempt);
+                    log.warn("cannot register with the coordinator (attempt {}), retrying in {}: {}", attempt, delay,
+                            e.getMessage());
+                    Thread.sleep(delay);
+                }
+            }
+        }
+    }
+
+    private void followDesiredState() {
+        int failures = 0;
+        try {
+            var node = ensureRegistered(false);
+            while (!Thread.currentThread().isInterrupted()) {
+                try {
+                    var current = desired.current();
+                    var after = current.authoritative() ? OptionalLong.of(current.generation()) : OptionalLong.empty();
+                    var next = coordinator.desired(node, after, settings.longPollWait());
+                    failures = 0;
+                    var previous = desired.install(next);
+                    if (!previous.authoritative() || previous.generation() != next.generation()) {
+                        desiredResponses.incrementAndGet();
+                        if (previous.authoritative() && next.generation() < previous.generation()) {
+                            log.warn("coordinator's generation went back from {} to {}; following it",
+                                    previous.generation(), next.generation());
+                        }
+                        log.info("desired state generation {}: {} instances", next.generation(),
+                                next.instances().size());
+                        enqueueEverything();
+                    }
+                } catch (MvmException e) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        return;
+                    }
+                    if (e.category() == ErrorCategory.NOT_FOUND || e.category() == ErrorCategory.UNAUTHENTICATED) {
+                        node = ensureRegistered(true);
+                        continue;
+                    }
+                    failures++;
+                    var delay = settings.coordinatorBackoff().delay(failures);
+                    log.warn("desired state unavailable, retrying in {}: {}", delay, e.getMessage());
+                    Thread.sleep(delay);
+                } catch (RuntimeException e) {
+                    failures++;
+                    var delay = settings.coordinatorBackoff().delay(failures);
+                    log.warn("cannot use the desired state, retrying in {}", delay, e);
+                    Thread.sleep(delay);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void heartbeatLoop() {
+        try {
+            var node = ensureRegistered(false);
+            while (!Thread.currentThread().isInterrupted()) {
+                try {
+                    coordinator.heartbeat(node, runtime.observe().size());
+                } catch (MvmException e) {
+                    if (e.category() == ErrorCategory.NOT_FOUND || e.category() == ErrorCategory.UNAUTHENTICATED) {
+                        node = ensureRegistered(true);
+                        continue;
+                    }
+                    log.warn("heartbeat failed: {}", e.getMessage());
+                } catch (RuntimeException e) {
+                    log.warn("heartbeat failed", e);
+                }
+                Thread.sleep(settings.heartbeatInterval());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void resyncLoop() {
+        try {
+            while (!Thread.currentThread().isInterrupted()) {
+                Thread.sleep(settings.resyncInterval());
+                if (desired.current().authoritative()) {
+                    enqueueEverything();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void enqueueEverything() {
+        var ids = new TreeSet<InstanceId>();
+        desired.current().instances().forEach(d -> ids.add(d.id()));
+        runtime.observe().forEach(vm -> ids.add(vm.id()));
+        queue.enqueueAll(ids);
+        nudgeReport();
+    }
+
+    private void nudgeReport() {
+        reportNudges.offer(Boolean.TRUE);
+    }
+
+    private void reportLoop() {
+        try {
+            var node = ensureRegistered(false);
+            while (!Thread.currentThread().isInterrupted()) {
+                reportNudges.poll(settings.reportInterval().toNanos(), TimeUnit.NANOSECONDS);
+                try {
+                    var events = outbox.peek(EVENTS_PER_REPORT);
+                    coordinator.reportObserved(node, buildReport(events));
+                    outbox.acknowledge(events);
+                } catch (MvmException e) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        return;
+                    }
+                    if (e.category() == ErrorCategory.NOT_FOUND || e.category() == ErrorCategory.UNAUTHENTICATED) {
+                        node = ensureRegistered(true);
+                    } else {
+                        log.warn("observed-state report failed: {}", e.getMessage());
+                        Thread.sleep(settings.coordinatorBackoff().base());
+                    }
+                } catch (RuntimeException e) {
+                    log.warn("observed-state report failed", e);
+                    Thread.sleep(settings.coordinatorBackoff().base());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Everything the node has or was told about, with events since the last accepted report. */
+    ObservedReport buildReport(List<InstanceEvent> events) {
+        var snapshot = desired.current();
+        var byId = new HashMap<InstanceId, List<InstanceEvent>>();
+        events.forEach(e -> byId.computeIfAbsent(e.instance(), k -> new ArrayList<>()).add(e));
+        var reports = new LinkedHashMap<InstanceId, InstanceReport>();
+        var accelerator = runtime.accelerator();
+        for (var vm : runtime.observe()) {
+            var history = restarts.get(vm.id());
+            InstanceState state = executor.inFlight(vm.id()).orElseGet(() -> switch (vm.state()) {
+                case BUSY -> InstanceState.UNKNOWN;
+                case RUNNING -> InstanceState.RUNNING;
+                case WARM -> InstanceState.WARM;
+                case SLEEPING -> InstanceState.SLEEPING;
+                case STOPPED -> InstanceState.STOPPED;
+                case CRASHED -> InstanceState.FAILED;
+            });
+            var error = history.gaveUp() ? Optional.of(history.lastReason())
+                    : vm.state() == VmState.CRASHED ? vm.lastError().or(() -> Optional.of("the VMM exited"))
+                    : vm.lastError();
+            if (history.gaveUp()) {
+                state = InstanceState.FAILED;
+            }
+            reports.put(vm.id(), new InstanceReport(vm.id(), state, vm.pid(), accelerator, error,
+                    byId.getOrDefault(vm.id(), List.of())));
+        }
+        if (snapshot.authoritative()) {
+            for (var d : snapshot.instances()) {
+                if (reports.containsKey(d.id())) {
+                    continue;
+                }
+                var state = executor.inFlight(d.id()).orElse(switch (d.target()) {
+                    case STOPPED -> InstanceState.STOPPED;
+                    case DESTROYED -> InstanceState.DESTROYED;
+                    case RUNNING, WARM, SLEEPING -> InstanceState.PENDING;
+                });
+                reports.put(d.id(), new InstanceReport(d.id(), state, OptionalLong.empty(), accelerator,
+                        Optional.empty(), byId.getOrDefault(d.id(), List.of())));
+            }
+        }
+        for (var e : byId.entrySet()) {
+            reports.computeIfAbsent(e.getKey(), id -> new InstanceReport(id, InstanceState.DESTROYED,
+                    OptionalLong.empty(), accelerator, Optional.empty(), e.getValue()));
+        }
+        return new ObservedReport(snapshot.generation(), List.copyOf(reports.values()));
+    }
+}

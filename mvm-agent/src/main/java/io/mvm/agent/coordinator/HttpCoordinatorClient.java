@@ -1,0 +1,207 @@
+package io.mvm.agent.coordinator;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.mvm.core.reconcile.DesiredInstance;
+import io.mvm.core.reconcile.DesiredSnapshot;
+import io.mvm.core.reconcile.InstanceSpec;
+import io.mvm.core.reconcile.NetworkSpec;
+import io.mvm.core.reconcile.Target;
+import io.mvm.model.ErrorCategory;
+import io.mvm.model.InstanceId;
+import io.mvm.model.MvmException;
+import io.mvm.model.NodeId;
+import io.mvm.model.PoolName;
+import io.mvm.model.Role;
+import io.mvm.model.TenantId;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * {@link CoordinatorClient} over HTTP with java.net.http and Jackson. Holds no connection state of
+ * its own beyond the JDK client's pool, so a coordinator restart only shows up as a few
+ * UNAVAILABLE errors that the caller retries.
+ */
+public final class HttpCoordinatorClient implements CoordinatorClient {
+    private final URI base;
+    private final Duration requestTimeout;
+    private final InstantSource clock;
+    private final HttpClient http;
+    private final ObjectMapper json;
+    private volatile String token;
+
+    public HttpCoordinatorClient(URI base, String token, Duration requestTimeout, InstantSource clock) {
+        Objects.requireNonNull(base, "base");
+        if (!"http".equals(base.getScheme()) && !"https".equals(base.getScheme())) {
+            throw MvmException.invalid("coordinator URL must be http:// or https://, got '" + base + "'");
+        }
+        if (token == null || token.isBlank()) {
+            throw MvmException.invalid("a node token is required to talk to the coordinator");
+        }
+        this.base = URI.create(base.toString().replaceAll("/+$", "") + "/");
+        this.token = token;
+        this.requestTimeout = requestTimeout;
+        this.clock = clock;
+        this.http = HttpClient.newBuilder().connectTimeout(requestTimeout).build();
+        this.json = JsonMapper.builder()
+                .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+                .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .build();
+    }
+
+    @Override
+    public Registration register(NodeRegistration r) {
+        var body = new Wire.RegisterRequest(r.node().value(),
+                new Wire.CapacityBody(r.capacity().vcpus(), r.capacity().memoryMib(), r.capacity().diskMib()),
+                r.labels(), r.accelerator().wireName());
+        var resp = send(post("v1/nodes/register", body, requestTimeout), Wire.RegisterResponse.class);
+        var registration = new Registration(
+                resp.nodeId() == null ? r.node() : NodeId.of(resp.nodeId()),
+                Optional.ofNullable(resp.token()).filter(t -> !t.isBlank()),
+                Duration.ofSeconds(resp.heartbeatIntervalSecs() == null ? 10 : resp.heartbeatIntervalSecs()));
+        registration.token().ifPresent(t -> this.token = t);
+        return registration;
+    }
+
+    @Override
+    public void heartbeat(NodeId node, int instanceCount) {
+        send(post("v1/nodes/" + node + "/heartbeat",
+                new Wire.HeartbeatRequest(clock.instant().toString(), instanceCount), requestTimeout), null);
+    }
+
+    @Override
+    public DesiredSnapshot desired(NodeId node, OptionalLong afterGeneration, Duration wait) {
+        var path = "v1/nodes/" + node + "/desired";
+        if (afterGeneration.isPresent()) {
+            path += "?after_generation=" + afterGeneration.getAsLong() + "&wait_secs=" + Math.max(0, wait.toSeconds());
+        }
+        var request = HttpRequest.newBuilder(base.resolve(path))
+                .timeout(requestTimeout.plus(wait))
+                .header("Authorization", "Bearer " + token)
+                .header("Accept", "application/json")
+                .GET().build();
+        var resp = send(request, Wire.DesiredResponse.class);
+        return toSnapshot(resp);
+    }
+
+    @Override
+    public void reportObserved(NodeId node, ObservedReport report) {
+        var body = new Wire.ObservedRequest(report.desiredGeneration(), report.instances().stream()
+                .map(i -> new Wire.ObservedInstanceBody(i.id().value(), i.state().wireName(),
+                        i.pid().isPresent() ? i.pid().getAsLong() : null, i.accelerator().wireName(),
+                        i.lastError().orElse(null),
+                        i.events().stream().map(e -> new Wire.EventBody(e.time().toString(), e.type(), e.message()))
+                                .toList()))
+                .toList());
+        send(post("v1/nodes/" + node + "/observed", body, requestTimeout), null);
+    }
+
+    static DesiredSnapshot toSnapshot(Wire.DesiredResponse resp) {
+        if (resp == null) {
+            throw MvmException.internal("coordinator sent an empty desired-state body", null);
+        }
+        var instances = resp.instances() == null ? List.<Wire.DesiredInstanceBody>of() : resp.instances();
+        return DesiredSnapshot.confirmed(resp.generation(), instances.stream().map(HttpCoordinatorClient::toDesired)
+                .toList());
+    }
+
+    private static DesiredInstance toDesired(Wire.DesiredInstanceBody b) {
+        var spec = new InstanceSpec(InstanceId.of(b.id()), TenantId.of(b.tenant()), PoolName.of(b.pool()),
+                Role.parse(b.role()), b.vcpus(), b.memoryMib(), b.dataDiskMib(),
+                new NetworkSpec(nonNull(b.ip(), "ip"), b.prefix(), nonNull(b.gateway(), "gateway"),
+                        Optional.ofNullable(b.mac()), b.netId()),
+                b.cmd() == null ? List.of() : b.cmd(), orEmpty(b.env()), orEmpty(b.secrets()),
+                orEmpty(b.configFiles()), b.revision() == null ? "" : b.revision());
+        return new DesiredInstance(spec, Target.parse(b.desiredState()));
+    }
+
+    private static String nonNull(String v, String field) {
+        if (v == null) {
+            throw MvmException.invalid("desired instance is missing '" + field + "'");
+        }
+        return v;
+    }
+
+    private static Map<String, String> orEmpty(Map<String, String> m) {
+        return m == null ? Map.of() : m;
+    }
+
+    private HttpRequest post(String path, Object body, Duration timeout) {
+        byte[] bytes;
+        try {
+            bytes = json.writeValueAsBytes(body);
+        } catch (IOException e) {
+            throw MvmException.internal("cannot encode " + body.getClass().getSimpleName(), e);
+        }
+        return HttpRequest.newBuilder(base.resolve(path))
+                .timeout(timeout)
+                .header("Authorization", "Bearer " + token)
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes))
+                .build();
+    }
+
+    private <T> T send(HttpRequest request, Class<T> type) {
+        HttpResponse<byte[]> resp;
+        try {
+            resp = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            var why = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            throw MvmException.unavailable("coordinator at " + base + " is unreachable: " + why, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw MvmException.unavailable("interrupted while talking to the coordinator", e);
+        }
+        int status = resp.statusCode();
+        if (status / 100 != 2) {
+            throw new MvmException(category(status), "coordinator answered " + status + " to "
+                    + request.method() + " " + request.uri().getPath() + problemDetail(resp.body()));
+        }
+        if (type == null) {
+            return null;
+        }
+        try {
+            return json.readValue(resp.body(), type);
+        } catch (IOException e) {
+            throw MvmException.internal("coordinator sent an unreadable " + type.getSimpleName() + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private String problemDetail(byte[] body) {
+        try {
+            var p = json.readValue(body, Wire.Problem.class);
+            var text = p.detail() != null ? p.detail() : p.title();
+            return text == null ? "" : ": " + text;
+        } catch (IOException | RuntimeException e) {
+            var text = new String(body, StandardCharsets.UTF_8).strip();
+            return text.isEmpty() ? "" : ": " + text.substring(0, Math.min(200, text.length()));
+        }
+    }
+
+    private static ErrorCategory category(int status) {
+        return switch (status) {
+            case 400, 422 -> ErrorCategory.INVALID_ARGUMENT;
+            case 401 -> ErrorCategory.UNAUTHENTICATED;
+            case 403 -> ErrorCategory.PERMISSION_DENIED;
+            case 404 -> ErrorCategory.NOT_FOUND;
+            case 409, 412 -> ErrorCategory.CONFLICT;
+            case 429 -> ErrorCategory.UNAVAILABLE;
+            default -> status >= 500 ? ErrorCategory.UNAVAILABLE : ErrorCategory.INTERNAL;
+        };
+    }
+}

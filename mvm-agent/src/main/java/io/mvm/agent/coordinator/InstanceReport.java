@@ -1,0 +1,23 @@
+package io.mvm.agent.coordinator;
+
+import io.mvm.agent.events.InstanceEvent;
+import io.mvm.model.Accelerator;
+import io.mvm.model.InstanceId;
+import io.mvm.model.InstanceState;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/** What the node reports about one instance: its state as observed now and events since the last report. */
+public record InstanceReport(InstanceId id, InstanceState state, OptionalLong pid, Accelerator accelerator,
+                             Optional<String> lastError, List<InstanceEvent> events) {
+    public InstanceReport {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(state, "state");
+        Objects.requireNonNull(pid, "pid");
+        Objects.requireNonNull(accelerator, "accelerator");
+        Objects.requireNonNull(lastError, "lastError");
+        events = List.copyOf(events);
+    }
+}

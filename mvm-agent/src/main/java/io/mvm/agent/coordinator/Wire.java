@@ -1,0 +1,39 @@
+package io.mvm.agent.coordinator;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * JSON bodies of the agent protocol, exactly as on the wire (snake_case by the mapper). Kept apart
+ * from the agent's own records; {@link HttpCoordinatorClient} maps between the two in one place.
+ */
+final class Wire {
+    private Wire() {}
+
+    record CapacityBody(int vcpus, long memoryMib, long diskMib) {}
+
+    record RegisterRequest(String nodeId, CapacityBody capacity, Map<String, String> labels, String accelerator) {}
+
+    record RegisterResponse(String nodeId, String token, Integer heartbeatIntervalSecs) {}
+
+    record HeartbeatRequest(String sentAt, int instanceCount) {}
+
+    record DesiredInstanceBody(String id, String tenant, String pool, String role, String desiredState, int vcpus,
+                               long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
+                               int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
+                               Map<String, String> configFiles, String revision) {}
+
+    record DesiredResponse(long generation, List<DesiredInstanceBody> instances) {}
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record EventBody(String time, String type, String message) {}
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record ObservedInstanceBody(String id, String state, Long pid, String accelerator, String lastError,
+                                List<EventBody> events) {}
+
+    record ObservedRequest(long desiredGeneration, List<ObservedInstanceBody> instances) {}
+
+    record Problem(String title, String detail, Integer status) {}
+}

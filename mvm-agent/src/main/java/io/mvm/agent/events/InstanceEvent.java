@@ -1,0 +1,15 @@
+package io.mvm.agent.events;
+
+import io.mvm.model.InstanceId;
+import java.time.Instant;
+import java.util.Objects;
+
+/** Something that happened to an instance on this node, reported to the coordinator. */
+public record InstanceEvent(Instant time, InstanceId instance, String type, String message) {
+    public InstanceEvent {
+        Objects.requireNonNull(time, "time");
+        Objects.requireNonNull(instance, "instance");
+        Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(message, "message");
+    }
+}

@@ -1,0 +1,67 @@
+package io.mvm.agent.runtime;
+
+import io.mvm.core.reconcile.InstanceSpec;
+import io.mvm.model.Accelerator;
+import io.mvm.model.InstanceId;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The port through which the agent acts on VMs: exactly the operations reconcile steps need, plus
+ * {@link #observe()}. The integrator adapts it to the real backend (QEMU) in mvm-runtime.
+ *
+ * <p>Contract for implementations:
+ * <ul>
+ *   <li>Every operation is idempotent: asking for the state a VM is already in succeeds and does
+ *       nothing (create of an existing VM, destroy of a missing one, pause of a paused one...).</li>
+ *   <li>State lives on disk (handles written atomically before an operation is acknowledged) and
+ *       VMMs run in their own process group, so an agent killed with -9 and started again sees
+ *       the same VMs through {@link #observe()}; an operation cut short must leave the VM in a
+ *       state {@code observe()} reports truthfully (for a half-created VM: CRASHED or absent).</li>
+ *   <li>Failures are {@link io.mvm.model.MvmException}s (or subclasses) with a category;
+ *       {@link InterruptedException} is not swallowed (the thread's interrupt flag is kept).</li>
+ *   <li>Calls for different instances may run concurrently; calls for one instance never do
+ *       (the agent's work queue guarantees it).</li>
+ * </ul>
+ */
+public interface InstanceRuntime {
+
+    /** Every VM this node has, in any state. Cheap enough to call on every reconcile pass. */
+    List<LocalVm> observe();
+
+    /** Create drives (data, secrets, config as the role needs) and boot. */
+    void create(InstanceSpec spec);
+
+    /** Boot a stopped VM from its kept drives, secrets drive rewritten from {@code spec}. */
+    void start(InstanceSpec spec);
+
+    /** Pause the vCPUs (QMP stop); memory stays resident. */
+    void pause(InstanceId id);
+
+    /** Continue paused vCPUs (QMP cont). */
+    void resume(InstanceId id);
+
+    /**
+     * Drain the guest cooperatively (up to {@code drainDeadline}, then proceed anyway), write a
+     * snapshot and end the VMM. Works from running and from warm.
+     */
+    void sleep(InstanceId id, Duration drainDeadline);
+
+    /** Restore the snapshot and continue; secrets drive rewritten from {@code spec} first. */
+    void wake(InstanceSpec spec);
+
+    /** End the VMM and drop any snapshot; drives kept. */
+    void stop(InstanceId id);
+
+    /** Remove the VM, its drives, snapshot and handle. */
+    void destroy(InstanceId id);
+
+    /** Tear down a dead or hung VMM and boot again from the kept drives. */
+    void restart(InstanceSpec spec);
+
+    /** Ask the guest agent whether it is alive; false when it does not answer within {@code timeout}. */
+    boolean probeGuest(InstanceId id, Duration timeout);
+
+    /** The accelerator this node's VMs use (reported to the coordinator). */
+    Accelerator accelerator();
+}

@@ -1,0 +1,46 @@
+package io.mvm.core.reconcile;
+
+import io.mvm.model.InstanceId;
+import io.mvm.model.MvmException;
+import io.mvm.model.PoolName;
+import io.mvm.model.Role;
+import io.mvm.model.TenantId;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Everything a node needs to boot (or wake) one instance, as the coordinator states it.
+ * {@code secrets} are written to the secrets drive on every start and wake; they never appear in
+ * {@link #toString()}.
+ */
+public record InstanceSpec(InstanceId id, TenantId tenant, PoolName pool, Role role, int vcpus, long memoryMib,
+                           long dataDiskMib, NetworkSpec network, List<String> cmd, Map<String, String> env,
+                           Map<String, String> secrets, Map<String, String> configFiles, String revision) {
+    public InstanceSpec {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(tenant, "tenant");
+        Objects.requireNonNull(pool, "pool");
+        Objects.requireNonNull(role, "role");
+        Objects.requireNonNull(network, "network");
+        Objects.requireNonNull(revision, "revision");
+        if (vcpus < 1) {
+            throw MvmException.invalid("instance " + id + " needs at least 1 vCPU, got " + vcpus);
+        }
+        if (memoryMib < 1 || dataDiskMib < 0) {
+            throw MvmException.invalid("instance " + id + " has invalid sizes: memory " + memoryMib
+                    + " MiB, data disk " + dataDiskMib + " MiB");
+        }
+        cmd = List.copyOf(cmd);
+        env = Map.copyOf(env);
+        secrets = Map.copyOf(secrets);
+        configFiles = Map.copyOf(configFiles);
+    }
+
+    @Override
+    public String toString() {
+        return "InstanceSpec[" + id + " " + tenant + "/" + pool + " role=" + role + " " + vcpus + " vCPUs "
+                + memoryMib + " MiB data=" + dataDiskMib + " MiB ip=" + network.ip() + " revision=" + revision
+                + " secrets=" + secrets.keySet() + "]";
+    }
+}

@@ -1,0 +1,20 @@
+package io.mvm.core.reconcile;
+
+/**
+ * What a node's runtime sees of one VM, read from its on-disk handle and the VMM process.
+ * Absence (no handle at all) is not a state: the VM is simply not in the observed list.
+ */
+public enum VmState {
+    /** An operation on it is under way (booting, pausing, snapshotting...). */
+    BUSY,
+    /** VMM alive, vCPUs executing. */
+    RUNNING,
+    /** VMM alive, vCPUs paused, memory resident. */
+    WARM,
+    /** Snapshot on disk, no VMM process. */
+    SLEEPING,
+    /** No VMM process and no snapshot; drives kept. */
+    STOPPED,
+    /** The VMM process died although nobody asked it to stop. */
+    CRASHED
+}
