@@ -20,7 +20,7 @@ import java.util.stream.Stream;
  * packages are cached under {@code <dataDir>/cache/} and reused.
  */
 public final class DebianKernelSource {
-    private static final Pattern CONCRETE = Pattern.compile("linux-image-(\\d[^\\s]*-cloud-amd64)");
+    private static final Pattern CONCRETE = Pattern.compile("linux-image-(\\d+\\.\\d+\\.\\d+[^\\s]*-cloud-amd64)");
     private static final Pattern PIN = Pattern.compile("[0-9][0-9A-Za-z.+~-]*");
     private static final Map<String, String> NON_INTERACTIVE = Map.of("DEBIAN_FRONTEND", "noninteractive");
 
