@@ -106,6 +106,11 @@ public final class DebianKernelSource {
                 "apt offers no linux-image-<version>-cloud-amd64 package; check the apt sources (Debian main) and run apt-get update"));
     }
 
+    /** Every concrete cloud kernel package apt currently offers. */
+    public List<String> availablePackages() {
+        return searchApt().stream().filter(n -> CONCRETE.matcher(n).matches()).toList();
+    }
+
     private List<String> searchApt() {
         String out = HostCommand.of("apt-cache", "search", "--names-only", "^linux-image-[0-9].*-cloud-amd64$")
                 .timeout(Duration.ofMinutes(2)).run();
