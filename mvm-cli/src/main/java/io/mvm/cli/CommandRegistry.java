@@ -11,6 +11,7 @@ final class CommandRegistry {
 
     static void register(CommandLine cli) {
         // host: bootstrap, doctor
+        cli.addSubcommand(new io.mvm.cli.host.BootstrapCommand());
         // vm: local microVMs without a coordinator
         // coordinator, tenant, pool, instance, node
         // agent, up

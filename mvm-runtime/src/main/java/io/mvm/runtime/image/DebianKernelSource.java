@@ -1,5 +1,6 @@
 package io.mvm.runtime.image;
 
+import io.mvm.model.MvmException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,7 +43,7 @@ public final class DebianKernelSource {
             version = version.substring(0, version.length() - "-cloud-amd64".length());
         }
         if (!PIN.matcher(version).matches()) {
-            throw new ImageBuildException("'" + pin + "' is not a kernel version such as 6.1.0-56 or 6.12.117+deb12");
+            throw MvmException.invalid("'" + pin + "' is not a kernel version such as 6.1.0-56 or 6.12.117+deb12");
         }
         return "linux-image-" + version + "-cloud-amd64";
     }

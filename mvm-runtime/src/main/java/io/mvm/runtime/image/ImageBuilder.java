@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.mvm.model.MvmException;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -304,7 +305,7 @@ public final class ImageBuilder {
 
     private static void validateName(String name) {
         if (name == null || !name.matches("[a-z0-9][a-z0-9._-]{0,62}")) {
-            throw new ImageBuildException("'" + name + "' is not a valid image name (lower-case letters, digits, . _ -)");
+            throw MvmException.invalid("'" + name + "' is not a valid image name (lower-case letters, digits, . _ -)");
         }
     }
 

@@ -34,7 +34,8 @@ class DebianKernelSourceTest {
         assertThat(DebianKernelSource.packageForPin("linux-image-6.12.117+deb12-cloud-amd64"))
                 .isEqualTo("linux-image-6.12.117+deb12-cloud-amd64");
         assertThatThrownBy(() -> DebianKernelSource.packageForPin("latest; rm -rf /"))
-                .isInstanceOf(ImageBuildException.class).hasMessageContaining("is not a kernel version");
+                .isInstanceOfSatisfying(io.mvm.model.MvmException.class,
+                        e -> assertThat(e.category()).isEqualTo(io.mvm.model.ErrorCategory.INVALID_ARGUMENT)).hasMessageContaining("is not a kernel version");
     }
 
     @Test

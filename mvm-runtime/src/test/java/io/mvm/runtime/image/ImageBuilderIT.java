@@ -152,8 +152,10 @@ class ImageBuilderIT {
     @Order(6)
     void badPinsAndNamesFailBeforeAnythingIsBuilt() {
         assertThatThrownBy(() -> new ImageBuilder(dataDir, Optional.of("newest please"), InstantSource.system(), ProgressListener.NONE))
-                .isInstanceOf(ImageBuildException.class).hasMessageContaining("is not a kernel version");
+                .isInstanceOfSatisfying(io.mvm.model.MvmException.class,
+                        e -> assertThat(e.category()).isEqualTo(io.mvm.model.ErrorCategory.INVALID_ARGUMENT)).hasMessageContaining("is not a kernel version");
         assertThatThrownBy(() -> builder(new ArrayList<>()).ensure("../escape"))
-                .isInstanceOf(ImageBuildException.class).hasMessageContaining("not a valid image name");
+                .isInstanceOfSatisfying(io.mvm.model.MvmException.class,
+                        e -> assertThat(e.category()).isEqualTo(io.mvm.model.ErrorCategory.INVALID_ARGUMENT)).hasMessageContaining("not a valid image name");
     }
 }
