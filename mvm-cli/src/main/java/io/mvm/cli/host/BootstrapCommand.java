@@ -15,8 +15,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code mvm bootstrap}: host packages, guest kernel and the default guest image. */
 @Command(name = "bootstrap", mixinStandardHelpOptions = true,
-        description = {"Prepares this host: installs missing host packages with apt (as root on Debian/Ubuntu),",
-                "downloads the guest kernel with apt and builds the default guest image. Safe to run again."})
+        description = "Prepares this host: installs missing host packages with apt (as root on Debian/Ubuntu), "
+                + "downloads the guest kernel with apt and builds the default guest image. Safe to run again.")
 public final class BootstrapCommand implements Callable<Integer> {
 
     @Mixin
