@@ -120,14 +120,39 @@ public final class DebianKernelSource {
 
     /** Downloads (unless cached) and unpacks the package; returns the unpacked root directory. */
     public Path fetch(String packageName) {
+        return ExclusiveFileLock.holding(cacheDir.resolve(".fetch.lock"), () -> fetchLocked(packageName));
+    }
+
+    private Path fetchLocked(String packageName) {
         Path unpacked = cacheDir.resolve(packageName);
-        if (Files.isDirectory(unpacked)) {
+        Path vmlinuz = unpacked.resolve("boot").resolve("vmlinuz-" + kernelVersionOf(packageName));
+        if (Files.isRegularFile(vmlinuz)) {
             progress.step("kernel package " + packageName + " already unpacked in " + unpacked);
             return unpacked;
         }
         try {
             Files.createDirectories(cacheDir);
-            Path deb = cachedDeb(packageName).orElse(null);
+            Tree.deleteQuietly(unpacked);
+            try {
+                return download(packageName, unpacked, cachedDeb(packageName).orElse(null));
+            } catch (ImageBuildException e) {
+                Optional<Path> cached = cachedDeb(packageName);
+                if (cached.isEmpty()) {
+                    throw e;
+                }
+                // A cached package that no longer unpacks (truncated, damaged): fetch it again once.
+                progress.step("cached " + cached.get().getFileName() + " is damaged (" + e.getMessage() + "); downloading again");
+                Files.delete(cached.get());
+                return download(packageName, unpacked, null);
+            }
+        } catch (IOException e) {
+            throw new ImageBuildException("cannot fetch " + packageName + " into " + cacheDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Path download(String packageName, Path unpacked, Path cachedDeb) {
+        try {
+            Path deb = cachedDeb;
             if (deb == null) {
                 progress.step("downloading " + packageName + " with apt-get");
                 Path downloads = Files.createTempDirectory(cacheDir, ".download-");

@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -28,8 +27,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
 import java.util.zip.GZIPOutputStream;
 
@@ -60,7 +57,6 @@ public final class ImageBuilder {
     static final String BOOT_ARGS = "console=ttyS0 tsc_early_khz=2000000 tsc=reliable panic=-1 quiet";
 
     private static final List<String> GUEST_SCRIPTS = List.of("init", "mvm-init", "mvm-agent", "mvm-workload");
-    private static final Map<Path, ReentrantLock> IN_PROCESS_LOCKS = new ConcurrentHashMap<>();
     private static final ObjectMapper JSON = new ObjectMapper()
             .registerModule(new JavaTimeModule())
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
@@ -101,28 +97,21 @@ public final class ImageBuilder {
     public GuestImage ensure(String name) {
         validateName(name);
         Path images = dataDir.resolve("images");
-        ReentrantLock local = IN_PROCESS_LOCKS.computeIfAbsent(images, p -> new ReentrantLock());
-        local.lock();
-        try {
-            Files.createDirectories(images);
-            try (FileChannel lockFile = FileChannel.open(images.resolve(".build.lock"),
-                    StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                 FileLock ignored = lockFile.lock()) {
-                Optional<ImageMetadata> existing = readIntact(images.resolve(name));
-                if (existing.isPresent() && isCurrent(existing.get())) {
-                    progress.step("guest image '" + name + "' is present (kernel " + existing.get().kernelVersion() + ")");
-                    return toImage(dataDir, existing.get());
-                }
-                progress.step(existing.isPresent()
-                        ? "guest image '" + name + "' was built differently; rebuilding"
-                        : "building guest image '" + name + "'");
-                return build(name);
+        return ExclusiveFileLock.holding(images.resolve(".build.lock"), () -> {
+            Optional<ImageMetadata> existing = readIntact(images.resolve(name));
+            if (existing.isPresent() && isCurrent(existing.get())) {
+                progress.step("guest image '" + name + "' is present (kernel " + existing.get().kernelVersion() + ")");
+                return toImage(dataDir, existing.get());
             }
-        } catch (IOException e) {
-            throw new ImageBuildException("cannot build the guest image in " + images + ": " + e.getMessage(), e);
-        } finally {
-            local.unlock();
-        }
+            progress.step(existing.isPresent()
+                    ? "guest image '" + name + "' was built differently; rebuilding"
+                    : "building guest image '" + name + "'");
+            try {
+                return build(name);
+            } catch (IOException e) {
+                throw new ImageBuildException("cannot build the guest image in " + images + ": " + e.getMessage(), e);
+            }
+        });
     }
 
     private boolean isCurrent(ImageMetadata metadata) {

@@ -63,6 +63,37 @@ class ImageBuilderIT {
     }
 
     @Test
+    @Order(0)
+    void twoProcessesBuildingAtOnceBuildOnce() throws Exception {
+        Path other = TestMicroVm.newWorkDir("image-procs");
+        try {
+            Files.createDirectories(other.resolve("cache"));
+            try (Stream<Path> debs = Files.list(dataDir.resolve("cache"))) {
+                for (Path deb : debs.toList()) {
+                    Files.copy(deb, other.resolve("cache").resolve(deb.getFileName()));
+                }
+            }
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            List<Process> processes = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                processes.add(new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                        EnsureImageMain.class.getName(), other.toString(), kernelPin).redirectErrorStream(true).start());
+            }
+            StringBuilder output = new StringBuilder();
+            for (Process process : processes) {
+                output.append(new String(process.getInputStream().readAllBytes()));
+                assertThat(process.waitFor()).as(output.toString()).isZero();
+            }
+            assertThat(output.toString().lines().filter(l -> l.startsWith("progress: building guest image")).count())
+                    .as(output.toString()).isEqualTo(1);
+            assertThat(output.toString().lines().filter(l -> l.contains("is present")).count()).as(output.toString()).isEqualTo(1);
+            assertThat(ImageBuilder.load(other, "default")).isPresent();
+        } finally {
+            TestMicroVm.deleteTree(other);
+        }
+    }
+
+    @Test
     @Order(1)
     void concurrentCallersBuildTheImageOnce() throws Exception {
         List<String> progress = Collections.synchronizedList(new ArrayList<>());
