@@ -3,7 +3,7 @@ package io.mvm.runtime.bootstrap;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.image.GuestImage;
-import io.mvm.runtime.image.HostCommand;
+import io.mvm.runtime.image.HostProgram;
 import io.mvm.runtime.image.ImageBuilder;
 import io.mvm.runtime.image.ProgressListener;
 import java.nio.file.Path;
@@ -117,10 +117,10 @@ public final class HostBootstrap {
     private static void aptInstall(List<String> packages, ProgressListener progress) {
         Map<String, String> env = Map.of("DEBIAN_FRONTEND", "noninteractive");
         progress.step("apt-get update");
-        HostCommand.of("apt-get", "update", "-q").env(env).timeout(Duration.ofMinutes(10)).run();
+        HostProgram.of("apt-get", "update", "-q").env(env).timeout(Duration.ofMinutes(10)).run();
         List<String> argv = new ArrayList<>(List.of("apt-get", "install", "-y", "-q", "--no-install-recommends"));
         argv.addAll(packages);
         progress.step(String.join(" ", argv));
-        HostCommand.of(argv).env(env).timeout(Duration.ofMinutes(20)).run();
+        HostProgram.of(argv).env(env).timeout(Duration.ofMinutes(20)).run();
     }
 }

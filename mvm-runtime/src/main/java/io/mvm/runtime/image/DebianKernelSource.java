@@ -100,7 +100,7 @@ public final class DebianKernelSource {
         Optional<String> newest = newest(searchApt());
         if (newest.isEmpty()) {
             progress.step("apt knows no cloud kernel package; running apt-get update");
-            HostCommand.of("apt-get", "update", "-q").env(NON_INTERACTIVE).timeout(Duration.ofMinutes(10)).run();
+            HostProgram.of("apt-get", "update", "-q").env(NON_INTERACTIVE).timeout(Duration.ofMinutes(10)).run();
             newest = newest(searchApt());
         }
         return newest.orElseThrow(() -> new ImageBuildException(
@@ -113,7 +113,7 @@ public final class DebianKernelSource {
     }
 
     private List<String> searchApt() {
-        String out = HostCommand.of("apt-cache", "search", "--names-only", "^linux-image-[0-9].*-cloud-amd64$")
+        String out = HostProgram.of("apt-cache", "search", "--names-only", "^linux-image-[0-9].*-cloud-amd64$")
                 .timeout(Duration.ofMinutes(2)).run();
         return out.lines().map(line -> line.split(" - ", 2)[0].strip()).toList();
     }
@@ -157,7 +157,7 @@ public final class DebianKernelSource {
                 progress.step("downloading " + packageName + " with apt-get");
                 Path downloads = Files.createTempDirectory(cacheDir, ".download-");
                 try {
-                    HostCommand.of("apt-get", "download", "-q", packageName)
+                    HostProgram.of("apt-get", "download", "-q", packageName)
                             .in(downloads).env(NON_INTERACTIVE).timeout(Duration.ofMinutes(15)).run();
                     Path fetched;
                     try (Stream<Path> files = Files.list(downloads)) {
@@ -176,7 +176,7 @@ public final class DebianKernelSource {
             progress.step("unpacking " + deb.getFileName());
             Path staging = Files.createTempDirectory(cacheDir, ".unpack-");
             try {
-                HostCommand.of("dpkg-deb", "-x", deb.toString(), staging.toString()).timeout(Duration.ofMinutes(5)).run();
+                HostProgram.of("dpkg-deb", "-x", deb.toString(), staging.toString()).timeout(Duration.ofMinutes(5)).run();
                 Files.move(staging, unpacked, StandardCopyOption.ATOMIC_MOVE);
             } finally {
                 Tree.deleteQuietly(staging);

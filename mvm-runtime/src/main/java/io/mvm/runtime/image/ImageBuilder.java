@@ -184,7 +184,7 @@ public final class ImageBuilder {
             cpio.characterDevice("dev/null", 0666, 1, 3);
             cpio.file("bin/busybox", 0755, Files.readAllBytes(busybox));
             // Applet links made at build time, so stage 1 spends no boot time on busybox --install.
-            for (String applet : HostCommand.of(busybox.toString(), "--list").run().lines().map(String::strip).toList()) {
+            for (String applet : HostProgram.of(busybox.toString(), "--list").run().lines().map(String::strip).toList()) {
                 if (applet.matches("[a-z0-9_.+-]+") && !applet.equals("busybox")) {
                     cpio.symlink("bin/" + applet, "busybox");
                 }
@@ -212,7 +212,7 @@ public final class ImageBuilder {
         Files.setPosixFilePermissions(tree.resolve("root"), PosixFilePermissions.fromString("rwx------"));
         Files.setPosixFilePermissions(tree.resolve("tmp"), PosixFilePermissions.fromString("rwxrwxrwx"));
         Files.copy(busybox, tree.resolve("bin/busybox"));
-        for (String applet : HostCommand.of(busybox.toString(), "--list-full").run().lines().map(String::strip).toList()) {
+        for (String applet : HostProgram.of(busybox.toString(), "--list-full").run().lines().map(String::strip).toList()) {
             if (applet.isEmpty() || applet.equals("bin/busybox")) {
                 continue;
             }
@@ -238,7 +238,7 @@ public final class ImageBuilder {
             bytes = walk.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).mapToLong(p -> p.toFile().length()).sum();
         }
         long mib = Math.max(16, (bytes * 3 / 2) / (1024 * 1024) + 8);
-        HostCommand.of("mkfs.ext4", "-q", "-F", "-L", ROOT_LABEL, "-O", "^has_journal", "-E", "root_owner=0:0",
+        HostProgram.of("mkfs.ext4", "-q", "-F", "-L", ROOT_LABEL, "-O", "^has_journal", "-E", "root_owner=0:0",
                         "-N", "1024", "-m", "0", "-d", tree.toString(), target.toString(), mib + "M")
                 .timeout(Duration.ofMinutes(5)).run();
         Tree.deleteQuietly(tree);

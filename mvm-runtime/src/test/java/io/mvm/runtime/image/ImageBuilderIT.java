@@ -129,20 +129,20 @@ class ImageBuilderIT {
     void artifactsAreWhatTheBootContractSays() throws Exception {
         GuestImage image = ImageBuilder.load(dataDir, "default").orElseThrow();
         ImageMetadata metadata = ImageBuilder.metadata(dataDir, "default").orElseThrow();
-        String listing = HostCommand.of("sh", "-c", "zcat '" + image.initramfs() + "' | cpio -t --quiet").run();
+        String listing = HostProgram.of("sh", "-c", "zcat '" + image.initramfs() + "' | cpio -t --quiet").run();
         assertThat(listing.lines()).contains("init", "bin/busybox", "dev/console", "lib/modules/load-order");
         for (String module : metadata.modules()) {
             assertThat(listing.lines()).contains("lib/modules/" + module + ".ko");
         }
-        String order = HostCommand.of("sh", "-c", "zcat '" + image.initramfs() + "' | cpio -i --to-stdout --quiet lib/modules/load-order").run();
+        String order = HostProgram.of("sh", "-c", "zcat '" + image.initramfs() + "' | cpio -i --to-stdout --quiet lib/modules/load-order").run();
         assertThat(order.lines().toList()).isEqualTo(metadata.modules());
         assertThat(metadata.modules()).contains("virtio_mmio", "virtio_blk", "virtio_net");
 
-        assertThat(HostCommand.of("e2label", image.rootfs().toString()).run().strip()).isEqualTo("mvm-root");
-        String sbin = HostCommand.of("debugfs", "-R", "ls -l /sbin", image.rootfs().toString()).run();
+        assertThat(HostProgram.of("e2label", image.rootfs().toString()).run().strip()).isEqualTo("mvm-root");
+        String sbin = HostProgram.of("debugfs", "-R", "ls -l /sbin", image.rootfs().toString()).run();
         assertThat(sbin).contains("mvm-init", "mvm-agent", "mvm-workload");
         for (String dir : List.of("/data", "/etc/mvm-config", "/tmp", "/run", "/var", "/proc", "/sys", "/dev")) {
-            assertThat(HostCommand.of("debugfs", "-R", "stat " + dir, image.rootfs().toString()).run()).as(dir).contains("Type: directory");
+            assertThat(HostProgram.of("debugfs", "-R", "stat " + dir, image.rootfs().toString()).run()).as(dir).contains("Type: directory");
         }
         assertThat(metadata.artifacts().get("rootfs.ext4")).isEqualTo(ImageBuilder.sha256(image.rootfs()));
     }

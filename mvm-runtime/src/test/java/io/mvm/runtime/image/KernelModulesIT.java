@@ -54,7 +54,7 @@ class KernelModulesIT {
     @Test
     void ourModinfoReadingAgreesWithKmod() {
         for (KernelModule module : kernel.loadOrder(ImageBuilder.GUEST_MODULES)) {
-            String kmod = HostCommand.of("modinfo", "-F", "depends", module.file().toString()).run().strip();
+            String kmod = HostProgram.of("modinfo", "-F", "depends", module.file().toString()).run().strip();
             List<String> expected = kmod.isEmpty() ? List.of() : Arrays.stream(kmod.split(",")).map(KernelModule::normalise).toList();
             assertThat(module.depends()).as(module.name()).containsExactlyInAnyOrderElementsOf(expected);
         }
