@@ -122,7 +122,7 @@ public final class AcceleratorProbe {
                 }
                 Thread.sleep(50);
             }
-            return tcg("/dev/kvm opens but a probe boot under KVM did not reach the guest within " + timeout
+            return tcg("/dev/kvm opens but a probe boot under KVM did not reach the guest within " + timeout.toSeconds() + " s"
                     + " (hangs after decompression on this host)", image);
         } catch (IOException e) {
             return tcg("cannot run " + qemuBinary + ": " + e.getMessage(), image);

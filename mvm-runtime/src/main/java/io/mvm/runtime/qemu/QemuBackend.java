@@ -243,7 +243,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             if (!ready) {
                 ready = serial.contains(SerialLog.GUEST_READY_MARKER);
                 if (!ready) {
-                    pause(Duration.ofMillis(50));
+                    pause(Duration.ofMillis(10));
                     continue;
                 }
             }

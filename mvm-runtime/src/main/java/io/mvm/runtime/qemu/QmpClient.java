@@ -205,9 +205,10 @@ public final class QmpClient implements AutoCloseable {
         } catch (Exception e) {
             failure = e;
         } finally {
+            boolean closedByUs = closed;
             closed = true;
             QmpException gone = new QmpException(null, "QMP connection closed"
-                    + (failure == null || closed && failure instanceof IOException ? "" : ": " + failure.getMessage()));
+                    + (failure == null || closedByUs ? "" : ": " + failure.getMessage()));
             pending.values().forEach(f -> f.completeExceptionally(gone));
         }
     }

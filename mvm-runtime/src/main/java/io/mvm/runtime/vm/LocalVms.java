@@ -180,7 +180,12 @@ public final class LocalVms {
                 throw MvmException.precondition("cannot start VM " + name + " while it is " + current.state()
                         + (current.state() == InstanceState.SLEEPING ? " (wake it instead)" : ""));
             }
-            return backend.start(specFor(vm, newSecrets), vm.path(), vm);
+            VmSpec spec = specFor(vm, newSecrets);
+            if (current.process() != null && current.process().isAlive()) {
+                // FAILED with a live VMM (e.g. its monitor stopped answering): never run two VMMs on one disk.
+                backend.stop(current, Duration.ofSeconds(5), vm);
+            }
+            return backend.start(spec, vm.path(), vm);
         });
     }
 

@@ -73,9 +73,16 @@ public record VmDirectory(Path path) implements HandleJournal {
         writeJson(secretsFile(), new TreeMap<>(secrets), "rw-------");
     }
 
-    @SuppressWarnings("unchecked")
     public Map<String, String> secrets() {
-        return readJson(secretsFile(), Map.class).map(m -> (Map<String, String>) m).orElse(Map.of());
+        if (!Files.isRegularFile(secretsFile())) {
+            return Map.of();
+        }
+        try {
+            return JSON.readValue(secretsFile().toFile(), new com.fasterxml.jackson.core.type.TypeReference<TreeMap<String, String>>() {});
+        } catch (IOException e) {
+            // Parser messages quote the input: say where, never what.
+            throw new MvmException(ErrorCategory.INTERNAL, "cannot read " + secretsFile() + " (damaged secrets file)");
+        }
     }
 
     private static void writeJson(Path file, Object value, String mode) {

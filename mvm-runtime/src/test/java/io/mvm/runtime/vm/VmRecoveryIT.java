@@ -1,0 +1,105 @@
+package io.mvm.runtime.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.mvm.model.InstanceState;
+import io.mvm.runtime.backend.DriveSpec;
+import io.mvm.runtime.backend.VmHandle;
+import io.mvm.runtime.backend.VmSpec;
+import io.mvm.runtime.guest.GuestChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Supervision with one real microVM: the data drive survives stop/start, a freshly built runtime
+ * re-adopts the running VMM (and can exec in it) and sweeps orphan directories, and a VMM killed
+ * with SIGKILL is reported failed with its serial tail.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class VmRecoveryIT {
+    private static final Duration CALL = Duration.ofSeconds(60);
+    static RuntimeFixture runtime;
+    static String name;
+
+    @BeforeAll
+    static void boot() throws Exception {
+        runtime = new RuntimeFixture();
+        name = RuntimeFixture.uniqueName("recover");
+        runtime.vms.run(VmSpec.builder(name, runtime.image).memoryMib(256).drive(new DriveSpec.Data(32)).build());
+    }
+
+    @AfterAll
+    static void cleanUp() throws Exception {
+        if (runtime != null) {
+            runtime.close();
+        }
+    }
+
+    private static GuestChannel.ExecResult exec(LocalVms vms, String... argv) {
+        try (GuestChannel guest = vms.guest(name)) {
+            return guest.exec(GuestChannel.ExecRequest.of(CALL, argv));
+        }
+    }
+
+    @Test
+    @Order(1)
+    void dataDriveSurvivesStopAndStart() {
+        assertThat(exec(runtime.vms, "sh", "-c", "echo kept > /data/proof && sync").exitCode()).isZero();
+        VmHandle before = runtime.vms.handle(name);
+
+        VmStatus stopped = runtime.vms.stop(name, Duration.ofSeconds(30));
+
+        assertThat(stopped.state()).isEqualTo(InstanceState.STOPPED);
+        assertThat(before.process().isAlive()).isFalse();
+        VmStatus started = runtime.vms.start(name, Optional.empty());
+        assertThat(started.state()).isEqualTo(InstanceState.RUNNING);
+        assertThat(started.pid()).isNotEqualTo(before.pid());
+        assertThat(exec(runtime.vms, "cat", "/data/proof").stdoutText()).isEqualTo("kept\n");
+    }
+
+    @Test
+    @Order(2)
+    void aRestartedRuntimeReadoptsTheRunningVmAndSweepsOrphans() throws Exception {
+        Path orphan = Files.createDirectories(runtime.dataDir.resolve("vms").resolve("half-created"));
+        Files.writeString(orphan.resolve("data.ext4"), "left by a crash before the handle was written");
+        long pid = runtime.vms.handle(name).pid();
+
+        LocalVms restarted = runtime.restartedRuntime();
+        LocalVms.Recovery recovery = restarted.recoverAll();
+
+        assertThat(recovery.adopted()).extracting(VmStatus::name).containsExactly(name);
+        assertThat(recovery.failed()).isEmpty();
+        assertThat(recovery.sweptOrphans()).containsExactly("half-created");
+        assertThat(orphan).doesNotExist();
+        assertThat(restarted.handle(name).pid()).isEqualTo(pid);
+        assertThat(exec(restarted, "echo", "adopted").stdoutText()).isEqualTo("adopted\n");
+        assertThat(restarted.pause(name).state()).isEqualTo(InstanceState.WARM);
+        assertThat(restarted.resume(name).state()).isEqualTo(InstanceState.RUNNING);
+    }
+
+    @Test
+    @Order(3)
+    void aKilledVmmIsReportedFailedWithItsSerialTail() throws Exception {
+        VmHandle handle = runtime.vms.handle(name);
+        ProcessHandle.of(handle.pid()).orElseThrow().destroyForcibly(); // SIGKILL, as an OOM killer would
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !handle.process().isAlive());
+
+        LocalVms.Recovery recovery = runtime.restartedRuntime().recoverAll();
+
+        assertThat(recovery.failed()).singleElement().satisfies(s -> {
+            assertThat(s.name()).isEqualTo(name);
+            assertThat(s.state()).isEqualTo(InstanceState.FAILED);
+            assertThat(s.reason()).contains("is gone").contains("last serial lines").contains("mvm-guest-ready");
+        });
+        assertThat(runtime.vms.list()).singleElement().extracting(VmStatus::state).isEqualTo(InstanceState.FAILED);
+        assertThat(runtime.vms.handle(name).pid()).isZero();
+    }
+}
