@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.javalin.Javalin;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
-import io.javalin.http.HandlerType;
 import io.javalin.router.Endpoint;
 import io.mvm.coordinator.ExpectedVersion;
 import io.mvm.coordinator.audit.AuditTrail;
@@ -34,7 +33,6 @@ import io.mvm.store.tenant.Tenant;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -51,7 +49,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ApiServer {
     private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
-    public static final int DEFAULT_BODY_LIMIT = 64 * 1024;
     private static final Pattern TENANT_IN_PATH = Pattern.compile("^/v1/tenants/([^/]+)");
     private static final String STARTED = "mvm.started";
     private static final String JSON = "application/json";
@@ -413,9 +410,5 @@ public final class ApiServer {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-    }
-
-    static String utf8(byte[] b) {
-        return new String(b, StandardCharsets.UTF_8);
     }
 }
