@@ -258,6 +258,46 @@ class FleetSimulationIT {
         assertThat(runtimes.get(c).journal.stream().filter(op -> op.verb().equals("destroy")).count()).isEqualTo(3);
     }
 
+    @Test
+    void randomScalingWithCrashesAndAgentKillsStillEndsAtExactCounts() {
+        var random = new java.util.Random(20261121);
+        var pools = List.of("acme/gateways", "acme/workers", "beta/workers");
+        var crashed = new java.util.HashSet<InstanceId>();
+        for (int round = 0; round < 6; round++) {
+            for (var pool : pools) {
+                int max = pool.equals("acme/gateways") ? 3 : 6;
+                int running = random.nextInt(max + 1);
+                int warm = random.nextInt(max + 1 - running);
+                int sleeping = random.nextInt(max + 1 - running - warm);
+                coordinator.scale(pool, running, warm, sleeping);
+            }
+            sleep(Duration.ofMillis(50 + random.nextInt(150)));
+            switch (random.nextInt(3)) {
+                case 0 -> {
+                    var node = NODES.get(random.nextInt(NODES.size()));
+                    killAgent(node);
+                    sleep(Duration.ofMillis(random.nextInt(100)));
+                    startAgent(node);
+                }
+                case 1 -> {
+                    // Crash one running VM, each at most once so restarts never run out.
+                    for (var r : runtimes.values()) {
+                        var victim = r.states().entrySet().stream()
+                                .filter(e -> e.getValue() == VmState.RUNNING && !crashed.contains(e.getKey()))
+                                .map(Map.Entry::getKey).findFirst();
+                        if (victim.isPresent()) {
+                            crashed.add(victim.get());
+                            r.crash(victim.get());
+                            break;
+                        }
+                    }
+                }
+                default -> { }
+            }
+        }
+        awaitConverged();
+    }
+
     // --- assertions over the whole fleet ---------------------------------------------------
 
     /**
