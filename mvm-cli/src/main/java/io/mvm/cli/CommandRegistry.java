@@ -11,6 +11,7 @@ final class CommandRegistry {
 
     static void register(CommandLine cli) {
         // host: bootstrap, doctor
+        cli.addSubcommand(new io.mvm.cli.host.BootstrapCommand());
         cli.addSubcommand(new io.mvm.cli.host.DoctorCommand());
         // vm: local microVMs without a coordinator
         cli.addSubcommand(new io.mvm.cli.vm.VmCommand());

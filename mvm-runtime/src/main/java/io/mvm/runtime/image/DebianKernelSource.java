@@ -1,5 +1,6 @@
 package io.mvm.runtime.image;
 
+import io.mvm.model.MvmException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,7 +21,7 @@ import java.util.stream.Stream;
  * packages are cached under {@code <dataDir>/cache/} and reused.
  */
 public final class DebianKernelSource {
-    private static final Pattern CONCRETE = Pattern.compile("linux-image-(\\d[^\\s]*-cloud-amd64)");
+    private static final Pattern CONCRETE = Pattern.compile("linux-image-(\\d+\\.\\d+\\.\\d+[^\\s]*-cloud-amd64)");
     private static final Pattern PIN = Pattern.compile("[0-9][0-9A-Za-z.+~-]*");
     private static final Map<String, String> NON_INTERACTIVE = Map.of("DEBIAN_FRONTEND", "noninteractive");
 
@@ -42,7 +43,7 @@ public final class DebianKernelSource {
             version = version.substring(0, version.length() - "-cloud-amd64".length());
         }
         if (!PIN.matcher(version).matches()) {
-            throw new ImageBuildException("'" + pin + "' is not a kernel version such as 6.1.0-56 or 6.12.117+deb12");
+            throw MvmException.invalid("'" + pin + "' is not a kernel version such as 6.1.0-56 or 6.12.117+deb12");
         }
         return "linux-image-" + version + "-cloud-amd64";
     }
@@ -99,34 +100,64 @@ public final class DebianKernelSource {
         Optional<String> newest = newest(searchApt());
         if (newest.isEmpty()) {
             progress.step("apt knows no cloud kernel package; running apt-get update");
-            HostCommand.of("apt-get", "update", "-q").env(NON_INTERACTIVE).timeout(Duration.ofMinutes(10)).run();
+            HostProgram.of("apt-get", "update", "-q").env(NON_INTERACTIVE).timeout(Duration.ofMinutes(10)).run();
             newest = newest(searchApt());
         }
         return newest.orElseThrow(() -> new ImageBuildException(
                 "apt offers no linux-image-<version>-cloud-amd64 package; check the apt sources (Debian main) and run apt-get update"));
     }
 
+    /** Every concrete cloud kernel package apt currently offers. */
+    public List<String> availablePackages() {
+        return searchApt().stream().filter(n -> CONCRETE.matcher(n).matches()).toList();
+    }
+
     private List<String> searchApt() {
-        String out = HostCommand.of("apt-cache", "search", "--names-only", "^linux-image-[0-9].*-cloud-amd64$")
+        String out = HostProgram.of("apt-cache", "search", "--names-only", "^linux-image-[0-9].*-cloud-amd64$")
                 .timeout(Duration.ofMinutes(2)).run();
         return out.lines().map(line -> line.split(" - ", 2)[0].strip()).toList();
     }
 
     /** Downloads (unless cached) and unpacks the package; returns the unpacked root directory. */
     public Path fetch(String packageName) {
+        return ExclusiveFileLock.holding(cacheDir.resolve(".fetch.lock"), () -> fetchLocked(packageName));
+    }
+
+    private Path fetchLocked(String packageName) {
         Path unpacked = cacheDir.resolve(packageName);
-        if (Files.isDirectory(unpacked)) {
+        Path vmlinuz = unpacked.resolve("boot").resolve("vmlinuz-" + kernelVersionOf(packageName));
+        if (Files.isRegularFile(vmlinuz)) {
             progress.step("kernel package " + packageName + " already unpacked in " + unpacked);
             return unpacked;
         }
         try {
             Files.createDirectories(cacheDir);
-            Path deb = cachedDeb(packageName).orElse(null);
+            Tree.deleteQuietly(unpacked);
+            try {
+                return download(packageName, unpacked, cachedDeb(packageName).orElse(null));
+            } catch (ImageBuildException e) {
+                Optional<Path> cached = cachedDeb(packageName);
+                if (cached.isEmpty()) {
+                    throw e;
+                }
+                // A cached package that no longer unpacks (truncated, damaged): fetch it again once.
+                progress.step("cached " + cached.get().getFileName() + " is damaged (" + e.getMessage() + "); downloading again");
+                Files.delete(cached.get());
+                return download(packageName, unpacked, null);
+            }
+        } catch (IOException e) {
+            throw new ImageBuildException("cannot fetch " + packageName + " into " + cacheDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Path download(String packageName, Path unpacked, Path cachedDeb) {
+        try {
+            Path deb = cachedDeb;
             if (deb == null) {
                 progress.step("downloading " + packageName + " with apt-get");
                 Path downloads = Files.createTempDirectory(cacheDir, ".download-");
                 try {
-                    HostCommand.of("apt-get", "download", "-q", packageName)
+                    HostProgram.of("apt-get", "download", "-q", packageName)
                             .in(downloads).env(NON_INTERACTIVE).timeout(Duration.ofMinutes(15)).run();
                     Path fetched;
                     try (Stream<Path> files = Files.list(downloads)) {
@@ -145,7 +176,7 @@ public final class DebianKernelSource {
             progress.step("unpacking " + deb.getFileName());
             Path staging = Files.createTempDirectory(cacheDir, ".unpack-");
             try {
-                HostCommand.of("dpkg-deb", "-x", deb.toString(), staging.toString()).timeout(Duration.ofMinutes(5)).run();
+                HostProgram.of("dpkg-deb", "-x", deb.toString(), staging.toString()).timeout(Duration.ofMinutes(5)).run();
                 Files.move(staging, unpacked, StandardCopyOption.ATOMIC_MOVE);
             } finally {
                 Tree.deleteQuietly(staging);

@@ -114,9 +114,9 @@ public final class KernelTree {
             String fileName = file.getFileName().toString();
             try {
                 if (fileName.endsWith(".xz")) {
-                    return HostCommand.of("xz", "-dc", file.toString()).timeout(Duration.ofMinutes(1)).runForBytes();
+                    return HostProgram.of("xz", "-dc", file.toString()).timeout(Duration.ofMinutes(1)).runForBytes();
                 } else if (fileName.endsWith(".zst")) {
-                    return HostCommand.of("zstd", "-dcq", file.toString()).timeout(Duration.ofMinutes(1)).runForBytes();
+                    return HostProgram.of("zstd", "-dcq", file.toString()).timeout(Duration.ofMinutes(1)).runForBytes();
                 } else if (fileName.endsWith(".gz")) {
                     try (InputStream in = new GZIPInputStream(Files.newInputStream(file))) {
                         return in.readAllBytes();

@@ -17,35 +17,35 @@ import java.util.concurrent.TimeUnit;
  * turns a failure into an {@link ImageBuildException} that names the program and quotes the end
  * of its error output.
  */
-public final class HostCommand {
+public final class HostProgram {
     private final List<String> argv;
     private Path workDir;
     private Map<String, String> extraEnv = Map.of();
     private Duration timeout = Duration.ofMinutes(10);
 
-    private HostCommand(List<String> argv) {
+    private HostProgram(List<String> argv) {
         this.argv = List.copyOf(argv);
     }
 
-    public static HostCommand of(String... argv) {
-        return new HostCommand(List.of(argv));
+    public static HostProgram of(String... argv) {
+        return new HostProgram(List.of(argv));
     }
 
-    public static HostCommand of(List<String> argv) {
-        return new HostCommand(argv);
+    public static HostProgram of(List<String> argv) {
+        return new HostProgram(argv);
     }
 
-    public HostCommand in(Path directory) {
+    public HostProgram in(Path directory) {
         this.workDir = directory;
         return this;
     }
 
-    public HostCommand env(Map<String, String> env) {
+    public HostProgram env(Map<String, String> env) {
         this.extraEnv = Map.copyOf(env);
         return this;
     }
 
-    public HostCommand timeout(Duration limit) {
+    public HostProgram timeout(Duration limit) {
         this.timeout = limit;
         return this;
     }

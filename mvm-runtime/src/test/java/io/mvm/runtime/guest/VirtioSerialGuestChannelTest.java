@@ -1,0 +1,196 @@
+package io.mvm.runtime.guest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.mvm.runtime.guest.AgentRequest.AgentField;
+import io.mvm.runtime.guest.GuestChannel.ExecRequest;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The host side against a scripted agent on a real Unix socket: framing, ids, reconnects and
+ * deadlines, without a VM (the guest side is covered by GuestAgentIT on a real microvm).
+ */
+class VirtioSerialGuestChannelTest {
+    private Path dir;
+    private Path socketPath;
+    private ServerSocketChannel server;
+    private Thread serverThread;
+    private final List<String> received = new CopyOnWriteArrayList<>();
+
+    /** Answers one request line; returning null closes the connection without answering. */
+    interface Script {
+        String answer(int connection, String verb, long id, String requestLine) throws Exception;
+    }
+
+    @BeforeEach
+    void setUp() throws IOException {
+        dir = Files.createTempDirectory("mvm-channel-test-");
+        socketPath = dir.resolve("agent.sock");
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (server != null) {
+            server.close();
+        }
+        if (serverThread != null) {
+            serverThread.interrupt();
+            serverThread.join(5000);
+        }
+        Files.deleteIfExists(socketPath);
+        Files.deleteIfExists(dir);
+    }
+
+    private void serve(Script script) throws IOException {
+        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(socketPath));
+        AtomicInteger connections = new AtomicInteger();
+        serverThread = Thread.ofVirtual().start(() -> {
+            while (server.isOpen()) {
+                try (SocketChannel client = server.accept()) {
+                    int n = connections.incrementAndGet();
+                    BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client), StandardCharsets.US_ASCII));
+                    OutputStream out = Channels.newOutputStream(client);
+                    for (String line; (line = in.readLine()) != null; ) {
+                        if (line.isEmpty()) {
+                            continue;
+                        }
+                        received.add(line);
+                        String[] words = line.split(" ");
+                        String answer = script.answer(n, words[3], Long.parseLong(words[2]), line);
+                        if (answer == null) {
+                            break;
+                        }
+                        out.write(answer.getBytes(StandardCharsets.US_ASCII));
+                        out.flush();
+                    }
+                } catch (Exception e) {
+                    // connection ended or server closed
+                }
+            }
+        });
+    }
+
+    private static String ok(long id, AgentField... fields) {
+        return AgentProtocol.encodeAnswer(1, id, true, List.of(fields));
+    }
+
+    private static String health(long id) {
+        return ok(id, AgentField.text("hostname", "web-1"), AgentField.text("uptime", "3.25"), AgentField.text("kernel", "6.1.0"));
+    }
+
+    @Test
+    void lateAnswersAndTornLinesAreSkippedUntilTheAnswerWithTheRightId() throws IOException {
+        serve((conn, verb, id, line) -> "stderr=AAAA .\n" + health(id - 1) + "garbage\n" + health(id));
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            GuestChannel.Health health = channel.health(Duration.ofSeconds(10));
+            assertThat(health).isEqualTo(new GuestChannel.Health(1, "web-1", 3.25, "6.1.0"));
+        }
+    }
+
+    @Test
+    void aProtocolVersionMismatchIsReportedClearly() throws IOException {
+        serve((conn, verb, id, line) -> AgentProtocol.encodeAnswer(2, id, true, List.of()));
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            assertThatThrownBy(() -> channel.health(Duration.ofSeconds(10)))
+                    .isInstanceOf(GuestChannelException.class)
+                    .hasMessageContaining("guest agent speaks protocol version 2 but this host speaks 1");
+        }
+    }
+
+    @Test
+    void anErrorAnswerBecomesAGuestChannelExceptionWithTheGuestsMessage() throws IOException {
+        serve((conn, verb, id, line) -> AgentProtocol.encodeAnswer(1, id, false, List.of(AgentField.text("message", "cannot unmount"))));
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            assertThatThrownBy(() -> channel.reloadSecrets(Duration.ofSeconds(10)))
+                    .isInstanceOf(GuestChannelException.class)
+                    .hasMessage("guest agent refused reload-secrets: cannot unmount");
+        }
+    }
+
+    @Test
+    void aSocketThatAppearsLaterIsConnectedWithinTheDeadline() throws Exception {
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            Thread late = Thread.ofVirtual().start(() -> {
+                try {
+                    Thread.sleep(300);
+                    serve((conn, verb, id, line) -> health(id));
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            assertThat(channel.health(Duration.ofSeconds(10)).hostname()).isEqualTo("web-1");
+            late.join();
+        }
+    }
+
+    @Test
+    void idempotentRequestsAreResentAfterTheVmmDroppedTheConnection() throws IOException {
+        serve((conn, verb, id, line) -> conn == 1 ? null : ok(id, AgentField.text("state", "exited"), AgentField.text("exit", "3")));
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            assertThat(channel.workload(Duration.ofSeconds(10))).isEqualTo(new GuestChannel.WorkloadStatus("exited", 3));
+        }
+        assertThat(received).hasSize(2);
+    }
+
+    @Test
+    void execIsNotResentWhenTheConnectionBreaksMidRequest() throws IOException {
+        serve((conn, verb, id, line) -> null);
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            assertThatThrownBy(() -> channel.exec(ExecRequest.of(Duration.ofSeconds(1), "rm", "-rf", "/data/x")))
+                    .isInstanceOf(GuestChannelException.class)
+                    .hasMessageContaining("outcome is unknown");
+        }
+        assertThat(received).hasSize(1);
+    }
+
+    @Test
+    void aSilentAgentTimesOutWithAClearError() throws IOException {
+        serve((conn, verb, id, line) -> {
+            Thread.sleep(10_000);
+            return null;
+        });
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            long started = System.nanoTime();
+            assertThatThrownBy(() -> channel.health(Duration.ofMillis(300)))
+                    .isInstanceOf(GuestChannelException.class)
+                    .hasMessageContaining("did not answer health within 300 ms");
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
+        }
+    }
+
+    @Test
+    void noSocketAtAllTimesOut() {
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            assertThatThrownBy(() -> channel.health(Duration.ofMillis(200)))
+                    .isInstanceOf(GuestChannelException.class)
+                    .hasMessageContaining("did not answer health");
+        }
+    }
+
+    @Test
+    void aClosedChannelRefusesCalls() {
+        VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath);
+        channel.close();
+        assertThatThrownBy(() -> channel.health(Duration.ofSeconds(1))).hasMessageContaining("is closed");
+    }
+}
