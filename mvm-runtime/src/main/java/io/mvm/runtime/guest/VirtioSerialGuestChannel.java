@@ -39,10 +39,11 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
     private final ReentrantLock lock = new ReentrantLock();
     private final ByteArrayOutputStream partialLine = new ByteArrayOutputStream();
     private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
-    private SocketChannel connection;
-    private Selector selector;
+    // Written only under the lock; read without it by close() to interrupt a call in flight.
+    private volatile SocketChannel connection;
+    private volatile Selector selector;
+    private volatile boolean closed;
     private long nextId;
-    private boolean closed;
 
     private VirtioSerialGuestChannel(Path socket) {
         this.socket = socket.toAbsolutePath();
@@ -114,15 +115,37 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
         call(new AgentRequest.ReloadSecrets(), timeout);
     }
 
+    /**
+     * Closes the connection. A call in flight (a long exec, a drain) is not waited for: its
+     * connection is closed under it and it fails at once with "closed".
+     */
     @Override
     public void close() {
-        lock.lock();
-        try {
-            closed = true;
-            disconnect();
-        } finally {
-            lock.unlock();
+        closed = true;
+        if (lock.tryLock()) {
+            try {
+                disconnect();
+            } finally {
+                lock.unlock();
+            }
+            return;
         }
+        SocketChannel inFlight = connection;
+        Selector waiting = selector;
+        try {
+            if (inFlight != null) {
+                inFlight.close();
+            }
+        } catch (IOException e) {
+            log.debug("guest channel {}: error while closing: {}", socket, e.toString());
+        }
+        if (waiting != null) {
+            waiting.wakeup();
+        }
+    }
+
+    private GuestChannelException closedError() {
+        return new GuestChannelException("guest channel " + socket + " is closed");
     }
 
     private AgentAnswer call(AgentRequest request, Duration timeout) {
@@ -132,12 +155,12 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
         long deadline = System.nanoTime() + timeout.toNanos();
         lock.lock();
         try {
-            if (closed) {
-                throw new GuestChannelException("guest channel " + socket + " is closed");
-            }
             IOException lastFailure = null;
             boolean sent = false;
             while (System.nanoTime() < deadline) {
+                if (closed) {
+                    throw closedError();
+                }
                 if (sent && !request.idempotent()) {
                     throw new GuestChannelException("connection to the guest agent at " + socket + " broke during "
                             + request.verb() + "; its outcome is unknown", lastFailure);
@@ -155,11 +178,18 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
                         return check(request, answer.get());
                     }
                 } catch (IOException e) {
+                    if (closed) {
+                        disconnect();
+                        throw closedError();
+                    }
                     lastFailure = e;
                     log.debug("guest channel {}: {} failed, reconnecting: {}", socket, request.verb(), e.toString());
                     disconnect();
                     pause(deadline);
                 }
+            }
+            if (closed) {
+                throw closedError();
             }
             throw new GuestChannelException("guest agent at " + socket + " did not answer " + request.verb()
                     + " within " + timeout.toMillis() + " ms"
@@ -183,7 +213,7 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
     }
 
     private void ensureConnected(long deadline) throws IOException {
-        while (connection == null && System.nanoTime() < deadline) {
+        while (connection == null && !closed && System.nanoTime() < deadline) {
             SocketChannel candidate = SocketChannel.open(StandardProtocolFamily.UNIX);
             try {
                 candidate.connect(UnixDomainSocketAddress.of(socket));
