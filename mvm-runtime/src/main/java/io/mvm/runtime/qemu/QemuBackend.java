@@ -235,9 +235,14 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private void waitForAgent(VmHandle handle, VmmProcess process, boolean coldBoot) {
         long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
         SerialLog serial = new SerialLog(handle.serialLog());
+        SerialLog failures = new SerialLog(handle.serialLog());
         boolean ready = !coldBoot;
         RuntimeException last = null;
         while (System.nanoTime() < deadline) {
+            if (coldBoot && failures.contains(SerialLog.BOOT_FAILED_MARKER)) {
+                throw new MvmException(ErrorCategory.FAILED_PRECONDITION, "the guest could not boot: "
+                        + SerialLog.lastLineContaining(handle.serialLog(), SerialLog.BOOT_FAILED_MARKER));
+            }
             if (!process.isAlive()) {
                 throw new MvmException(ErrorCategory.UNAVAILABLE, "the VMM exited while the guest was booting");
             }
