@@ -1,7 +1,6 @@
 package io.mvm.runtime.guest;
 
 import io.mvm.runtime.guest.AgentProtocol.AgentAnswer;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -37,12 +36,13 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
 
     private final Path socket;
     private final ReentrantLock lock = new ReentrantLock();
-    private final ByteArrayOutputStream partialLine = new ByteArrayOutputStream();
+    private final LineBuffer partialLine = new LineBuffer();
     private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
-    private SocketChannel connection;
-    private Selector selector;
+    // Written only under the lock; read without it by close() to interrupt a call in flight.
+    private volatile SocketChannel connection;
+    private volatile Selector selector;
+    private volatile boolean closed;
     private long nextId;
-    private boolean closed;
 
     private VirtioSerialGuestChannel(Path socket) {
         this.socket = socket.toAbsolutePath();
@@ -114,15 +114,37 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
         call(new AgentRequest.ReloadSecrets(), timeout);
     }
 
+    /**
+     * Closes the connection. A call in flight (a long exec, a drain) is not waited for: its
+     * connection is closed under it and it fails at once with "closed".
+     */
     @Override
     public void close() {
-        lock.lock();
-        try {
-            closed = true;
-            disconnect();
-        } finally {
-            lock.unlock();
+        closed = true;
+        if (lock.tryLock()) {
+            try {
+                disconnect();
+            } finally {
+                lock.unlock();
+            }
+            return;
         }
+        SocketChannel inFlight = connection;
+        Selector waiting = selector;
+        try {
+            if (inFlight != null) {
+                inFlight.close();
+            }
+        } catch (IOException e) {
+            log.debug("guest channel {}: error while closing: {}", socket, e.toString());
+        }
+        if (waiting != null) {
+            waiting.wakeup();
+        }
+    }
+
+    private GuestChannelException closedError() {
+        return new GuestChannelException("guest channel " + socket + " is closed");
     }
 
     private AgentAnswer call(AgentRequest request, Duration timeout) {
@@ -132,12 +154,12 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
         long deadline = System.nanoTime() + timeout.toNanos();
         lock.lock();
         try {
-            if (closed) {
-                throw new GuestChannelException("guest channel " + socket + " is closed");
-            }
             IOException lastFailure = null;
             boolean sent = false;
             while (System.nanoTime() < deadline) {
+                if (closed) {
+                    throw closedError();
+                }
                 if (sent && !request.idempotent()) {
                     throw new GuestChannelException("connection to the guest agent at " + socket + " broke during "
                             + request.verb() + "; its outcome is unknown", lastFailure);
@@ -155,11 +177,18 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
                         return check(request, answer.get());
                     }
                 } catch (IOException e) {
+                    if (closed) {
+                        disconnect();
+                        throw closedError();
+                    }
                     lastFailure = e;
                     log.debug("guest channel {}: {} failed, reconnecting: {}", socket, request.verb(), e.toString());
                     disconnect();
                     pause(deadline);
                 }
+            }
+            if (closed) {
+                throw closedError();
             }
             throw new GuestChannelException("guest agent at " + socket + " did not answer " + request.verb()
                     + " within " + timeout.toMillis() + " ms"
@@ -183,7 +212,7 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
     }
 
     private void ensureConnected(long deadline) throws IOException {
-        while (connection == null && System.nanoTime() < deadline) {
+        while (connection == null && !closed && System.nanoTime() < deadline) {
             SocketChannel candidate = SocketChannel.open(StandardProtocolFamily.UNIX);
             try {
                 candidate.connect(UnixDomainSocketAddress.of(socket));
@@ -211,10 +240,12 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
         try {
             while (out.hasRemaining()) {
                 if (connection.write(out) == 0) {
-                    key.interestOps(SelectionKey.OP_WRITE);
-                    if (selector.select(remainingMillis(deadline)) == 0 && System.nanoTime() >= deadline) {
+                    long remaining = remainingMillis(deadline);
+                    if (remaining <= 0) {
                         throw new IOException("timed out writing to the guest channel");
                     }
+                    key.interestOps(SelectionKey.OP_WRITE);
+                    selector.select(remaining); // select(0) would wait forever: remaining is at least 1
                     selector.selectedKeys().clear();
                 }
             }
@@ -248,7 +279,7 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
                 throw new IOException("guest channel closed by the VMM");
             }
             readBuffer.flip();
-            partialLine.write(readBuffer.array(), readBuffer.position(), readBuffer.remaining());
+            partialLine.append(readBuffer.array(), readBuffer.position(), readBuffer.remaining());
             readBuffer.clear();
             if (partialLine.size() > MAX_LINE_BYTES) {
                 throw new IOException("guest agent sent a line longer than " + MAX_LINE_BYTES + " bytes");
@@ -270,16 +301,7 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
     }
 
     private Optional<String> nextBufferedLine() {
-        byte[] buffered = partialLine.toByteArray();
-        for (int i = 0; i < buffered.length; i++) {
-            if (buffered[i] == '\n') {
-                String line = new String(buffered, 0, i, StandardCharsets.US_ASCII);
-                partialLine.reset();
-                partialLine.write(buffered, i + 1, buffered.length - i - 1);
-                return Optional.of(line);
-            }
-        }
-        return Optional.empty();
+        return partialLine.nextLine();
     }
 
     private static long remainingMillis(long deadline) {
@@ -313,6 +335,44 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
             selector = null;
             connection = null;
             partialLine.reset();
+        }
+    }
+
+    /** Bytes received but not yet split into lines; scans each byte for the newline only once. */
+    private static final class LineBuffer {
+        private byte[] bytes = new byte[64 * 1024];
+        private int length;
+        private int scanned;
+
+        void append(byte[] source, int offset, int count) {
+            if (length + count > bytes.length) {
+                bytes = java.util.Arrays.copyOf(bytes, Math.max(bytes.length * 2, length + count));
+            }
+            System.arraycopy(source, offset, bytes, length, count);
+            length += count;
+        }
+
+        Optional<String> nextLine() {
+            for (int i = scanned; i < length; i++) {
+                if (bytes[i] == '\n') {
+                    String line = new String(bytes, 0, i, StandardCharsets.US_ASCII);
+                    System.arraycopy(bytes, i + 1, bytes, 0, length - i - 1);
+                    length -= i + 1;
+                    scanned = 0;
+                    return Optional.of(line);
+                }
+            }
+            scanned = length;
+            return Optional.empty();
+        }
+
+        int size() {
+            return length;
+        }
+
+        void reset() {
+            length = 0;
+            scanned = 0;
         }
     }
 }

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.mvm.model.MvmException;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -21,7 +20,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.InstantSource;
-
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,7 +54,8 @@ public final class ImageBuilder {
 
     /**
      * The TSC flags avoid a hang at calibration under TCG; cryptomgr.notests skips the crypto
-     * self-tests, about 15% of a TCG boot's CPU time; panic=-1 turns a failed boot into an exit.
+     * self-tests, about 15% of a TCG boot's CPU time; panic=-1 reboots at once on a kernel panic,
+     * which QEMU's -no-reboot turns into an exit instead of a hang.
      */
     static final String BOOT_ARGS = "console=ttyS0 tsc_early_khz=2000000 tsc=reliable panic=-1 cryptomgr.notests quiet";
 

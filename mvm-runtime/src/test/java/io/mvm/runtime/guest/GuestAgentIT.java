@@ -139,6 +139,24 @@ class GuestAgentIT {
     }
 
     @Test
+    @Order(4)
+    void binaryStdinAndLargeOutputSurviveTheChannel() {
+        byte[] stdin = new byte[64 * 1024];
+        new java.util.Random(42).nextBytes(stdin);
+        long started = System.nanoTime();
+        ExecResult echoed = channel.exec(new ExecRequest(List.of("cat"), Map.of(), stdin, CALL));
+        System.out.printf("64 KiB stdin round trip: %d ms%n", Duration.ofNanos(System.nanoTime() - started).toMillis());
+        assertThat(echoed.exitCode()).isZero();
+        assertThat(echoed.stdout()).isEqualTo(stdin);
+
+        started = System.nanoTime();
+        ExecResult big = channel.exec(ExecRequest.of(CALL, "head", "-c", "4000000", "/dev/zero"));
+        System.out.printf("4 MB stdout: %d ms%n", Duration.ofNanos(System.nanoTime() - started).toMillis());
+        assertThat(big.exitCode()).isZero();
+        assertThat(big.stdout()).hasSize(4_000_000).containsOnly((byte) 0);
+    }
+
+    @Test
     @Order(5)
     void execUnknownProgramFailsLikeAShell() {
         ExecResult result = channel.exec(ExecRequest.of(CALL, "/no/such/program"));

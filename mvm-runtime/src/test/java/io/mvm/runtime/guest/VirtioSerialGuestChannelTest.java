@@ -188,6 +188,33 @@ class VirtioSerialGuestChannelTest {
     }
 
     @Test
+    void closingInterruptsACallInFlight() throws Exception {
+        serve((conn, verb, id, line) -> {
+            Thread.sleep(20_000);
+            return null;
+        });
+        VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath);
+        java.util.concurrent.CompletableFuture<Throwable> failure = new java.util.concurrent.CompletableFuture<>();
+        Thread call = Thread.ofVirtual().start(() -> {
+            try {
+                channel.exec(ExecRequest.of(Duration.ofSeconds(60), "sleep", "60"));
+                failure.complete(null);
+            } catch (Throwable t) {
+                failure.complete(t);
+            }
+        });
+        while (received.isEmpty()) {
+            Thread.sleep(10);
+        }
+        long started = System.nanoTime();
+        channel.close();
+        Throwable thrown = failure.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(thrown).isInstanceOf(GuestChannelException.class).hasMessageContaining("is closed");
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
+        call.join();
+    }
+
+    @Test
     void aClosedChannelRefusesCalls() {
         VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath);
         channel.close();
