@@ -195,6 +195,16 @@ class GuestAgentIT {
     }
 
     @Test
+    @Order(6)
+    void anAnswerLockLeftByADeadHandlerIsBroken() {
+        // The command leaves the lock its own answer needs, dated long ago, as a dead handler would.
+        ExecResult result = channel.exec(ExecRequest.of(CALL, "sh", "-c",
+                "mkdir /run/mvm/emit.lock && touch -d '2000-01-01 00:00' /run/mvm/emit.lock && echo left"));
+        assertThat(result.stdoutText()).isEqualTo("left\n");
+        assertThat(channel.health(CALL).hostname()).isEqualTo(hostname);
+    }
+
+    @Test
     @Order(7)
     void drivesAreMountedByLabelWithTheRightModes() {
         String mounts = channel.exec(ExecRequest.of(CALL, "cat", "/proc/mounts")).stdoutText();
