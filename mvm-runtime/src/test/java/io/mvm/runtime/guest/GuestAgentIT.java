@@ -179,6 +179,32 @@ class GuestAgentIT {
     }
 
     @Test
+    @Order(6)
+    void healthIsAnsweredWhileAnExecRunsAndNothingIsLeftAsAZombie() throws Exception {
+        java.util.concurrent.CompletableFuture<ExecResult> slow = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> channel.exec(ExecRequest.of(CALL, "sh", "-c", "touch /tmp/slow-started; sleep 8; echo slow")),
+                java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+        long end = System.nanoTime() + CALL.toNanos();
+        while (channel.exec(ExecRequest.of(CALL, "test", "-e", "/tmp/slow-started")).exitCode() != 0 && System.nanoTime() < end) {
+            Thread.sleep(100);
+        }
+        assertThat(channel.health(CALL).hostname()).isEqualTo(hostname);
+        assertThat(slow).as("the slow exec is still running while health answered").isNotDone();
+        assertThat(slow.get(2, java.util.concurrent.TimeUnit.MINUTES).stdoutText()).isEqualTo("slow\n");
+        assertThat(run("sleep 1; ps -o stat,args | grep -c '^Z' || true").strip()).isEqualTo("0");
+    }
+
+    @Test
+    @Order(6)
+    void anAnswerLockLeftByADeadHandlerIsBroken() {
+        // The command leaves the lock its own answer needs, dated long ago, as a dead handler would.
+        ExecResult result = channel.exec(ExecRequest.of(CALL, "sh", "-c",
+                "mkdir /run/mvm/emit.lock && touch -d '2000-01-01 00:00' /run/mvm/emit.lock && echo left"));
+        assertThat(result.stdoutText()).isEqualTo("left\n");
+        assertThat(channel.health(CALL).hostname()).isEqualTo(hostname);
+    }
+
+    @Test
     @Order(7)
     void drivesAreMountedByLabelWithTheRightModes() {
         String mounts = channel.exec(ExecRequest.of(CALL, "cat", "/proc/mounts")).stdoutText();
