@@ -59,7 +59,7 @@ public final class ImageBuilder {
      */
     static final String BOOT_ARGS = "console=ttyS0 tsc_early_khz=2000000 tsc=reliable panic=-1 cryptomgr.notests quiet";
 
-    private static final List<String> GUEST_SCRIPTS = List.of("init", "mvm-init", "mvm-agent", "mvm-workload");
+    private static final List<String> GUEST_SCRIPTS = List.of("init", "mvm-init", "mvm-agent", "mvm-workload", "gateway-setup.sh");
     private static final ObjectMapper JSON = new ObjectMapper()
             .registerModule(new JavaTimeModule())
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
@@ -222,9 +222,12 @@ public final class ImageBuilder {
             Files.createDirectories(link.getParent());
             Files.createSymbolicLink(link, Path.of("/bin/busybox"));
         }
-        for (String script : List.of("mvm-init", "mvm-agent", "mvm-workload")) {
-            Path file = tree.resolve("sbin").resolve(script);
-            Files.write(file, guestScript(script));
+        Map<String, String> rootfsScripts = Map.of(
+                "mvm-init", "mvm-init", "mvm-agent", "mvm-agent", "mvm-workload", "mvm-workload",
+                "gateway-setup.sh", "mvm-gateway-setup");
+        for (Map.Entry<String, String> script : rootfsScripts.entrySet()) {
+            Path file = tree.resolve("sbin").resolve(script.getValue());
+            Files.write(file, guestScript(script.getKey()));
             Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
         Files.writeString(tree.resolve("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
