@@ -50,9 +50,11 @@ public final class Coordinator implements AutoCloseable {
     private final Optional<Path> createdTokenFile;
     private final NodeTokens nodeTokens;
     private final Housekeeping housekeeping;
+    private final GenerationSignal signal;
 
     private Coordinator(Database db, ApiServer api, int port, Path adminTokenFile, Optional<Path> createdTokenFile,
-                        NodeTokens nodeTokens, Housekeeping housekeeping) {
+                        NodeTokens nodeTokens, Housekeeping housekeeping, GenerationSignal signal) {
+        this.signal = signal;
         this.nodeTokens = nodeTokens;
         this.housekeeping = housekeeping;
         this.db = db;
@@ -113,7 +115,7 @@ public final class Coordinator implements AutoCloseable {
             created.ifPresent(f -> log.info("admin token written to {}", f));
             Housekeeping housekeeping = new Housekeeping(nodes, scheduler);
             housekeeping.start(config.housekeepingInterval());
-            return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping);
+            return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal);
         } catch (RuntimeException e) {
             db.close();
             throw e;
@@ -163,6 +165,7 @@ public final class Coordinator implements AutoCloseable {
     public void stop() {
         try {
             housekeeping.close();
+            signal.close();
             api.stop();
         } finally {
             db.close();

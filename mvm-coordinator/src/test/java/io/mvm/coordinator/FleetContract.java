@@ -267,6 +267,23 @@ abstract class FleetContract {
     }
 
     @Test
+    void stoppingTheCoordinatorAnswersPendingLongPollsAtOnce() throws Exception {
+        ApiClient node = register("node-a", 8, 16384);
+        long g = desired(node, "node-a").get("generation").asLong();
+        CompletableFuture<Response> poll = CompletableFuture.supplyAsync(
+                () -> node.get("/v1/nodes/node-a/desired?after_generation=" + g + "&wait_secs=200"));
+        Thread.sleep(300);
+        long t0 = System.nanoTime();
+        coordinator.stop();
+        coordinator = null;
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(30));
+        Response answered = poll.handle((r, e) -> r).get(30, TimeUnit.SECONDS);
+        if (answered != null) {
+            assertThat(answered.status()).isIn(200, 503);
+        }
+    }
+
+    @Test
     void generationMovesExactlyWhenTheNodesListChanges() {
         ApiClient node = register("node-a", 8, 16384);
         long g0 = desired(node, "node-a").get("generation").asLong();

@@ -145,7 +145,7 @@ public final class NodeService {
                 return nodes.generation(tx, id);
             });
             long left = deadline - System.nanoTime();
-            if (after.isEmpty() || generation > after.getAsLong() || left <= 0) {
+            if (after.isEmpty() || generation > after.getAsLong() || left <= 0 || signal.closed()) {
                 return db.read(tx -> new Desired(nodes.generation(tx, id), scheduler.desiredFor(tx, id)));
             }
             signal.awaitAfter(epoch, Duration.ofNanos(Math.min(left, RECHECK.toNanos())));

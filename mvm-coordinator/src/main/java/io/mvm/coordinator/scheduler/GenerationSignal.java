@@ -1,7 +1,6 @@
 package io.mvm.coordinator.scheduler;
 
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -14,6 +13,28 @@ public final class GenerationSignal {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private long epoch;
+    private boolean closed;
+
+    /** The coordinator is stopping: every waiting long poll answers now, and later ones do not wait. */
+    public void close() {
+        lock.lock();
+        try {
+            closed = true;
+            epoch++;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public boolean closed() {
+        lock.lock();
+        try {
+            return closed;
+        } finally {
+            lock.unlock();
+        }
+    }
 
     public void advanced() {
         lock.lock();
@@ -39,15 +60,11 @@ public final class GenerationSignal {
         long nanos = max.toNanos();
         lock.lock();
         try {
-            while (epoch == seen && nanos > 0) {
+            while (epoch == seen && nanos > 0 && !closed) {
                 nanos = changed.awaitNanos(nanos);
             }
         } finally {
             lock.unlock();
         }
-    }
-
-    static long millis(Duration d) {
-        return TimeUnit.NANOSECONDS.toMillis(d.toNanos());
     }
 }
