@@ -267,6 +267,26 @@ abstract class FleetContract {
     }
 
     @Test
+    void aLongPollOnOneCoordinatorSeesAChangeMadeThroughAnother() throws Exception {
+        ApiClient node = register("node-a", 8, 16384);
+        tenantWithPool("acme", "w", 1, 1);
+        long g = desired(node, "node-a").get("generation").asLong();
+        try (Coordinator second = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
+                .withListen("127.0.0.1", 0).withClock(clock).withHousekeepingInterval(Duration.ofHours(1)))) {
+            ApiClient viaSecond = new ApiClient(second.port(), null).withToken(second.issueNodeToken(NodeId.of("node-a")));
+            CompletableFuture<Response> poll = CompletableFuture.supplyAsync(
+                    () -> viaSecond.get("/v1/nodes/node-a/desired?after_generation=" + g + "&wait_secs=100"));
+            Thread.sleep(300);
+            long t0 = System.nanoTime();
+            assertThat(admin.patch("/v1/tenants/acme/pools/w", Map.of("running", 3), Map.of()).status()).isEqualTo(200);
+            JsonNode woke = poll.get(60, TimeUnit.SECONDS).json();
+            assertThat(woke.get("generation").asLong()).isGreaterThan(g);
+            assertThat(woke.get("instances")).hasSize(3);
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(50));
+        }
+    }
+
+    @Test
     void stoppingTheCoordinatorAnswersPendingLongPollsAtOnce() throws Exception {
         ApiClient node = register("node-a", 8, 16384);
         long g = desired(node, "node-a").get("generation").asLong();
