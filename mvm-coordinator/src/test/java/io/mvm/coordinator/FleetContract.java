@@ -229,6 +229,9 @@ abstract class FleetContract {
         Response pool = admin.get("/v1/tenants/acme/pools/gw");
         assertThat(pool.body()).doesNotContain("s3cr3t-value").contains("api-token");
         assertThat(admin.get("/v1/tenants/acme/audit").body()).doesNotContain("s3cr3t-value");
+        assertProblem(admin.patch("/v1/tenants/acme/pools/gw", "{\"env\": {\"A\": null}}", Map.of()), 400, "null");
+        assertProblem(admin.patch("/v1/tenants/acme/pools/gw", Map.of("env", Map.of("bad name", "x")), Map.of()), 400,
+                "invalid env name");
         assertThat(admin.patch("/v1/tenants/acme/pools/gw", Map.of("secrets", Map.of("api-token", "rotated")), Map.of())
                 .body()).doesNotContain("rotated");
         assertThat(desired(node, "node-a").get("instances").get(0).get("secrets").get("api-token").asText())
@@ -386,6 +389,24 @@ abstract class FleetContract {
         assertThat(admin.delete("/v1/tenants/acme/pools/w", Map.of()).status()).isIn(204, 409);
     }
 
+    @Test
+    void eventsArePrunedToTheNewestFiveHundredPerInstance() {
+        ApiClient node = register("node-a", 8, 16384);
+        tenantWithPool("acme", "w", 1, 1);
+        String id = instances("acme").getFirst().get("id").asText();
+        List<Map<String, Object>> events = new ArrayList<>();
+        for (int n = 0; n < 600; n++) {
+            events.add(Map.of("time", Instant.parse("2026-11-21T00:00:00Z").plusSeconds(n).toString(), "type",
+                    "restarted", "message", "restart " + n));
+        }
+        assertThat(node.post("/v1/nodes/node-a/observed", report(1, observed(id, "running", "events", events)))
+                .status()).isEqualTo(204);
+        JsonNode kept = admin.get("/v1/instances/" + id + "/events?limit=1000").json().get("items");
+        assertThat(kept).hasSize(500);
+        assertThat(kept.get(0).get("message").asText()).isEqualTo("restart 100");
+        assertThat(kept.get(499).get("message").asText()).isEqualTo("restart 599");
+    }
+
     // ---- lost nodes ----
 
     @Test
@@ -501,6 +522,9 @@ abstract class FleetContract {
             assertProblem(admin.post("/v1/instances/" + id + "/exec", exec), 409, "no such vm");
 
             assertProblem(admin.post("/v1/instances/" + id + "/exec", Map.of("argv", List.of())), 400, "argv");
+            assertProblem(admin.post("/v1/instances/" + id + "/exec", "{\"argv\": [\"ls\", null]}"), 400, "null");
+            assertProblem(admin.post("/v1/instances/" + id + "/exec", "{\"argv\": [\"ls\"], \"env\": {\"A\": null}}"),
+                    400, "null");
             assertProblem(admin.post("/v1/instances/" + id + "/exec", Map.of("argv", List.of("ls"), "timeout_secs", 0)),
                     400, "timeout_secs");
             assertProblem(admin.post("/v1/instances/" + id + "/exec", Map.of("argv", List.of("ls"), "stdin_b64", "%%")),

@@ -231,7 +231,8 @@ public final class ApiServer {
         r.post("/v1/instances/{id}/exec", ctx -> {
             InstanceId id = instanceId(ctx);
             Requests.Exec req = bodies.read(ctx, Requests.Exec.class);
-            ExecRequest exec = new ExecRequest(req.argv(), req.env(), req.stdinB64(),
+            ExecRequest exec = new ExecRequest(req.argv() == null ? null : noNulls(req.argv()),
+                    req.env() == null ? null : noNulls(req.env()), req.stdinB64(),
                     req.timeoutSecs() == null ? ExecRequest.DEFAULT_TIMEOUT_SECS : req.timeoutSecs());
             InstanceRelay.Answer answer = relay.exec(id, exec);
             ctx.status(200).contentType(JSON).result(answer.body());
@@ -295,8 +296,10 @@ public final class ApiServer {
                 Optional.ofNullable(req.sleeping()), Optional.ofNullable(req.stopped()), Optional.ofNullable(req.vcpus()),
                 Optional.ofNullable(req.memoryMib()), Optional.ofNullable(req.dataDiskMib()),
                 Optional.ofNullable(req.template()), Optional.ofNullable(req.role()).map(Role::parse),
-                Optional.ofNullable(req.cmd()).map(List::copyOf), Optional.ofNullable(req.env()).map(Map::copyOf),
-                Optional.ofNullable(req.secrets()).map(Map::copyOf), Optional.ofNullable(req.configFiles()).map(Map::copyOf));
+                Optional.ofNullable(req.cmd()).map(ApiServer::noNulls).map(List::copyOf),
+                Optional.ofNullable(req.env()).map(ApiServer::noNulls).map(Map::copyOf),
+                Optional.ofNullable(req.secrets()).map(ApiServer::noNulls).map(Map::copyOf),
+                Optional.ofNullable(req.configFiles()).map(ApiServer::noNulls).map(Map::copyOf));
         Pool p = pools.patch(caller(ctx), ref, patch, ifMatch(ctx));
         etag(ctx, p.version());
         json(ctx, 200, Views.pool(p));
@@ -308,7 +311,7 @@ public final class ApiServer {
         NodeRegistration registration = new NodeRegistration(NodeId.of(required(req.nodeId(), "node_id")),
                 new Capacity(required(cap.vcpus(), "capacity.vcpus"), required(cap.memoryMib(), "capacity.memory_mib"),
                         required(cap.diskMib(), "capacity.disk_mib")),
-                req.labels() == null ? Map.of() : req.labels(), Accelerator.parse(required(req.accelerator(), "accelerator")),
+                req.labels() == null ? Map.of() : noNulls(req.labels()), Accelerator.parse(required(req.accelerator(), "accelerator")),
                 Optional.ofNullable(req.agentUrl()).map(ApiServer::uri), Optional.ofNullable(req.agentToken()));
         nodes.register(caller(ctx), registration);
         json(ctx, 200, new Views.RegisteredView(registration.node().value(), null, heartbeatInterval.toSeconds()));
@@ -505,12 +508,29 @@ public final class ApiServer {
         return value;
     }
 
-    private static <T> List<T> orEmpty(List<T> value) {
-        return value == null ? List.of() : value;
+    private static List<String> orEmpty(List<String> value) {
+        return value == null ? List.of() : noNulls(value);
     }
 
-    private static <K, V> Map<K, V> orEmpty(Map<K, V> value) {
-        return value == null ? Map.of() : value;
+    private static Map<String, String> orEmpty(Map<String, String> value) {
+        return value == null ? Map.of() : noNulls(value);
+    }
+
+    /** JSON allows null inside arrays and objects; these fields do not. */
+    private static List<String> noNulls(List<String> list) {
+        if (list.stream().anyMatch(java.util.Objects::isNull)) {
+            throw MvmException.invalid("lists of strings must not contain null");
+        }
+        return list;
+    }
+
+    private static Map<String, String> noNulls(Map<String, String> map) {
+        map.forEach((k, v) -> {
+            if (k == null || v == null) {
+                throw MvmException.invalid("field '" + k + "' must be a string, not null");
+            }
+        });
+        return map;
     }
 
     private static int orZero(Integer value) {

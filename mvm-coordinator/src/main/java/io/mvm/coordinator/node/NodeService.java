@@ -40,6 +40,8 @@ public final class NodeService {
     /** How often a long poll re-reads the database even without an in-process signal. */
     private static final Duration RECHECK = Duration.ofSeconds(1);
     public static final Duration MAX_WAIT = Duration.ofMinutes(5);
+    /** Events kept per instance; older ones are pruned as new ones arrive. */
+    static final int EVENTS_KEPT = 500;
 
     private final Database db;
     private final NodeStore nodes;
@@ -170,9 +172,13 @@ public final class NodeService {
                     continue; // not this node's (any more): the agent removes it once it follows its list
                 }
                 Instance current = found.get();
+                boolean appended = false;
                 for (ObservedReport.Event e : o.events()) {
-                    instances.appendEvent(tx, new InstanceEvent(o.id(), e.time(), e.type(), e.message(), id),
+                    appended |= instances.appendEvent(tx, new InstanceEvent(o.id(), e.time(), e.type(), e.message(), id),
                             current.pool());
+                }
+                if (appended) {
+                    instances.pruneEvents(tx, o.id(), EVENTS_KEPT);
                 }
                 if (o.state() == InstanceState.DESTROYED && current.desired() == DesiredState.DESTROYED) {
                     instances.delete(tx, o.id());

@@ -105,6 +105,13 @@ public final class InstanceStore {
                 e.node().value()) == 1;
     }
 
+    /** Keeps only the newest {@code keep} events of an instance (a crash-looping VM must not grow the table without end). */
+    public void pruneEvents(Tx tx, InstanceId id, int keep) throws SQLException {
+        tx.update("DELETE FROM instance_events WHERE instance_id = ? AND id NOT IN "
+                + "(SELECT id FROM instance_events WHERE instance_id = ? ORDER BY id DESC LIMIT ?)", id.value(), id.value(),
+                keep);
+    }
+
     /** The latest {@code limit} events of an instance, oldest first. */
     public List<InstanceEvent> events(Tx tx, InstanceId id, int limit) throws SQLException {
         List<InstanceEvent> newestFirst = tx.query("SELECT instance_id, at, type, message, node_id FROM instance_events "

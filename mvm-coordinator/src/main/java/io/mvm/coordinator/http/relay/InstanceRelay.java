@@ -2,6 +2,7 @@ package io.mvm.coordinator.http.relay;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mvm.core.lifecycle.DesiredState;
 import io.mvm.model.InstanceId;
 import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
@@ -101,7 +102,7 @@ public final class InstanceRelay {
         }
         if (mustRun && i.state() != InstanceState.RUNNING) {
             throw MvmException.conflict("instance '" + id + "' is " + i.state() + ", not running"
-                    + (i.desired().wireName().equals("running") ? "; wait for it to start" : "; start or wake it first"));
+                    + (i.desired() == DesiredState.RUNNING ? "; wait for it to start" : "; start or wake it first"));
         }
         if (n.agentUrl().isEmpty() || n.agentToken().isEmpty()) {
             throw new RelayUnavailableException("node '" + n.id() + "' registered no agent relay endpoint", null);
