@@ -436,6 +436,20 @@ abstract class FleetContract {
     }
 
     @Test
+    void destroyingOnALostNodeNeedsNoConfirmation() {
+        ApiClient node = register("node-a", 8, 16384);
+        tenantWithPool("acme", "w", 2, 1);
+        clock.advance(Duration.ofSeconds(31));
+        coordinator.runHousekeeping();
+        assertThat(admin.get("/v1/nodes/node-a").json().get("status").asText()).isEqualTo("lost");
+        assertThat(admin.delete("/v1/tenants/acme/pools/w", Map.of()).status()).isEqualTo(409);
+        assertThat(instances("acme")).isEmpty();
+        assertThat(admin.delete("/v1/tenants/acme/pools/w", Map.of()).status()).isEqualTo(204);
+        assertThat(node.post("/v1/nodes/node-a/heartbeat", Map.of()).status()).isEqualTo(204);
+        assertThat(desired(node, "node-a").get("instances")).isEmpty();
+    }
+
+    @Test
     void aLostNodesInstancesMoveToAReadyNodeWithRoom() {
         ApiClient a = register("node-a", 8, 16384);
         tenantWithPool("acme", "w", 2, 1);

@@ -98,7 +98,18 @@ public final class Scheduler {
         settings.lock(tx, LOCK);
         List<Node> allNodes = nodes.list(tx);
         Map<PoolRef, Pool> poolsByRef = pools.listAll(tx).stream().collect(Collectors.toMap(Pool::ref, p -> p));
-        List<Instance> all = instances.listAll(tx);
+        Set<NodeId> lost = allNodes.stream().filter(n -> !n.ready()).map(Node::id).collect(Collectors.toSet());
+        List<Instance> all = new ArrayList<>();
+        for (Instance i : instances.listAll(tx)) {
+            // A lost node cannot confirm a destroy, and need not: an agent destroys whatever its
+            // (complete) list omits, so the record can go now and a returning node cleans up.
+            if (i.desired() == DesiredState.DESTROYED && i.node().map(lost::contains).orElse(false)) {
+                instances.delete(tx, i.id());
+                log.info("instance {} wanted destroyed on lost node {}: forgotten", i.id(), i.node().get());
+            } else {
+                all.add(i);
+            }
+        }
 
         List<InstanceDemand> demands = new ArrayList<>();
         Map<InstanceId, Instance> byId = new HashMap<>();
