@@ -180,6 +180,21 @@ class NodeCliIT {
         assertThat(logs.exit()).as(logs.err()).isZero();
         assertThat(logs.out()).isEqualTo("[    0.000000] Linux version 6.1\nguest ready\n");
 
+        Path secret = dataDir.resolve("api-token.txt");
+        Files.writeString(secret, "very-secret-value");
+        Run gw = mvm("pool", "create", "clitest/gw", "--flake", ".", "--profile", "minimal", "--role", "gateway",
+                "--cpus", "1", "--mem", "256", "--cmd", "/bin/serve", "--cmd", "--port=80", "--env", "MODE=prod",
+                "--secret-file", "api-token=" + secret, "--config-file", "gateway.json=" + secret);
+        assertThat(gw.exit()).as(gw.err()).isZero();
+        assertThat(gw.out()).contains("cmd:       [\"/bin/serve\",\"--port=80\"]").contains("secrets:   [\"api-token\"]")
+                .doesNotContain("very-secret-value");
+        JsonNode gwJson = JSON.readTree(mvm("pool", "info", "clitest/gw", "--json").out());
+        assertThat(gwJson.get("env").get("MODE").asText()).isEqualTo("prod");
+        assertThat(gwJson.get("config_files").get("gateway.json").asText()).isEqualTo("very-secret-value");
+        assertThat(gwJson.has("secrets")).isFalse();
+        assertThat(mvm("pool", "create", "clitest/gw2", "--flake", ".", "--profile", "minimal", "--cpus", "1",
+                "--mem", "256", "--secret-file", "k=/nonexistent/file").err()).contains("cannot read /nonexistent/file");
+
         Run info = mvm("instance", "info", id);
         assertThat(info.out()).contains("state:    running").contains("node:     cli-node").contains("pid:      99")
                 .contains("events:").contains("started  booted");
