@@ -5,16 +5,19 @@ import io.mvm.agent.coordinator.NodeRegistration;
 import io.mvm.agent.coordinator.ObservedReport;
 import io.mvm.agent.coordinator.Registration;
 import io.mvm.agent.events.InstanceEvent;
+import io.mvm.core.lifecycle.DesiredState;
 import io.mvm.core.placement.Capacity;
 import io.mvm.core.placement.InstanceDemand;
 import io.mvm.core.placement.NodeStatus;
 import io.mvm.core.placement.NodeView;
 import io.mvm.core.placement.Placement;
+import io.mvm.core.pool.DesiredStateAssignment;
+import io.mvm.core.pool.PoolMember;
+import io.mvm.core.pool.TargetCounts;
 import io.mvm.core.reconcile.DesiredInstance;
 import io.mvm.core.reconcile.DesiredSnapshot;
 import io.mvm.core.reconcile.InstanceSpec;
 import io.mvm.core.reconcile.NetworkSpec;
-import io.mvm.core.reconcile.PoolTargets;
 import io.mvm.core.reconcile.Target;
 import io.mvm.model.DesiredCounts;
 import io.mvm.model.InstanceId;
@@ -36,7 +39,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * An in-memory coordinator for the fleet simulation: pools with desired counts, per-instance
- * targets from {@link PoolTargets}, nodes chosen by {@link Placement}, per-node generations with
+ * targets from {@link DesiredStateAssignment} (as the real coordinator), nodes chosen by {@link Placement}, per-node generations with
  * long-polling, heartbeats and lost-node detection. Its state survives its own "restart" (like a
  * database); only node registrations are forgotten then.
  */
@@ -168,14 +171,14 @@ final class FakeCoordinator {
         for (var pool : pools.values()) {
             var members = instances.values().stream()
                     .filter(i -> i.pool.ref().equals(pool.ref()) && i.target != Target.DESTROYED)
-                    .map(i -> new PoolTargets.Member(i.id, i.target, i.reported)).toList();
-            var assignment = PoolTargets.assign(pool.counts(), members);
-            assignment.targets().forEach((id, t) -> instances.get(id).target = t);
-            for (var t : List.of(Target.RUNNING, Target.WARM, Target.SLEEPING)) {
-                for (int k = 0; k < assignment.toCreate(t); k++) {
-                    var id = InstanceId.of(pool.ref().tenant() + "-" + pool.ref().name() + "-" + nextId++);
-                    instances.put(id, new Instance(id, pool, t));
-                }
+                    .map(i -> new PoolMember(i.id, DesiredState.parse(i.target.wireName()), i.reported, Instant.EPOCH))
+                    .toList();
+            var plan = DesiredStateAssignment.plan(members, TargetCounts.of(pool.counts(), 0));
+            plan.changes().forEach((id, d) -> instances.get(id).target = Target.parse(d.wireName()));
+            plan.remove().forEach(id -> instances.get(id).target = Target.DESTROYED);
+            for (var d : plan.create()) {
+                var id = InstanceId.of(pool.ref().tenant() + "-" + pool.ref().name() + "-" + nextId++);
+                instances.put(id, new Instance(id, pool, Target.parse(d.wireName())));
             }
         }
         var live = instances.values().stream().filter(i -> i.target != Target.DESTROYED).toList();

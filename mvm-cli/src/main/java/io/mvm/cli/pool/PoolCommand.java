@@ -2,6 +2,10 @@ package io.mvm.cli.pool;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mvm.cli.client.ClientOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import io.mvm.cli.client.Table;
 import io.mvm.model.MvmException;
 import io.mvm.model.PoolRef;
@@ -40,8 +44,26 @@ public final class PoolCommand {
                 + (drives.get("config").asBoolean() ? ", config" : ""));
         out.println("desired:   running " + d.get("running").asInt() + ", warm " + d.get("warm").asInt() + ", sleeping "
                 + d.get("sleeping").asInt() + ", stopped " + d.get("stopped").asInt());
+        if (p.hasNonNull("cmd") && !p.get("cmd").isEmpty()) {
+            out.println("cmd:       " + p.get("cmd"));
+        }
+        if (p.hasNonNull("secret_names") && !p.get("secret_names").isEmpty()) {
+            out.println("secrets:   " + p.get("secret_names") + " (values are write-only)");
+        }
         out.println("revision:  " + p.get("revision").asLong() + "  version: " + p.get("version").asLong());
         out.flush();
+    }
+
+    private static Map<String, String> readAll(Map<String, Path> files) {
+        Map<String, String> out = new LinkedHashMap<>();
+        files.forEach((name, path) -> {
+            try {
+                out.put(name, Files.readString(path));
+            } catch (IOException e) {
+                throw MvmException.invalid("cannot read " + path + " for '" + name + "': " + e.getMessage());
+            }
+        });
+        return out;
     }
 
     private static void show(ClientOptions client, CommandSpec spec, JsonNode p) {
@@ -69,6 +91,16 @@ public final class PoolCommand {
         @Option(names = "--running", paramLabel = "N", description = "Instances to keep running (default 0).") Integer running;
         @Option(names = "--warm", paramLabel = "N", description = "Instances to keep warm (default 0).") Integer warm;
         @Option(names = "--sleeping", paramLabel = "N", description = "Instances to keep sleeping (default 0).") Integer sleeping;
+        @Option(names = "--cmd", paramLabel = "ARG",
+                description = "The guest command, one argument per --cmd (repeat in order).") List<String> cmd;
+        @Option(names = "--env", paramLabel = "NAME=VALUE", description = "Environment for the guest command (repeatable).")
+        Map<String, String> env;
+        @Option(names = "--secret-file", paramLabel = "NAME=PATH",
+                description = "A secret for the secrets drive, read from PATH (repeatable; values never shown again).")
+        Map<String, Path> secretFiles;
+        @Option(names = "--config-file", paramLabel = "NAME=PATH",
+                description = "A file for the config drive (gateways), read from PATH (repeatable).")
+        Map<String, Path> configFiles;
 
         @Override
         public void run() {
@@ -86,6 +118,10 @@ public final class PoolCommand {
             if (running != null) body.put("running", running);
             if (warm != null) body.put("warm", warm);
             if (sleeping != null) body.put("sleeping", sleeping);
+            if (cmd != null) body.put("cmd", cmd);
+            if (env != null) body.put("env", env);
+            if (secretFiles != null) body.put("secrets", readAll(secretFiles));
+            if (configFiles != null) body.put("config_files", readAll(configFiles));
             show(client, spec, client.client().post("v1/tenants/" + pool.tenant() + "/pools", body));
         }
     }
