@@ -21,6 +21,7 @@ final class CommandRegistry {
         cli.addSubcommand(new io.mvm.cli.pool.PoolCommand());
         cli.addSubcommand(new io.mvm.cli.instance.InstanceCommand());
         // agent, up
+        cli.addSubcommand(new io.mvm.cli.agent.AgentCommand());
         // net
         cli.addSubcommand(new io.mvm.cli.net.NetCommand());
         // bench
