@@ -39,7 +39,10 @@ mvm_build_if_stale() {
   local jdk_major; jdk_major=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$JAVA_HOME/release")
   # Maven 3.8 uses sun.misc.Unsafe; newer JDKs warn loudly about it.
   [ "${jdk_major:-0}" -ge 24 ] && export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
-  (cd "$root" && mvn -B -q -DskipTests package -pl mvm-cli -am) >&2 || {
-    echo "mvm: build failed (see above)." >&2; return 1; }
+  # Debian's Maven on newer JDKs emits bare colour-reset codes even in batch mode; strip them.
+  if ! (set -o pipefail; cd "$root" && mvn -B -q -DskipTests package -pl mvm-cli -am 2>&1 \
+        | sed -u 's/\x1b\[[0-9;]*m//g' >&2); then
+    echo "mvm: build failed (see above)." >&2; return 1
+  fi
   touch "$stamp"
 }

@@ -11,8 +11,9 @@ import java.util.Optional;
  * <ul>
  *   <li>{@code bridge} — frames entering a tenant bridge from an instance's port jump to that port's
  *       chain, which drops anything not sent from the instance's own MAC and IPv4 address (ARP
- *       included) and every EtherType but IPv4 and ARP. This is the only hook that sees traffic
- *       between two ports of one bridge whether or not br_netfilter is loaded.</li>
+ *       included) and every EtherType but IPv4 and ARP; frames the bridge forwards to an instance's
+ *       port must have entered through a port of the same tenant. This is the only family that sees
+ *       traffic between two ports of one bridge whether or not br_netfilter is loaded.</li>
  *   <li>{@code inet} — routed and host-bound traffic. {@code forward}: a tenant's bridge may only
  *       forward to itself (routing between its own subnets, and bridged traffic when br_netfilter
  *       passes it through here) and, with egress, to the uplink and back; everything else from or to
@@ -29,6 +30,7 @@ public final class RulesetRenderer {
     private static final String FILTER_FORWARD = "type filter hook forward priority filter; policy accept;";
     private static final String NAT_POSTROUTING = "type nat hook postrouting priority srcnat; policy accept;";
     private static final String BRIDGE_PREROUTING = "type filter hook prerouting priority filter; policy accept;";
+    private static final String BRIDGE_FORWARD = "type filter hook forward priority filter; policy accept;";
 
     private RulesetRenderer() {}
 
@@ -86,18 +88,39 @@ public final class RulesetRenderer {
 
     private static NftTable bridge(HostNetworkSpec spec) {
         List<String> prerouting = new ArrayList<>();
+        List<String> forward = new ArrayList<>();
         List<NftChain> ports = new ArrayList<>();
+        List<NftChain> tenants = new ArrayList<>();
         for (InstancePort p : spec.instances()) {
             TenantNetwork t = spec.tenant(p.tenant()).orElseThrow();
             String chain = portChain(p.portName());
             prerouting.add("iifname " + quote(p.portName()) + " jump " + chain
                     + comment("instance " + p.instance() + " of tenant " + p.tenant()));
+            forward.add("oifname " + quote(p.portName()) + " jump " + tenantChain(t)
+                    + comment("to instance " + p.instance() + " of tenant " + p.tenant()));
             ports.add(new NftChain(chain, Optional.empty(), portRules(p, t)));
+        }
+        for (TenantNetwork t : spec.tenants()) {
+            // Frames bridged to an instance must come from a port of the same tenant: a stray
+            // device or another tenant's port wrongly enslaved to this bridge reaches no instance.
+            List<String> members = new ArrayList<>();
+            for (InstancePort p : spec.instancesOf(t.tenant())) {
+                members.add("iifname " + quote(p.portName()) + " accept" + comment("from instance " + p.instance()));
+            }
+            members.add("counter drop" + comment("tenant " + t.tenant() + ": frame from outside the tenant"));
+            tenants.add(new NftChain(tenantChain(t), Optional.empty(), members));
         }
         List<NftChain> chains = new ArrayList<>();
         chains.add(new NftChain("prerouting", Optional.of(BRIDGE_PREROUTING), prerouting));
+        chains.add(new NftChain("forward", Optional.of(BRIDGE_FORWARD), forward));
         chains.addAll(ports);
+        chains.addAll(tenants);
         return new NftTable(NftFamily.BRIDGE, spec.tableName(), chains);
+    }
+
+    /** The bridge-family chain that admits frames to a tenant's instances only from its own ports. */
+    public static String tenantChain(TenantNetwork tenant) {
+        return "tenant_" + tenant.netId();
     }
 
     private static List<String> portRules(InstancePort p, TenantNetwork t) {

@@ -93,6 +93,18 @@ class RulesetRendererTest {
     }
 
     @Test
+    void framesReachAnInstanceOnlyFromPortsOfItsOwnTenant() {
+        InstancePort b1 = spec.instances().stream().filter(p -> p.instance().value().equals("b-1")).findFirst()
+                .orElseThrow();
+        assertThat(rules(NftFamily.BRIDGE, "forward")).hasSize(4)
+                .contains("oifname \"" + b1.portName() + "\" jump tenant_9 comment \"to instance b-1 of tenant beta\"");
+        assertThat(rules(NftFamily.BRIDGE, "tenant_9")).containsExactly(
+                "iifname \"" + b1.portName() + "\" accept comment \"from instance b-1\"",
+                "counter drop comment \"tenant beta: frame from outside the tenant\"");
+        assertThat(rules(NftFamily.BRIDGE, "tenant_7")).hasSize(4).last().asString().endsWith("outside the tenant\"");
+    }
+
+    @Test
     void gatewayMayForwardOnlyFromOrToItsTenantSubnet() {
         InstancePort gw = spec.instances().stream().filter(InstancePort::isGateway).findFirst().orElseThrow();
         List<String> rules = rules(NftFamily.BRIDGE, RulesetRenderer.portChain(gw.portName()));

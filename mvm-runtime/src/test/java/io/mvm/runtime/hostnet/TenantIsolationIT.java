@@ -309,6 +309,27 @@ class TenantIsolationIT {
     }
 
     @Test
+    void aDeviceOnATenantBridgeThatIsNoInstanceReachesNoInstance() {
+        HostNetworkSpec spec = twoTenants();
+        applier.apply(spec);
+        // A rogue guest wired to tenant a's bridge behind the applier's back (drift until the next
+        // apply): it has a plausible address and MAC of its own, so anti-spoofing has nothing to say.
+        InstancePort rogue = port("rogue", A, "10.77.1.99");
+        String nsRogue = lab.addGuest(rogue, NET_A);
+        lab.exec(lab.hostNs, "ip", "link", "set", rogue.portName(), "master", NET_A.bridgeName(), "up");
+        long outsiders = lab.hostCounter("bridge", "tenant a: frame from outside the tenant");
+        assertThat(lab.ping(nsRogue, "10.77.1.2")).as("rogue -> a1").isFalse();
+        assertThat(lab.ping(nsA1, "10.77.1.99")).as("a1 -> rogue").isFalse();
+        assertThat(lab.hostCounter("bridge", "tenant a: frame from outside the tenant")).isGreaterThan(outsiders);
+        assertThat(applier.verify(spec)).extracting(NetworkDrift::kind).containsExactly("stray-port");
+
+        applier.apply(spec);
+        assertThat(applier.verify(spec)).isEmpty();
+        assertThat(lab.exec(lab.hostNs, "ip", "-o", "link", "show", "master", NET_A.bridgeName()))
+                .doesNotContain(rogue.portName());
+    }
+
+    @Test
     void anotherTablesDeviceIsNeverTakenOver() {
         lab.exec(lab.hostNs, "ip", "link", "add", NET_A.bridgeName(), "type", "bridge");
         lab.exec(lab.hostNs, "ip", "link", "set", NET_A.bridgeName(), "alias", DeviceNames.ownerAlias("other"));
