@@ -186,7 +186,11 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
 
     @Override
     public void destroy(InstanceId id) {
-        if (status(id).isPresent()) {
+        var current = status(id);
+        if (current.isPresent()) {
+            if (current.get().state() == InstanceState.FAILED) {
+                killStrayVmm(id);
+            }
             try {
                 vms.destroy(id.value());
             } catch (MvmException e) {
