@@ -150,7 +150,11 @@ class LocalAgentLifecycleIT {
 
         want(Target.RUNNING);
         awaitStates(VmState.RUNNING);
-        assertThat(coordinator.events(w1)).extracting(InstanceEvent::type).contains("created");
+        // Events reach the coordinator with the next report, a moment after the VM runs.
+        await().atMost(Duration.ofSeconds(30)).until(() ->
+                coordinator.events(w1).stream().anyMatch(e -> e.type().equals("woken")));
+        await().atMost(Duration.ofSeconds(30)).until(() ->
+                coordinator.events(w1).stream().anyMatch(e -> e.type().equals("created")));
         assertThat(link(DeviceNames.tap(w1))).isTrue();
         assertThat(link(DeviceNames.bridge(netId))).isTrue();
         assertThat(applier.verify(HostNetworkPlan.of(table, Optional.empty(), runtime.readRecords()))).isEmpty();
@@ -189,6 +193,9 @@ class LocalAgentLifecycleIT {
 
         want(Target.RUNNING);
         awaitStates(VmState.RUNNING);
+        // Events reach the coordinator with the next report, a moment after the VM runs.
+        await().atMost(Duration.ofSeconds(30)).until(() ->
+                coordinator.events(w1).stream().anyMatch(e -> e.type().equals("woken")));
         assertThat(coordinator.events(w1)).extracting(InstanceEvent::type)
                 .containsSubsequence("created", "paused", "slept", "woken")
                 .filteredOn("created"::equals).hasSize(1);
