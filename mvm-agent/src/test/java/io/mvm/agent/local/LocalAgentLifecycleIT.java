@@ -150,9 +150,6 @@ class LocalAgentLifecycleIT {
 
         want(Target.RUNNING);
         awaitStates(VmState.RUNNING);
-        // Events reach the coordinator with the next report, a moment after the VM runs.
-        await().atMost(Duration.ofSeconds(30)).until(() ->
-                coordinator.events(w1).stream().anyMatch(e -> e.type().equals("woken")));
         await().atMost(Duration.ofSeconds(30)).until(() ->
                 coordinator.events(w1).stream().anyMatch(e -> e.type().equals("created")));
         assertThat(link(DeviceNames.tap(w1))).isTrue();
