@@ -20,6 +20,7 @@ final class CommandRegistry {
         cli.addSubcommand(new io.mvm.cli.tenant.TenantCommand());
         cli.addSubcommand(new io.mvm.cli.pool.PoolCommand());
         cli.addSubcommand(new io.mvm.cli.instance.InstanceCommand());
+        cli.addSubcommand(new io.mvm.cli.node.NodeCommand());
         // agent, up
         cli.addSubcommand(new io.mvm.cli.agent.AgentCommand());
         // net

@@ -2,7 +2,13 @@ package io.mvm.coordinator;
 
 import io.mvm.coordinator.audit.AuditTrail;
 import io.mvm.coordinator.auth.AdminTokenBootstrap;
+import io.mvm.coordinator.auth.NodeTokens;
 import io.mvm.coordinator.auth.TokenAuthenticator;
+import io.mvm.coordinator.node.Housekeeping;
+import io.mvm.coordinator.http.relay.InstanceRelay;
+import io.mvm.coordinator.scheduler.GenerationSignal;
+import io.mvm.coordinator.scheduler.Scheduler;
+import io.mvm.model.NodeId;
 import io.mvm.coordinator.http.ApiServer;
 import io.mvm.coordinator.instance.InstanceService;
 import io.mvm.coordinator.node.NodeService;
@@ -42,8 +48,13 @@ public final class Coordinator implements AutoCloseable {
     private final int port;
     private final Path adminTokenFile;
     private final Optional<Path> createdTokenFile;
+    private final NodeTokens nodeTokens;
+    private final Housekeeping housekeeping;
 
-    private Coordinator(Database db, ApiServer api, int port, Path adminTokenFile, Optional<Path> createdTokenFile) {
+    private Coordinator(Database db, ApiServer api, int port, Path adminTokenFile, Optional<Path> createdTokenFile,
+                        NodeTokens nodeTokens, Housekeeping housekeeping) {
+        this.nodeTokens = nodeTokens;
+        this.housekeeping = housekeeping;
         this.db = db;
         this.api = api;
         this.port = port;
@@ -70,16 +81,24 @@ public final class Coordinator implements AutoCloseable {
             TenantStore tenantStore = new TenantStore();
             PoolStore poolStore = new PoolStore();
             InstanceStore instanceStore = new InstanceStore();
+            NodeStore nodeStore = new NodeStore();
             AuditTrail audit = new AuditTrail(db, new AuditStore(), config.clock());
+            GenerationSignal signal = new GenerationSignal();
+            Scheduler scheduler = new Scheduler(db, settings, nodeStore, tenantStore, poolStore, instanceStore, signal);
             PoolMaterializer materializer = new PoolMaterializer(instanceStore, poolStore, audit, config.clock(),
                     instanceIds(random));
             TenantService tenants = new TenantService(db, tenantStore, poolStore, materializer,
-                    new SubnetAllocator(config.clusterCidr()), audit, config.clock());
-            PoolService pools = new PoolService(db, tenantStore, poolStore, materializer, audit, config.clock());
+                    new SubnetAllocator(config.clusterCidr()), audit, config.clock(), scheduler);
+            PoolService pools = new PoolService(db, tenantStore, poolStore, materializer, audit, config.clock(),
+                    scheduler);
             InstanceService instances = new InstanceService(db, tenantStore, poolStore, instanceStore, audit,
-                    config.clock());
+                    config.clock(), scheduler);
+            NodeService nodes = new NodeService(db, nodeStore, instanceStore, poolStore, scheduler, signal,
+                    config.clock(), config.nodeTimeout());
+            NodeTokens nodeTokens = new NodeTokens(db, tokenStore, random, config.clock());
             ApiServer api = new ApiServer(new TokenAuthenticator(db, tokenStore), tenants, pools, instances,
-                    new NodeService(db, new NodeStore()), audit,
+                    nodes, nodeTokens, new InstanceRelay(db, instanceStore, nodeStore), config.heartbeatInterval(),
+                    audit,
                     new ApiServer.Gauges(() -> db.read(tenantStore::count), () -> db.read(poolStore::count),
                             () -> db.read(instanceStore::count)),
                     config.bodyLimitBytes());
@@ -92,7 +111,9 @@ public final class Coordinator implements AutoCloseable {
             }
             log.info("coordinator listening on {}:{} (database {})", config.host(), port, config.database().display());
             created.ifPresent(f -> log.info("admin token written to {}", f));
-            return new Coordinator(db, api, port, tokenFile, created);
+            Housekeeping housekeeping = new Housekeeping(nodes, scheduler);
+            housekeeping.start(config.housekeepingInterval());
+            return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping);
         } catch (RuntimeException e) {
             db.close();
             throw e;
@@ -121,6 +142,19 @@ public final class Coordinator implements AutoCloseable {
         return createdTokenFile;
     }
 
+    /**
+     * Mints a token for one node (shown only here; stored hashed). For the fleet-of-one, which
+     * starts its own agent, and for {@code POST /v1/node-tokens}.
+     */
+    public String issueNodeToken(NodeId node) {
+        return nodeTokens.issue(node).token();
+    }
+
+    /** One housekeeping round now (lost-node detection and a scheduling pass), for tests and tools. */
+    public void runHousekeeping() {
+        housekeeping.runOnce();
+    }
+
     /** For the OpenAPI conformance test. */
     public ApiServer api() {
         return api;
@@ -128,6 +162,7 @@ public final class Coordinator implements AutoCloseable {
 
     public void stop() {
         try {
+            housekeeping.close();
             api.stop();
         } finally {
             db.close();

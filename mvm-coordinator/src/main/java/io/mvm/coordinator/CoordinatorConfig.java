@@ -5,6 +5,7 @@ import io.mvm.core.network.SubnetAllocator;
 import io.mvm.model.MvmException;
 import io.mvm.store.db.DatabaseUrl;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.InstantSource;
 import java.util.Objects;
 
@@ -13,10 +14,15 @@ import java.util.Objects;
  * starts.
  *
  * @param dataDir where {@code coordinator/admin.token} (and the default SQLite file) live
+ * @param nodeTimeout a node silent for longer is marked lost
+ * @param heartbeatInterval what registration tells agents to heartbeat at
+ * @param housekeepingInterval how often silent nodes are looked for and a scheduling pass runs
  */
 public record CoordinatorConfig(DatabaseUrl database, String host, int port, Path dataDir, Ipv4Cidr clusterCidr,
-                                InstantSource clock, int bodyLimitBytes) {
+                                InstantSource clock, int bodyLimitBytes, Duration nodeTimeout,
+                                Duration heartbeatInterval, Duration housekeepingInterval) {
     public static final int DEFAULT_PORT = 7777;
+    public static final Duration DEFAULT_NODE_TIMEOUT = Duration.ofSeconds(30);
 
     public CoordinatorConfig {
         Objects.requireNonNull(database, "database");
@@ -32,12 +38,26 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
             throw MvmException.invalid("body limit must be at least 1024 bytes, got " + bodyLimitBytes);
         }
         new SubnetAllocator(clusterCidr);
+        Objects.requireNonNull(nodeTimeout, "nodeTimeout");
+        Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
+        Objects.requireNonNull(housekeepingInterval, "housekeepingInterval");
+        if (heartbeatInterval.toSeconds() < 1) {
+            throw MvmException.invalid("heartbeat interval must be at least 1 second, got " + heartbeatInterval);
+        }
+        if (nodeTimeout.compareTo(heartbeatInterval.multipliedBy(2)) < 0) {
+            throw MvmException.invalid("node timeout (" + nodeTimeout.toSeconds() + "s) must be at least twice the"
+                    + " heartbeat interval (" + heartbeatInterval.toSeconds() + "s), or healthy nodes would flap to lost");
+        }
+        if (housekeepingInterval.toMillis() < 10) {
+            throw MvmException.invalid("housekeeping interval must be at least 10 ms, got " + housekeepingInterval);
+        }
     }
 
     /** Defaults: the embedded SQLite database under the data dir, 127.0.0.1:7777, 10.240.0.0/12. */
     public static CoordinatorConfig defaults(Path dataDir) {
         return new CoordinatorConfig(new DatabaseUrl.Sqlite(defaultDatabase(dataDir)), "127.0.0.1", DEFAULT_PORT,
-                dataDir, SubnetAllocator.DEFAULT_CLUSTER_CIDR, InstantSource.system(), 64 * 1024);
+                dataDir, SubnetAllocator.DEFAULT_CLUSTER_CIDR, InstantSource.system(), 64 * 1024, DEFAULT_NODE_TIMEOUT,
+                Duration.ofSeconds(5), Duration.ofSeconds(1));
     }
 
     public static Path defaultDatabase(Path dataDir) {
@@ -49,19 +69,34 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
     }
 
     public CoordinatorConfig withDatabase(DatabaseUrl db) {
-        return new CoordinatorConfig(db, host, port, dataDir, clusterCidr, clock, bodyLimitBytes);
+        return new CoordinatorConfig(db, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
+                housekeepingInterval);
     }
 
     public CoordinatorConfig withListen(String h, int p) {
-        return new CoordinatorConfig(database, h, p, dataDir, clusterCidr, clock, bodyLimitBytes);
+        return new CoordinatorConfig(database, h, p, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
+                housekeepingInterval);
     }
 
     public CoordinatorConfig withClusterCidr(Ipv4Cidr cidr) {
-        return new CoordinatorConfig(database, host, port, dataDir, cidr, clock, bodyLimitBytes);
+        return new CoordinatorConfig(database, host, port, dataDir, cidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
+                housekeepingInterval);
     }
 
     public CoordinatorConfig withClock(InstantSource c) {
-        return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, c, bodyLimitBytes);
+        return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, c, bodyLimitBytes, nodeTimeout, heartbeatInterval,
+                housekeepingInterval);
+    }
+
+    /** Node liveness: lost after {@code timeout} of silence, heartbeats asked for every {@code heartbeat}. */
+    public CoordinatorConfig withNodeTimeouts(Duration timeout, Duration heartbeat) {
+        return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, timeout,
+                heartbeat, housekeepingInterval);
+    }
+
+    public CoordinatorConfig withHousekeepingInterval(Duration interval) {
+        return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
+                heartbeatInterval, interval);
     }
 
     /** Parses {@code host:port} (port 0 picks a free one). */

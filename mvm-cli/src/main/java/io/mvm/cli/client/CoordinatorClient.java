@@ -50,6 +50,31 @@ public final class CoordinatorClient {
         return send("DELETE", path, null);
     }
 
+    /** A GET whose answer is plain text (an instance's console log). */
+    public String getText(String path) {
+        HttpResponse<String> response;
+        try {
+            HttpRequest request = HttpRequest.newBuilder(base.resolve(path))
+                    .timeout(Duration.ofSeconds(120))
+                    .header("Authorization", "Bearer " + token)
+                    .header("Accept", "text/plain, application/problem+json")
+                    .GET().build();
+            response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (ConnectException | HttpConnectTimeoutException e) {
+            throw MvmException.unavailable("cannot reach the coordinator at " + base
+                    + " (connection refused); is 'mvm coordinator start' running? Set --coordinator-url or MVM_COORDINATOR_URL", e);
+        } catch (IOException e) {
+            throw MvmException.unavailable("cannot talk to the coordinator at " + base + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw MvmException.unavailable("interrupted", e);
+        }
+        if (response.statusCode() / 100 == 2) {
+            return response.body();
+        }
+        throw problem(response.statusCode(), response.body());
+    }
+
     private JsonNode send(String method, String path, Object body) {
         HttpResponse<String> response;
         try {

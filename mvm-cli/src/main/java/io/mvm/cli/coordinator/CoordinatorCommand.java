@@ -36,6 +36,10 @@ public final class CoordinatorCommand {
                 description = "Network carved into tenant /24s; fixed at the database's first start (default: ${DEFAULT-VALUE}).")
         String clusterCidr;
 
+        @Option(names = "--node-timeout-secs", paramLabel = "SECS", defaultValue = "30",
+                description = "Mark a node lost after this long without a heartbeat (default: ${DEFAULT-VALUE}).")
+        long nodeTimeoutSecs;
+
         @Override
         public void run() {
             Path dir = dataDir.resolve();
@@ -43,7 +47,8 @@ public final class CoordinatorCommand {
             CoordinatorConfig config = CoordinatorConfig.defaults(dir)
                     .withDatabase(db == null ? new DatabaseUrl.Sqlite(CoordinatorConfig.defaultDatabase(dir)) : DatabaseUrl.parse(db))
                     .withListen(listenAt.host(), listenAt.port())
-                    .withClusterCidr(Ipv4Cidr.parse(clusterCidr));
+                    .withClusterCidr(Ipv4Cidr.parse(clusterCidr))
+                    .withNodeTimeouts(nodeTimeout(nodeTimeoutSecs), heartbeatFor(nodeTimeoutSecs));
             Coordinator coordinator = Coordinator.start(config);
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -56,6 +61,7 @@ public final class CoordinatorCommand {
             out.println(coordinator.createdTokenFile().isPresent()
                     ? "admin token written to " + coordinator.adminTokenFile() + " (mode 0600)"
                     : "admin token: " + coordinator.adminTokenFile());
+            out.println("nodes are marked lost after " + nodeTimeoutSecs + "s without a heartbeat");
             out.flush();
             try {
                 stopped.await();
@@ -63,5 +69,17 @@ public final class CoordinatorCommand {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    static java.time.Duration nodeTimeout(long secs) {
+        if (secs < 3 || secs > 86_400) {
+            throw io.mvm.model.MvmException.invalid("--node-timeout-secs must be 3-86400, got " + secs);
+        }
+        return java.time.Duration.ofSeconds(secs);
+    }
+
+    /** Agents heartbeat often enough that two missed beats still leave the node ready. */
+    static java.time.Duration heartbeatFor(long timeoutSecs) {
+        return java.time.Duration.ofSeconds(Math.max(1, Math.min(5, timeoutSecs / 3)));
     }
 }

@@ -13,12 +13,12 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** {@code mvm instance list|info|start|stop|warm|sleep|wake|destroy}. */
+/** {@code mvm instance list|info|start|stop|warm|sleep|wake|destroy|exec|logs}. */
 @Command(name = "instance", description = "Inspect instances and change what one should be doing.",
         mixinStandardHelpOptions = true,
         subcommands = {InstanceCommand.ListInstances.class, InstanceCommand.Info.class, InstanceCommand.Start.class,
                 InstanceCommand.Stop.class, InstanceCommand.Warm.class, InstanceCommand.Sleep.class,
-                InstanceCommand.Wake.class, InstanceCommand.Destroy.class})
+                InstanceCommand.Wake.class, InstanceCommand.Destroy.class, InstanceExec.class, InstanceLogs.class})
 public final class InstanceCommand {
 
     static void printInstance(PrintWriter out, JsonNode i) {
@@ -31,6 +31,26 @@ public final class InstanceCommand {
         out.println("revision: " + i.get("revision").asLong() + "  version: " + i.get("version").asLong());
         if (!i.get("last_error").isNull()) {
             out.println("error:    " + i.get("last_error").asText());
+        }
+        if (i.hasNonNull("pending_reason")) {
+            out.println("waiting:  " + i.get("pending_reason").asText());
+        }
+        if (i.hasNonNull("pid")) {
+            out.println("pid:      " + i.get("pid").asLong() + (i.hasNonNull("accelerator")
+                    ? "  accelerator: " + i.get("accelerator").asText() : ""));
+        }
+        out.flush();
+    }
+
+    static void printEvents(PrintWriter out, JsonNode events) {
+        if (events == null || events.get("items").isEmpty()) {
+            out.println("events:   -");
+        } else {
+            out.println("events:");
+            for (JsonNode e : events.get("items")) {
+                out.println("  " + e.get("time").asText() + "  " + e.get("type").asText()
+                        + (e.hasNonNull("message") ? "  " + e.get("message").asText() : ""));
+            }
         }
         out.flush();
     }
@@ -66,7 +86,13 @@ public final class InstanceCommand {
 
         @Override
         public void run() {
-            show(client, spec, client.client().get("v1/instances/" + InstanceId.of(id)));
+            var coordinator = client.client();
+            JsonNode instance = coordinator.get("v1/instances/" + InstanceId.of(id));
+            show(client, spec, instance);
+            if (!client.json) {
+                printEvents(spec.commandLine().getOut(), coordinator.get("v1/instances/" + InstanceId.of(id)
+                        + "/events?limit=10"));
+            }
         }
     }
 

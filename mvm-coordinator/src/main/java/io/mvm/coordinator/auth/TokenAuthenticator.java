@@ -34,10 +34,7 @@ public final class TokenAuthenticator {
         String hash = hash(parts[1].strip());
         ApiToken token = db.read(tx -> tokens.findActiveByHash(tx, hash))
                 .orElseThrow(() -> new MvmException(ErrorCategory.UNAUTHENTICATED, "invalid or revoked token"));
-        if (token.kind() != ApiToken.Kind.ADMIN) {
-            throw new MvmException(ErrorCategory.PERMISSION_DENIED, "this token may only use node routes");
-        }
-        return new Caller(token.actor());
+        return new Caller(token.actor(), token.kind() == ApiToken.Kind.NODE ? token.node() : java.util.Optional.empty());
     }
 
     public static String hash(String token) {

@@ -15,6 +15,16 @@ import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 public final class ApiJson {
     private ApiJson() {}
 
+    /**
+     * For the agent protocol, whose rule is the opposite: unknown fields are ignored so agents and
+     * coordinators of neighbouring versions keep working together. Types stay strict.
+     */
+    public static ObjectMapper lenientMapper() {
+        ObjectMapper mapper = mapper();
+        mapper.disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+        return mapper;
+    }
+
     public static ObjectMapper mapper() {
         ObjectMapper mapper = JsonMapper.builder()
                 .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)

@@ -9,7 +9,20 @@ import io.javalin.router.Endpoint;
 import io.mvm.coordinator.ExpectedVersion;
 import io.mvm.coordinator.audit.AuditTrail;
 import io.mvm.coordinator.auth.Caller;
+import io.mvm.coordinator.auth.NodeTokens;
 import io.mvm.coordinator.auth.TokenAuthenticator;
+import io.mvm.coordinator.node.NodeRegistration;
+import io.mvm.coordinator.node.ObservedReport;
+import io.mvm.coordinator.http.relay.ExecRequest;
+import io.mvm.coordinator.http.relay.InstanceRelay;
+import io.mvm.core.placement.Capacity;
+import io.mvm.model.Accelerator;
+import io.mvm.model.InstanceState;
+import io.mvm.model.NodeId;
+import java.net.URI;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.OptionalLong;
 import io.mvm.coordinator.instance.InstanceService;
 import io.mvm.coordinator.node.NodeService;
 import io.mvm.coordinator.pool.PoolPatch;
@@ -29,6 +42,7 @@ import io.mvm.model.TenantId;
 import io.mvm.store.audit.AuditEntry;
 import io.mvm.store.instance.Instance;
 import io.mvm.store.pool.Pool;
+import io.mvm.store.pool.Workload;
 import io.mvm.store.tenant.Tenant;
 import java.io.IOException;
 import java.io.InputStream;
@@ -49,6 +63,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ApiServer {
     private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
+    private static final Pattern NODE_ROUTE =
+            Pattern.compile("^/v1/nodes/(register|[^/]+(/(heartbeat|desired|observed))?)/?$");
     private static final Pattern TENANT_IN_PATH = Pattern.compile("^/v1/tenants/([^/]+)");
     private static final String STARTED = "mvm.started";
     private static final String JSON = "application/json";
@@ -60,6 +76,10 @@ public final class ApiServer {
     private final PoolService pools;
     private final InstanceService instances;
     private final NodeService nodes;
+    private final NodeTokens nodeTokens;
+    private final InstanceRelay relay;
+    private final Duration heartbeatInterval;
+    private final RequestBodies agentBodies;
     private final AuditTrail audit;
     private final HttpMetrics metrics = new HttpMetrics();
     private final byte[] openApi;
@@ -70,7 +90,13 @@ public final class ApiServer {
     public record Gauges(LongSupplier tenants, LongSupplier pools, LongSupplier instances) {}
 
     public ApiServer(TokenAuthenticator auth, TenantService tenants, PoolService pools, InstanceService instances,
-                     NodeService nodes, AuditTrail audit, Gauges gauges, int bodyLimitBytes) {
+                     NodeService nodes, NodeTokens nodeTokens, InstanceRelay relay, Duration heartbeatInterval,
+                     AuditTrail audit, Gauges gauges, int bodyLimitBytes) {
+        this.nodeTokens = nodeTokens;
+        this.relay = relay;
+        this.heartbeatInterval = heartbeatInterval;
+        // Observed reports list every instance of a node: allow them more room than user requests.
+        this.agentBodies = new RequestBodies(ApiJson.lenientMapper(), Math.max(bodyLimitBytes, 4 * 1024 * 1024));
         this.auth = auth;
         this.tenants = tenants;
         this.pools = pools;
@@ -137,7 +163,29 @@ public final class ApiServer {
         r.get("/healthz", ctx -> json(ctx, 200, new Views.Health("ok")));
         r.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
         r.get("/openapi.json", ctx -> ctx.contentType(JSON).result(openApi));
-        r.get("/v1/nodes", ctx -> json(ctx, 200, new Views.ListOf<>(nodes.list().stream().map(Views::node).toList())));
+        r.get("/v1/nodes", ctx -> {
+            caller(ctx).requireAdmin();
+            json(ctx, 200, new Views.ListOf<>(nodes.list().stream().map(Views::node).toList()));
+        });
+        r.get("/v1/nodes/{node}", ctx -> {
+            NodeId id = nodeId(ctx);
+            caller(ctx).requireNodeOrAdmin(id);
+            json(ctx, 200, Views.node(nodes.get(id)));
+        });
+        r.post("/v1/nodes/register", this::registerNode);
+        r.post("/v1/nodes/{node}/heartbeat", ctx -> {
+            agentBodies.read(ctx, Requests.Heartbeat.class);
+            nodes.heartbeat(caller(ctx), nodeId(ctx));
+            ctx.status(204);
+        });
+        r.get("/v1/nodes/{node}/desired", this::desired);
+        r.post("/v1/nodes/{node}/observed", this::observed);
+        r.post("/v1/node-tokens", ctx -> {
+            caller(ctx).requireAdmin();
+            Requests.CreateNodeToken req = bodies.read(ctx, Requests.CreateNodeToken.class);
+            NodeTokens.Issued issued = nodeTokens.issue(NodeId.of(required(req.nodeId(), "node_id")));
+            json(ctx, 201, new Views.NodeTokenView(issued.id(), issued.node().value(), issued.token()));
+        });
 
         r.post("/v1/tenants", this::createTenant);
         r.get("/v1/tenants", ctx -> json(ctx, 200, new Views.ListOf<>(tenants.list().stream()
@@ -175,6 +223,23 @@ public final class ApiServer {
             Instance i = instances.get(instanceId(ctx));
             etag(ctx, i.version());
             json(ctx, 200, Views.instance(i));
+        });
+        r.get("/v1/instances/{id}/events", ctx -> {
+            int limit = (int) Math.max(Integer.MIN_VALUE, Math.min(longQuery(ctx, "limit", 50), Integer.MAX_VALUE));
+            json(ctx, 200, new Views.ListOf<>(nodes.events(instanceId(ctx), limit).stream().map(Views::event).toList()));
+        });
+        r.post("/v1/instances/{id}/exec", ctx -> {
+            InstanceId id = instanceId(ctx);
+            Requests.Exec req = bodies.read(ctx, Requests.Exec.class);
+            ExecRequest exec = new ExecRequest(req.argv(), req.env(), req.stdinB64(),
+                    req.timeoutSecs() == null ? ExecRequest.DEFAULT_TIMEOUT_SECS : req.timeoutSecs());
+            InstanceRelay.Answer answer = relay.exec(id, exec);
+            ctx.status(200).contentType(JSON).result(answer.body());
+        });
+        r.get("/v1/instances/{id}/logs", ctx -> {
+            long lines = longQuery(ctx, "lines", 100);
+            InstanceRelay.Answer answer = relay.logs(instanceId(ctx), (int) Math.max(0, Math.min(lines, Integer.MAX_VALUE)));
+            ctx.status(200).contentType("text/plain; charset=utf-8").result(answer.body());
         });
         r.delete("/v1/instances/{id}", ctx -> {
             InstanceId id = instanceId(ctx);
@@ -215,7 +280,8 @@ public final class ApiServer {
                 required(req.profile(), "profile"), required(req.flake(), "flake"), Optional.ofNullable(req.template()),
                 required(req.vcpus(), "vcpus"), required(req.memoryMib(), "memory_mib"),
                 Optional.ofNullable(req.dataDiskMib()).orElse(1024L),
-                new TargetCounts(orZero(req.running()), orZero(req.warm()), orZero(req.sleeping()), 0));
+                new TargetCounts(orZero(req.running()), orZero(req.warm()), orZero(req.sleeping()), 0),
+                new Workload(orEmpty(req.cmd()), orEmpty(req.env()), orEmpty(req.secrets()), orEmpty(req.configFiles())));
         Pool p = pools.create(caller(ctx), spec);
         etag(ctx, p.version());
         ctx.header("Location", "/v1/tenants/" + tenant + "/pools/" + ref.name());
@@ -228,10 +294,76 @@ public final class ApiServer {
         PoolPatch patch = new PoolPatch(Optional.ofNullable(req.running()), Optional.ofNullable(req.warm()),
                 Optional.ofNullable(req.sleeping()), Optional.ofNullable(req.stopped()), Optional.ofNullable(req.vcpus()),
                 Optional.ofNullable(req.memoryMib()), Optional.ofNullable(req.dataDiskMib()),
-                Optional.ofNullable(req.template()), Optional.ofNullable(req.role()).map(Role::parse));
+                Optional.ofNullable(req.template()), Optional.ofNullable(req.role()).map(Role::parse),
+                Optional.ofNullable(req.cmd()).map(List::copyOf), Optional.ofNullable(req.env()).map(Map::copyOf),
+                Optional.ofNullable(req.secrets()).map(Map::copyOf), Optional.ofNullable(req.configFiles()).map(Map::copyOf));
         Pool p = pools.patch(caller(ctx), ref, patch, ifMatch(ctx));
         etag(ctx, p.version());
         json(ctx, 200, Views.pool(p));
+    }
+
+    private void registerNode(Context ctx) {
+        Requests.RegisterNode req = agentBodies.read(ctx, Requests.RegisterNode.class);
+        Requests.Capacity cap = required(req.capacity(), "capacity");
+        NodeRegistration registration = new NodeRegistration(NodeId.of(required(req.nodeId(), "node_id")),
+                new Capacity(required(cap.vcpus(), "capacity.vcpus"), required(cap.memoryMib(), "capacity.memory_mib"),
+                        required(cap.diskMib(), "capacity.disk_mib")),
+                req.labels() == null ? Map.of() : req.labels(), Accelerator.parse(required(req.accelerator(), "accelerator")),
+                Optional.ofNullable(req.agentUrl()).map(ApiServer::uri), Optional.ofNullable(req.agentToken()));
+        nodes.register(caller(ctx), registration);
+        json(ctx, 200, new Views.RegisteredView(registration.node().value(), null, heartbeatInterval.toSeconds()));
+    }
+
+    private void desired(Context ctx) throws InterruptedException {
+        NodeId id = nodeId(ctx);
+        String afterText = ctx.queryParam("after_generation");
+        OptionalLong after = afterText == null ? OptionalLong.empty() : OptionalLong.of(longQuery(ctx, "after_generation", 0));
+        long wait = longQuery(ctx, "wait_secs", 30);
+        if (wait < 0 || wait > NodeService.MAX_WAIT.toSeconds()) {
+            throw MvmException.invalid("wait_secs must be 0-" + NodeService.MAX_WAIT.toSeconds() + ", got " + wait);
+        }
+        json(ctx, 200, Views.desired(nodes.desired(caller(ctx), id, after, Duration.ofSeconds(wait))));
+    }
+
+    private void observed(Context ctx) {
+        NodeId id = nodeId(ctx);
+        caller(ctx).requireNodeOrAdmin(id);
+        Requests.Observed req = agentBodies.read(ctx, Requests.Observed.class);
+        List<ObservedReport.Observed> items = new ArrayList<>();
+        for (Requests.ObservedInstance i : req.instances() == null ? List.<Requests.ObservedInstance>of() : req.instances()) {
+            List<ObservedReport.Event> events = new ArrayList<>();
+            for (Requests.ObservedEvent e : i.events() == null ? List.<Requests.ObservedEvent>of() : i.events()) {
+                events.add(new ObservedReport.Event(time(required(e.time(), "events.time")),
+                        required(e.type(), "events.type"), e.message() == null ? "" : e.message()));
+            }
+            items.add(new ObservedReport.Observed(InstanceId.of(required(i.id(), "instances.id")),
+                    InstanceState.parse(required(i.state(), "instances.state")), Optional.ofNullable(i.pid()),
+                    Optional.ofNullable(i.accelerator()).map(Accelerator::parse), Optional.ofNullable(i.lastError()),
+                    events));
+        }
+        nodes.observe(caller(ctx), id, new ObservedReport(req.desiredGeneration() == null ? -1 : req.desiredGeneration(),
+                items));
+        ctx.status(204);
+    }
+
+    private static Instant time(String text) {
+        try {
+            return Instant.parse(text);
+        } catch (java.time.format.DateTimeParseException e) {
+            throw MvmException.invalid("invalid time '" + text + "': expected RFC 3339 UTC such as 2026-11-21T12:00:00Z");
+        }
+    }
+
+    private static URI uri(String text) {
+        try {
+            return URI.create(text);
+        } catch (IllegalArgumentException e) {
+            throw MvmException.invalid("agent_url '" + text + "' is not a URL");
+        }
+    }
+
+    private static NodeId nodeId(Context ctx) {
+        return NodeId.of(ctx.pathParam("node"));
     }
 
     private void auditPage(Context ctx) {
@@ -255,7 +387,12 @@ public final class ApiServer {
             return;
         }
         try {
-            ctx.attribute("mvm.caller", auth.authenticate(ctx.header("Authorization")));
+            Caller caller = auth.authenticate(ctx.header("Authorization"));
+            if (caller.isNode() && !NODE_ROUTE.matcher(ctx.path()).matches()) {
+                throw new MvmException(ErrorCategory.PERMISSION_DENIED,
+                        "a node token may only use its own node's routes (/v1/nodes/...)");
+            }
+            ctx.attribute("mvm.caller", caller);
         } catch (MvmException e) {
             try {
                 audit.denied(tenantInPath(ctx.path()), ctx.method().name() + " " + ctx.path(), e.getMessage());
@@ -366,6 +503,14 @@ public final class ApiServer {
             throw MvmException.invalid("field '" + field + "' is required");
         }
         return value;
+    }
+
+    private static <T> List<T> orEmpty(List<T> value) {
+        return value == null ? List.of() : value;
+    }
+
+    private static <K, V> Map<K, V> orEmpty(Map<K, V> value) {
+        return value == null ? Map.of() : value;
     }
 
     private static int orZero(Integer value) {

@@ -1,6 +1,7 @@
 package io.mvm.coordinator.http;
 
 import io.mvm.coordinator.StaleVersionException;
+import io.mvm.coordinator.http.relay.RelayUnavailableException;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
 import java.util.LinkedHashMap;
@@ -41,8 +42,9 @@ final class Problems {
         body.put("type", TYPE_BASE + slug);
         body.put("title", title(status));
         body.put("status", status);
-        body.put("detail", e.category() == ErrorCategory.INTERNAL || e.category() == ErrorCategory.UNAVAILABLE
-                ? publicDetail(e) : e.getMessage());
+        boolean hideCause = e.category() == ErrorCategory.INTERNAL
+                || (e.category() == ErrorCategory.UNAVAILABLE && !(e instanceof RelayUnavailableException));
+        body.put("detail", hideCause ? publicDetail(e) : e.getMessage());
         body.put("instance", instance);
         body.put("category", e.category().name().toLowerCase(Locale.ROOT));
         body.put("retryable", e.retryable());

@@ -1,5 +1,8 @@
 package io.mvm.coordinator.http;
 
+import java.util.List;
+import java.util.Map;
+
 /** Request bodies as they arrive on the wire (snake_case); validated into commands by the handlers. */
 final class Requests {
     private Requests() {}
@@ -7,8 +10,49 @@ final class Requests {
     record CreateTenant(String id, Integer maxVcpus, Long maxMemoryMib, Integer maxInstances) {}
 
     record CreatePool(String name, String role, String profile, String flake, String template, Integer vcpus,
-                      Long memoryMib, Long dataDiskMib, Integer running, Integer warm, Integer sleeping) {}
+                      Long memoryMib, Long dataDiskMib, Integer running, Integer warm, Integer sleeping,
+                      List<String> cmd, Map<String, String> env, Map<String, String> secrets,
+                      Map<String, String> configFiles) {
+        @Override
+        public String toString() {
+            return "CreatePool[name=" + name + "]";
+        }
+    }
 
     record PatchPool(Integer running, Integer warm, Integer sleeping, Integer stopped, Integer vcpus, Long memoryMib,
-                     Long dataDiskMib, String template, String role) {}
+                     Long dataDiskMib, String template, String role, List<String> cmd, Map<String, String> env,
+                     Map<String, String> secrets, Map<String, String> configFiles) {
+        @Override
+        public String toString() {
+            return "PatchPool[...]";
+        }
+    }
+
+    record Capacity(Integer vcpus, Long memoryMib, Long diskMib) {}
+
+    record RegisterNode(String nodeId, Capacity capacity, Map<String, String> labels, String accelerator,
+                        String agentUrl, String agentToken) {
+        @Override
+        public String toString() {
+            return "RegisterNode[nodeId=" + nodeId + "]";
+        }
+    }
+
+    record Heartbeat(String sentAt, Integer instanceCount) {}
+
+    record ObservedEvent(String time, String type, String message) {}
+
+    record ObservedInstance(String id, String state, Long pid, String accelerator, String lastError,
+                            List<ObservedEvent> events) {}
+
+    record Observed(Long desiredGeneration, List<ObservedInstance> instances) {}
+
+    record CreateNodeToken(String nodeId) {}
+
+    record Exec(List<String> argv, Map<String, String> env, String stdinB64, Integer timeoutSecs) {
+        @Override
+        public String toString() {
+            return "Exec[...]";
+        }
+    }
 }

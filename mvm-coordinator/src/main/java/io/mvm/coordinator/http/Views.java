@@ -7,6 +7,9 @@ import io.mvm.core.pool.TenantQuota;
 import io.mvm.model.NodeId;
 import io.mvm.store.audit.AuditEntry;
 import io.mvm.store.instance.Instance;
+import io.mvm.coordinator.node.NodeService;
+import io.mvm.core.placement.Capacity;
+import io.mvm.store.instance.InstanceEvent;
 import io.mvm.store.node.Node;
 import io.mvm.store.pool.Pool;
 import io.mvm.store.tenant.Tenant;
@@ -29,16 +32,36 @@ final class Views {
 
     record DrivesView(boolean rootfs, boolean data, boolean secrets, boolean config) {}
 
+    /** {@code secretNames}: which secrets are set; their values are write-only. */
     record PoolView(String tenant, String name, String role, int rolePriority, String profile, String flake,
                     String template, int vcpus, long memoryMib, long dataDiskMib, DrivesView drives, CountsView desired,
-                    long revision, long version, Instant createdAt, Instant updatedAt) {}
+                    List<String> cmd, Map<String, String> env, List<String> secretNames,
+                    Map<String, String> configFiles, long revision, long version, Instant createdAt,
+                    Instant updatedAt) {}
 
     record InstanceView(String id, String tenant, String pool, String desiredState, String state, String node,
-                        String ip, long revision, String lastError, long version, Instant createdAt,
-                        Instant updatedAt) {}
+                        String ip, long revision, String lastError, String pendingReason, Long pid,
+                        String accelerator, long version, Instant createdAt, Instant updatedAt) {}
 
-    record NodeView(String id, int vcpus, long memoryMib, long diskMib, Map<String, String> labels, String accelerator,
-                    String status, Instant lastHeartbeat, long version) {}
+    record CapacityView(int vcpus, long memoryMib, long diskMib) {}
+
+    /** Never carries the agent token. */
+    record NodeView(String id, String status, CapacityView capacity, CapacityView allocated, int instances,
+                    Map<String, String> labels, String accelerator, Instant lastHeartbeat, long generation,
+                    long observedGeneration, String agentUrl, long version, Instant createdAt) {}
+
+    record RegisteredView(String nodeId, String token, long heartbeatIntervalSecs) {}
+
+    record DesiredInstanceView(String id, String tenant, String pool, String role, String desiredState, int vcpus,
+                               long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
+                               int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
+                               Map<String, String> configFiles, String revision) {}
+
+    record DesiredView(long generation, List<DesiredInstanceView> instances) {}
+
+    record EventView(Instant time, String type, String message, String node) {}
+
+    record NodeTokenView(String id, String nodeId, String token) {}
 
     record AuditView(long seq, Instant at, String actor, String action, String resource, Long beforeVersion,
                      Long afterVersion, String outcome) {}
@@ -64,19 +87,37 @@ final class Views {
                 p.profile(), p.flake(), p.template().orElse(null), p.vcpus(), p.memoryMib(), p.dataDiskMib(),
                 new DrivesView(true, p.role().hasDataDrive(), p.role().requiresSecretsDrive(),
                         p.role().requiresConfigDrive()),
-                new CountsView(c.running(), c.warm(), c.sleeping(), c.stopped()), p.revision(), p.version(),
-                p.createdAt(), p.updatedAt());
+                new CountsView(c.running(), c.warm(), c.sleeping(), c.stopped()), p.workload().cmd(),
+                new java.util.TreeMap<>(p.workload().env()), p.workload().secrets().keySet().stream().sorted().toList(),
+                new java.util.TreeMap<>(p.workload().configFiles()), p.revision(), p.version(), p.createdAt(),
+                p.updatedAt());
     }
 
     static InstanceView instance(Instance i) {
         return new InstanceView(i.id().value(), i.pool().tenant().value(), i.pool().name().value(),
                 i.desired().wireName(), i.state().wireName(), i.node().map(NodeId::value).orElse(null), i.ip(),
-                i.revision(), i.lastError().orElse(null), i.version(), i.createdAt(), i.updatedAt());
+                i.revision(), i.lastError().orElse(null), i.pendingReason().orElse(null), i.pid().orElse(null),
+                i.accelerator().orElse(null), i.version(), i.createdAt(), i.updatedAt());
     }
 
-    static NodeView node(Node n) {
-        return new NodeView(n.id().value(), n.vcpus(), n.memoryMib(), n.diskMib(), n.labels(), n.accelerator().wireName(),
-                n.status(), n.lastHeartbeat().orElse(null), n.version());
+    static NodeView node(NodeService.NodeSummary s) {
+        Node n = s.node();
+        Capacity a = s.allocated();
+        return new NodeView(n.id().value(), n.status(), new CapacityView(n.vcpus(), n.memoryMib(), n.diskMib()),
+                new CapacityView(a.vcpus(), a.memoryMib(), a.diskMib()), s.instances(), new java.util.TreeMap<>(n.labels()),
+                n.accelerator().wireName(), n.lastHeartbeat().orElse(null), n.generation(), n.observedGeneration(),
+                n.agentUrl().orElse(null), n.version(), n.createdAt());
+    }
+
+    static DesiredView desired(NodeService.Desired d) {
+        return new DesiredView(d.generation(), d.instances().stream().map(e -> new DesiredInstanceView(e.id(),
+                e.tenant(), e.pool(), e.role(), e.desiredState(), e.vcpus(), e.memoryMib(), e.dataDiskMib(), e.ip(),
+                e.prefix(), e.gateway(), e.mac(), e.netId(), e.cmd(), e.env(), e.secrets(), e.configFiles(),
+                e.revision())).toList());
+    }
+
+    static EventView event(InstanceEvent e) {
+        return new EventView(e.at(), e.type(), e.message().isEmpty() ? null : e.message(), e.node().value());
     }
 
     static AuditView audit(AuditEntry e) {

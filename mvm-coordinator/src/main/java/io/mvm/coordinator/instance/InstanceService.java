@@ -4,6 +4,7 @@ import io.mvm.coordinator.ExpectedVersion;
 import io.mvm.coordinator.StaleVersionException;
 import io.mvm.coordinator.audit.AuditTrail;
 import io.mvm.coordinator.auth.Caller;
+import io.mvm.coordinator.scheduler.Scheduler;
 import io.mvm.coordinator.tenant.TenantService;
 import io.mvm.core.lifecycle.DesiredState;
 import io.mvm.core.lifecycle.InstanceAction;
@@ -38,9 +39,11 @@ public final class InstanceService {
     private final InstanceStore instances;
     private final AuditTrail audit;
     private final InstantSource clock;
+    private final Scheduler scheduler;
 
     public InstanceService(Database db, TenantStore tenants, PoolStore pools, InstanceStore instances, AuditTrail audit,
-                           InstantSource clock) {
+                           InstantSource clock, Scheduler scheduler) {
+        this.scheduler = scheduler;
         this.db = db;
         this.tenants = tenants;
         this.pools = pools;
@@ -62,6 +65,12 @@ public final class InstanceService {
     }
 
     public Instance act(Caller caller, InstanceId id, InstanceAction action) {
+        Instance after = actInTransaction(caller, id, action);
+        scheduler.convergeQuietly();
+        return after;
+    }
+
+    private Instance actInTransaction(Caller caller, InstanceId id, InstanceAction action) {
         TenantId tenantId = get(id).pool().tenant();
         return db.inTransaction(tx -> {
             Tenant tenant = tenants.lock(tx, tenantId).orElseThrow(() -> notFound(id));
@@ -89,6 +98,12 @@ public final class InstanceService {
      * deleted at once (true); a placed one is marked destroyed for its agent (false).
      */
     public boolean destroy(Caller caller, InstanceId id, ExpectedVersion expected) {
+        boolean deleted = destroyInTransaction(caller, id, expected);
+        scheduler.convergeQuietly();
+        return deleted;
+    }
+
+    private boolean destroyInTransaction(Caller caller, InstanceId id, ExpectedVersion expected) {
         TenantId tenantId = get(id).pool().tenant();
         return db.inTransaction(tx -> {
             tenants.lock(tx, tenantId).orElseThrow(() -> notFound(id));
@@ -126,8 +141,7 @@ public final class InstanceService {
     }
 
     private static Pool withCounts(Pool p, io.mvm.core.pool.TargetCounts counts, Instant now) {
-        return new Pool(p.ref(), p.role(), p.profile(), p.flake(), p.template(), p.vcpus(), p.memoryMib(),
-                p.dataDiskMib(), counts, p.revision(), p.version() + 1, p.createdAt(), now);
+        return p.withCounts(counts, now);
     }
 
     private static MvmException notFound(InstanceId id) {

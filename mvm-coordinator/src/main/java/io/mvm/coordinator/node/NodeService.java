@@ -1,21 +1,225 @@
 package io.mvm.coordinator.node;
 
+import io.mvm.coordinator.auth.Caller;
+import io.mvm.coordinator.scheduler.DesiredEntry;
+import io.mvm.coordinator.scheduler.GenerationSignal;
+import io.mvm.coordinator.scheduler.Scheduler;
+import io.mvm.core.lifecycle.DesiredState;
+import io.mvm.core.placement.Capacity;
+import io.mvm.model.InstanceState;
+import io.mvm.model.MvmException;
+import io.mvm.model.NodeId;
+import io.mvm.model.PoolRef;
 import io.mvm.store.db.Database;
+import io.mvm.store.instance.Instance;
+import io.mvm.store.instance.InstanceEvent;
+import io.mvm.store.instance.InstanceStore;
 import io.mvm.store.node.Node;
 import io.mvm.store.node.NodeStore;
+import io.mvm.store.pool.Pool;
+import io.mvm.store.pool.PoolStore;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** Read access to the node registry (agents fill it in the reconcile work). */
+/**
+ * The node side of the coordinator: registration, heartbeats, the desired-state long poll,
+ * observed reports, and the housekeeping that declares silent nodes lost.
+ */
 public final class NodeService {
+    private static final Logger log = LoggerFactory.getLogger(NodeService.class);
+    /** How often a long poll re-reads the database even without an in-process signal. */
+    private static final Duration RECHECK = Duration.ofSeconds(1);
+    public static final Duration MAX_WAIT = Duration.ofMinutes(5);
+
     private final Database db;
     private final NodeStore nodes;
+    private final InstanceStore instances;
+    private final PoolStore pools;
+    private final Scheduler scheduler;
+    private final GenerationSignal signal;
+    private final InstantSource clock;
+    private final Duration lostAfter;
 
-    public NodeService(Database db, NodeStore nodes) {
+    public NodeService(Database db, NodeStore nodes, InstanceStore instances, PoolStore pools, Scheduler scheduler,
+                       GenerationSignal signal, InstantSource clock, Duration lostAfter) {
         this.db = db;
         this.nodes = nodes;
+        this.instances = instances;
+        this.pools = pools;
+        this.scheduler = scheduler;
+        this.signal = signal;
+        this.clock = clock;
+        this.lostAfter = lostAfter;
     }
 
-    public List<Node> list() {
-        return db.read(nodes::list);
+    /** A node with what is placed on it. */
+    public record NodeSummary(Node node, Capacity allocated, int instances) {}
+
+    /** The desired state of a node at one generation. */
+    public record Desired(long generation, List<DesiredEntry> instances) {}
+
+    public List<NodeSummary> list() {
+        return db.read(tx -> {
+            Map<PoolRef, Pool> poolsByRef = pools.listAll(tx).stream().collect(Collectors.toMap(Pool::ref, p -> p));
+            Map<NodeId, Capacity> allocated = new HashMap<>();
+            Map<NodeId, Integer> counts = new HashMap<>();
+            for (Instance i : instances.listAll(tx)) {
+                Pool p = poolsByRef.get(i.pool());
+                if (i.node().isEmpty() || p == null || i.desired() == DesiredState.DESTROYED) {
+                    continue;
+                }
+                allocated.merge(i.node().get(), new Capacity(p.vcpus(), p.memoryMib(), p.dataDiskMib()), Capacity::plus);
+                counts.merge(i.node().get(), 1, Integer::sum);
+            }
+            return nodes.list(tx).stream()
+                    .map(n -> new NodeSummary(n, allocated.getOrDefault(n.id(), Capacity.ZERO),
+                            counts.getOrDefault(n.id(), 0)))
+                    .toList();
+        });
+    }
+
+    public NodeSummary get(NodeId id) {
+        return list().stream().filter(s -> s.node().id().equals(id)).findFirst().orElseThrow(() -> notFound(id));
+    }
+
+    /** Registers or re-registers a node (idempotent); a lost node becomes ready. */
+    public Node register(Caller caller, NodeRegistration r) {
+        caller.requireNodeOrAdmin(r.node());
+        Instant now = clock.instant();
+        Node node = db.inTransaction(tx -> {
+            Optional<Node> existing = nodes.find(tx, r.node());
+            Node next = new Node(r.node(), r.capacity().vcpus(), r.capacity().memoryMib(), r.capacity().diskMib(),
+                    r.labels(), r.accelerator(), Node.READY, Optional.of(now),
+                    existing.map(n -> n.version() + 1).orElse(1L), existing.map(Node::createdAt).orElse(now),
+                    r.agentUrl().map(URI::toString), r.agentToken(), existing.map(Node::generation).orElse(0L),
+                    existing.map(Node::desiredHash).orElse(""), existing.map(Node::observedGeneration).orElse(-1L));
+            if (existing.isPresent()) {
+                nodes.reregister(tx, next);
+            } else {
+                nodes.insert(tx, next);
+            }
+            return next;
+        });
+        log.info("node {} registered by {} ({} vCPUs, {} MiB, {})", r.node(), caller.actor(), r.capacity().vcpus(),
+                r.capacity().memoryMib(), r.accelerator());
+        scheduler.convergeQuietly();
+        return node;
+    }
+
+    public void heartbeat(Caller caller, NodeId id) {
+        caller.requireNodeOrAdmin(id);
+        boolean wasLost = db.inTransaction(tx -> {
+            nodes.find(tx, id).orElseThrow(() -> notFound(id));
+            return nodes.heartbeat(tx, id, clock.instant());
+        });
+        if (wasLost) {
+            log.info("node {} is back", id);
+            scheduler.convergeQuietly();
+        }
+    }
+
+    /**
+     * The long poll: answers at once without {@code after}; otherwise when the generation passes
+     * it or {@code wait} is over, with the current state either way.
+     */
+    public Desired desired(Caller caller, NodeId id, OptionalLong after, Duration wait) throws InterruptedException {
+        caller.requireNodeOrAdmin(id);
+        if (wait.isNegative() || wait.compareTo(MAX_WAIT) > 0) {
+            throw MvmException.invalid("wait_secs must be 0-" + MAX_WAIT.toSeconds() + ", got " + wait.toSeconds());
+        }
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (true) {
+            long epoch = signal.epoch();
+            long generation = db.read(tx -> {
+                nodes.find(tx, id).orElseThrow(() -> notFound(id));
+                return nodes.generation(tx, id);
+            });
+            long left = deadline - System.nanoTime();
+            if (after.isEmpty() || generation > after.getAsLong() || left <= 0) {
+                return db.read(tx -> new Desired(nodes.generation(tx, id), scheduler.desiredFor(tx, id)));
+            }
+            signal.awaitAfter(epoch, Duration.ofNanos(Math.min(left, RECHECK.toNanos())));
+        }
+    }
+
+    /**
+     * Takes a node's report: observed fields per instance (only for instances placed on this
+     * node), events appended once each, and instances wanted destroyed and reported destroyed
+     * deleted for good.
+     */
+    public void observe(Caller caller, NodeId id, ObservedReport report) {
+        caller.requireNodeOrAdmin(id);
+        long at = clock.instant().toEpochMilli();
+        int deleted = db.inTransaction(tx -> {
+            nodes.find(tx, id).orElseThrow(() -> notFound(id));
+            nodes.observedGeneration(tx, id, report.desiredGeneration());
+            int gone = 0;
+            for (ObservedReport.Observed o : report.instances()) {
+                Optional<Instance> found = instances.find(tx, o.id());
+                if (found.isEmpty() || !found.get().node().equals(Optional.of(id))) {
+                    continue; // not this node's (any more): the agent removes it once it follows its list
+                }
+                Instance current = found.get();
+                for (ObservedReport.Event e : o.events()) {
+                    instances.appendEvent(tx, new InstanceEvent(o.id(), e.time(), e.type(), e.message(), id),
+                            current.pool());
+                }
+                if (o.state() == InstanceState.DESTROYED && current.desired() == DesiredState.DESTROYED) {
+                    instances.delete(tx, o.id());
+                    gone++;
+                } else {
+                    instances.observe(tx, o.id(), id, o.state(), o.pid(),
+                            o.accelerator().map(a -> a.wireName()), o.lastError(), at);
+                }
+            }
+            return gone;
+        });
+        if (deleted > 0) {
+            scheduler.convergeQuietly();
+        }
+    }
+
+    /**
+     * Marks nodes silent for longer than the lost timeout as lost and their instances unknown,
+     * then runs a scheduling pass (which also moves the lost nodes' instances where they fit).
+     * Returns the nodes marked lost.
+     */
+    public List<NodeId> markSilentNodesLost() {
+        Instant cutoff = clock.instant().minus(lostAfter);
+        List<NodeId> lost = db.inTransaction(tx -> {
+            List<NodeId> silent = nodes.silentSince(tx, cutoff);
+            for (NodeId n : silent) {
+                nodes.markLost(tx, n);
+                instances.markUnknownOn(tx, n);
+            }
+            return silent;
+        });
+        lost.forEach(n -> log.warn("node {} sent no heartbeat for over {}s: marked lost, its instances unknown", n,
+                lostAfter.toSeconds()));
+        return lost;
+    }
+
+    public List<InstanceEvent> events(io.mvm.model.InstanceId id, int limit) {
+        if (limit < 1 || limit > 1000) {
+            throw MvmException.invalid("limit must be 1-1000, got " + limit);
+        }
+        return db.read(tx -> {
+            instances.find(tx, id).orElseThrow(() -> MvmException.notFound("instance '" + id + "' not found"));
+            return instances.events(tx, id, limit);
+        });
+    }
+
+    static MvmException notFound(NodeId id) {
+        return MvmException.notFound("node '" + id + "' is not registered");
     }
 }

@@ -99,8 +99,8 @@ public final class PoolMaterializer {
             for (DesiredState desired : plan.create()) {
                 int address = subnet.allocateHost(used);
                 used.add(address);
-                Instance created = new Instance(newInstanceId.get(), pool.ref(), desired, InstanceState.PENDING,
-                        Optional.empty(), Ipv4.format(address), pool.revision(), Optional.empty(), 1, now, now);
+                Instance created = Instance.created(newInstanceId.get(), pool.ref(), desired, Ipv4.format(address),
+                        pool.revision(), now);
                 try {
                     instances.insert(tx, created);
                 } catch (SQLException e) {
@@ -121,9 +121,7 @@ public final class PoolMaterializer {
      * confirmed. The pool row must outlive them, or the cascade would erase what agents still need.
      */
     public int drain(Tx tx, Caller caller, Tenant tenant, Pool pool) throws SQLException {
-        Pool empty = new Pool(pool.ref(), pool.role(), pool.profile(), pool.flake(), pool.template(), pool.vcpus(),
-                pool.memoryMib(), pool.dataDiskMib(), new TargetCounts(0, 0, 0, 0), pool.revision(), pool.version() + 1,
-                pool.createdAt(), clock.instant());
+        Pool empty = pool.withCounts(new TargetCounts(0, 0, 0, 0), clock.instant());
         if (!pool.counts().equals(empty.counts())) {
             if (!pools.update(tx, empty, pool.version())) {
                 throw new RetryTransaction("pool " + pool.ref() + " changed concurrently");

@@ -11,7 +11,10 @@ import java.util.Optional;
  */
 public record PoolPatch(Optional<Integer> running, Optional<Integer> warm, Optional<Integer> sleeping,
                         Optional<Integer> stopped, Optional<Integer> vcpus, Optional<Long> memoryMib,
-                        Optional<Long> dataDiskMib, Optional<String> template, Optional<Role> role) {
+                        Optional<Long> dataDiskMib, Optional<String> template, Optional<Role> role,
+                        Optional<java.util.List<String>> cmd, Optional<java.util.Map<String, String>> env,
+                        Optional<java.util.Map<String, String>> secrets,
+                        Optional<java.util.Map<String, String>> configFiles) {
     public PoolPatch {
         for (var count : new Optional<?>[] {running, warm, sleeping, stopped}) {
             count.ifPresent(c -> {
@@ -23,6 +26,7 @@ public record PoolPatch(Optional<Integer> running, Optional<Integer> warm, Optio
     }
 
     public boolean changesSpec() {
-        return vcpus.isPresent() || memoryMib.isPresent() || dataDiskMib.isPresent() || template.isPresent();
+        return vcpus.isPresent() || memoryMib.isPresent() || dataDiskMib.isPresent() || template.isPresent()
+                || cmd.isPresent() || env.isPresent() || secrets.isPresent() || configFiles.isPresent();
     }
 }

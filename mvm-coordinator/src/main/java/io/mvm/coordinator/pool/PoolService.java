@@ -4,6 +4,8 @@ import io.mvm.coordinator.ExpectedVersion;
 import io.mvm.coordinator.StaleVersionException;
 import io.mvm.coordinator.audit.AuditTrail;
 import io.mvm.coordinator.auth.Caller;
+import io.mvm.coordinator.scheduler.Scheduler;
+import io.mvm.store.pool.Workload;
 import io.mvm.coordinator.tenant.TenantService;
 import io.mvm.core.pool.TargetCounts;
 import io.mvm.model.ErrorCategory;
@@ -33,9 +35,11 @@ public final class PoolService {
     private final PoolMaterializer materializer;
     private final AuditTrail audit;
     private final InstantSource clock;
+    private final Scheduler scheduler;
 
     public PoolService(Database db, TenantStore tenants, PoolStore pools, PoolMaterializer materializer, AuditTrail audit,
-                       InstantSource clock) {
+                       InstantSource clock, Scheduler scheduler) {
+        this.scheduler = scheduler;
         this.db = db;
         this.tenants = tenants;
         this.pools = pools;
@@ -45,6 +49,12 @@ public final class PoolService {
     }
 
     public Pool create(Caller caller, PoolSpec spec) {
+        Pool created = createInTransaction(caller, spec);
+        scheduler.convergeQuietly();
+        return created;
+    }
+
+    private Pool createInTransaction(Caller caller, PoolSpec spec) {
         return db.inTransaction(tx -> {
             Tenant tenant = lockTenant(tx, spec.ref());
             if (pools.find(tx, spec.ref()).isPresent()) {
@@ -56,7 +66,7 @@ public final class PoolService {
             tenant.quota().check(before, after);
             Instant now = clock.instant();
             Pool pool = new Pool(spec.ref(), spec.role(), spec.profile(), spec.flake(), spec.template(), spec.vcpus(),
-                    spec.memoryMib(), spec.dataDiskMib(), spec.counts(), 1, 1, now, now);
+                    spec.memoryMib(), spec.dataDiskMib(), spec.counts(), 1, 1, now, now, spec.workload());
             try {
                 pools.insert(tx, pool);
             } catch (SQLException e) {
@@ -79,6 +89,12 @@ public final class PoolService {
     }
 
     public Pool patch(Caller caller, PoolRef ref, PoolPatch patch, ExpectedVersion expected) {
+        Pool patched = patchInTransaction(caller, ref, patch, expected);
+        scheduler.convergeQuietly();
+        return patched;
+    }
+
+    private Pool patchInTransaction(Caller caller, PoolRef ref, PoolPatch patch, ExpectedVersion expected) {
         return db.inTransaction(tx -> {
             Tenant tenant = lockTenant(tx, ref);
             Pool current = require(tx, ref);
@@ -101,11 +117,16 @@ public final class PoolService {
             template.ifPresent(t -> PoolSpec.requireName("template", t));
             PoolSpec.checkResources(vcpus, memory, disk);
             PoolSpec.checkCounts(counts);
+            Workload cw = current.workload();
+            Workload workload = new Workload(patch.cmd().orElse(cw.cmd()), patch.env().orElse(cw.env()),
+                    patch.secrets().orElse(cw.secrets()), patch.configFiles().orElse(cw.configFiles()));
+            PoolSpec.checkWorkload(workload);
             boolean specChanged = vcpus != current.vcpus() || memory != current.memoryMib()
-                    || disk != current.dataDiskMib() || !template.equals(current.template());
+                    || disk != current.dataDiskMib() || !template.equals(current.template())
+                    || !workload.equals(cw);
             Pool next = new Pool(ref, current.role(), current.profile(), current.flake(), template, vcpus, memory, disk,
                     counts, current.revision() + (specChanged ? 1 : 0), current.version() + 1, current.createdAt(),
-                    clock.instant());
+                    clock.instant(), workload);
             if (next.counts().equals(current.counts()) && !specChanged) {
                 return current;
             }
@@ -123,6 +144,14 @@ public final class PoolService {
     }
 
     public void delete(Caller caller, PoolRef ref, ExpectedVersion expected) {
+        try {
+            deleteInTransaction(caller, ref, expected);
+        } finally {
+            scheduler.convergeQuietly();
+        }
+    }
+
+    private void deleteInTransaction(Caller caller, PoolRef ref, ExpectedVersion expected) {
         MvmException deferred = db.inTransaction(tx -> {
             Tenant tenant = lockTenant(tx, ref);
             Pool current = require(tx, ref);

@@ -4,12 +4,13 @@ import io.mvm.core.pool.TargetCounts;
 import io.mvm.model.MvmException;
 import io.mvm.model.PoolRef;
 import io.mvm.model.Role;
+import io.mvm.store.pool.Workload;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
 /** A validated request to create a pool. */
 public record PoolSpec(PoolRef ref, Role role, String profile, String flake, Optional<String> template, int vcpus,
-                       long memoryMib, long dataDiskMib, TargetCounts counts) {
+                       long memoryMib, long dataDiskMib, TargetCounts counts, Workload workload) {
     static final Pattern NAME_LIKE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
     public static final int MAX_VCPUS = 64;
     public static final long MIN_MEMORY_MIB = 64;
@@ -25,6 +26,26 @@ public record PoolSpec(PoolRef ref, Role role, String profile, String flake, Opt
         template.ifPresent(t -> requireName("template", t));
         checkResources(vcpus, memoryMib, dataDiskMib);
         checkCounts(counts);
+        checkWorkload(workload);
+    }
+
+    static final int MAX_WORKLOAD_BYTES = 48 * 1024;
+    private static final Pattern KEY = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]{0,127}");
+
+    /** Names must be usable as env names and drive file names; values stay within the body limit. */
+    static void checkWorkload(Workload w) {
+        if (w.cmd().stream().anyMatch(a -> a.indexOf('\0') >= 0)) {
+            throw MvmException.invalid("cmd arguments must not contain NUL characters");
+        }
+        for (var m : java.util.List.of(java.util.Map.entry("env", w.env()), java.util.Map.entry("secrets", w.secrets()),
+                java.util.Map.entry("config_files", w.configFiles()))) {
+            for (String k : m.getValue().keySet()) {
+                if (!KEY.matcher(k).matches()) {
+                    throw MvmException.invalid("invalid " + m.getKey() + " name '" + k
+                            + "': use letters, digits, '_', '.' or '-', starting with a letter or '_'");
+                }
+            }
+        }
     }
 
     static void requireName(String field, String value) {

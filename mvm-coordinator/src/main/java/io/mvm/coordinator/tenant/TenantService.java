@@ -4,6 +4,7 @@ import io.mvm.coordinator.ExpectedVersion;
 import io.mvm.coordinator.StaleVersionException;
 import io.mvm.coordinator.audit.AuditTrail;
 import io.mvm.coordinator.auth.Caller;
+import io.mvm.coordinator.scheduler.Scheduler;
 import io.mvm.coordinator.pool.PoolMaterializer;
 import io.mvm.core.network.SubnetAllocator;
 import io.mvm.core.pool.TargetCounts;
@@ -32,9 +33,11 @@ public final class TenantService {
     private final SubnetAllocator subnets;
     private final AuditTrail audit;
     private final InstantSource clock;
+    private final Scheduler scheduler;
 
     public TenantService(Database db, TenantStore tenants, PoolStore pools, PoolMaterializer materializer,
-                         SubnetAllocator subnets, AuditTrail audit, InstantSource clock) {
+                         SubnetAllocator subnets, AuditTrail audit, InstantSource clock, Scheduler scheduler) {
+        this.scheduler = scheduler;
         this.db = db;
         this.tenants = tenants;
         this.pools = pools;
@@ -101,6 +104,14 @@ public final class TenantService {
      * their agents before the tenant row can go, so that case is a CONFLICT after marking them.
      */
     public void delete(Caller caller, TenantId id, ExpectedVersion expected, boolean force) {
+        try {
+            deleteInTransaction(caller, id, expected, force);
+        } finally {
+            scheduler.convergeQuietly();
+        }
+    }
+
+    private void deleteInTransaction(Caller caller, TenantId id, ExpectedVersion expected, boolean force) {
         MvmException deferred = db.inTransaction(tx -> {
             Tenant tenant = tenants.lock(tx, id).orElseThrow(() -> notFound(id));
             StaleVersionException.check("tenant '" + id + "'", expected, tenant.version());

@@ -15,4 +15,13 @@ public final class ClusterSettings {
         tx.update("INSERT INTO cluster_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", name, value);
         return get(tx, name).orElseThrow();
     }
+
+    /**
+     * Takes a cluster-wide lock for the rest of the transaction (PostgreSQL: the setting's row;
+     * SQLite: writers are serialised already). The setting must exist.
+     */
+    public void lock(Tx tx, String name) throws SQLException {
+        tx.one("SELECT value FROM cluster_settings WHERE name = ?" + tx.dialect().forUpdate(), rs -> rs.getString(1),
+                name);
+    }
 }

@@ -10,15 +10,25 @@ import java.util.Optional;
 
 /**
  * An instance as stored: intent ({@code desired}, set by the coordinator) beside observation
- * ({@code state}, reported by the node that runs it). The IP is allocated at creation and kept
- * for the instance's life.
+ * ({@code state}, {@code pid}, {@code accelerator}, {@code lastError}, reported by the node that
+ * runs it). The IP is allocated at creation and kept for the instance's life. {@code version}
+ * counts intent changes only (observations do not move it, so an agent's reports never make a
+ * user's If-Match stale). {@code pendingReason} is why placement found no node, when it did not.
  */
 public record Instance(InstanceId id, PoolRef pool, DesiredState desired, InstanceState state, Optional<NodeId> node,
                        String ip, long revision, Optional<String> lastError, long version, Instant createdAt,
-                       Instant updatedAt) {
+                       Instant updatedAt, Optional<Long> pid, Optional<String> accelerator,
+                       Optional<String> pendingReason) {
+
+    public static Instance created(InstanceId id, PoolRef pool, DesiredState desired, String ip, long revision,
+                                   Instant now) {
+        return new Instance(id, pool, desired, InstanceState.PENDING, Optional.empty(), ip, revision, Optional.empty(),
+                1, now, now, Optional.empty(), Optional.empty(), Optional.empty());
+    }
 
     public Instance withDesired(DesiredState next, Instant now) {
-        return new Instance(id, pool, next, state, node, ip, revision, lastError, version + 1, createdAt, now);
+        return new Instance(id, pool, next, state, node, ip, revision, lastError, version + 1, createdAt, now, pid,
+                accelerator, pendingReason);
     }
 
     /** Never placed on a node: nothing runs anywhere, so the record can simply go. */

@@ -19,7 +19,7 @@ import java.util.Set;
 /** Instance rows. */
 public final class InstanceStore {
     private static final String COLUMNS = "id, tenant_id, pool_name, desired_state, state, node_id, ip, revision, "
-            + "last_error, version, created_at, updated_at";
+            + "last_error, version, created_at, updated_at, pid, accelerator, pending_reason";
 
     public Optional<Instance> find(Tx tx, InstanceId id) throws SQLException {
         return tx.one("SELECT " + COLUMNS + " FROM instances WHERE id = ?", InstanceStore::map, id.value());
@@ -40,10 +40,11 @@ public final class InstanceStore {
     }
 
     public void insert(Tx tx, Instance i) throws SQLException {
-        tx.update("INSERT INTO instances (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        tx.update("INSERT INTO instances (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 i.id().value(), i.pool().tenant().value(), i.pool().name().value(), i.desired().wireName(),
                 i.state().wireName(), i.node().map(NodeId::value).orElse(null), i.ip(), i.revision(),
-                i.lastError().orElse(null), i.version(), i.createdAt().toEpochMilli(), i.updatedAt().toEpochMilli());
+                i.lastError().orElse(null), i.version(), i.createdAt().toEpochMilli(), i.updatedAt().toEpochMilli(),
+                i.pid().orElse(null), i.accelerator().orElse(null), i.pendingReason().orElse(null));
     }
 
     /** Writes the intent fields if the row is still at {@code expectedVersion}. */
@@ -54,8 +55,64 @@ public final class InstanceStore {
                 expectedVersion) == 1;
     }
 
+    /** Deletes the record and its events: the instance is gone for good and its address is free again. */
     public void delete(Tx tx, InstanceId id) throws SQLException {
+        tx.update("DELETE FROM instance_events WHERE instance_id = ?", id.value());
         tx.update("DELETE FROM instances WHERE id = ?", id.value());
+    }
+
+    /** Every instance record of the fleet, for the scheduler. */
+    public List<Instance> listAll(Tx tx) throws SQLException {
+        return tx.query("SELECT " + COLUMNS + " FROM instances ORDER BY id", InstanceStore::map);
+    }
+
+    public List<Instance> listByNode(Tx tx, NodeId node) throws SQLException {
+        return tx.query("SELECT " + COLUMNS + " FROM instances WHERE node_id = ? ORDER BY id", InstanceStore::map,
+                node.value());
+    }
+
+    /** Records a placement decision: the node (or none) and why there is none. Not an intent change. */
+    public void place(Tx tx, InstanceId id, Optional<NodeId> node, InstanceState state, Optional<String> pendingReason)
+            throws SQLException {
+        tx.update("UPDATE instances SET node_id = ?, state = ?, pending_reason = ? WHERE id = ?",
+                node.map(NodeId::value).orElse(null), state.wireName(), pendingReason.orElse(null), id.value());
+    }
+
+    public void setPendingReason(Tx tx, InstanceId id, Optional<String> reason) throws SQLException {
+        tx.update("UPDATE instances SET pending_reason = ? WHERE id = ?", reason.orElse(null), id.value());
+    }
+
+    /** Stores what the instance's node observed, if the instance is still placed on that node. */
+    public boolean observe(Tx tx, InstanceId id, NodeId node, InstanceState state, Optional<Long> pid,
+                           Optional<String> accelerator, Optional<String> lastError, long at) throws SQLException {
+        return tx.update("UPDATE instances SET state = ?, pid = ?, accelerator = ?, last_error = ?, observed_at = ? "
+                        + "WHERE id = ? AND node_id = ?",
+                state.wireName(), pid.orElse(null), accelerator.orElse(null), lastError.orElse(null), at, id.value(),
+                node.value()) == 1;
+    }
+
+    /** A lost node's instances: their state is not known any more (destroyed ones stay destroyed). */
+    public int markUnknownOn(Tx tx, NodeId node) throws SQLException {
+        return tx.update("UPDATE instances SET state = 'unknown', pid = NULL WHERE node_id = ? AND state <> 'destroyed'",
+                node.value());
+    }
+
+    /** Appends an event unless the same one is already stored (agents resend until acknowledged). */
+    public boolean appendEvent(Tx tx, InstanceEvent e, PoolRef pool) throws SQLException {
+        return tx.update("INSERT INTO instance_events (instance_id, tenant_id, at, type, message, node_id) "
+                        + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (instance_id, at, type, message) DO NOTHING",
+                e.instance().value(), pool.tenant().value(), e.at().toEpochMilli(), e.type(), e.message(),
+                e.node().value()) == 1;
+    }
+
+    /** The latest {@code limit} events of an instance, oldest first. */
+    public List<InstanceEvent> events(Tx tx, InstanceId id, int limit) throws SQLException {
+        List<InstanceEvent> newestFirst = tx.query("SELECT instance_id, at, type, message, node_id FROM instance_events "
+                        + "WHERE instance_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+                rs -> new InstanceEvent(InstanceId.of(rs.getString("instance_id")),
+                        Instant.ofEpochMilli(rs.getLong("at")), rs.getString("type"), rs.getString("message"),
+                        NodeId.of(rs.getString("node_id"))), id.value(), limit);
+        return newestFirst.reversed();
     }
 
     public long count(Tx tx) throws SQLException {
@@ -68,6 +125,13 @@ public final class InstanceStore {
                 DesiredState.parse(rs.getString("desired_state")), InstanceState.parse(rs.getString("state")),
                 Optional.ofNullable(rs.getString("node_id")).map(NodeId::of), rs.getString("ip"), rs.getLong("revision"),
                 Optional.ofNullable(rs.getString("last_error")), rs.getLong("version"),
-                Instant.ofEpochMilli(rs.getLong("created_at")), Instant.ofEpochMilli(rs.getLong("updated_at")));
+                Instant.ofEpochMilli(rs.getLong("created_at")), Instant.ofEpochMilli(rs.getLong("updated_at")),
+                optionalLong(rs, "pid"), Optional.ofNullable(rs.getString("accelerator")),
+                Optional.ofNullable(rs.getString("pending_reason")));
+    }
+
+    private static Optional<Long> optionalLong(ResultSet rs, String column) throws SQLException {
+        long v = rs.getLong(column);
+        return rs.wasNull() ? Optional.empty() : Optional.of(v);
     }
 }

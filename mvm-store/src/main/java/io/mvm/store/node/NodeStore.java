@@ -13,21 +13,66 @@ import java.util.Optional;
 
 /**
  * Node rows. Labels are stored as one {@code k=v} per line (keys and values may not contain
- * newlines or '='), which keeps this module free of a JSON dependency.
+ * newlines or '=').
  */
 public final class NodeStore {
+    private static final String COLUMNS = "id, vcpus, memory_mib, disk_mib, labels, accelerator, status, last_heartbeat, "
+            + "version, created_at, agent_url, agent_token, generation, desired_hash, observed_generation";
 
     public List<Node> list(Tx tx) throws SQLException {
-        return tx.query("SELECT id, vcpus, memory_mib, disk_mib, labels, accelerator, status, last_heartbeat, version, "
-                + "created_at FROM nodes ORDER BY id", NodeStore::map);
+        return tx.query("SELECT " + COLUMNS + " FROM nodes ORDER BY id", NodeStore::map);
+    }
+
+    public Optional<Node> find(Tx tx, NodeId id) throws SQLException {
+        return tx.one("SELECT " + COLUMNS + " FROM nodes WHERE id = ?", NodeStore::map, id.value());
     }
 
     public void insert(Tx tx, Node n) throws SQLException {
-        tx.update("INSERT INTO nodes (id, vcpus, memory_mib, disk_mib, labels, accelerator, status, last_heartbeat, "
-                        + "version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        tx.update("INSERT INTO nodes (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 n.id().value(), n.vcpus(), n.memoryMib(), n.diskMib(), encode(n.labels()), n.accelerator().wireName(),
                 n.status(), n.lastHeartbeat().map(Instant::toEpochMilli).orElse(null), n.version(),
-                n.createdAt().toEpochMilli());
+                n.createdAt().toEpochMilli(), n.agentUrl().orElse(null), n.agentToken().orElse(null), n.generation(),
+                n.desiredHash(), n.observedGeneration());
+    }
+
+    /** A repeated registration: new capacity, labels, accelerator and relay endpoint; ready again. */
+    public void reregister(Tx tx, Node n) throws SQLException {
+        tx.update("UPDATE nodes SET vcpus = ?, memory_mib = ?, disk_mib = ?, labels = ?, accelerator = ?, status = ?, "
+                        + "last_heartbeat = ?, version = version + 1, agent_url = ?, agent_token = ? WHERE id = ?",
+                n.vcpus(), n.memoryMib(), n.diskMib(), encode(n.labels()), n.accelerator().wireName(), n.status(),
+                n.lastHeartbeat().map(Instant::toEpochMilli).orElse(null), n.agentUrl().orElse(null),
+                n.agentToken().orElse(null), n.id().value());
+    }
+
+    /** Records a heartbeat; returns whether the node was lost until now (false also when unknown). */
+    public boolean heartbeat(Tx tx, NodeId id, Instant at) throws SQLException {
+        boolean wasLost = tx.count("SELECT COUNT(*) FROM nodes WHERE id = ? AND status = 'lost'", id.value()) > 0;
+        tx.update("UPDATE nodes SET last_heartbeat = ?, status = 'ready' WHERE id = ?", at.toEpochMilli(), id.value());
+        return wasLost;
+    }
+
+    public void observedGeneration(Tx tx, NodeId id, long generation) throws SQLException {
+        tx.update("UPDATE nodes SET observed_generation = ? WHERE id = ?", generation, id.value());
+    }
+
+    /** Ready nodes whose last heartbeat is older than {@code cutoff}. */
+    public List<NodeId> silentSince(Tx tx, Instant cutoff) throws SQLException {
+        return tx.query("SELECT id FROM nodes WHERE status = 'ready' AND (last_heartbeat IS NULL OR last_heartbeat < ?)",
+                rs -> NodeId.of(rs.getString(1)), cutoff.toEpochMilli());
+    }
+
+    public void markLost(Tx tx, NodeId id) throws SQLException {
+        tx.update("UPDATE nodes SET status = 'lost', version = version + 1 WHERE id = ? AND status = 'ready'", id.value());
+    }
+
+    /** Moves the generation forward when the node's desired list changed. */
+    public void advanceGeneration(Tx tx, NodeId id, long generation, String desiredHash) throws SQLException {
+        tx.update("UPDATE nodes SET generation = ?, desired_hash = ? WHERE id = ? AND generation < ?", generation,
+                desiredHash, id.value(), generation);
+    }
+
+    public long generation(Tx tx, NodeId id) throws SQLException {
+        return tx.one("SELECT generation FROM nodes WHERE id = ?", rs -> rs.getLong(1), id.value()).orElse(-1L);
     }
 
     static String encode(Map<String, String> labels) {
@@ -55,6 +100,8 @@ public final class NodeStore {
         return new Node(NodeId.of(rs.getString("id")), rs.getInt("vcpus"), rs.getLong("memory_mib"),
                 rs.getLong("disk_mib"), decode(rs.getString("labels")), Accelerator.parse(rs.getString("accelerator")),
                 rs.getString("status"), noHeartbeat ? Optional.empty() : Optional.of(Instant.ofEpochMilli(hb)),
-                rs.getLong("version"), Instant.ofEpochMilli(rs.getLong("created_at")));
+                rs.getLong("version"), Instant.ofEpochMilli(rs.getLong("created_at")),
+                Optional.ofNullable(rs.getString("agent_url")), Optional.ofNullable(rs.getString("agent_token")),
+                rs.getLong("generation"), rs.getString("desired_hash"), rs.getLong("observed_generation"));
     }
 }

@@ -12,4 +12,10 @@ import java.util.Optional;
  */
 public record Pool(PoolRef ref, Role role, String profile, String flake, Optional<String> template, int vcpus,
                    long memoryMib, long dataDiskMib, TargetCounts counts, long revision, long version,
-                   Instant createdAt, Instant updatedAt) {}
+                   Instant createdAt, Instant updatedAt, Workload workload) {
+
+    public Pool withCounts(TargetCounts next, Instant now) {
+        return new Pool(ref, role, profile, flake, template, vcpus, memoryMib, dataDiskMib, next, revision, version + 1,
+                createdAt, now, workload);
+    }
+}

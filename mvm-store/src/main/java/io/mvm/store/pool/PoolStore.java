@@ -6,6 +6,7 @@ import io.mvm.model.PoolRef;
 import io.mvm.model.Role;
 import io.mvm.model.TenantId;
 import io.mvm.store.db.Tx;
+import io.mvm.store.json.JsonColumns;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -15,7 +16,8 @@ import java.util.Optional;
 /** Pool rows, always addressed within a tenant. */
 public final class PoolStore {
     private static final String COLUMNS = "tenant_id, name, role, profile, flake, template, vcpus, memory_mib, "
-            + "data_disk_mib, want_running, want_warm, want_sleeping, want_stopped, revision, version, created_at, updated_at";
+            + "data_disk_mib, want_running, want_warm, want_sleeping, want_stopped, revision, version, created_at, updated_at, "
+            + "cmd, env, secrets, config_files";
 
     public Optional<Pool> find(Tx tx, PoolRef ref) throws SQLException {
         return tx.one("SELECT " + COLUMNS + " FROM pools WHERE tenant_id = ? AND name = ?", PoolStore::map,
@@ -28,25 +30,35 @@ public final class PoolStore {
     }
 
     public void insert(Tx tx, Pool p) throws SQLException {
-        tx.update("INSERT INTO pools (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        tx.update("INSERT INTO pools (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 p.ref().tenant().value(), p.ref().name().value(), p.role().wireName(), p.profile(), p.flake(),
                 p.template().orElse(null), p.vcpus(), p.memoryMib(), p.dataDiskMib(), p.counts().running(),
                 p.counts().warm(), p.counts().sleeping(), p.counts().stopped(), p.revision(), p.version(),
-                p.createdAt().toEpochMilli(), p.updatedAt().toEpochMilli());
+                p.createdAt().toEpochMilli(), p.updatedAt().toEpochMilli(), JsonColumns.write(p.workload().cmd()),
+                JsonColumns.write(p.workload().env()), JsonColumns.write(p.workload().secrets()),
+                JsonColumns.write(p.workload().configFiles()));
     }
 
     /** Writes {@code p} if the row is still at {@code expectedVersion}; false when someone else got there first. */
     public boolean update(Tx tx, Pool p, long expectedVersion) throws SQLException {
         return tx.update("UPDATE pools SET template = ?, vcpus = ?, memory_mib = ?, data_disk_mib = ?, want_running = ?, "
-                        + "want_warm = ?, want_sleeping = ?, want_stopped = ?, revision = ?, version = ?, updated_at = ? "
+                        + "want_warm = ?, want_sleeping = ?, want_stopped = ?, revision = ?, version = ?, updated_at = ?, "
+                        + "cmd = ?, env = ?, secrets = ?, config_files = ? "
                         + "WHERE tenant_id = ? AND name = ? AND version = ?",
                 p.template().orElse(null), p.vcpus(), p.memoryMib(), p.dataDiskMib(), p.counts().running(),
                 p.counts().warm(), p.counts().sleeping(), p.counts().stopped(), p.revision(), p.version(),
-                p.updatedAt().toEpochMilli(), p.ref().tenant().value(), p.ref().name().value(), expectedVersion) == 1;
+                p.updatedAt().toEpochMilli(), JsonColumns.write(p.workload().cmd()), JsonColumns.write(p.workload().env()),
+                JsonColumns.write(p.workload().secrets()), JsonColumns.write(p.workload().configFiles()),
+                p.ref().tenant().value(), p.ref().name().value(), expectedVersion) == 1;
     }
 
     public void delete(Tx tx, PoolRef ref) throws SQLException {
         tx.update("DELETE FROM pools WHERE tenant_id = ? AND name = ?", ref.tenant().value(), ref.name().value());
+    }
+
+    /** Every pool of every tenant (the scheduler's view). */
+    public List<Pool> listAll(Tx tx) throws SQLException {
+        return tx.query("SELECT " + COLUMNS + " FROM pools ORDER BY tenant_id, name", PoolStore::map);
     }
 
     public long count(Tx tx) throws SQLException {
@@ -61,6 +73,8 @@ public final class PoolStore {
                 new TargetCounts(rs.getInt("want_running"), rs.getInt("want_warm"), rs.getInt("want_sleeping"),
                         rs.getInt("want_stopped")),
                 rs.getLong("revision"), rs.getLong("version"), Instant.ofEpochMilli(rs.getLong("created_at")),
-                Instant.ofEpochMilli(rs.getLong("updated_at")));
+                Instant.ofEpochMilli(rs.getLong("updated_at")),
+                new Workload(JsonColumns.list(rs.getString("cmd")), JsonColumns.map(rs.getString("env")),
+                        JsonColumns.map(rs.getString("secrets")), JsonColumns.map(rs.getString("config_files"))));
     }
 }

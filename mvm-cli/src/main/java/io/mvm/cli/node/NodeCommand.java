@@ -1,0 +1,92 @@
+package io.mvm.cli.node;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mvm.cli.client.ClientOptions;
+import io.mvm.cli.client.Table;
+import io.mvm.model.NodeId;
+import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.Locale;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code mvm node list} and {@code mvm node token create}. */
+@Command(name = "node", description = "Hosts in the fleet: list them, mint tokens for their agents.",
+        mixinStandardHelpOptions = true, subcommands = {NodeCommand.ListNodes.class, NodeCommand.Token.class})
+public final class NodeCommand {
+
+    @Command(name = "list", description = "List nodes with capacity, allocation, last heartbeat and status.")
+    static final class ListNodes implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+
+        @Override
+        public void run() {
+            JsonNode list = client.client().get("v1/nodes");
+            PrintWriter out = spec.commandLine().getOut();
+            if (client.json) {
+                ClientOptions.printJson(out, list);
+                return;
+            }
+            Table table = new Table("NODE", "STATUS", "VCPUS", "MEMORY MIB", "INSTANCES", "ACCEL", "LAST HEARTBEAT");
+            for (JsonNode n : list.get("items")) {
+                JsonNode cap = n.get("capacity");
+                JsonNode used = n.get("allocated");
+                table.row(n.get("id").asText(), n.get("status").asText(),
+                        used.get("vcpus").asInt() + "/" + cap.get("vcpus").asInt(),
+                        used.get("memory_mib").asLong() + "/" + cap.get("memory_mib").asLong(),
+                        n.get("instances").asInt(), n.get("accelerator").asText(),
+                        n.get("last_heartbeat").isNull() ? "-" : n.get("last_heartbeat").asText());
+            }
+            table.print(out);
+        }
+    }
+
+    @Command(name = "token", description = "Node tokens (what an agent authenticates with).",
+            mixinStandardHelpOptions = true, subcommands = CreateToken.class)
+    static final class Token {}
+
+    @Command(name = "create", description = "Create a token for one node (admin only). It is printed once and stored"
+            + " hashed; it may only register, heartbeat, read and report that node.")
+    static final class CreateToken implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+
+        @Option(names = "--node", paramLabel = "ID",
+                description = "The node the token is for (default: this host's name, as 'mvm agent serve' uses).")
+        String node;
+
+        @Override
+        public void run() {
+            NodeId id = NodeId.of(node != null ? node : localNodeId());
+            JsonNode issued = client.client().post("v1/node-tokens", Map.of("node_id", id.value()));
+            PrintWriter out = spec.commandLine().getOut();
+            if (client.json) {
+                ClientOptions.printJson(out, issued);
+                return;
+            }
+            out.println(issued.get("token").asText());
+            out.flush();
+            spec.commandLine().getErr().println("token for node " + id + " (shown once; pass it to 'mvm agent serve'"
+                    + " with --node-id " + id + ")");
+            spec.commandLine().getErr().flush();
+        }
+    }
+
+    /** The host name made into a node id (lower case, only letters, digits, '.' and '-'). */
+    static String localNodeId() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            host = "node";
+        }
+        String id = host.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.-]", "-").replaceAll("^[^a-z0-9]+", "");
+        return id.isEmpty() ? "node" : id.substring(0, Math.min(63, id.length()));
+    }
+}

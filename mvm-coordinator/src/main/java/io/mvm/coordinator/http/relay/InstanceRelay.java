@@ -1,0 +1,154 @@
+package io.mvm.coordinator.http.relay;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mvm.model.InstanceId;
+import io.mvm.model.InstanceState;
+import io.mvm.model.MvmException;
+import io.mvm.store.db.Database;
+import io.mvm.store.instance.Instance;
+import io.mvm.store.instance.InstanceStore;
+import io.mvm.store.node.Node;
+import io.mvm.store.node.NodeStore;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Reaches into an instance through the agent of the node that runs it (no SSH anywhere): the
+ * coordinator presents the agent token the node registered, and turns every way that can fail
+ * into a clear category — 409 when the instance is not placed or not running, 503 when the node
+ * is lost or its agent does not answer.
+ */
+public final class InstanceRelay {
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration MARGIN = Duration.ofSeconds(15);
+
+    private final Database db;
+    private final InstanceStore instances;
+    private final NodeStore nodes;
+    private final ObjectMapper json = new ObjectMapper();
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
+
+    public InstanceRelay(Database db, InstanceStore instances, NodeStore nodes) {
+        this.db = db;
+        this.instances = instances;
+        this.nodes = nodes;
+    }
+
+    /** The agent's answer, passed on as it came (JSON for exec, text for logs). */
+    public record Answer(String contentType, byte[] body) {}
+
+    public Answer exec(InstanceId id, ExecRequest exec) {
+        Target t = target(id, true);
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("argv", exec.argv());
+        body.put("env", exec.env());
+        body.put("stdin_b64", exec.stdinB64());
+        body.put("timeout_secs", exec.timeoutSecs());
+        byte[] bytes;
+        try {
+            bytes = json.writeValueAsBytes(body);
+        } catch (IOException e) {
+            throw MvmException.internal("cannot encode an exec request", e);
+        }
+        HttpRequest request = t.request("v1/instances/" + id + "/exec", Duration.ofSeconds(exec.timeoutSecs()).plus(MARGIN))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes))
+                .build();
+        return send(t, id, request);
+    }
+
+    public Answer logs(InstanceId id, int lines) {
+        if (lines < 1 || lines > 100_000) {
+            throw MvmException.invalid("lines must be 1-100000, got " + lines);
+        }
+        Target t = target(id, false);
+        HttpRequest request = t.request("v1/instances/" + id + "/logs?lines=" + lines, MARGIN).GET().build();
+        return send(t, id, request);
+    }
+
+    private record Target(Node node, URI base, String token) {
+        HttpRequest.Builder request(String path, Duration timeout) {
+            return HttpRequest.newBuilder(base.resolve(path)).timeout(timeout)
+                    .header("Authorization", "Bearer " + token);
+        }
+    }
+
+    private Target target(InstanceId id, boolean mustRun) {
+        record Found(Instance instance, Node node) {}
+        Found found = db.read(tx -> {
+            Instance i = instances.find(tx, id)
+                    .orElseThrow(() -> MvmException.notFound("instance '" + id + "' not found"));
+            Node n = i.node().isEmpty() ? null : nodes.find(tx, i.node().get()).orElse(null);
+            return new Found(i, n);
+        });
+        Instance i = found.instance();
+        if (found.node() == null) {
+            throw MvmException.conflict("instance '" + id + "' is not placed on a node yet"
+                    + i.pendingReason().map(r -> " (" + r + ")").orElse(""));
+        }
+        Node n = found.node();
+        if (!n.ready()) {
+            throw new RelayUnavailableException("node '" + n.id() + "' running instance '" + id
+                    + "' is lost (no heartbeat); try again when it is back", null);
+        }
+        if (mustRun && i.state() != InstanceState.RUNNING) {
+            throw MvmException.conflict("instance '" + id + "' is " + i.state() + ", not running"
+                    + (i.desired().wireName().equals("running") ? "; wait for it to start" : "; start or wake it first"));
+        }
+        if (n.agentUrl().isEmpty() || n.agentToken().isEmpty()) {
+            throw new RelayUnavailableException("node '" + n.id() + "' registered no agent relay endpoint", null);
+        }
+        String url = n.agentUrl().get();
+        return new Target(n, URI.create(url.endsWith("/") ? url : url + "/"), n.agentToken().get());
+    }
+
+    private Answer send(Target t, InstanceId id, HttpRequest request) {
+        HttpResponse<byte[]> resp;
+        try {
+            resp = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw new RelayUnavailableException("the agent of node '" + t.node().id() + "' at " + t.base()
+                    + " does not answer: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RelayUnavailableException("interrupted while waiting for node '" + t.node().id() + "'", e);
+        }
+        int status = resp.statusCode();
+        String contentType = resp.headers().firstValue("Content-Type").orElse("application/octet-stream");
+        if (status == 200) {
+            return new Answer(contentType, resp.body());
+        }
+        String detail = detail(resp.body());
+        String where = "node '" + t.node().id() + "'";
+        throw switch (status) {
+            case 400 -> MvmException.invalid("the agent refused the request: " + detail);
+            case 404 -> MvmException.conflict("instance '" + id + "' is not on " + where + " (yet): " + detail);
+            case 409 -> MvmException.conflict("instance '" + id + "' is not running on " + where + ": " + detail);
+            case 401, 403 -> new RelayUnavailableException(where + " refused the coordinator's agent token (the agent"
+                    + " restarted with a new one? it re-registers shortly): " + detail, null);
+            default -> new RelayUnavailableException(where + " answered " + status + ": " + detail, null);
+        };
+    }
+
+    private String detail(byte[] body) {
+        try {
+            JsonNode p = json.readTree(body);
+            if (p != null && p.hasNonNull("detail")) {
+                return p.get("detail").asText();
+            }
+        } catch (IOException ignored) {
+            // Not a problem body: show the start of what came.
+        }
+        String text = new String(body, StandardCharsets.UTF_8).strip();
+        return text.isEmpty() ? "(no detail)" : text.substring(0, Math.min(200, text.length()));
+    }
+
+}

@@ -1,0 +1,47 @@
+package io.mvm.coordinator.node;
+
+import io.mvm.core.placement.Capacity;
+import io.mvm.model.Accelerator;
+import io.mvm.model.MvmException;
+import io.mvm.model.NodeId;
+import java.net.URI;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A validated registration. {@code agentToken} is the secret the agent's relay server expects;
+ * {@link #toString()} hides it.
+ */
+public record NodeRegistration(NodeId node, Capacity capacity, Map<String, String> labels, Accelerator accelerator,
+                               Optional<URI> agentUrl, Optional<String> agentToken) {
+    public NodeRegistration {
+        Objects.requireNonNull(node, "node");
+        Objects.requireNonNull(capacity, "capacity");
+        labels = Map.copyOf(labels);
+        labels.forEach((k, v) -> {
+            if (k.isEmpty() || k.contains("=") || k.contains("\n") || v.contains("\n")) {
+                throw MvmException.invalid("invalid label '" + k + "': keys must be non-empty without '=' or newlines,"
+                        + " values without newlines");
+            }
+        });
+        agentUrl.ifPresent(u -> {
+            if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null) {
+                throw MvmException.invalid("agent_url must be an http(s) URL such as http://127.0.0.1:7781, got '" + u + "'");
+            }
+        });
+        if (agentUrl.isPresent() != agentToken.isPresent()) {
+            throw MvmException.invalid("agent_url and agent_token go together: send both or neither");
+        }
+        agentToken.ifPresent(t -> {
+            if (t.length() < 22 || t.length() > 512 || t.chars().anyMatch(c -> c <= ' ' || c > '~')) {
+                throw MvmException.invalid("agent_token must be 22-512 printable characters (at least 128 random bits)");
+            }
+        });
+    }
+
+    @Override
+    public String toString() {
+        return "NodeRegistration[node=" + node + ", capacity=" + capacity + ", agentUrl=" + agentUrl + "]";
+    }
+}

@@ -1,0 +1,43 @@
+package io.mvm.coordinator.scheduler;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One instance as its node must run it: everything the agent needs, nothing it does not.
+ * {@link #toString()} hides secret values.
+ */
+public record DesiredEntry(String id, String tenant, String pool, String role, String desiredState, int vcpus,
+                           long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
+                           int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
+                           Map<String, String> configFiles, String revision) {
+    public DesiredEntry {
+        cmd = List.copyOf(cmd);
+        env = Map.copyOf(env);
+        secrets = Map.copyOf(secrets);
+        configFiles = Map.copyOf(configFiles);
+    }
+
+    /** Feeds every field, in a fixed order, to {@code sink} (maps sorted by key). */
+    void fingerprint(java.util.function.Consumer<String> sink) {
+        for (String s : List.of(id, tenant, pool, role, desiredState, Integer.toString(vcpus), Long.toString(memoryMib),
+                Long.toString(dataDiskMib), ip, Integer.toString(prefix), gateway, String.valueOf(mac),
+                Integer.toString(netId), revision)) {
+            sink.accept(s);
+        }
+        sink.accept("cmd:" + cmd.size());
+        cmd.forEach(sink);
+        for (Map<String, String> m : List.of(env, secrets, configFiles)) {
+            sink.accept("map:" + m.size());
+            new java.util.TreeMap<>(m).forEach((k, v) -> {
+                sink.accept(k);
+                sink.accept(v);
+            });
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "DesiredEntry[id=" + id + ", desiredState=" + desiredState + ", secrets=" + secrets.keySet() + "]";
+    }
+}

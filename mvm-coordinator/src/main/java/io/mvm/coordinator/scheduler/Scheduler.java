@@ -1,0 +1,211 @@
+package io.mvm.coordinator.scheduler;
+
+import io.mvm.core.lifecycle.DesiredState;
+import io.mvm.core.netpolicy.MacAddress;
+import io.mvm.core.network.Ipv4;
+import io.mvm.core.network.TenantSubnet;
+import io.mvm.core.placement.Capacity;
+import io.mvm.core.placement.InstanceDemand;
+import io.mvm.core.placement.NodeStatus;
+import io.mvm.core.placement.NodeView;
+import io.mvm.core.placement.Placement;
+import io.mvm.core.placement.PlacementDecision;
+import io.mvm.core.placement.PlacementPlan;
+import io.mvm.model.InstanceId;
+import io.mvm.model.InstanceState;
+import io.mvm.model.NodeId;
+import io.mvm.model.PoolRef;
+import io.mvm.model.TenantId;
+import io.mvm.store.db.ClusterSettings;
+import io.mvm.store.db.Database;
+import io.mvm.store.db.Tx;
+import io.mvm.store.instance.Instance;
+import io.mvm.store.instance.InstanceStore;
+import io.mvm.store.node.Node;
+import io.mvm.store.node.NodeStore;
+import io.mvm.store.pool.Pool;
+import io.mvm.store.pool.PoolStore;
+import io.mvm.store.tenant.Tenant;
+import io.mvm.store.tenant.TenantStore;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Brings the fleet's assignments in line with intent, level-triggered: one pass places every live
+ * instance with the pure {@link Placement} over all nodes, persists the moves (and, for
+ * instances no node can take, the reason), then recomputes each node's desired list and moves
+ * its generation forward exactly when that list changed. Any change anywhere (a pool scaled, a
+ * node registered or lost, an instance confirmed gone) just runs a pass; a periodic pass catches
+ * the rest. Passes are serialised by a cluster-wide lock, so several coordinators may run them.
+ */
+public final class Scheduler {
+    private static final Logger log = LoggerFactory.getLogger(Scheduler.class);
+    public static final String LOCK = "scheduler_lock";
+
+    private final Database db;
+    private final ClusterSettings settings;
+    private final NodeStore nodes;
+    private final TenantStore tenants;
+    private final PoolStore pools;
+    private final InstanceStore instances;
+    private final GenerationSignal signal;
+
+    public Scheduler(Database db, ClusterSettings settings, NodeStore nodes, TenantStore tenants, PoolStore pools,
+                     InstanceStore instances, GenerationSignal signal) {
+        this.db = db;
+        this.settings = settings;
+        this.nodes = nodes;
+        this.tenants = tenants;
+        this.pools = pools;
+        this.instances = instances;
+        this.signal = signal;
+        db.inTransaction(tx -> settings.putIfAbsent(tx, LOCK, "-"));
+    }
+
+    /** One pass; returns the nodes whose generation moved. */
+    public Set<NodeId> converge() {
+        Set<NodeId> advanced = db.inTransaction(this::converge);
+        if (!advanced.isEmpty()) {
+            log.debug("desired generation advanced on {}", advanced);
+            signal.advanced();
+        }
+        return advanced;
+    }
+
+    /** A pass that must not fail its caller (the change that triggered it is committed already). */
+    public void convergeQuietly() {
+        try {
+            converge();
+        } catch (RuntimeException e) {
+            log.warn("scheduling pass failed, the next one retries: {}", e.toString());
+        }
+    }
+
+    private Set<NodeId> converge(Tx tx) throws SQLException {
+        settings.lock(tx, LOCK);
+        List<Node> allNodes = nodes.list(tx);
+        Map<PoolRef, Pool> poolsByRef = pools.listAll(tx).stream().collect(Collectors.toMap(Pool::ref, p -> p));
+        List<Instance> all = instances.listAll(tx);
+
+        List<InstanceDemand> demands = new ArrayList<>();
+        Map<InstanceId, Instance> byId = new HashMap<>();
+        for (Instance i : all) {
+            byId.put(i.id(), i);
+            Pool pool = poolsByRef.get(i.pool());
+            if (i.desired() != DesiredState.DESTROYED && pool != null) {
+                demands.add(new InstanceDemand(i.id(), i.pool(), demandOf(pool), Map.of(), i.node()));
+            }
+        }
+        List<NodeView> views = allNodes.stream()
+                .map(n -> new NodeView(n.id(), new Capacity(n.vcpus(), n.memoryMib(), n.diskMib()),
+                        n.ready() ? NodeStatus.READY : NodeStatus.LOST, n.labels()))
+                .toList();
+        PlacementPlan plan = Placement.place(views, demands);
+
+        for (PlacementDecision d : plan.decisions()) {
+            Instance current = byId.get(d.instance());
+            switch (d) {
+                case PlacementDecision.Assigned a when a.moved() -> {
+                    instances.place(tx, a.instance(), Optional.of(a.node()), InstanceState.PENDING, Optional.empty());
+                    byId.put(a.instance(), moved(current, a.node()));
+                    current.node().ifPresent(from -> log.info("instance {} moves from {} to {}", a.instance(), from,
+                            a.node()));
+                }
+                case PlacementDecision.Assigned a -> {
+                    if (current.pendingReason().isPresent()) {
+                        instances.setPendingReason(tx, a.instance(), Optional.empty());
+                    }
+                }
+                case PlacementDecision.Unplaceable u -> {
+                    if (!current.pendingReason().equals(Optional.of(u.reason()))) {
+                        instances.setPendingReason(tx, u.instance(), Optional.of(u.reason()));
+                    }
+                }
+            }
+        }
+
+        Map<TenantId, Tenant> tenantsById = tenants.list(tx).stream()
+                .collect(Collectors.toMap(Tenant::id, Function.identity()));
+        Set<NodeId> advanced = new TreeSet<>();
+        for (Node node : allNodes) {
+            List<DesiredEntry> entries = desiredFor(node.id(), byId.values(), poolsByRef, tenantsById);
+            String hash = hash(entries);
+            if (!hash.equals(node.desiredHash())) {
+                nodes.advanceGeneration(tx, node.id(), node.generation() + 1, hash);
+                advanced.add(node.id());
+            }
+        }
+        return advanced;
+    }
+
+    /** The desired list of one node, read fresh (the long-poll answers with this). */
+    public List<DesiredEntry> desiredFor(Tx tx, NodeId node) throws SQLException {
+        Map<PoolRef, Pool> poolsByRef = pools.listAll(tx).stream().collect(Collectors.toMap(Pool::ref, p -> p));
+        Map<TenantId, Tenant> tenantsById = tenants.list(tx).stream()
+                .collect(Collectors.toMap(Tenant::id, Function.identity()));
+        return desiredFor(node, instances.listByNode(tx, node), poolsByRef, tenantsById);
+    }
+
+    private static List<DesiredEntry> desiredFor(NodeId node, Iterable<Instance> candidates,
+                                                 Map<PoolRef, Pool> poolsByRef, Map<TenantId, Tenant> tenantsById) {
+        List<DesiredEntry> out = new ArrayList<>();
+        for (Instance i : candidates) {
+            if (!i.node().equals(Optional.of(node))) {
+                continue;
+            }
+            Pool p = poolsByRef.get(i.pool());
+            Tenant t = tenantsById.get(i.pool().tenant());
+            if (p == null || t == null) {
+                continue;
+            }
+            var w = p.workload();
+            out.add(new DesiredEntry(i.id().value(), t.id().value(), p.ref().name().value(), p.role().wireName(),
+                    i.desired().wireName(), p.vcpus(), p.memoryMib(), p.dataDiskMib(), i.ip(), t.subnet().prefix(),
+                    Ipv4.format(new TenantSubnet(t.subnet()).gateway()), MacAddress.forInstance(i.id()).value(),
+                    t.netId(), w.cmd(), w.env(), w.secrets(), w.configFiles(),
+                    "r" + p.revision() + p.template().map(tpl -> "-" + tpl).orElse("")));
+        }
+        out.sort((a, b) -> a.id().compareTo(b.id()));
+        return out;
+    }
+
+    static Capacity demandOf(Pool pool) {
+        return new Capacity(pool.vcpus(), pool.memoryMib(), pool.dataDiskMib());
+    }
+
+    private static Instance moved(Instance i, NodeId node) {
+        return new Instance(i.id(), i.pool(), i.desired(), InstanceState.PENDING, Optional.of(node), i.ip(), i.revision(),
+                i.lastError(), i.version(), i.createdAt(), i.updatedAt(), i.pid(), i.accelerator(), Optional.empty());
+    }
+
+    /** SHA-256 over a length-prefixed encoding of every field (maps in key order): equal lists, equal hashes. */
+    static String hash(List<DesiredEntry> entries) {
+        try {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            for (DesiredEntry e : entries) {
+                e.fingerprint(s -> {
+                    byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                    digest.update(java.nio.ByteBuffer.allocate(4).putInt(b.length).array());
+                    digest.update(b);
+                });
+            }
+            return HexFormat.of().formatHex(digest.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+    }
+
+}

@@ -1,0 +1,507 @@
+package io.mvm.coordinator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mvm.coordinator.testing.ApiClient;
+import io.mvm.coordinator.testing.ApiClient.Response;
+import io.mvm.coordinator.testing.FakeAgent;
+import io.mvm.coordinator.testing.ManualClock;
+import io.mvm.coordinator.testing.TestDatabase;
+import io.mvm.model.NodeId;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The node side of the coordinator (agent protocol, node tokens, scheduling, lost nodes, the
+ * exec/logs relay) against a real coordinator on a real database. A fresh coordinator and database
+ * per test, since nodes are fleet-wide. Time is a manual clock; housekeeping runs when a test
+ * calls it.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+abstract class FleetContract {
+    private static final String AGENT_TOKEN = "agent-token-0123456789abcdefABCDEF";
+    private TestDatabase db;
+    private Coordinator coordinator;
+    private ApiClient admin;
+    private final ManualClock clock = new ManualClock(Instant.parse("2026-11-21T12:00:00Z"));
+
+    abstract TestDatabase.Kind kind();
+
+    @BeforeEach
+    void start() throws Exception {
+        db = kind().create();
+        coordinator = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
+                .withListen("127.0.0.1", 0).withClock(clock)
+                .withNodeTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(5))
+                .withHousekeepingInterval(Duration.ofHours(1)));
+        admin = new ApiClient(coordinator.port(), Files.readString(coordinator.adminTokenFile()).strip());
+    }
+
+    @AfterEach
+    void stop() {
+        try {
+            if (coordinator != null) {
+                coordinator.stop();
+            }
+        } finally {
+            if (db != null) {
+                db.close();
+            }
+        }
+    }
+
+    // ---- helpers ----
+
+    private ApiClient nodeClient(String node) {
+        return admin.withToken(coordinator.issueNodeToken(NodeId.of(node)));
+    }
+
+    private static Map<String, Object> registration(String node, int vcpus, long memoryMib, Object... extra) {
+        Map<String, Object> body = new HashMap<>(Map.of("node_id", node,
+                "capacity", Map.of("vcpus", vcpus, "memory_mib", memoryMib, "disk_mib", 100_000),
+                "labels", Map.of("zone", "eu"), "accelerator", "tcg"));
+        for (int i = 0; i < extra.length; i += 2) {
+            body.put((String) extra[i], extra[i + 1]);
+        }
+        return body;
+    }
+
+    private ApiClient register(String node, int vcpus, long memoryMib, Object... extra) {
+        ApiClient client = nodeClient(node);
+        Response r = client.post("/v1/nodes/register", registration(node, vcpus, memoryMib, extra));
+        assertThat(r.status()).as(r.toString()).isEqualTo(200);
+        return client;
+    }
+
+    private void tenantWithPool(String tenant, String pool, int running, int vcpus, Object... extra) {
+        assertThat(admin.post("/v1/tenants", Map.of("id", tenant, "max_vcpus", 64, "max_memory_mib", 1 << 20))
+                .status()).isEqualTo(201);
+        Map<String, Object> body = new HashMap<>(Map.of("name", pool, "profile", "minimal", "flake", ".",
+                "vcpus", vcpus, "memory_mib", 256, "data_disk_mib", 512, "running", running));
+        for (int i = 0; i < extra.length; i += 2) {
+            body.put((String) extra[i], extra[i + 1]);
+        }
+        Response r = admin.post("/v1/tenants/" + tenant + "/pools", body);
+        assertThat(r.status()).as(r.toString()).isEqualTo(201);
+    }
+
+    private List<JsonNode> instances(String tenant) {
+        List<JsonNode> out = new ArrayList<>();
+        admin.get("/v1/tenants/" + tenant + "/instances").json().get("items").forEach(out::add);
+        return out;
+    }
+
+    private JsonNode desired(ApiClient client, String node) {
+        Response r = client.get("/v1/nodes/" + node + "/desired");
+        assertThat(r.status()).as(r.toString()).isEqualTo(200);
+        return r.json();
+    }
+
+    private static Map<String, Object> report(long generation, Map<String, Object>... instances) {
+        return Map.of("desired_generation", generation, "instances", List.of(instances));
+    }
+
+    private static Map<String, Object> observed(String id, String state, Object... extra) {
+        Map<String, Object> m = new HashMap<>(Map.of("id", id, "state", state, "accelerator", "tcg",
+                "events", List.of()));
+        for (int i = 0; i < extra.length; i += 2) {
+            m.put((String) extra[i], extra[i + 1]);
+        }
+        return m;
+    }
+
+    private static void assertProblem(Response r, int status, String detailPart) {
+        assertThat(r.status()).as(r.toString()).isEqualTo(status);
+        assertThat(r.header("content-type")).startsWith("application/problem+json");
+        assertThat(r.json().get("detail").asText()).contains(detailPart);
+    }
+
+    // ---- registration and tokens ----
+
+    @Test
+    void registrationIsIdempotentAndNodesShowCapacityAllocationAndHeartbeat() {
+        ApiClient node = register("node-a", 4, 8192, "agent_url", "http://127.0.0.1:1", "agent_token", AGENT_TOKEN,
+                "some_future_field", 7);
+        Response again = node.post("/v1/nodes/register", registration("node-a", 8, 16384));
+        assertThat(again.status()).isEqualTo(200);
+        assertThat(again.json().get("node_id").asText()).isEqualTo("node-a");
+        assertThat(again.json().get("heartbeat_interval_secs").asInt()).isEqualTo(5);
+
+        JsonNode list = admin.get("/v1/nodes").json().get("items");
+        assertThat(list).hasSize(1);
+        JsonNode n = list.get(0);
+        assertThat(n.get("status").asText()).isEqualTo("ready");
+        assertThat(n.get("capacity").get("vcpus").asInt()).isEqualTo(8);
+        assertThat(n.get("capacity").get("memory_mib").asLong()).isEqualTo(16384);
+        assertThat(n.get("allocated").get("vcpus").asInt()).isZero();
+        assertThat(n.get("last_heartbeat").asText()).isEqualTo("2026-11-21T12:00:00Z");
+        assertThat(n.get("labels").get("zone").asText()).isEqualTo("eu");
+
+        tenantWithPool("acme", "w", 2, 2);
+        JsonNode one = admin.get("/v1/nodes/node-a").json();
+        assertThat(one.get("allocated").get("vcpus").asInt()).isEqualTo(4);
+        assertThat(one.get("allocated").get("memory_mib").asLong()).isEqualTo(512);
+        assertThat(one.get("instances").asInt()).isEqualTo(2);
+        assertThat(admin.get("/v1/nodes").body() + node.get("/v1/nodes/node-a").body()).doesNotContain(AGENT_TOKEN);
+
+        clock.advance(Duration.ofSeconds(3));
+        assertThat(node.post("/v1/nodes/node-a/heartbeat", Map.of("sent_at", "2026-11-21T12:00:03Z",
+                "instance_count", 0)).status()).isEqualTo(204);
+        assertThat(admin.get("/v1/nodes/node-a").json().get("last_heartbeat").asText()).isEqualTo("2026-11-21T12:00:03Z");
+    }
+
+    @Test
+    void nodeTokensAreScopedToTheirNodeAndCannotUseTenantRoutes() {
+        ApiClient a = register("node-a", 4, 8192);
+        assertProblem(a.post("/v1/nodes/register", registration("node-b", 4, 8192)), 403, "node-a");
+        assertProblem(a.post("/v1/nodes/node-b/heartbeat", Map.of()), 403, "node-b");
+        assertProblem(a.get("/v1/nodes/node-b/desired"), 403, "node-b");
+        assertProblem(a.post("/v1/nodes/node-b/observed", report(0)), 403, "node-b");
+        assertProblem(a.get("/v1/nodes/node-b"), 403, "node-b");
+        assertProblem(a.get("/v1/nodes"), 403, "node token");
+        assertProblem(a.get("/v1/tenants"), 403, "node token");
+        assertProblem(a.post("/v1/tenants", Map.of("id", "evil")), 403, "node token");
+        assertProblem(a.post("/v1/node-tokens", Map.of("node_id", "node-c")), 403, "node token");
+        assertThat(admin.get("/v1/tenants/evil").status()).isEqualTo(404);
+        assertThat(a.get("/v1/nodes/node-a/desired").status()).isEqualTo(200);
+        assertThat(a.get("/v1/nodes/node-a").status()).isEqualTo(200);
+
+        Response minted = admin.post("/v1/node-tokens", Map.of("node_id", "node-b"));
+        assertThat(minted.status()).isEqualTo(201);
+        String token = minted.json().get("token").asText();
+        assertThat(token).hasSizeGreaterThan(40);
+        ApiClient b = admin.withToken(token);
+        assertThat(b.post("/v1/nodes/register", registration("node-b", 2, 4096)).status()).isEqualTo(200);
+        assertProblem(b.post("/v1/nodes/register", registration("node-a", 2, 4096)), 403, "node-b");
+        assertProblem(admin.withToken("mvmn_forged").get("/v1/nodes/node-b/desired"), 401, "invalid");
+        assertProblem(admin.post("/v1/node-tokens", Map.of("node_id", "Not A Node")), 400, "invalid node id");
+
+        assertProblem(a.post("/v1/nodes/register", Map.of("node_id", "node-a", "accelerator", "tcg")), 400,
+                "capacity");
+        assertProblem(a.post("/v1/nodes/register", registration("node-a", 2, 4096, "agent_url", "ftp://x")), 400,
+                "agent_url");
+        assertProblem(admin.post("/v1/nodes/ghost/heartbeat", Map.of()), 404, "not registered");
+    }
+
+    // ---- desired state and the long poll ----
+
+    @Test
+    void desiredListsEverythingTheAgentNeedsAndSecretsStayWriteOnly() {
+        ApiClient node = register("node-a", 8, 16384);
+        tenantWithPool("acme", "gw", 1, 1, "role", "gateway", "cmd", List.of("/bin/serve", "--port", "80"),
+                "env", Map.of("MODE", "prod"), "secrets", Map.of("api-token", "s3cr3t-value"),
+                "config_files", Map.of("gateway.json", "{}"));
+        JsonNode d = desired(node, "node-a");
+        assertThat(d.get("instances")).hasSize(1);
+        JsonNode i = d.get("instances").get(0);
+        JsonNode listed = instances("acme").getFirst();
+        assertThat(i.get("id").asText()).isEqualTo(listed.get("id").asText());
+        assertThat(i.get("tenant").asText()).isEqualTo("acme");
+        assertThat(i.get("pool").asText()).isEqualTo("gw");
+        assertThat(i.get("role").asText()).isEqualTo("gateway");
+        assertThat(i.get("desired_state").asText()).isEqualTo("running");
+        assertThat(i.get("vcpus").asInt()).isEqualTo(1);
+        assertThat(i.get("memory_mib").asLong()).isEqualTo(256);
+        assertThat(i.get("data_disk_mib").asLong()).isEqualTo(512);
+        assertThat(i.get("ip").asText()).isEqualTo(listed.get("ip").asText()).endsWith(".2");
+        assertThat(i.get("prefix").asInt()).isEqualTo(24);
+        assertThat(i.get("gateway").asText()).endsWith(".1");
+        assertThat(i.get("mac").asText()).matches("[0-9a-f]{2}(:[0-9a-f]{2}){5}");
+        assertThat(i.get("net_id").isInt()).isTrue();
+        assertThat(i.get("cmd").toString()).isEqualTo("[\"/bin/serve\",\"--port\",\"80\"]");
+        assertThat(i.get("env").get("MODE").asText()).isEqualTo("prod");
+        assertThat(i.get("secrets").get("api-token").asText()).isEqualTo("s3cr3t-value");
+        assertThat(i.get("config_files").get("gateway.json").asText()).isEqualTo("{}");
+        assertThat(i.get("revision").asText()).isNotEmpty();
+
+        Response pool = admin.get("/v1/tenants/acme/pools/gw");
+        assertThat(pool.body()).doesNotContain("s3cr3t-value").contains("api-token");
+        assertThat(admin.get("/v1/tenants/acme/audit").body()).doesNotContain("s3cr3t-value");
+        assertThat(admin.patch("/v1/tenants/acme/pools/gw", Map.of("secrets", Map.of("api-token", "rotated")), Map.of())
+                .body()).doesNotContain("rotated");
+        assertThat(desired(node, "node-a").get("instances").get(0).get("secrets").get("api-token").asText())
+                .isEqualTo("rotated");
+    }
+
+    @Test
+    void longPollAnswersAtOnceWhenBehindAfterWaitOtherwiseAndWakesOnScale() throws Exception {
+        ApiClient node = register("node-a", 8, 16384);
+        tenantWithPool("acme", "w", 1, 1);
+        long g = desired(node, "node-a").get("generation").asLong();
+        assertThat(g).isPositive();
+
+        long t0 = System.nanoTime();
+        Response behind = node.get("/v1/nodes/node-a/desired?after_generation=" + (g - 1) + "&wait_secs=30");
+        assertThat(behind.json().get("generation").asLong()).isEqualTo(g);
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(20));
+
+        t0 = System.nanoTime();
+        Response timedOut = node.get("/v1/nodes/node-a/desired?after_generation=" + g + "&wait_secs=1");
+        assertThat(timedOut.status()).isEqualTo(200);
+        assertThat(timedOut.json().get("generation").asLong()).isEqualTo(g);
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isGreaterThanOrEqualTo(Duration.ofMillis(950));
+
+        CompletableFuture<Response> poll = CompletableFuture.supplyAsync(
+                () -> node.get("/v1/nodes/node-a/desired?after_generation=" + g + "&wait_secs=100"));
+        Thread.sleep(300);
+        assertThat(poll).isNotDone();
+        assertThat(admin.patch("/v1/tenants/acme/pools/w", Map.of("running", 2), Map.of()).status()).isEqualTo(200);
+        JsonNode woke = poll.get(60, TimeUnit.SECONDS).json();
+        assertThat(woke.get("generation").asLong()).isGreaterThan(g);
+        assertThat(woke.get("instances")).hasSize(2);
+
+        assertProblem(node.get("/v1/nodes/node-a/desired?after_generation=1&wait_secs=9999"), 400, "wait_secs");
+        assertProblem(node.get("/v1/nodes/node-a/desired?after_generation=x"), 400, "after_generation");
+    }
+
+    @Test
+    void generationMovesExactlyWhenTheNodesListChanges() {
+        ApiClient node = register("node-a", 8, 16384);
+        long g0 = desired(node, "node-a").get("generation").asLong();
+        tenantWithPool("acme", "w", 1, 1);
+        long g1 = desired(node, "node-a").get("generation").asLong();
+        assertThat(g1).isGreaterThan(g0);
+
+        // No change: same counts, a tenant with nothing on this node, a heartbeat, a housekeeping pass.
+        admin.patch("/v1/tenants/acme/pools/w", Map.of("running", 1), Map.of());
+        admin.post("/v1/tenants", Map.of("id", "other"));
+        node.post("/v1/nodes/node-a/heartbeat", Map.of());
+        coordinator.runHousekeeping();
+        assertThat(desired(node, "node-a").get("generation").asLong()).isEqualTo(g1);
+
+        admin.patch("/v1/tenants/acme/pools/w", Map.of("running", 0, "warm", 1), Map.of());
+        JsonNode warm = desired(node, "node-a");
+        assertThat(warm.get("generation").asLong()).isGreaterThan(g1);
+        assertThat(warm.get("instances").get(0).get("desired_state").asText()).isEqualTo("warm");
+
+        long g2 = warm.get("generation").asLong();
+        admin.patch("/v1/tenants/acme/pools/w", Map.of("memory_mib", 512), Map.of());
+        long g3 = desired(node, "node-a").get("generation").asLong();
+        assertThat(g3).isGreaterThan(g2);
+
+        // Persisted: a restarted coordinator continues from it, never below.
+        coordinator.stop();
+        coordinator = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
+                .withListen("127.0.0.1", 0).withClock(clock).withHousekeepingInterval(Duration.ofHours(1)));
+        ApiClient again = new ApiClient(coordinator.port(), null).withToken(coordinator.issueNodeToken(NodeId.of("node-a")));
+        assertThat(desired(again, "node-a").get("generation").asLong()).isEqualTo(g3);
+    }
+
+    // ---- observed state ----
+
+    @Test
+    void observedReportsUpdateStateAndAppendEventsOnceAndConfirmedDestroysAreForgotten() {
+        ApiClient node = register("node-a", 8, 16384);
+        tenantWithPool("acme", "w", 1, 1);
+        String id = instances("acme").getFirst().get("id").asText();
+        String ip = instances("acme").getFirst().get("ip").asText();
+        long g = desired(node, "node-a").get("generation").asLong();
+
+        Map<String, Object> created = Map.of("time", "2026-11-21T11:59:58Z", "type", "created", "message", "booted");
+        Map<String, Object> started = Map.of("time", "2026-11-21T11:59:59Z", "type", "started");
+        var rep = report(g, observed(id, "running", "pid", 4242, "events", List.of(created, started)));
+        assertThat(node.post("/v1/nodes/node-a/observed", rep).status()).isEqualTo(204);
+        assertThat(node.post("/v1/nodes/node-a/observed", rep).status()).isEqualTo(204);
+
+        JsonNode i = admin.get("/v1/instances/" + id).json();
+        assertThat(i.get("state").asText()).isEqualTo("running");
+        assertThat(i.get("pid").asLong()).isEqualTo(4242);
+        assertThat(i.get("accelerator").asText()).isEqualTo("tcg");
+        assertThat(i.get("node").asText()).isEqualTo("node-a");
+        JsonNode events = admin.get("/v1/instances/" + id + "/events").json().get("items");
+        assertThat(events).hasSize(2);
+        assertThat(events.get(0).get("type").asText()).isEqualTo("created");
+        assertThat(events.get(0).get("message").asText()).isEqualTo("booted");
+        assertThat(events.get(1).get("type").asText()).isEqualTo("started");
+        assertThat(admin.get("/v1/nodes/node-a").json().get("observed_generation").asLong()).isEqualTo(g);
+
+        node.post("/v1/nodes/node-a/observed", report(g, observed(id, "failed", "last_error", "the VMM exited")));
+        assertThat(admin.get("/v1/instances/" + id).json().get("last_error").asText()).isEqualTo("the VMM exited");
+        assertThat(admin.get("/v1/instances/" + id).json().get("pid").isNull()).isTrue();
+
+        // An instance of another node, or an unknown one, is ignored.
+        assertThat(node.post("/v1/nodes/node-a/observed", report(g, observed("i-000000000000", "running")))
+                .status()).isEqualTo(204);
+        assertProblem(node.post("/v1/nodes/node-a/observed", report(g, observed(id, "flying"))), 400, "flying");
+
+        assertThat(admin.patch("/v1/tenants/acme/pools/w", Map.of("running", 0), Map.of()).status()).isEqualTo(200);
+        assertThat(admin.get("/v1/instances/" + id).json().get("desired_state").asText()).isEqualTo("destroyed");
+        JsonNode d = desired(node, "node-a");
+        assertThat(d.get("instances").get(0).get("desired_state").asText()).isEqualTo("destroyed");
+        node.post("/v1/nodes/node-a/observed", report(d.get("generation").asLong(), observed(id, "destroyed",
+                "events", List.of(Map.of("time", "2026-11-21T12:00:01Z", "type", "destroyed")))));
+        assertThat(admin.get("/v1/instances/" + id).status()).isEqualTo(404);
+        assertThat(desired(node, "node-a").get("instances")).isEmpty();
+        admin.patch("/v1/tenants/acme/pools/w", Map.of("running", 1), Map.of());
+        assertThat(instances("acme").getFirst().get("ip").asText()).isEqualTo(ip);
+        assertThat(admin.delete("/v1/tenants/acme/pools/w", Map.of()).status()).isIn(204, 409);
+    }
+
+    // ---- lost nodes ----
+
+    @Test
+    void aSilentNodeIsLostItsInstancesUnknownAndAHeartbeatBringsItBack() {
+        ApiClient node = register("node-a", 8, 16384);
+        tenantWithPool("acme", "w", 2, 1);
+        String id = instances("acme").getFirst().get("id").asText();
+        node.post("/v1/nodes/node-a/observed", report(1, observed(id, "running")));
+
+        clock.advance(Duration.ofSeconds(29));
+        coordinator.runHousekeeping();
+        assertThat(admin.get("/v1/nodes/node-a").json().get("status").asText()).isEqualTo("ready");
+
+        clock.advance(Duration.ofSeconds(2));
+        coordinator.runHousekeeping();
+        assertThat(admin.get("/v1/nodes/node-a").json().get("status").asText()).isEqualTo("lost");
+        List<JsonNode> all = instances("acme");
+        assertThat(all).hasSize(2).allSatisfy(i -> {
+            assertThat(i.get("state").asText()).isEqualTo("unknown");
+            assertThat(i.get("node").asText()).isEqualTo("node-a");
+            assertThat(i.get("pending_reason").asText()).contains("node-a is lost");
+        });
+
+        assertThat(node.post("/v1/nodes/node-a/heartbeat", Map.of()).status()).isEqualTo(204);
+        assertThat(admin.get("/v1/nodes/node-a").json().get("status").asText()).isEqualTo("ready");
+        assertThat(instances("acme")).allSatisfy(i -> assertThat(i.get("pending_reason").isNull()).isTrue());
+    }
+
+    @Test
+    void aLostNodesInstancesMoveToAReadyNodeWithRoom() {
+        ApiClient a = register("node-a", 8, 16384);
+        tenantWithPool("acme", "w", 2, 1);
+        clock.advance(Duration.ofSeconds(20));
+        register("node-b", 8, 16384);
+        clock.advance(Duration.ofSeconds(15));
+        coordinator.runHousekeeping();
+        assertThat(admin.get("/v1/nodes/node-a").json().get("status").asText()).isEqualTo("lost");
+        assertThat(instances("acme")).allSatisfy(i -> {
+            assertThat(i.get("node").asText()).isEqualTo("node-b");
+            assertThat(i.get("state").asText()).isEqualTo("pending");
+        });
+        assertThat(desired(a, "node-a").get("instances")).isEmpty();
+    }
+
+    // ---- scheduling ----
+
+    @Test
+    void aPoolOfFourSpreadsTwoAndTwoAndWhatFitsNowhereStaysPendingWithAReason() {
+        register("node-a", 4, 8192);
+        register("node-b", 4, 8192);
+        tenantWithPool("acme", "w", 4, 1);
+        Map<String, Integer> perNode = new HashMap<>();
+        instances("acme").forEach(i -> perNode.merge(i.get("node").asText(), 1, Integer::sum));
+        assertThat(perNode).isEqualTo(Map.of("node-a", 2, "node-b", 2));
+
+        tenantWithPool("big", "huge", 1, 6);
+        JsonNode huge = instances("big").getFirst();
+        assertThat(huge.get("state").asText()).isEqualTo("pending");
+        assertThat(huge.get("node").isNull()).isTrue();
+        assertThat(huge.get("pending_reason").asText()).contains("no node can fit").contains("node-a has")
+                .contains("vCPUs");
+
+        register("node-c", 8, 16384);
+        JsonNode placed = instances("big").getFirst();
+        assertThat(placed.get("node").asText()).isEqualTo("node-c");
+        assertThat(placed.get("pending_reason").isNull()).isTrue();
+        assertThat(admin.get("/v1/nodes/node-c").json().get("allocated").get("vcpus").asInt()).isEqualTo(6);
+    }
+
+    @Test
+    void withoutNodesInstancesWaitWithAReason() {
+        tenantWithPool("acme", "w", 1, 1);
+        assertThat(instances("acme").getFirst().get("pending_reason").asText()).contains("no nodes are registered");
+    }
+
+    // ---- exec and logs relay ----
+
+    @Test
+    void execAndLogsAreRelayedToTheNodesAgentWithItsToken() {
+        try (FakeAgent agent = new FakeAgent()) {
+            ApiClient node = register("node-a", 8, 16384, "agent_url", agent.url(), "agent_token", AGENT_TOKEN);
+            tenantWithPool("acme", "w", 1, 1);
+            String id = instances("acme").getFirst().get("id").asText();
+            Map<String, Object> exec = Map.of("argv", List.of("sh", "-c", "echo hello; exit 3"), "timeout_secs", 20);
+
+            assertProblem(admin.post("/v1/instances/" + id + "/exec", exec), 409, "not running");
+            node.post("/v1/nodes/node-a/observed", report(1, observed(id, "running")));
+
+            Response ran = admin.post("/v1/instances/" + id + "/exec", exec);
+            assertThat(ran.status()).as(ran.toString()).isEqualTo(200);
+            assertThat(ran.json().get("exit_code").asInt()).isEqualTo(3);
+            assertThat(ran.json().get("stdout_b64").asText()).isEqualTo("aGVsbG8K");
+            FakeAgent.Received got = agent.received().getLast();
+            assertThat(got.method()).isEqualTo("POST");
+            assertThat(got.path()).isEqualTo("/v1/instances/" + id + "/exec");
+            assertThat(got.authorization()).isEqualTo("Bearer " + AGENT_TOKEN);
+            assertThat(got.body()).contains("\"argv\":[\"sh\",\"-c\",\"echo hello; exit 3\"]")
+                    .contains("\"timeout_secs\":20");
+
+            Response logs = admin.get("/v1/instances/" + id + "/logs?lines=5");
+            assertThat(logs.status()).isEqualTo(200);
+            assertThat(logs.header("content-type")).startsWith("text/plain");
+            assertThat(logs.body()).isEqualTo("line 1\nline 2\n");
+            assertThat(agent.received().getLast().path()).isEqualTo("/v1/instances/" + id + "/logs?lines=5");
+
+            agent.replyToExec(new FakeAgent.Reply(503, "application/problem+json",
+                    "{\"status\":503,\"detail\":\"the guest agent does not answer\"}"));
+            assertProblem(admin.post("/v1/instances/" + id + "/exec", exec), 503, "the guest agent does not answer");
+            agent.replyToExec(new FakeAgent.Reply(409, "application/problem+json",
+                    "{\"status\":409,\"detail\":\"instance is paused\"}"));
+            assertProblem(admin.post("/v1/instances/" + id + "/exec", exec), 409, "instance is paused");
+            agent.replyToExec(new FakeAgent.Reply(404, "application/problem+json", "{\"status\":404,\"detail\":\"no such vm\"}"));
+            assertProblem(admin.post("/v1/instances/" + id + "/exec", exec), 409, "no such vm");
+
+            assertProblem(admin.post("/v1/instances/" + id + "/exec", Map.of("argv", List.of())), 400, "argv");
+            assertProblem(admin.post("/v1/instances/" + id + "/exec", Map.of("argv", List.of("ls"), "timeout_secs", 0)),
+                    400, "timeout_secs");
+            assertProblem(admin.post("/v1/instances/" + id + "/exec", Map.of("argv", List.of("ls"), "stdin_b64", "%%")),
+                    400, "stdin_b64");
+            assertProblem(admin.post("/v1/instances/i-000000000000/exec", exec), 404, "not found");
+            assertProblem(node.post("/v1/instances/" + id + "/exec", exec), 403, "node token");
+
+            clock.advance(Duration.ofSeconds(31));
+            coordinator.runHousekeeping();
+            assertProblem(admin.post("/v1/instances/" + id + "/exec", exec), 503, "lost");
+            assertProblem(admin.get("/v1/instances/" + id + "/logs"), 503, "lost");
+        }
+    }
+
+    @Test
+    void anUnreachableAgentIs503() throws Exception {
+        String url;
+        try (FakeAgent gone = new FakeAgent()) {
+            url = gone.url();
+        }
+        ApiClient node = register("node-a", 8, 16384, "agent_url", url, "agent_token", AGENT_TOKEN);
+        tenantWithPool("acme", "w", 1, 1);
+        String id = instances("acme").getFirst().get("id").asText();
+        node.post("/v1/nodes/node-a/observed", report(1, observed(id, "running")));
+        assertProblem(admin.post("/v1/instances/" + id + "/exec", Map.of("argv", List.of("true"))), 503,
+                "does not answer");
+        tenantWithPool("other", "w", 0, 1);
+    }
+
+    @Test
+    void aNodeWithoutRelayEndpointIs503AndAnUnplacedInstanceIs409() {
+        tenantWithPool("acme", "w", 1, 1);
+        String id = instances("acme").getFirst().get("id").asText();
+        assertProblem(admin.post("/v1/instances/" + id + "/exec", Map.of("argv", List.of("true"))), 409,
+                "not placed");
+        ApiClient node = register("node-a", 8, 16384);
+        node.post("/v1/nodes/node-a/observed", report(1, observed(id, "running")));
+        assertProblem(admin.post("/v1/instances/" + id + "/exec", Map.of("argv", List.of("true"))), 503,
+                "no agent relay endpoint");
+    }
+}
