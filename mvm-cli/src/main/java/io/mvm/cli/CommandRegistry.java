@@ -23,6 +23,7 @@ final class CommandRegistry {
         cli.addSubcommand(new io.mvm.cli.node.NodeCommand());
         // agent, up
         cli.addSubcommand(new io.mvm.cli.agent.AgentCommand());
+        cli.addSubcommand(new io.mvm.cli.up.UpCommand());
         // net
         cli.addSubcommand(new io.mvm.cli.net.NetCommand());
         // bench
