@@ -36,6 +36,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.TreeMap;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -62,6 +63,8 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     private final GuestImage image;
     private final AgentNetwork network;
     private final Path records;
+    // A lock, not synchronized: a virtual thread waiting here must not pin its carrier.
+    private final ReentrantLock networkLock = new ReentrantLock();
 
     public LocalInstanceRuntime(LocalVms vms, GuestImage image, AgentNetwork network, Path dataDir) {
         this.vms = vms;
@@ -341,14 +344,24 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
 
     // ------------------------------------------------------------------ network
 
-    /** Applies the host network for every instance kept here; empty when the agent runs without one. */
-    Optional<HostNetworkSpec> syncNetwork() {
+    /**
+     * Applies the host network for every instance kept here (which also repairs drift); empty when
+     * the agent runs without one. Reading the records and applying happen under one lock: a spec
+     * computed before another worker's create wrote its record, but applied after, would delete
+     * that instance's new tap.
+     */
+    public Optional<HostNetworkSpec> syncNetwork() {
         return switch (network) {
             case AgentNetwork.None none -> Optional.empty();
             case AgentNetwork.Host host -> {
-                var spec = HostNetworkPlan.of(host.tableName(), host.uplink(), readRecords());
-                host.applier().apply(spec);
-                yield Optional.of(spec);
+                networkLock.lock();
+                try {
+                    var spec = HostNetworkPlan.of(host.tableName(), host.uplink(), readRecords());
+                    host.applier().apply(spec);
+                    yield Optional.of(spec);
+                } finally {
+                    networkLock.unlock();
+                }
             }
         };
     }

@@ -39,6 +39,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class NodeAgent implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
+    private static final Duration NETWORK_REPAIR_INTERVAL = Duration.ofSeconds(60);
 
     /**
      * @param imageDir   where the default guest image is cached (built there on first use); the
@@ -71,12 +72,32 @@ public final class NodeAgent implements AutoCloseable {
     private final RelayServer relay;
     private final AgentService agent;
     private final LocalVms vms;
+    private final Thread networkRepair;
 
     private NodeAgent(LocalVms vms, LocalInstanceRuntime runtime, RelayServer relay, AgentService agent) {
         this.vms = vms;
         this.runtime = runtime;
         this.relay = relay;
         this.agent = agent;
+        this.networkRepair = Thread.ofVirtual().name("agent-network-repair").start(this::repairNetworkPeriodically);
+    }
+
+    /**
+     * Membership changes apply the host network at once; this catches drift nobody caused through
+     * the agent (a deleted rule, a downed tap) within a minute. The applier changes nothing when
+     * the host is already as desired.
+     */
+    private void repairNetworkPeriodically() {
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                Thread.sleep(NETWORK_REPAIR_INTERVAL);
+                runtime.syncNetwork();
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                log.warn("host network repair failed: {}", e.getMessage());
+            }
+        }
     }
 
     public static NodeAgent start(Config config, ProgressListener progress) {
@@ -135,6 +156,7 @@ public final class NodeAgent implements AutoCloseable {
 
     @Override
     public void close() {
+        networkRepair.interrupt();
         agent.close();
         relay.close();
     }
