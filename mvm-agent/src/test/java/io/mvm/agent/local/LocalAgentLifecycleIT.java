@@ -155,6 +155,9 @@ class LocalAgentLifecycleIT {
         assertThat(link(DeviceNames.tap(w1))).isTrue();
         assertThat(link(DeviceNames.bridge(netId))).isTrue();
         assertThat(applier.verify(HostNetworkPlan.of(table, Optional.empty(), runtime.readRecords()))).isEmpty();
+        // Both created at once, both on the tenant bridge: the guests reach each other.
+        var ping = exec(w1, List.of("ping", "-c", "3", "-W", "3", subnetPrefix + "11"));
+        assertThat(ping.body().get("exit_code").asInt()).as(text(ping.body(), "stdout_b64")).isZero();
 
         // Relay: exec with output and exit code, errors mapped, logs.
         var uname = exec(w1, List.of("uname", "-s"));
