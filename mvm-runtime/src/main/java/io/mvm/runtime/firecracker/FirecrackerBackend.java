@@ -297,6 +297,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
 
     @Override
     public VmHandle recover(VmHandle handle, HandleJournal journal) {
+        requireOwn(handle);
         VmHandle observed = switch (handle.state()) {
             case SLEEPING -> handle.snapshot() != null && Files.isRegularFile(handle.snapshot())
                     && Files.isRegularFile(memoryFile(handle.snapshot())) ? handle
@@ -338,6 +339,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
 
     @Override
     public VmHandle pause(VmHandle handle, HandleJournal journal) {
+        requireOwn(handle);
         requireState(handle, "pause", InstanceState.RUNNING, InstanceState.WARM);
         requireAlive(handle);
         api(handle).send(new FirecrackerCall.PauseVm());
@@ -348,6 +350,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
 
     @Override
     public VmHandle resume(VmHandle handle, HandleJournal journal) {
+        requireOwn(handle);
         requireState(handle, "resume", InstanceState.WARM, InstanceState.RUNNING);
         requireAlive(handle);
         api(handle).send(new FirecrackerCall.ResumeVm());
@@ -360,6 +363,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
 
     @Override
     public VmHandle sleep(VmHandle handle, Duration drainDeadline, HandleJournal journal) {
+        requireOwn(handle);
         requireState(handle, "sleep", InstanceState.RUNNING, InstanceState.WARM);
         VmmProcess process = requireAlive(handle);
         if (handle.state() == InstanceState.RUNNING) {
@@ -409,6 +413,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
 
     @Override
     public VmHandle wake(VmSpec spec, VmHandle handle, HandleJournal journal) {
+        requireOwn(handle);
         requireState(handle, "wake", InstanceState.SLEEPING);
         if (handle.snapshot() == null || !Files.isRegularFile(handle.snapshot()) || !Files.isRegularFile(memoryFile(handle.snapshot()))) {
             throw MvmException.precondition("VM " + handle.name() + " has no complete snapshot at " + handle.snapshot());
@@ -435,6 +440,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
 
     @Override
     public VmHandle stop(VmHandle handle, Duration grace, HandleJournal journal) {
+        requireOwn(handle);
         VmmProcess process = handle.process();
         if (process != null && process.isAlive()) {
             journal.record(handle.withState(InstanceState.STOPPING, null, clock.instant()));
@@ -484,6 +490,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
 
     @Override
     public void destroy(VmHandle handle) {
+        requireOwn(handle);
         VmmProcess process = handle.process();
         if (process != null) {
             killAndWait(process);
@@ -494,6 +501,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
 
     @Override
     public GuestChannel guestChannel(VmHandle handle) {
+        requireOwn(handle);
         requireState(handle, "talk to the guest of", InstanceState.RUNNING);
         requireAlive(handle);
         return agents.connect(handle.agentSocket());
@@ -503,6 +511,17 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
 
     private FirecrackerApiClient api(VmHandle handle) {
         return new FirecrackerApiClient(handle.controlSocket(), settings.controlTimeout());
+    }
+
+    /**
+     * A handle written by another backend (a QEMU VM in the same data dir) must not be driven
+     * through this API: its control socket speaks QMP, and a failed probe would mark it FAILED.
+     */
+    private void requireOwn(VmHandle handle) {
+        if (!name().equals(handle.backend())) {
+            throw MvmException.precondition("VM " + handle.name() + " runs under the " + handle.backend()
+                    + " backend, not " + name() + ": use --backend " + handle.backend());
+        }
     }
 
     private static VmmProcess requireAlive(VmHandle handle) {

@@ -102,7 +102,7 @@ class FirecrackerBackendProtocolTest {
     }
 
     @Test
-    void fullLifecycleSendsExactlyTheExpectedSpecValidRequests() throws IOException {
+    void fullLifecycleSendsExactlyTheExpectedSpecValidRequests() throws Exception {
         VmSpec spec = spec();
         Path vmDir = Files.createDirectories(dir.resolve("vms/fc-1"));
         HandleJournal recorder = journal::add;
@@ -157,14 +157,15 @@ class FirecrackerBackendProtocolTest {
         assertThat(vmDir.resolve("snapshot.mem")).doesNotExist();
         assertThat(stopped.state()).isEqualTo(InstanceState.STOPPED);
         assertThat(stopped.pid()).isZero();
-        assertThat(vmms.getLast().isAlive()).isFalse();
+        // The stand-in VMM is this JVM's child: its zombie is reaped asynchronously.
+        assertThat(vmms.getLast().waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
         assertThat(backend.capabilities().guestChannel()).isEqualTo(io.mvm.runtime.backend.Capabilities.GuestChannelKind.VSOCK);
         assertThat(backend.capabilities().pause()).isTrue();
         assertThat(backend.capabilities().snapshot()).isTrue();
     }
 
     @Test
-    void aRefusedConfigurationCallFailsTheStartAndLeavesNothingRunning() throws IOException {
+    void aRefusedConfigurationCallFailsTheStartAndLeavesNothingRunning() throws Exception {
         VmSpec spec = spec();
         Path vmDir = Files.createDirectories(dir.resolve("vms/fc-1"));
         // The fake refuses the first call of the new VMM, as Firecracker does for a bad kernel path.
@@ -188,7 +189,7 @@ class FirecrackerBackendProtocolTest {
                 .hasMessageContaining("Invalid machine configuration");
         assertThat(journal.getLast().state()).isEqualTo(InstanceState.FAILED);
         assertThat(journal.getLast().pid()).isZero();
-        assertThat(vmms.getLast().isAlive()).isFalse();
+        assertThat(vmms.getLast().waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
     }
 
     @Test
@@ -198,6 +199,18 @@ class FirecrackerBackendProtocolTest {
                 dir.resolve("serial.log"), null, null, null, java.time.Instant.EPOCH);
         assertThatThrownBy(() -> backend.pause(stopped, HandleJournal.NONE)).hasMessageContaining("while it is stopped");
         assertThat(requests).isEmpty();
+    }
+
+    @Test
+    void aQemuHandleIsNotDrivenThroughTheFirecrackerApi() {
+        VmHandle qemu = new VmHandle(VmHandle.SCHEMA_VERSION, "q-1", "qemu", io.mvm.model.Accelerator.TCG,
+                InstanceState.RUNNING, null, ProcessHandle.current().pid(), 0, dir, dir.resolve("qmp.sock"),
+                dir.resolve("agent.sock"), dir.resolve("serial.log"), null, null, null, java.time.Instant.EPOCH);
+        List<VmHandle> written = new ArrayList<>();
+        assertThatThrownBy(() -> backend.recover(qemu, written::add)).hasMessageContaining("use --backend qemu");
+        assertThatThrownBy(() -> backend.destroy(qemu)).hasMessageContaining("use --backend qemu");
+        assertThat(written).isEmpty();
+        assertThat(dir).exists();
     }
 
     @Test
