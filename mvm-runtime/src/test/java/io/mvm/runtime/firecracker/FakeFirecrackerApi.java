@@ -95,14 +95,31 @@ final class FakeFirecrackerApi implements AutoCloseable {
                 String[] lines = head.get().split("\r\n");
                 String[] requestLine = lines[0].split(" ");
                 int length = 0;
+                List<String> headerViolations = new ArrayList<>();
+                if (requestLine.length != 3 || !requestLine[2].equals("HTTP/1.1")) {
+                    headerViolations.add("malformed request line '" + lines[0] + "'");
+                }
                 for (int i = 1; i < lines.length; i++) {
                     String[] header = lines[i].split(":", 2);
-                    if (header[0].strip().toLowerCase(Locale.ROOT).equals("content-length")) {
-                        length = Integer.parseInt(header[1].strip());
+                    String name = header[0].strip().toLowerCase(Locale.ROOT);
+                    String value = header.length == 2 ? header[1].strip() : "";
+                    // Firecracker's micro_http refuses these headers unless they carry these values.
+                    switch (name) {
+                        case "content-length" -> length = Integer.parseInt(value);
+                        case "content-type", "accept" -> {
+                            if (!value.equals("application/json") && !value.equals("text/plain")) {
+                                headerViolations.add(name + ": " + value + " is not accepted by Firecracker");
+                            }
+                        }
+                        case "transfer-encoding" -> headerViolations.add("Firecracker does not accept Transfer-Encoding " + value);
+                        case "expect" -> headerViolations.add("Expect is not used by this client");
+                        default -> {
+                            // custom headers (Host, ...) are ignored by Firecracker
+                        }
                     }
                 }
                 byte[] body = in.readNBytes(length);
-                respond(out, handle(requestLine[0], requestLine[1], body));
+                respond(out, handle(requestLine[0], requestLine[1], body, headerViolations));
             }
         } catch (IOException e) {
             // client went away
@@ -127,8 +144,8 @@ final class FakeFirecrackerApi implements AutoCloseable {
 
     private record Answer(int status, JsonNode body) {}
 
-    private Answer handle(String method, String path, byte[] rawBody) {
-        List<String> violations = new ArrayList<>();
+    private Answer handle(String method, String path, byte[] rawBody, List<String> headerViolations) {
+        List<String> violations = new ArrayList<>(headerViolations);
         JsonNode body = null;
         Optional<FirecrackerSpec.Operation> operation = spec.operation(method, path);
         if (operation.isEmpty()) {
