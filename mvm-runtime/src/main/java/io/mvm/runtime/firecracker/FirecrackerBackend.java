@@ -65,7 +65,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
     static final String PID_FILE = "firecracker.pid";
     static final String SNAPSHOT_STATE = "snapshot.vmstate";
     static final String SNAPSHOT_MEMORY = "snapshot.mem";
-    static final String VMLINUX = "vmlinux";
+    static final String VMLINUX_SUFFIX = ".vmlinux";
     /** Every Firecracker VM has its own vsock namespace, so one fixed CID serves all of them. */
     static final long GUEST_CID = 3;
     /**
@@ -204,7 +204,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         if (!restore) {
             removeQuietly(initial.serialLog());
         }
-        Path kernel = restore ? null : VmlinuxExtractor.ensure(spec.image().kernel(), vmDir.resolve(VMLINUX));
+        Path kernel = restore ? null : VmlinuxExtractor.ensure(spec.image().kernel(), vmlinuxCache(spec.image().kernel(), vmDir));
         List<AttachedDrive> attached = drives.prepare(spec, vmDir);
         Optional<VmCgroup> group = cgroups.create(groupName(initial), spec.vcpus(), spec.memoryMib());
         VmHandle handle = new VmHandle(initial.schemaVersion(), initial.name(), initial.backend(), Accelerator.KVM,
@@ -245,6 +245,17 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
             ErrorCategory category = e instanceof MvmException mvm ? mvm.category() : ErrorCategory.INTERNAL;
             throw new MvmException(category, "VM " + initial.name() + " did not start: " + reason, e);
         }
+    }
+
+    /**
+     * One extracted kernel per image, next to its bzImage (written atomically, so concurrent starts
+     * are safe); only where the image directory is read-only does each VM get its own copy.
+     */
+    static Path vmlinuxCache(Path bzImage, Path vmDir) {
+        Path imageDir = bzImage.toAbsolutePath().getParent();
+        // Named after the bzImage, so it can never be the bzImage itself.
+        String name = bzImage.getFileName() + VMLINUX_SUFFIX;
+        return imageDir != null && Files.isWritable(imageDir) ? imageDir.resolve(name) : vmDir.resolve(name);
     }
 
     private static void configureAndBoot(FirecrackerApiClient api, VmSpec spec, Path kernel, String bootArgs,

@@ -112,6 +112,22 @@ class VmlinuxExtractorTest {
     }
 
     @Test
+    void theCacheSitsNextToAWritableImageAndNeverOverwritesTheKernel(@TempDir Path dir) throws IOException {
+        Path image = Files.createDirectories(dir.resolve("image"));
+        Path vmDir = Files.createDirectories(dir.resolve("vm"));
+        Path kernel = image.resolve("vmlinux");
+        assertThat(FirecrackerBackend.vmlinuxCache(kernel, vmDir)).isEqualTo(image.resolve("vmlinux.vmlinux"));
+        Files.setPosixFilePermissions(image, java.nio.file.attribute.PosixFilePermissions.fromString("r-xr-xr-x"));
+        try {
+            if (!Files.isWritable(image)) { // root can write anyway
+                assertThat(FirecrackerBackend.vmlinuxCache(kernel, vmDir)).isEqualTo(vmDir.resolve("vmlinux.vmlinux"));
+            }
+        } finally {
+            Files.setPosixFilePermissions(image, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        }
+    }
+
+    @Test
     void ensureWritesOnceAndPassesElfKernelsThrough(@TempDir Path dir) throws IOException {
         Path bz = Files.write(dir.resolve("vmlinuz"), bzImage(gzip(ELF_BODY), 0x20f));
         Path target = dir.resolve("vmlinux");
