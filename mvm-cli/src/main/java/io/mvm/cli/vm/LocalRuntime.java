@@ -50,14 +50,21 @@ public final class LocalRuntime {
         };
     }
 
-    private static HypervisorBackend firecracker(Path dataDir) {
+    /** Fails with the reason when this host cannot run the backend, before any image is fetched or VM made. */
+    public static void requireAvailable(BackendOption.Kind kind, Path dataDir) {
+        if (kind != BackendOption.Kind.FIRECRACKER) {
+            return;
+        }
         Optional<Boolean> kvmBoots = AcceleratorProbe.read(dataDir.resolve(AcceleratorProbe.CACHE_FILE))
-                .filter(choice -> !choice.reason().contains("MVM_ACCEL"))
                 .map(choice -> choice.accelerator() == Accelerator.KVM);
         FirecrackerBackend.Availability availability = FirecrackerBackend.availability("firecracker", Path.of("/dev/kvm"), kvmBoots);
         if (!availability.available()) {
             throw new MvmException(ErrorCategory.FAILED_PRECONDITION, availability.reason());
         }
+    }
+
+    private static HypervisorBackend firecracker(Path dataDir) {
+        requireAvailable(BackendOption.Kind.FIRECRACKER, dataDir);
         return new FirecrackerBackend(FirecrackerBackend.Settings.defaults(), new VmDrives(Ext4Image.system()),
                 CgroupLimits.detect(), socket -> VsockGuestChannel.connect(socket, VsockGuestChannel.AGENT_PORT),
                 FirecrackerLauncher.DETACHED, InstantSource.system());

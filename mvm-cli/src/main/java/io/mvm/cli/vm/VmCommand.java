@@ -73,6 +73,7 @@ public final class VmCommand implements Runnable {
             Map<String, byte[]> config = readConfigFiles(configFiles);
             DriveSpec data = dataDisk == null ? null : new DriveSpec.Data(dataDisk);
             DriveSpec secretDrive = secrets.isEmpty() ? null : new DriveSpec.Secrets(secrets);
+            LocalRuntime.requireAvailable(backend.kind(), dir);
             GuestImage image = ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message));
             VmSpec.Builder b = VmSpec.builder(name, image).vcpus(cpus).memoryMib(memory).cmd(cmd).env(env);
             Optional.ofNullable(data).ifPresent(b::drive);
