@@ -44,7 +44,7 @@ public final class FirecrackerApiClient {
     public record Response(int status, String body) {}
 
     /** Sends the call; returns the parsed JSON answer (a missing node for 204) or throws on an error status. */
-    public JsonNode send(FirecrackerCall call) {
+    JsonNode send(FirecrackerCall call) {
         Response response = exchange(call);
         if (response.status() / 100 != 2) {
             throw new FirecrackerApiException(call.describe(), response.status(), faultMessage(response.body()));

@@ -10,9 +10,9 @@ import java.util.Objects;
  * (Firecracker 1.x swagger, {@code firecracker-api.yaml}). Keeping the set closed lets the spec
  * conformance test walk all of them.
  *
- * <p>These are wire types: nothing outside this package sees them.
+ * <p>These are wire types, package-private on purpose: nothing outside this package sees them.
  */
-public sealed interface FirecrackerCall {
+sealed interface FirecrackerCall {
 
     String method();
 
