@@ -193,6 +193,22 @@ class FirecrackerBackendProtocolTest {
     }
 
     @Test
+    void anOverlongKernelCommandLineIsRejectedBeforeAnythingStarts() throws IOException {
+        VmSpec base = spec();
+        // Base64 in the command line makes this longer than x86's 2047-byte limit.
+        String filler = "x".repeat(1500);
+        VmSpec spec = VmSpec.builder("fc-1", base.image()).env(Map.of("A", filler)).build();
+        Path vmDir = Files.createDirectories(dir.resolve("vms/fc-1"));
+        assertThatThrownBy(() -> backend.validate(spec))
+                .isInstanceOfSatisfying(io.mvm.model.MvmException.class,
+                        e -> assertThat(e.category()).isEqualTo(io.mvm.model.ErrorCategory.INVALID_ARGUMENT))
+                .hasMessageContaining("kernel command line");
+        assertThatThrownBy(() -> backend.start(spec, vmDir, journal::add)).hasMessageContaining("kernel command line");
+        assertThat(launches).isEmpty();
+        assertThat(journal).isEmpty();
+    }
+
+    @Test
     void pausingAStoppedVmIsAFailedPrecondition() throws IOException {
         VmHandle stopped = new VmHandle(VmHandle.SCHEMA_VERSION, "fc-1", "firecracker", io.mvm.model.Accelerator.KVM,
                 InstanceState.STOPPED, null, 0, 0, dir, dir.resolve("fc.sock"), dir.resolve("vsock.sock"),
