@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import io.mvm.coordinator.Coordinator;
 import io.mvm.coordinator.CoordinatorConfig;
-import io.mvm.model.NodeId;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
