@@ -4,6 +4,7 @@ import io.mvm.agent.coordinator.CoordinatorClient;
 import io.mvm.agent.coordinator.InstanceReport;
 import io.mvm.agent.coordinator.NodeRegistration;
 import io.mvm.agent.coordinator.ObservedReport;
+import io.mvm.agent.coordinator.RelayEndpoint;
 import io.mvm.agent.events.EventOutbox;
 import io.mvm.agent.events.InstanceEvent;
 import io.mvm.agent.health.HealthMonitor;
@@ -53,6 +54,7 @@ public final class AgentService implements AutoCloseable {
     private static final int EVENTS_PER_REPORT = 500;
 
     private final AgentSettings settings;
+    private final Optional<RelayEndpoint> relay;
     private final InstanceRuntime runtime;
     private final CoordinatorClient coordinator;
     private final InstantSource clock;
@@ -73,6 +75,13 @@ public final class AgentService implements AutoCloseable {
 
     public AgentService(AgentSettings settings, InstanceRuntime runtime, CoordinatorClient coordinator,
                         InstantSource clock) {
+        this(settings, runtime, coordinator, clock, Optional.empty());
+    }
+
+    /** @param relay where the coordinator reaches this agent for exec and logs, sent at every registration */
+    public AgentService(AgentSettings settings, InstanceRuntime runtime, CoordinatorClient coordinator,
+                        InstantSource clock, Optional<RelayEndpoint> relay) {
+        this.relay = relay;
         this.settings = settings;
         this.runtime = runtime;
         this.coordinator = coordinator;
@@ -158,7 +167,7 @@ public final class AgentService implements AutoCloseable {
             while (true) {
                 try {
                     var r = coordinator.register(new NodeRegistration(settings.node(), settings.capacity(),
-                            settings.labels(), runtime.accelerator()));
+                            settings.labels(), runtime.accelerator(), relay));
                     registeredAs.set(r.node());
                     log.info("registered with the coordinator as {}", r.node());
                     return r.node();

@@ -22,6 +22,8 @@ final class CommandRegistry {
         cli.addSubcommand(new io.mvm.cli.instance.InstanceCommand());
         cli.addSubcommand(new io.mvm.cli.node.NodeCommand());
         // agent, up
+        cli.addSubcommand(new io.mvm.cli.agent.AgentCommand());
+        cli.addSubcommand(new io.mvm.cli.up.UpCommand());
         // net
         cli.addSubcommand(new io.mvm.cli.net.NetCommand());
         // bench

@@ -38,7 +38,16 @@ class ArchitectureTest {
                 .should().dependOnClassesThat().resideInAnyPackage(
                         "io.mvm.store..", "io.mvm.runtime..", "io.mvm.agent..", "io.mvm.coordinator..",
                         "io.mvm.cli..", "java.sql..", "java.net.http..", "io.javalin..",
-                        "com.fasterxml.jackson..", "java.lang.ProcessBuilder")
+                        "com.fasterxml.jackson..")
+                .check(classes);
+    }
+
+    @Test
+    void coreAndModelNeitherTouchFilesNorStartProcessesNorOpenSockets() {
+        noClasses().that().resideInAnyPackage("io.mvm.core..", "io.mvm.model..")
+                .should().dependOnClassesThat().resideInAnyPackage("java.nio.file..", "java.nio.channels..", "java.net..")
+                .orShould().dependOnClassesThat().belongToAnyOf(ProcessBuilder.class, Process.class, java.io.File.class,
+                        java.io.FileInputStream.class, java.io.FileOutputStream.class)
                 .check(classes);
     }
 

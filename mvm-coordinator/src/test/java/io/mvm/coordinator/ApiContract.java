@@ -265,6 +265,11 @@ abstract class ApiContract {
         assertProblem(api.post(pools, pool("p2", "vcpus", 0)), 400, "vcpus must be 1-64");
         assertProblem(api.post(pools, pool("p2", "vcpus", "two")), 400, "vcpus");
         assertProblem(api.post(pools, pool("p2", "running", -1)), 400, "negative");
+        // Counts whose int sum wraps around must be refused, not slip past the size and quota checks.
+        assertProblem(api.post(pools, pool("p2", "running", 1, "sleeping", Integer.MAX_VALUE)), 400,
+                "more than a pool can hold");
+        assertProblem(api.post(pools, pool("p2", "running", Integer.MAX_VALUE, "warm", Integer.MAX_VALUE,
+                "sleeping", 2)), 400, "more than a pool can hold");
         assertProblem(api.post(pools, pool("p2", "extra", true)), 400, "unknown field 'extra'");
         assertProblem(api.post(pools, Map.of("name", "p2", "flake", ".", "vcpus", 1, "memory_mib", 256)), 400,
                 "'profile' is required");

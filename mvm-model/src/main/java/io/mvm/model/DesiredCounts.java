@@ -7,6 +7,9 @@ public record DesiredCounts(int running, int warm, int sleeping) {
             throw MvmException.invalid("desired counts must not be negative, got running=" + running
                     + " warm=" + warm + " sleeping=" + sleeping);
         }
+        if ((long) running + warm + sleeping > Integer.MAX_VALUE) {
+            throw MvmException.invalid("desired counts add up to " + ((long) running + warm + sleeping) + " instances, more than a pool can hold");
+        }
     }
 
     public int total() {

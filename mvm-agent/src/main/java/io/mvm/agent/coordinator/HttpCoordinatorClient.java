@@ -66,7 +66,8 @@ public final class HttpCoordinatorClient implements CoordinatorClient {
     public Registration register(NodeRegistration r) {
         var body = new Wire.RegisterRequest(r.node().value(),
                 new Wire.CapacityBody(r.capacity().vcpus(), r.capacity().memoryMib(), r.capacity().diskMib()),
-                r.labels(), r.accelerator().wireName());
+                r.labels(), r.accelerator().wireName(),
+                r.relay().map(e -> e.url().toString()).orElse(null), r.relay().map(RelayEndpoint::token).orElse(null));
         var resp = send(post("v1/nodes/register", body, requestTimeout), Wire.RegisterResponse.class);
         var registration = new Registration(
                 resp.nodeId() == null ? r.node() : NodeId.of(resp.nodeId()),

@@ -5,13 +5,23 @@ import io.mvm.model.Accelerator;
 import io.mvm.model.NodeId;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
-/** What a node tells the coordinator about itself when it (re-)registers. */
-public record NodeRegistration(NodeId node, Capacity capacity, Map<String, String> labels, Accelerator accelerator) {
+/**
+ * What a node tells the coordinator about itself when it (re-)registers; {@code relay} is where
+ * the coordinator reaches the agent for exec and logs (absent for an agent without a relay server).
+ */
+public record NodeRegistration(NodeId node, Capacity capacity, Map<String, String> labels, Accelerator accelerator,
+                               Optional<RelayEndpoint> relay) {
     public NodeRegistration {
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(capacity, "capacity");
         Objects.requireNonNull(accelerator, "accelerator");
+        Objects.requireNonNull(relay, "relay");
         labels = Map.copyOf(labels);
+    }
+
+    public NodeRegistration(NodeId node, Capacity capacity, Map<String, String> labels, Accelerator accelerator) {
+        this(node, capacity, labels, accelerator, Optional.empty());
     }
 }

@@ -13,7 +13,9 @@ final class Wire {
 
     record CapacityBody(int vcpus, long memoryMib, long diskMib) {}
 
-    record RegisterRequest(String nodeId, CapacityBody capacity, Map<String, String> labels, String accelerator) {}
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record RegisterRequest(String nodeId, CapacityBody capacity, Map<String, String> labels, String accelerator,
+                           String agentUrl, String agentToken) {}
 
     record RegisterResponse(String nodeId, String token, Integer heartbeatIntervalSecs) {}
 

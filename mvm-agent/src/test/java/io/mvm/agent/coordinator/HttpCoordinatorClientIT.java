@@ -107,7 +107,8 @@ class HttpCoordinatorClientIT {
     @Test
     void registersAndThenUsesTheIssuedNodeToken() throws Exception {
         var r = client.register(new NodeRegistration(NODE, new Capacity(8, 16_384, 200_000), Map.of("zone", "eu"),
-                Accelerator.TCG));
+                Accelerator.TCG, Optional.of(new RelayEndpoint(java.net.URI.create("http://127.0.0.1:41234"),
+                        "agent-secret-1"))));
         client.heartbeat(NODE, 3);
 
         assertThat(r).isEqualTo(new Registration(NODE, Optional.of("node-token-1"), Duration.ofSeconds(5)));
@@ -117,7 +118,8 @@ class HttpCoordinatorClientIT {
         assertThat(register.authorization()).isEqualTo("Bearer join-token");
         assertThat(register.body()).isEqualTo(json.readTree("""
                 {"node_id": "node-a", "capacity": {"vcpus": 8, "memory_mib": 16384, "disk_mib": 200000},
-                 "labels": {"zone": "eu"}, "accelerator": "tcg"}"""));
+                 "labels": {"zone": "eu"}, "accelerator": "tcg",
+                 "agent_url": "http://127.0.0.1:41234", "agent_token": "agent-secret-1"}"""));
         var heartbeat = requests.get(1);
         assertThat(heartbeat.path()).isEqualTo("/v1/nodes/node-a/heartbeat");
         assertThat(heartbeat.authorization()).isEqualTo("Bearer node-token-1");

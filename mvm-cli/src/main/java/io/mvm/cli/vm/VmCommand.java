@@ -105,7 +105,10 @@ public final class VmCommand implements Runnable {
 
         @Override
         public Integer call() throws IOException {
-            List<VmStatus> all = LocalRuntime.open(dataDir.resolve(), Optional.empty()).list();
+            LocalVms vms = LocalRuntime.open(dataDir.resolve(), Optional.empty());
+            LocalVms.Recovery recovery = vms.recoverAll();
+            recovery.sweptOrphans().forEach(o -> System.err.println("mvm: removed orphan VM directory " + o));
+            List<VmStatus> all = vms.list();
             if (json) {
                 ObjectMapper mapper = new ObjectMapper().registerModule(new JavaTimeModule())
                         .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS).enable(SerializationFeature.INDENT_OUTPUT);

@@ -15,6 +15,12 @@ public record TargetCounts(int running, int warm, int sleeping, int stopped) {
             throw MvmException.invalid("counts must not be negative, got running=" + running + " warm=" + warm
                     + " sleeping=" + sleeping + " stopped=" + stopped);
         }
+        // Summed in long: four ints near Integer.MAX_VALUE must be refused, not wrap to a small
+        // total that slips past the pool-size and quota checks.
+        long total = (long) running + warm + sleeping + stopped;
+        if (total > Integer.MAX_VALUE) {
+            throw MvmException.invalid("counts add up to " + total + " instances, more than a pool can hold");
+        }
     }
 
     public static TargetCounts of(DesiredCounts counts, int stopped) {

@@ -1,7 +1,7 @@
 package io.mvm.runtime.guest;
 
+import io.mvm.model.MvmException;
 import io.mvm.runtime.guest.AgentProtocol.AgentAnswer;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -12,8 +12,16 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,11 +30,12 @@ import org.slf4j.LoggerFactory;
  * Talks to the guest agent through the Unix socket of QEMU's virtio-serial chardev
  * ({@code -chardev socket,id=agent,path=...,server=on,wait=off}).
  *
- * <p>Calls are serialised (the agent serves one request at a time) and each has a deadline. The
- * connection is opened lazily and re-opened whenever it breaks, because a restored snapshot or a
- * restarted VMM creates a new socket at the same path; requests that are harmless to repeat are
- * re-sent once reconnected. Answers carry the request id, so a late answer to a request that
- * already timed out is recognised and dropped.
+ * <p>Calls may overlap (a health check while an exec runs): each request carries an id, one
+ * reader thread per connection hands every answer to the call waiting for that id, and answers
+ * nobody waits for any more (their call timed out) are dropped. The connection is opened lazily
+ * and re-opened whenever it breaks, because a restored snapshot or a restarted VMM creates a new
+ * socket at the same path; requests that are harmless to repeat are re-sent once reconnected.
+ * Every call has a deadline.
  */
 public final class VirtioSerialGuestChannel implements GuestChannel {
     private static final Logger log = LoggerFactory.getLogger(VirtioSerialGuestChannel.class);
@@ -36,19 +45,20 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
     private static final long RECONNECT_PAUSE_MILLIS = 50;
 
     private final Path socket;
-    private final ReentrantLock lock = new ReentrantLock();
-    private final ByteArrayOutputStream partialLine = new ByteArrayOutputStream();
-    private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
-    private SocketChannel connection;
-    private Selector selector;
-    private long nextId;
-    private boolean closed;
+    private final ReentrantLock connecting = new ReentrantLock();
+    private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+    private final AtomicLong nextId;
+    private volatile Connection connection;
+    private volatile boolean closed;
+
+    /** A call waiting for its answer on a particular connection. */
+    private record Pending(Connection connection, CompletableFuture<AgentAnswer> answer) {}
 
     private VirtioSerialGuestChannel(Path socket) {
         this.socket = socket.toAbsolutePath();
         // Random start: a new channel (e.g. after an agent restart) must not reuse ids that a
         // still-running guest request of an older channel will answer to.
-        this.nextId = ThreadLocalRandom.current().nextLong(1, 1L << 40);
+        this.nextId = new AtomicLong(ThreadLocalRandom.current().nextLong(1, 1L << 40));
     }
 
     /**
@@ -114,59 +124,66 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
         call(new AgentRequest.ReloadSecrets(), timeout);
     }
 
+    /** Closes the connection; calls in flight fail at once with "closed" instead of at their deadline. */
     @Override
     public void close() {
-        lock.lock();
-        try {
-            closed = true;
-            disconnect();
-        } finally {
-            lock.unlock();
+        closed = true;
+        Connection current = connection;
+        if (current != null) {
+            current.kill(new IOException("guest channel closed"));
         }
+    }
+
+    private GuestChannelException closedError() {
+        return new GuestChannelException("guest channel " + socket + " is closed");
     }
 
     private AgentAnswer call(AgentRequest request, Duration timeout) {
         if (timeout == null || timeout.isNegative() || timeout.isZero()) {
-            throw io.mvm.model.MvmException.invalid(request.verb() + " needs a positive timeout");
+            throw MvmException.invalid(request.verb() + " needs a positive timeout");
         }
         long deadline = System.nanoTime() + timeout.toNanos();
-        lock.lock();
-        try {
-            if (closed) {
-                throw new GuestChannelException("guest channel " + socket + " is closed");
+        Throwable lastFailure = null;
+        boolean sent = false;
+        while (!closed && System.nanoTime() < deadline) {
+            if (sent && !request.idempotent()) {
+                throw new GuestChannelException("connection to the guest agent at " + socket + " broke during "
+                        + request.verb() + "; its outcome is unknown", lastFailure);
             }
-            IOException lastFailure = null;
-            boolean sent = false;
-            while (System.nanoTime() < deadline) {
-                if (sent && !request.idempotent()) {
-                    throw new GuestChannelException("connection to the guest agent at " + socket + " broke during "
-                            + request.verb() + "; its outcome is unknown", lastFailure);
-                }
-                try {
-                    ensureConnected(deadline);
-                    if (connection == null) {
-                        break;
-                    }
-                    long id = nextId++;
-                    sent = true;
-                    write(AgentProtocol.encodeRequest(PROTOCOL_VERSION, id, request), deadline);
-                    Optional<AgentAnswer> answer = awaitAnswer(id, deadline);
-                    if (answer.isPresent()) {
-                        return check(request, answer.get());
-                    }
-                } catch (IOException e) {
-                    lastFailure = e;
-                    log.debug("guest channel {}: {} failed, reconnecting: {}", socket, request.verb(), e.toString());
-                    disconnect();
-                    pause(deadline);
-                }
+            Connection current = connected(deadline);
+            if (current == null) {
+                break;
             }
-            throw new GuestChannelException("guest agent at " + socket + " did not answer " + request.verb()
-                    + " within " + timeout.toMillis() + " ms"
-                    + (lastFailure == null ? "" : " (last error: " + lastFailure.getMessage() + ")"), lastFailure);
-        } finally {
-            lock.unlock();
+            long id = nextId.getAndIncrement();
+            CompletableFuture<AgentAnswer> answer = new CompletableFuture<>();
+            pending.put(id, new Pending(current, answer));
+            try {
+                sent = true;
+                current.send(AgentProtocol.encodeRequest(PROTOCOL_VERSION, id, request), deadline);
+                return check(request, answer.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
+            } catch (TimeoutException e) {
+                break;
+            } catch (ExecutionException e) {
+                lastFailure = e.getCause();
+                log.debug("guest channel {}: {} lost its connection: {}", socket, request.verb(), e.getCause().toString());
+                pause(deadline);
+            } catch (IOException e) {
+                lastFailure = e;
+                current.kill(e);
+                pause(deadline);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new GuestChannelException("interrupted while waiting for the guest agent", e);
+            } finally {
+                pending.remove(id);
+            }
         }
+        if (closed) {
+            throw closedError();
+        }
+        throw new GuestChannelException("guest agent at " + socket + " did not answer " + request.verb()
+                + " within " + timeout.toMillis() + " ms"
+                + (lastFailure == null ? "" : " (last error: " + lastFailure.getMessage() + ")"), lastFailure);
     }
 
     private static AgentAnswer check(AgentRequest request, AgentAnswer answer) {
@@ -182,78 +199,54 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
         return answer;
     }
 
-    private void ensureConnected(long deadline) throws IOException {
-        while (connection == null && System.nanoTime() < deadline) {
-            SocketChannel candidate = SocketChannel.open(StandardProtocolFamily.UNIX);
-            try {
-                candidate.connect(UnixDomainSocketAddress.of(socket));
-            } catch (IOException e) {
-                candidate.close();
-                // Not there yet (VMM starting) or refused (VMM restarting): try again shortly.
-                pause(deadline);
-                continue;
-            }
-            candidate.configureBlocking(false);
-            selector = Selector.open();
-            candidate.register(selector, SelectionKey.OP_READ);
-            connection = candidate;
-            partialLine.reset();
-            readBuffer.clear();
-            log.debug("guest channel {}: connected", socket);
-            // Terminates whatever fragment an earlier host left in the guest's line buffer.
-            write("\n", deadline);
+    /** The live connection, opening one if needed; null when the deadline passed or the channel closed. */
+    private Connection connected(long deadline) {
+        Connection current = connection;
+        if (current != null && current.alive()) {
+            return current;
         }
-    }
-
-    private void write(String line, long deadline) throws IOException {
-        ByteBuffer out = ByteBuffer.wrap(line.getBytes(StandardCharsets.US_ASCII));
-        SelectionKey key = connection.keyFor(selector);
+        connecting.lock();
         try {
-            while (out.hasRemaining()) {
-                if (connection.write(out) == 0) {
-                    key.interestOps(SelectionKey.OP_WRITE);
-                    if (selector.select(remainingMillis(deadline)) == 0 && System.nanoTime() >= deadline) {
-                        throw new IOException("timed out writing to the guest channel");
-                    }
-                    selector.selectedKeys().clear();
+            while (!closed && System.nanoTime() < deadline) {
+                current = connection;
+                if (current != null && current.alive()) {
+                    return current;
+                }
+                try {
+                    Connection opened = Connection.open(this);
+                    connection = opened;
+                    // Terminates whatever fragment an earlier host left in the guest's line buffer.
+                    opened.send("\n", deadline);
+                    log.debug("guest channel {}: connected", socket);
+                    return opened;
+                } catch (IOException e) {
+                    // Not there yet (VMM starting) or refused (VMM restarting): try again shortly.
+                    pause(deadline);
                 }
             }
+            return null;
         } finally {
-            if (key.isValid()) {
-                key.interestOps(SelectionKey.OP_READ);
-            }
+            connecting.unlock();
         }
     }
 
-    /** Reads answers until one carries {@code id}; empty when the deadline passes first. */
-    private Optional<AgentAnswer> awaitAnswer(long id, long deadline) throws IOException {
-        while (true) {
-            Optional<String> line = nextBufferedLine();
-            while (line.isPresent()) {
-                Optional<AgentAnswer> answer = decodeOrDrop(line.get());
-                if (answer.isPresent() && answer.get().id() == id) {
-                    return answer;
-                }
-                answer.ifPresent(a -> log.debug("guest channel {}: dropping late answer to request {}", socket, a.id()));
-                line = nextBufferedLine();
-            }
-            long remaining = remainingMillis(deadline);
-            if (remaining <= 0) {
-                return Optional.empty();
-            }
-            selector.select(remaining);
-            selector.selectedKeys().clear();
-            int n = connection.read(readBuffer);
-            if (n < 0) {
-                throw new IOException("guest channel closed by the VMM");
-            }
-            readBuffer.flip();
-            partialLine.write(readBuffer.array(), readBuffer.position(), readBuffer.remaining());
-            readBuffer.clear();
-            if (partialLine.size() > MAX_LINE_BYTES) {
-                throw new IOException("guest agent sent a line longer than " + MAX_LINE_BYTES + " bytes");
-            }
+    private void deliver(Connection from, String line) {
+        Optional<AgentAnswer> answer = decodeOrDrop(line);
+        if (answer.isEmpty()) {
+            return;
         }
+        Pending waiting = pending.get(answer.get().id());
+        if (waiting == null || waiting.connection() != from) {
+            log.debug("guest channel {}: dropping late answer to request {}", socket, answer.get().id());
+            return;
+        }
+        waiting.answer().complete(answer.get());
+    }
+
+    private void connectionLost(Connection lost, IOException cause) {
+        pending.values().stream()
+                .filter(p -> p.connection() == lost)
+                .forEach(p -> p.answer().completeExceptionally(cause));
     }
 
     /**
@@ -267,19 +260,6 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
             log.debug("guest channel {}: dropping {}", socket, e.getMessage());
             return Optional.empty();
         }
-    }
-
-    private Optional<String> nextBufferedLine() {
-        byte[] buffered = partialLine.toByteArray();
-        for (int i = 0; i < buffered.length; i++) {
-            if (buffered[i] == '\n') {
-                String line = new String(buffered, 0, i, StandardCharsets.US_ASCII);
-                partialLine.reset();
-                partialLine.write(buffered, i + 1, buffered.length - i - 1);
-                return Optional.of(line);
-            }
-        }
-        return Optional.empty();
     }
 
     private static long remainingMillis(long deadline) {
@@ -299,20 +279,164 @@ public final class VirtioSerialGuestChannel implements GuestChannel {
         }
     }
 
-    private void disconnect() {
-        try {
-            if (selector != null) {
+    /**
+     * One socket connection to the VMM: a non-blocking channel read by its own virtual thread
+     * (blocked in a selector) and written by callers one at a time (each with its own deadline).
+     */
+    private static final class Connection {
+        private final VirtioSerialGuestChannel owner;
+        private final SocketChannel channel;
+        private final Selector readable;
+        private final Selector writable;
+        private final ReentrantLock writing = new ReentrantLock();
+        private volatile boolean dead;
+
+        private Connection(VirtioSerialGuestChannel owner, SocketChannel channel, Selector readable, Selector writable) {
+            this.owner = owner;
+            this.channel = channel;
+            this.readable = readable;
+            this.writable = writable;
+        }
+
+        static Connection open(VirtioSerialGuestChannel owner) throws IOException {
+            SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX);
+            try {
+                channel.connect(UnixDomainSocketAddress.of(owner.socket));
+                channel.configureBlocking(false);
+                Selector readable = Selector.open();
+                Selector writable = Selector.open();
+                channel.register(readable, SelectionKey.OP_READ);
+                channel.register(writable, SelectionKey.OP_WRITE);
+                Connection connection = new Connection(owner, channel, readable, writable);
+                Thread.ofVirtual().name("guest-channel-reader").start(connection::readLoop);
+                return connection;
+            } catch (IOException e) {
+                channel.close();
+                throw e;
+            }
+        }
+
+        boolean alive() {
+            return !dead;
+        }
+
+        void send(String line, long deadline) throws IOException {
+            ByteBuffer out = ByteBuffer.wrap(line.getBytes(StandardCharsets.US_ASCII));
+            writing.lock();
+            try {
+                while (out.hasRemaining()) {
+                    if (dead) {
+                        throw new IOException("guest channel connection is closed");
+                    }
+                    if (channel.write(out) == 0) {
+                        long remaining = remainingMillis(deadline);
+                        if (remaining <= 0) {
+                            throw new IOException("timed out writing to the guest channel");
+                        }
+                        writable.select(remaining); // at least 1: select(0) would wait forever
+                        writable.selectedKeys().clear();
+                    }
+                }
+            } catch (java.nio.channels.ClosedSelectorException e) {
+                throw new IOException("guest channel connection is closed", e);
+            } finally {
+                if (dead) {
+                    closeQuietly(writable);
+                }
+                writing.unlock();
+            }
+        }
+
+        private void readLoop() {
+            ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
+            LineBuffer lines = new LineBuffer();
+            IOException cause = new IOException("guest channel closed by the VMM");
+            try {
+                while (!dead) {
+                    readable.select();
+                    readable.selectedKeys().clear();
+                    int n = channel.read(buffer);
+                    if (n < 0) {
+                        break;
+                    }
+                    buffer.flip();
+                    lines.append(buffer.array(), buffer.position(), buffer.remaining());
+                    buffer.clear();
+                    for (Optional<String> line = lines.nextLine(); line.isPresent(); line = lines.nextLine()) {
+                        owner.deliver(this, line.get());
+                    }
+                    if (lines.size() > MAX_LINE_BYTES) {
+                        cause = new IOException("guest agent sent a line longer than " + MAX_LINE_BYTES + " bytes");
+                        break;
+                    }
+                }
+            } catch (IOException e) {
+                cause = e;
+            } finally {
+                kill(cause);
+                closeQuietly(readable);
+            }
+        }
+
+        void kill(IOException cause) {
+            dead = true;
+            try {
+                channel.close();
+            } catch (IOException e) {
+                log.debug("guest channel {}: error while closing: {}", owner.socket, e.toString());
+            }
+            readable.wakeup(); // the reader thread sees the closed channel and closes its selector
+            writable.wakeup();
+            // The write selector belongs to whoever holds the write lock; a sender closes it on its way out.
+            if (writing.tryLock()) {
+                try {
+                    closeQuietly(writable);
+                } finally {
+                    writing.unlock();
+                }
+            }
+            owner.connectionLost(this, cause);
+        }
+
+        private static void closeQuietly(Selector selector) {
+            try {
                 selector.close();
+            } catch (IOException ignored) {
+                // it only held this connection's channel, which is closed already
             }
-            if (connection != null) {
-                connection.close();
+        }
+    }
+
+    /** Bytes received but not yet split into lines; scans each byte for the newline only once. */
+    private static final class LineBuffer {
+        private byte[] bytes = new byte[64 * 1024];
+        private int length;
+        private int scanned;
+
+        void append(byte[] source, int offset, int count) {
+            if (length + count > bytes.length) {
+                bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, length + count));
             }
-        } catch (IOException e) {
-            log.debug("guest channel {}: error while closing: {}", socket, e.toString());
-        } finally {
-            selector = null;
-            connection = null;
-            partialLine.reset();
+            System.arraycopy(source, offset, bytes, length, count);
+            length += count;
+        }
+
+        Optional<String> nextLine() {
+            for (int i = scanned; i < length; i++) {
+                if (bytes[i] == '\n') {
+                    String line = new String(bytes, 0, i, StandardCharsets.US_ASCII);
+                    System.arraycopy(bytes, i + 1, bytes, 0, length - i - 1);
+                    length -= i + 1;
+                    scanned = 0;
+                    return Optional.of(line);
+                }
+            }
+            scanned = length;
+            return Optional.empty();
+        }
+
+        int size() {
+            return length;
         }
     }
 }

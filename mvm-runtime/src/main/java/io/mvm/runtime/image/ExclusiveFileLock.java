@@ -33,9 +33,13 @@ final class ExclusiveFileLock {
         }
         ReentrantLock local = IN_PROCESS.computeIfAbsent(key, p -> new ReentrantLock());
         local.lock();
-        try (FileChannel channel = FileChannel.open(key, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock ignored = channel.lock()) {
-            return action.get();
+        try (FileChannel channel = FileChannel.open(key, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            FileLock lock = channel.lock();
+            try {
+                return action.get();
+            } finally {
+                lock.release();
+            }
         } catch (IOException e) {
             throw new ImageBuildException("cannot lock " + key + ": " + e.getMessage(), e);
         } finally {

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.mvm.model.MvmException;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -21,7 +20,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.InstantSource;
-
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,11 +54,12 @@ public final class ImageBuilder {
 
     /**
      * The TSC flags avoid a hang at calibration under TCG; cryptomgr.notests skips the crypto
-     * self-tests, about 15% of a TCG boot's CPU time; panic=-1 turns a failed boot into an exit.
+     * self-tests, about 15% of a TCG boot's CPU time; panic=-1 reboots at once on a kernel panic,
+     * which QEMU's -no-reboot turns into an exit instead of a hang.
      */
     static final String BOOT_ARGS = "console=ttyS0 tsc_early_khz=2000000 tsc=reliable panic=-1 cryptomgr.notests quiet";
 
-    private static final List<String> GUEST_SCRIPTS = List.of("init", "mvm-init", "mvm-agent", "mvm-workload");
+    private static final List<String> GUEST_SCRIPTS = List.of("init", "mvm-init", "mvm-agent", "mvm-workload", "gateway-setup.sh");
     private static final ObjectMapper JSON = new ObjectMapper()
             .registerModule(new JavaTimeModule())
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
@@ -223,9 +222,12 @@ public final class ImageBuilder {
             Files.createDirectories(link.getParent());
             Files.createSymbolicLink(link, Path.of("/bin/busybox"));
         }
-        for (String script : List.of("mvm-init", "mvm-agent", "mvm-workload")) {
-            Path file = tree.resolve("sbin").resolve(script);
-            Files.write(file, guestScript(script));
+        Map<String, String> rootfsScripts = Map.of(
+                "mvm-init", "mvm-init", "mvm-agent", "mvm-agent", "mvm-workload", "mvm-workload",
+                "gateway-setup.sh", "mvm-gateway-setup");
+        for (Map.Entry<String, String> script : rootfsScripts.entrySet()) {
+            Path file = tree.resolve("sbin").resolve(script.getValue());
+            Files.write(file, guestScript(script.getKey()));
             Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
         Files.writeString(tree.resolve("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");

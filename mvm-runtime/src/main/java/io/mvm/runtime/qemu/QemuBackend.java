@@ -164,10 +164,11 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             journal.record(new VmHandle(failed.schemaVersion(), failed.name(), failed.backend(), failed.accelerator(),
                     failed.state(), failed.stateReason(), 0, 0, failed.vmDir(), failed.controlSocket(),
                     failed.agentSocket(), failed.serialLog(), failed.snapshot(), null, failed.ip(), failed.updatedAt()));
-            if (e instanceof MvmException mvm) {
-                throw new MvmException(mvm.category(), "VM " + initial.name() + " did not start: " + reason, e);
-            }
-            throw new MvmException(ErrorCategory.INTERNAL, "VM " + initial.name() + " did not start: " + reason, e);
+            // One line for people; the full serial tail is in the handle (mvm vm list --json) and the log.
+            String summary = "VM " + initial.name() + " did not start: " + e.getMessage() + " (last console line: "
+                    + SerialLog.tail(handle.serialLog(), 1) + "; see " + handle.serialLog() + ")";
+            ErrorCategory category = e instanceof MvmException mvm ? mvm.category() : ErrorCategory.INTERNAL;
+            throw new MvmException(category, summary, e);
         }
     }
 
@@ -234,9 +235,14 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private void waitForAgent(VmHandle handle, VmmProcess process, boolean coldBoot) {
         long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
         SerialLog serial = new SerialLog(handle.serialLog());
+        SerialLog failures = new SerialLog(handle.serialLog());
         boolean ready = !coldBoot;
         RuntimeException last = null;
         while (System.nanoTime() < deadline) {
+            if (coldBoot && failures.contains(SerialLog.BOOT_FAILED_MARKER)) {
+                throw new MvmException(ErrorCategory.FAILED_PRECONDITION, "the guest could not boot: "
+                        + SerialLog.lastLineContaining(handle.serialLog(), SerialLog.BOOT_FAILED_MARKER));
+            }
             if (!process.isAlive()) {
                 throw new MvmException(ErrorCategory.UNAVAILABLE, "the VMM exited while the guest was booting");
             }
@@ -397,7 +403,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     @Override
     public VmHandle wake(VmSpec spec, VmHandle handle, HandleJournal journal) {
-        requireState(handle, "wake", InstanceState.SLEEPING);
+        // FAILED is allowed too: a wake that failed keeps its snapshot, so it can be retried.
+        requireState(handle, "wake", InstanceState.SLEEPING, InstanceState.FAILED);
         if (handle.snapshot() == null || !Files.isRegularFile(handle.snapshot())) {
             throw MvmException.precondition("VM " + handle.name() + " has no snapshot at " + handle.snapshot());
         }

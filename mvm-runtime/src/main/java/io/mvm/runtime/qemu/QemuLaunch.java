@@ -81,6 +81,9 @@ public record QemuLaunch(
                 binary,
                 "-M", "microvm,accel=" + accelerator.wireName(),
                 "-nodefaults", "-no-user-config", "-nographic",
+                // A guest whose init dies panics and would reboot forever; exiting instead lets
+                // the runtime see the VMM die and report the serial tail.
+                "-no-reboot",
                 "-m", Long.toString(memoryMib),
                 "-smp", Integer.toString(vcpus),
                 "-kernel", kernel.toString(),

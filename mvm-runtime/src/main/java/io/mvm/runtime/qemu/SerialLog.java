@@ -10,6 +10,8 @@ import java.util.List;
 /** Reading a VM's serial console file: waiting for a marker, and the last lines for error reports. */
 public final class SerialLog {
     public static final String GUEST_READY_MARKER = "mvm-guest-ready";
+    /** Printed by the guest's init, followed by the reason, when it cannot finish booting. */
+    public static final String BOOT_FAILED_MARKER = "mvm-boot-failed";
 
     private final Path file;
     private long scanned;
@@ -43,6 +45,21 @@ public final class SerialLog {
         } catch (IOException e) {
             return false;
         }
+    }
+
+    /** The last line mentioning {@code marker}, or the marker itself when the log cannot be read. */
+    public static String lastLineContaining(Path file, String marker) {
+        try {
+            List<String> all = Files.readAllLines(file, StandardCharsets.ISO_8859_1);
+            for (int i = all.size() - 1; i >= 0; i--) {
+                if (all.get(i).contains(marker)) {
+                    return all.get(i).strip();
+                }
+            }
+        } catch (IOException e) {
+            // fall through
+        }
+        return marker;
     }
 
     /** The last {@code lines} lines, or a note when the log cannot be read. */

@@ -209,6 +209,31 @@ public final class LocalVms {
         }
     }
 
+    /**
+     * Completes, with the VM's status observed afterwards, once its current VMM process is gone
+     * (exit, crash, kill -9, or a stop/sleep by someone else). An event source for the agent's
+     * reconcile queue. Polls /proc on a virtual thread: a process-exit notification cannot be used
+     * because the VMM is not our child, and where init does not reap, a killed VMM stays a zombie.
+     */
+    public java.util.concurrent.CompletableFuture<VmStatus> whenVmmExits(String name, Duration pollInterval) {
+        var exited = new java.util.concurrent.CompletableFuture<VmStatus>();
+        var process = handle(name).process();
+        Thread.ofVirtual().name("vmm-exit-" + name).start(() -> {
+            try {
+                while (process != null && process.isAlive() && !exited.isDone()) {
+                    Thread.sleep(pollInterval);
+                }
+                exited.complete(status(name));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                exited.completeExceptionally(e);
+            } catch (RuntimeException e) {
+                exited.completeExceptionally(e);
+            }
+        });
+        return exited;
+    }
+
     /** A connection to a running VM's guest agent; the caller closes it. */
     public GuestChannel guest(String name) {
         VmDirectory vm = existing(name);

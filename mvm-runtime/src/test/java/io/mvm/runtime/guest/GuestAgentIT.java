@@ -139,6 +139,24 @@ class GuestAgentIT {
     }
 
     @Test
+    @Order(4)
+    void binaryStdinAndLargeOutputSurviveTheChannel() {
+        byte[] stdin = new byte[64 * 1024];
+        new java.util.Random(42).nextBytes(stdin);
+        long started = System.nanoTime();
+        ExecResult echoed = channel.exec(new ExecRequest(List.of("cat"), Map.of(), stdin, CALL));
+        System.out.printf("64 KiB stdin round trip: %d ms%n", Duration.ofNanos(System.nanoTime() - started).toMillis());
+        assertThat(echoed.exitCode()).isZero();
+        assertThat(echoed.stdout()).isEqualTo(stdin);
+
+        started = System.nanoTime();
+        ExecResult big = channel.exec(ExecRequest.of(CALL, "head", "-c", "4000000", "/dev/zero"));
+        System.out.printf("4 MB stdout: %d ms%n", Duration.ofNanos(System.nanoTime() - started).toMillis());
+        assertThat(big.exitCode()).isZero();
+        assertThat(big.stdout()).hasSize(4_000_000).containsOnly((byte) 0);
+    }
+
+    @Test
     @Order(5)
     void execUnknownProgramFailsLikeAShell() {
         ExecResult result = channel.exec(ExecRequest.of(CALL, "/no/such/program"));
@@ -158,6 +176,32 @@ class GuestAgentIT {
         assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(60));
         ExecResult ps = channel.exec(ExecRequest.of(CALL, "sh", "-c", "ps -o args | grep -c '^sleep 300' || true"));
         assertThat(ps.stdoutText().strip()).isEqualTo("0");
+    }
+
+    @Test
+    @Order(6)
+    void healthIsAnsweredWhileAnExecRunsAndNothingIsLeftAsAZombie() throws Exception {
+        java.util.concurrent.CompletableFuture<ExecResult> slow = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> channel.exec(ExecRequest.of(CALL, "sh", "-c", "touch /tmp/slow-started; sleep 8; echo slow")),
+                java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+        long end = System.nanoTime() + CALL.toNanos();
+        while (channel.exec(ExecRequest.of(CALL, "test", "-e", "/tmp/slow-started")).exitCode() != 0 && System.nanoTime() < end) {
+            Thread.sleep(100);
+        }
+        assertThat(channel.health(CALL).hostname()).isEqualTo(hostname);
+        assertThat(slow).as("the slow exec is still running while health answered").isNotDone();
+        assertThat(slow.get(2, java.util.concurrent.TimeUnit.MINUTES).stdoutText()).isEqualTo("slow\n");
+        assertThat(run("sleep 1; ps -o stat,args | grep -c '^Z' || true").strip()).isEqualTo("0");
+    }
+
+    @Test
+    @Order(6)
+    void anAnswerLockLeftByADeadHandlerIsBroken() {
+        // The command leaves the lock its own answer needs, dated long ago, as a dead handler would.
+        ExecResult result = channel.exec(ExecRequest.of(CALL, "sh", "-c",
+                "mkdir /run/mvm/emit.lock && touch -d '2000-01-01 00:00' /run/mvm/emit.lock && echo left"));
+        assertThat(result.stdoutText()).isEqualTo("left\n");
+        assertThat(channel.health(CALL).hostname()).isEqualTo(hostname);
     }
 
     @Test

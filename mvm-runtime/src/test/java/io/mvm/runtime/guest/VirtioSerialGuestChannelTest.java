@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -38,7 +39,7 @@ class VirtioSerialGuestChannelTest {
 
     /** Answers one request line; returning null closes the connection without answering. */
     interface Script {
-        String answer(int connection, String verb, long id, String requestLine) throws Exception;
+        String answer(int connection, String verb, long id, String requestLine, Consumer<String> answerLater) throws Exception;
     }
 
     @BeforeEach
@@ -70,18 +71,27 @@ class VirtioSerialGuestChannelTest {
                     int n = connections.incrementAndGet();
                     BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client), StandardCharsets.US_ASCII));
                     OutputStream out = Channels.newOutputStream(client);
+                    Consumer<String> write = text -> {
+                        synchronized (out) {
+                            try {
+                                out.write(text.getBytes(StandardCharsets.US_ASCII));
+                                out.flush();
+                            } catch (IOException e) {
+                                // the client went away
+                            }
+                        }
+                    };
                     for (String line; (line = in.readLine()) != null; ) {
                         if (line.isEmpty()) {
                             continue;
                         }
                         received.add(line);
                         String[] words = line.split(" ");
-                        String answer = script.answer(n, words[3], Long.parseLong(words[2]), line);
+                        String answer = script.answer(n, words[3], Long.parseLong(words[2]), line, write);
                         if (answer == null) {
                             break;
                         }
-                        out.write(answer.getBytes(StandardCharsets.US_ASCII));
-                        out.flush();
+                        write.accept(answer);
                     }
                 } catch (Exception e) {
                     // connection ended or server closed
@@ -100,7 +110,7 @@ class VirtioSerialGuestChannelTest {
 
     @Test
     void lateAnswersAndTornLinesAreSkippedUntilTheAnswerWithTheRightId() throws IOException {
-        serve((conn, verb, id, line) -> "stderr=AAAA .\n" + health(id - 1) + "garbage\n" + health(id));
+        serve((conn, verb, id, line, later) -> "stderr=AAAA .\n" + health(id - 1) + "garbage\n" + health(id));
         try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
             GuestChannel.Health health = channel.health(Duration.ofSeconds(10));
             assertThat(health).isEqualTo(new GuestChannel.Health(1, "web-1", 3.25, "6.1.0"));
@@ -108,8 +118,42 @@ class VirtioSerialGuestChannelTest {
     }
 
     @Test
+    void overlappingCallsEachGetTheirOwnAnswer() throws Exception {
+        java.util.concurrent.CountDownLatch healthAnswered = new java.util.concurrent.CountDownLatch(1);
+        serve((conn, verb, id, line, later) -> switch (verb) {
+            case "exec" -> {
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        healthAnswered.await();
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    later.accept(ok(id, AgentField.text("exit", "0"), AgentField.text("timed-out", "false"),
+                            AgentField.text("stdout", "slow")));
+                });
+                yield "";
+            }
+            case "health" -> health(id);
+            default -> null;
+        });
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            java.util.concurrent.CompletableFuture<GuestChannel.ExecResult> exec = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> channel.exec(ExecRequest.of(Duration.ofSeconds(30), "sleep", "1")),
+                    java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+            while (received.stream().noneMatch(l -> l.contains(" exec "))) {
+                Thread.sleep(10);
+            }
+            // The exec is still unanswered (the agent answers it only after health): health must not wait for it.
+            assertThat(channel.health(Duration.ofSeconds(10)).hostname()).isEqualTo("web-1");
+            assertThat(exec).isNotDone();
+            healthAnswered.countDown();
+            assertThat(exec.get(10, java.util.concurrent.TimeUnit.SECONDS).stdoutText()).isEqualTo("slow");
+        }
+    }
+
+    @Test
     void aProtocolVersionMismatchIsReportedClearly() throws IOException {
-        serve((conn, verb, id, line) -> AgentProtocol.encodeAnswer(2, id, true, List.of()));
+        serve((conn, verb, id, line, later) -> AgentProtocol.encodeAnswer(2, id, true, List.of()));
         try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
             assertThatThrownBy(() -> channel.health(Duration.ofSeconds(10)))
                     .isInstanceOf(GuestChannelException.class)
@@ -119,7 +163,7 @@ class VirtioSerialGuestChannelTest {
 
     @Test
     void anErrorAnswerBecomesAGuestChannelExceptionWithTheGuestsMessage() throws IOException {
-        serve((conn, verb, id, line) -> AgentProtocol.encodeAnswer(1, id, false, List.of(AgentField.text("message", "cannot unmount"))));
+        serve((conn, verb, id, line, later) -> AgentProtocol.encodeAnswer(1, id, false, List.of(AgentField.text("message", "cannot unmount"))));
         try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
             assertThatThrownBy(() -> channel.reloadSecrets(Duration.ofSeconds(10)))
                     .isInstanceOf(GuestChannelException.class)
@@ -133,7 +177,7 @@ class VirtioSerialGuestChannelTest {
             Thread late = Thread.ofVirtual().start(() -> {
                 try {
                     Thread.sleep(300);
-                    serve((conn, verb, id, line) -> health(id));
+                    serve((conn, verb, id, line, later) -> health(id));
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
@@ -145,7 +189,7 @@ class VirtioSerialGuestChannelTest {
 
     @Test
     void idempotentRequestsAreResentAfterTheVmmDroppedTheConnection() throws IOException {
-        serve((conn, verb, id, line) -> conn == 1 ? null : ok(id, AgentField.text("state", "exited"), AgentField.text("exit", "3")));
+        serve((conn, verb, id, line, later) -> conn == 1 ? null : ok(id, AgentField.text("state", "exited"), AgentField.text("exit", "3")));
         try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
             assertThat(channel.workload(Duration.ofSeconds(10))).isEqualTo(new GuestChannel.WorkloadStatus("exited", 3));
         }
@@ -154,7 +198,7 @@ class VirtioSerialGuestChannelTest {
 
     @Test
     void execIsNotResentWhenTheConnectionBreaksMidRequest() throws IOException {
-        serve((conn, verb, id, line) -> null);
+        serve((conn, verb, id, line, later) -> null);
         try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
             assertThatThrownBy(() -> channel.exec(ExecRequest.of(Duration.ofSeconds(1), "rm", "-rf", "/data/x")))
                     .isInstanceOf(GuestChannelException.class)
@@ -165,7 +209,7 @@ class VirtioSerialGuestChannelTest {
 
     @Test
     void aSilentAgentTimesOutWithAClearError() throws IOException {
-        serve((conn, verb, id, line) -> {
+        serve((conn, verb, id, line, later) -> {
             Thread.sleep(10_000);
             return null;
         });
@@ -185,6 +229,33 @@ class VirtioSerialGuestChannelTest {
                     .isInstanceOf(GuestChannelException.class)
                     .hasMessageContaining("did not answer health");
         }
+    }
+
+    @Test
+    void closingInterruptsACallInFlight() throws Exception {
+        serve((conn, verb, id, line, later) -> {
+            Thread.sleep(20_000);
+            return null;
+        });
+        VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath);
+        java.util.concurrent.CompletableFuture<Throwable> failure = new java.util.concurrent.CompletableFuture<>();
+        Thread call = Thread.ofVirtual().start(() -> {
+            try {
+                channel.exec(ExecRequest.of(Duration.ofSeconds(60), "sleep", "60"));
+                failure.complete(null);
+            } catch (Throwable t) {
+                failure.complete(t);
+            }
+        });
+        while (received.isEmpty()) {
+            Thread.sleep(10);
+        }
+        long started = System.nanoTime();
+        channel.close();
+        Throwable thrown = failure.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(thrown).isInstanceOf(GuestChannelException.class).hasMessageContaining("is closed");
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
+        call.join();
     }
 
     @Test

@@ -31,7 +31,7 @@ class QemuLaunchTest {
     void buildsTheBootContractCommandLine() {
         List<String> args = launch(Optional.empty(), Optional.empty(), null, Map.of()).arguments();
         assertThat(args).containsExactly(
-                "qemu-system-x86_64", "-M", "microvm,accel=tcg", "-nodefaults", "-no-user-config", "-nographic",
+                "qemu-system-x86_64", "-M", "microvm,accel=tcg", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
                 "-m", "512", "-smp", "2",
                 "-kernel", "/img/vmlinuz", "-initrd", "/img/initramfs.cpio.gz",
                 "-append", "console=ttyS0 quiet mvm.hostname=web-1",

@@ -24,11 +24,16 @@ public final class TestMicroVm implements AutoCloseable {
     private final Path serialLog;
     private final Path agentSocket;
 
+    private final Thread killOnExit;
+
     private TestMicroVm(Path dir, Process qemu, Path serialLog, Path agentSocket) {
         this.dir = dir;
         this.qemu = qemu;
         this.serialLog = serialLog;
         this.agentSocket = agentSocket;
+        // A test JVM that is stopped (Ctrl-C, surefire timeout) must not leave QEMU running.
+        this.killOnExit = new Thread(qemu::destroyForcibly, "kill-test-qemu");
+        Runtime.getRuntime().addShutdownHook(killOnExit);
     }
 
     /** A drive to attach after the rootfs: an ext4 image file, optionally read-only at the QEMU level. */
@@ -119,6 +124,11 @@ public final class TestMicroVm implements AutoCloseable {
     @Override
     public void close() {
         qemu.destroyForcibly();
+        try {
+            Runtime.getRuntime().removeShutdownHook(killOnExit);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running or about to; it does the same
+        }
         try {
             qemu.waitFor(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

@@ -45,7 +45,17 @@ final class RuntimeFixture implements AutoCloseable {
         dataDir = Files.createTempDirectory("mvm-rt-it-");
         backend = newBackend(accel);
         vms = new LocalVms(dataDir, backend, InstantSource.system());
+        // VMMs are detached daemons: if the test JVM is killed (e.g. a surefire timeout), still reap them.
+        Runtime.getRuntime().addShutdownHook(shutdownHook);
     }
+
+    private final Thread shutdownHook = new Thread(() -> {
+        try {
+            cleanUp();
+        } catch (IOException | RuntimeException ignored) {
+            // best effort while the JVM goes down
+        }
+    });
 
     private QemuBackend newBackend(AcceleratorChoice accel) {
         return new QemuBackend(QemuBackend.Settings.defaults(accel.accelerator(), accel.reason()),
@@ -64,6 +74,18 @@ final class RuntimeFixture implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        try {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running or about to: it cleans up
+        }
+        cleanUp();
+    }
+
+    private synchronized void cleanUp() throws IOException {
+        if (!Files.exists(dataDir)) {
+            return;
+        }
         Path root = dataDir.resolve("vms");
         if (Files.isDirectory(root)) {
             try (Stream<Path> dirs = Files.list(root)) {

@@ -102,4 +102,20 @@ class VmRecoveryIT {
         assertThat(runtime.vms.list()).singleElement().extracting(VmStatus::state).isEqualTo(InstanceState.FAILED);
         assertThat(runtime.vms.handle(name).pid()).isZero();
     }
+
+    @Test
+    @Order(4)
+    void aFailedVmStartsAgainAndTheExitWatcherNoticesTheNextKill() throws Exception {
+        assertThat(runtime.vms.start(name, Optional.empty()).state()).isEqualTo(InstanceState.RUNNING);
+        assertThat(exec(runtime.vms, "cat", "/data/proof").stdoutText()).isEqualTo("kept\n");
+        VmHandle handle = runtime.vms.handle(name);
+        var exitNoticed = runtime.vms.whenVmmExits(name, Duration.ofMillis(200));
+        assertThat(exitNoticed).isNotDone();
+
+        ProcessHandle.of(handle.pid()).orElseThrow().destroyForcibly();
+
+        VmStatus afterExit = exitNoticed.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(afterExit.state()).isEqualTo(InstanceState.FAILED);
+        assertThat(afterExit.reason()).contains("is gone");
+    }
 }

@@ -1,0 +1,158 @@
+package io.mvm.cli.agent;
+
+import io.mvm.cli.DataDirOption;
+import io.mvm.core.placement.Capacity;
+import io.mvm.model.MvmException;
+import io.mvm.model.NodeId;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code mvm agent serve}: the node agent in the foreground. */
+@Command(name = "agent", description = "Run the node agent that turns the coordinator's desired state into VMs.",
+        mixinStandardHelpOptions = true, subcommands = AgentCommand.Serve.class)
+public final class AgentCommand {
+
+    @Command(name = "serve", mixinStandardHelpOptions = true,
+            description = "Register this host with a coordinator and run its instances (Ctrl-C or SIGTERM stops the "
+                    + "agent; VMs keep running and are re-adopted by the next agent).")
+    static final class Serve implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin DataDirOption dataDir;
+
+        @Option(names = "--coordinator-url", required = true, paramLabel = "URL",
+                description = "The coordinator, e.g. http://10.0.0.5:7777.")
+        String coordinatorUrl;
+
+        @Option(names = "--interval-secs", defaultValue = "5", paramLabel = "N",
+                description = "Heartbeat and report interval (default: ${DEFAULT-VALUE}).")
+        int intervalSecs;
+
+        @Option(names = "--node-id", paramLabel = "ID", description = "This node's id (default: the host name).")
+        String nodeId;
+
+        @Option(names = "--token", paramLabel = "TOKEN",
+                description = "Node token (default: $MVM_NODE_TOKEN, else <data-dir>/agent/node.token).")
+        String token;
+
+        @Option(names = "--token-file", paramLabel = "FILE", description = "Read the node token from FILE.")
+        Path tokenFile;
+
+        @Option(names = "--listen", defaultValue = "127.0.0.1:0", paramLabel = "HOST:PORT",
+                description = "Address of the relay server the coordinator uses for exec and logs (default: ${DEFAULT-VALUE}).")
+        String listen;
+
+        @Option(names = "--capacity-vcpus", paramLabel = "N", description = "vCPUs offered (default: host CPUs x 4).")
+        Integer capacityVcpus;
+
+        @Option(names = "--capacity-mem", paramLabel = "MiB", description = "Memory offered (default: host memory - 1 GiB).")
+        Long capacityMem;
+
+        @Option(names = "--label", paramLabel = "KEY=VALUE", description = "A node label (repeatable).")
+        Map<String, String> labels = new LinkedHashMap<>();
+
+        @Option(names = "--network", defaultValue = "host", paramLabel = "host|none",
+                description = "host: tenant bridges, taps and nftables on this host; none: VMs without a NIC "
+                        + "(several agents on one host). Default: ${DEFAULT-VALUE}.")
+        String network;
+
+        @Option(names = "--net-table", defaultValue = "mvm", paramLabel = "NAME",
+                description = "nftables table name owning this agent's rules and devices (default: ${DEFAULT-VALUE}).")
+        String netTable;
+
+        @Option(names = "--image-dir", paramLabel = "DIR",
+                description = "Where the guest image is cached (default: the data dir).")
+        Path imageDir;
+
+        @Override
+        public void run() {
+            Path dir = dataDir.resolve();
+            var config = new NodeAgent.Config(dir, imageDir == null ? dir : imageDir.toAbsolutePath(),
+                    coordinatorUri(coordinatorUrl), resolveToken(token, tokenFile, dir),
+                    nodeId == null ? NodeAgent.defaultNodeId() : NodeId.of(nodeId),
+                    capacity(dir), labels, Duration.ofSeconds(intervalSecs), NodeAgent.parseListen(listen),
+                    network, netTable);
+            PrintWriter out = spec.commandLine().getOut();
+            NodeAgent agent = NodeAgent.start(config, message -> System.err.println("mvm: " + message));
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                agent.close();
+                stopped.countDown();
+            }, "agent-stop"));
+            out.println("agent " + config.node() + " serving " + config.coordinator() + " (accelerator "
+                    + agent.accelerator().wireName() + ", relay " + agent.relayUrl() + ")");
+            out.flush();
+            try {
+                stopped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        private Capacity capacity(Path dir) {
+            var d = NodeAgent.defaultCapacity(dir);
+            var c = new Capacity(capacityVcpus == null ? d.vcpus() : capacityVcpus,
+                    capacityMem == null ? d.memoryMib() : capacityMem, d.diskMib());
+            if (c.vcpus() < 1 || c.memoryMib() < 64) {
+                throw MvmException.invalid("capacity must offer at least 1 vCPU and 64 MiB, got " + c.describe());
+            }
+            return c;
+        }
+    }
+
+    static URI coordinatorUri(String text) {
+        try {
+            var uri = URI.create(text);
+            if (uri.getHost() == null || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
+                throw new IllegalArgumentException();
+            }
+            return uri;
+        } catch (IllegalArgumentException e) {
+            throw MvmException.invalid("--coordinator-url must be http(s)://HOST:PORT, got '" + text + "'");
+        }
+    }
+
+    /** --token, then --token-file, then MVM_NODE_TOKEN, then {@code <dataDir>/agent/node.token}. */
+    static String resolveToken(String token, Path tokenFile, Path dataDir) {
+        if (token != null && !token.isBlank()) {
+            return token.strip();
+        }
+        if (tokenFile != null) {
+            return read(tokenFile);
+        }
+        String env = System.getenv("MVM_NODE_TOKEN");
+        if (env != null && !env.isBlank()) {
+            return env.strip();
+        }
+        Path file = dataDir.resolve("agent").resolve("node.token");
+        if (Files.isRegularFile(file)) {
+            return read(file);
+        }
+        throw MvmException.invalid("no node token: pass --token or --token-file, set MVM_NODE_TOKEN, or put it in "
+                + file + " (create one with `mvm node token create NODE`)");
+    }
+
+    private static String read(Path file) {
+        try {
+            String text = Files.readString(file, StandardCharsets.UTF_8).strip();
+            if (text.isEmpty()) {
+                throw MvmException.invalid("token file " + file + " is empty");
+            }
+            return text;
+        } catch (IOException e) {
+            throw MvmException.invalid("cannot read token file " + file + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,231 @@
+package io.mvm.cli.agent;
+
+import io.mvm.agent.AgentService;
+import io.mvm.agent.AgentSettings;
+import io.mvm.agent.coordinator.HttpCoordinatorClient;
+import io.mvm.agent.coordinator.RelayEndpoint;
+import io.mvm.agent.local.AgentNetwork;
+import io.mvm.agent.local.LocalInstanceRuntime;
+import io.mvm.agent.relay.AgentToken;
+import io.mvm.agent.relay.RelayServer;
+import io.mvm.cli.vm.LocalRuntime;
+import io.mvm.core.placement.Capacity;
+import io.mvm.model.Accelerator;
+import io.mvm.model.MvmException;
+import io.mvm.model.NodeId;
+import io.mvm.runtime.hostnet.HostCommands;
+import io.mvm.runtime.hostnet.HostNetworkApplier;
+import io.mvm.runtime.image.ImageBuilder;
+import io.mvm.runtime.image.ProgressListener;
+import io.mvm.runtime.vm.LocalVms;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running node agent wired to the real runtime: the default guest image, {@link LocalVms} over
+ * QEMU, {@link LocalInstanceRuntime} with host networking, the relay server and {@link AgentService}.
+ * Shared by {@code mvm agent serve} and {@code mvm up}. Closing it stops the agent and the relay
+ * server; VMs keep running (a next agent re-adopts them) unless {@link #stopAllVms()} is called.
+ */
+public final class NodeAgent implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
+    private static final Duration NETWORK_REPAIR_INTERVAL = Duration.ofSeconds(60);
+
+    /**
+     * @param imageDir   where the default guest image is cached (built there on first use); the
+     *                   accelerator probe result is cached there too
+     * @param network    "host" (tenant bridges, taps, nftables table {@code netTable}) or "none"
+     */
+    public record Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node,
+                         Capacity capacity, Map<String, String> labels, Duration interval,
+                         InetSocketAddress listen, String network, String netTable) {
+        public Config {
+            if (interval.isNegative() || interval.isZero() || interval.toSeconds() > 3600) {
+                throw MvmException.invalid("--interval-secs must be 1-3600, got " + interval.toSeconds());
+            }
+            if (!network.equals("host") && !network.equals("none")) {
+                throw MvmException.invalid("--network must be 'host' or 'none', got '" + network + "'");
+            }
+            if (nodeToken == null || nodeToken.isBlank()) {
+                throw MvmException.invalid("a node token is required (--token, --token-file, MVM_NODE_TOKEN or "
+                        + dataDir.resolve("agent").resolve("node.token") + ")");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "Config[node=" + node + ", coordinator=" + coordinator + ", dataDir=" + dataDir + ", token=<hidden>]";
+        }
+    }
+
+    private final LocalInstanceRuntime runtime;
+    private final RelayServer relay;
+    private final AgentService agent;
+    private final LocalVms vms;
+    private final Thread networkRepair;
+
+    private NodeAgent(LocalVms vms, LocalInstanceRuntime runtime, RelayServer relay, AgentService agent) {
+        this.vms = vms;
+        this.runtime = runtime;
+        this.relay = relay;
+        this.agent = agent;
+        this.networkRepair = Thread.ofVirtual().name("agent-network-repair").start(this::repairNetworkPeriodically);
+    }
+
+    /**
+     * Membership changes apply the host network at once; this catches drift nobody caused through
+     * the agent (a deleted rule, a downed tap) within a minute. The applier changes nothing when
+     * the host is already as desired.
+     */
+    private void repairNetworkPeriodically() {
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                Thread.sleep(NETWORK_REPAIR_INTERVAL);
+                runtime.syncNetwork();
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                log.warn("host network repair failed: {}", e.getMessage());
+            }
+        }
+    }
+
+    public static NodeAgent start(Config config, ProgressListener progress) {
+        var image = ImageBuilder.ensureDefaultImage(config.imageDir(), progress);
+        var vms = LocalRuntime.open(config.dataDir(), config.imageDir(), Optional.of(image));
+        AgentNetwork network = config.network().equals("host")
+                ? new AgentNetwork.Host(new HostNetworkApplier(HostCommands.onThisHost()), config.netTable(), Optional.empty())
+                : new AgentNetwork.None();
+        var runtime = new LocalInstanceRuntime(vms, image, network, config.dataDir());
+        var recovery = runtime.recover();
+        progress.step("re-adopted " + recovery.adopted().size() + " running VMs, " + recovery.failed().size()
+                + " found dead, " + recovery.sweptOrphans().size() + " orphan directories swept");
+        var token = AgentToken.createIn(config.dataDir());
+        var relay = RelayServer.start(config.listen(), runtime, token);
+        try {
+            var clock = InstantSource.system();
+            var client = new HttpCoordinatorClient(config.coordinator(), config.nodeToken(), Duration.ofSeconds(15), clock);
+            var settings = AgentSettings.defaults(config.node(), config.capacity(), config.labels(), config.interval());
+            var agent = new AgentService(settings, runtime, client, clock,
+                    Optional.of(new RelayEndpoint(relay.url(), token.value())));
+            agent.start();
+            log.info("agent {} relay server on {}", config.node(), relay.url());
+            return new NodeAgent(vms, runtime, relay, agent);
+        } catch (RuntimeException e) {
+            relay.close();
+            throw e;
+        }
+    }
+
+    public URI relayUrl() {
+        return relay.url();
+    }
+
+    public Accelerator accelerator() {
+        return runtime.accelerator();
+    }
+
+    public LocalInstanceRuntime runtime() {
+        return runtime;
+    }
+
+    public AgentService service() {
+        return agent;
+    }
+
+    /** Destroys every VM of this agent and removes its host network (for {@code --stop-vms-on-exit}). */
+    public void stopAllVms() {
+        for (var vm : runtime.observe()) {
+            try {
+                vms.stop(vm.id().value(), Duration.ofSeconds(10));
+            } catch (RuntimeException e) {
+                log.warn("cannot stop {}: {}", vm.id(), e.getMessage());
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        networkRepair.interrupt();
+        agent.close();
+        relay.close();
+    }
+
+    // ------------------------------------------------------------------ defaults
+
+    /** The host name, lower-cased and cut to what a node id allows. */
+    public static NodeId defaultNodeId() {
+        String name;
+        try {
+            name = Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+        } catch (IOException e) {
+            name = Optional.ofNullable(System.getenv("HOSTNAME")).orElse("node");
+        }
+        String clean = name.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.-]", "-").replaceAll("^[^a-z0-9]+", "");
+        if (clean.isEmpty()) {
+            clean = "node";
+        }
+        return NodeId.of(clean.length() > 63 ? clean.substring(0, 63) : clean);
+    }
+
+    /**
+     * What this host offers to instances: vCPUs overcommitted 4:1 (a microVM's vCPU is a host thread
+     * that mostly idles), memory minus 1 GiB (at least 512 MiB offered) for the host and the VMMs'
+     * own overhead, disk: 90% of the data dir's free space.
+     */
+    public static Capacity defaultCapacity(Path dataDir) {
+        int cpus = Runtime.getRuntime().availableProcessors();
+        long memMib = totalMemoryMib();
+        long disk;
+        try {
+            Files.createDirectories(dataDir);
+            disk = Files.getFileStore(dataDir).getUsableSpace() / (1024 * 1024) * 9 / 10;
+        } catch (IOException e) {
+            disk = 10_240;
+        }
+        return new Capacity(cpus * 4, Math.max(512, memMib - 1024), disk);
+    }
+
+    private static long totalMemoryMib() {
+        try {
+            for (var line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemTotal:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // fall through
+        }
+        return 2048;
+    }
+
+    /** HOST:PORT; a bare port means 127.0.0.1. */
+    public static InetSocketAddress parseListen(String text) {
+        String host = "127.0.0.1";
+        String port = text;
+        int colon = text.lastIndexOf(':');
+        if (colon >= 0) {
+            host = text.substring(0, colon).replace("[", "").replace("]", "");
+            port = text.substring(colon + 1);
+        }
+        try {
+            int p = Integer.parseInt(port);
+            if (p < 0 || p > 65535) {
+                throw new NumberFormatException();
+            }
+            return new InetSocketAddress(host.isEmpty() ? "127.0.0.1" : host, p);
+        } catch (NumberFormatException e) {
+            throw MvmException.invalid("--listen must be HOST:PORT with a port 0-65535, got '" + text + "'");
+        }
+    }
+}

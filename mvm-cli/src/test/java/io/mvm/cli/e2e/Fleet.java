@@ -1,0 +1,210 @@
+package io.mvm.cli.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mvm.cli.Main;
+import io.mvm.cli.client.CoordinatorClient;
+import io.mvm.coordinator.Coordinator;
+import io.mvm.coordinator.CoordinatorConfig;
+import io.mvm.model.NodeId;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.StreamSupport;
+import picocli.CommandLine;
+
+/**
+ * A real fleet for one test class: the coordinator in this JVM (SQLite in a temp dir, random port,
+ * short node timeouts) and agents as {@code mvm agent serve} child processes, each with its own
+ * data dir and node id and the shared test image, so they can be killed with -9. Closing it kills
+ * the agents, every QEMU whose command line mentions the temp dir, stops the coordinator and
+ * deletes the temp dir — also after a failed test.
+ */
+final class Fleet implements AutoCloseable {
+    final Path root;
+    final Coordinator coordinator;
+    final String url;
+    final CoordinatorClient admin;
+    private final List<Agent> agents = new ArrayList<>();
+
+    /** One {@code mvm agent serve} process (restartable: same node id, data dir and token). */
+    final class Agent {
+        final String node;
+        final Path dataDir;
+        final String token;
+        Process process;
+
+        Agent(String node, Path dataDir, String token) {
+            this.node = node;
+            this.dataDir = dataDir;
+            this.token = token;
+        }
+
+        void start() throws IOException {
+            var command = new ArrayList<>(List.of(
+                    ProcessHandle.current().info().command().orElse("java"),
+                    "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m",
+                    "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                    "agent", "serve", "--coordinator-url", url, "--interval-secs", "1", "--node-id", node,
+                    "--data-dir", dataDir.toString(), "--image-dir", VmHost.sharedImageDir().toString(),
+                    "--network", "none", "--capacity-vcpus", "4", "--capacity-mem", "1024"));
+            var pb = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.resolveSibling(node + ".log").toFile()));
+            pb.environment().put("MVM_NODE_TOKEN", token);
+            pb.environment().remove("MVM_DATA_DIR");
+            process = pb.start();
+        }
+
+        /** SIGKILL: no shutdown hook runs, exactly like a crash. */
+        void kill9() throws InterruptedException {
+            process.destroyForcibly();
+            process.waitFor();
+        }
+
+        List<Long> qemus() {
+            return VmHost.qemusMentioning(dataDir.toString() + "/");
+        }
+
+        String log() {
+            try {
+                return Files.readString(dataDir.resolveSibling(node + ".log"));
+            } catch (IOException e) {
+                return "";
+            }
+        }
+    }
+
+    private Fleet(Path root, Coordinator coordinator) throws IOException {
+        this.root = root;
+        this.coordinator = coordinator;
+        this.url = "http://127.0.0.1:" + coordinator.port();
+        this.admin = new CoordinatorClient(URI.create(url + "/"), Files.readString(coordinator.adminTokenFile()).strip());
+    }
+
+    static Fleet start(String prefix, Duration nodeTimeout, Duration heartbeat) throws IOException {
+        VmHost.require();
+        Path root = Files.createTempDirectory(prefix);
+        try {
+            var config = CoordinatorConfig.defaults(root.resolve("coordinator-home")).withListen("127.0.0.1", 0)
+                    .withNodeTimeouts(nodeTimeout, heartbeat).withHousekeepingInterval(Duration.ofMillis(500));
+            return new Fleet(root, Coordinator.start(config));
+        } catch (IOException | RuntimeException e) {
+            VmHost.deleteTree(root);
+            throw e;
+        }
+    }
+
+    Agent agent(String node) throws IOException {
+        Path dir = root.resolve(node);
+        Files.createDirectories(dir);
+        var agent = new Agent(node, dir, coordinator.issueNodeToken(NodeId.of(node)));
+        agents.add(agent);
+        agent.start();
+        return agent;
+    }
+
+    JsonNode get(String path) {
+        return admin.get(path.startsWith("/") ? path.substring(1) : path);
+    }
+
+    JsonNode post(String path, Object body) {
+        return admin.post(path.startsWith("/") ? path.substring(1) : path, body);
+    }
+
+    JsonNode patch(String path, Object body) {
+        return admin.patch(path.startsWith("/") ? path.substring(1) : path, body);
+    }
+
+    List<JsonNode> instances(String tenant) {
+        return StreamSupport.stream(get("v1/tenants/" + tenant + "/instances").path("items").spliterator(), false)
+                .toList();
+    }
+
+    List<JsonNode> instances(String tenant, String pool) {
+        return instances(tenant).stream().filter(i -> i.path("pool").asText().equals(pool)).toList();
+    }
+
+    List<JsonNode> events(String instance) {
+        return StreamSupport.stream(get("v1/instances/" + instance + "/events?limit=200").path("items").spliterator(),
+                false).toList();
+    }
+
+    JsonNode node(String id) {
+        return get("v1/nodes/" + id);
+    }
+
+    void createPool(String tenant, String pool, String role, long memoryMib, int running) {
+        post("v1/tenants/" + tenant + "/pools", Map.of("name", pool, "role", role, "profile", "minimal", "flake", ".",
+                "vcpus", 1, "memory_mib", memoryMib, "data_disk_mib", 16, "running", running));
+    }
+
+    void scale(String tenant, String pool, int running, int warm, int sleeping) {
+        patch("v1/tenants/" + tenant + "/pools/" + pool, Map.of("running", running, "warm", warm, "sleeping", sleeping));
+    }
+
+    record Run(int exit, String out, String err) {}
+
+    /** The real picocli command line, in this JVM, against this fleet. */
+    Run mvm(String... args) {
+        var all = new ArrayList<>(List.of(args));
+        int dashes = all.indexOf("--");
+        var options = List.of("--coordinator-url=" + url, "--data-dir=" + root.resolve("coordinator-home"));
+        if (dashes >= 0) {
+            all.addAll(dashes, options);
+        } else {
+            all.addAll(options);
+        }
+        CommandLine cli = Main.commandLine();
+        var out = new StringWriter();
+        var err = new StringWriter();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int exit = cli.execute(all.toArray(String[]::new));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    /** Destroys every VM under a data dir through the runtime (kills the VMM, removes its cgroup and files). */
+    static void destroyVms(Path dataDir) {
+        try {
+            var vms = io.mvm.cli.vm.LocalRuntime.open(dataDir, VmHost.sharedImageDir(), java.util.Optional.empty());
+            for (var vm : vms.list()) {
+                try {
+                    vms.destroy(vm.name());
+                } catch (RuntimeException e) {
+                    // already gone
+                }
+            }
+        } catch (RuntimeException e) {
+            // nothing to destroy
+        }
+    }
+
+    @Override
+    public void close() {
+        for (var a : agents) {
+            if (a.process != null) {
+                a.process.destroyForcibly();
+                try {
+                    a.process.waitFor();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+        for (var a : agents) {
+            destroyVms(a.dataDir);
+        }
+        VmHost.killQemusMentioning(root.toString() + "/");
+        try {
+            coordinator.stop();
+        } finally {
+            VmHost.deleteTree(root);
+        }
+    }
+}
