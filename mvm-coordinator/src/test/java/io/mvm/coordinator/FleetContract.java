@@ -423,6 +423,8 @@ abstract class FleetContract {
         clock.advance(Duration.ofSeconds(2));
         coordinator.runHousekeeping();
         assertThat(admin.get("/v1/nodes/node-a").json().get("status").asText()).isEqualTo("lost");
+        assertThat(admin.get("/metrics").body()).contains("mvm_nodes_lost 1.0").contains("mvm_nodes_ready 0.0")
+                .contains("mvm_instances_unplaced 2.0");
         List<JsonNode> all = instances("acme");
         assertThat(all).hasSize(2).allSatisfy(i -> {
             assertThat(i.get("state").asText()).isEqualTo("unknown");
