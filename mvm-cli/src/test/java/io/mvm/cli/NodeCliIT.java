@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import io.mvm.coordinator.Coordinator;
 import io.mvm.coordinator.CoordinatorConfig;
-import io.mvm.model.NodeId;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -76,7 +75,9 @@ class NodeCliIT {
                     req.get("argv").forEach(a -> argv.add(a.asText()));
                     // "exit N" exits with N; anything else is echoed.
                     int code = argv.getFirst().equals("exit") ? Integer.parseInt(argv.get(1)) : 0;
-                    String stdout = code == 0 ? String.join(" ", argv) + "\n" : "";
+                    String stdout = argv.getFirst().equals("cat")
+                            ? new String(Base64.getDecoder().decode(req.path("stdin_b64").asText("")), StandardCharsets.UTF_8)
+                            : code == 0 ? String.join(" ", argv) + "\n" : "";
                     String stderr = code == 0 ? "" : "failing with " + code + "\n";
                     status = 200;
                     out = JSON.writeValueAsBytes(Map.of("exit_code", code,
@@ -175,6 +176,16 @@ class NodeCliIT {
         assertThat(failing.exit()).isEqualTo(7);
         assertThat(failing.err()).isEqualTo("failing with 7\n");
         assertThat(mvm("instance", "exec", id, "--timeout", "0", "--", "true").exit()).isEqualTo(ExitCodes.USAGE);
+
+        java.io.InputStream realIn = System.in;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream("piped input\n".getBytes(StandardCharsets.UTF_8)));
+            Run cat = mvm("instance", "exec", "-i", id, "--", "cat");
+            assertThat(cat.exit()).as(cat.err()).isZero();
+            assertThat(cat.out()).isEqualTo("piped input\n");
+        } finally {
+            System.setIn(realIn);
+        }
 
         Run logs = mvm("instance", "logs", id, "--lines", "2");
         assertThat(logs.exit()).as(logs.err()).isZero();

@@ -24,6 +24,7 @@ import io.mvm.store.auth.TokenStore;
 import io.mvm.store.db.ClusterSettings;
 import io.mvm.store.db.Database;
 import io.mvm.store.instance.InstanceStore;
+import io.mvm.store.node.Node;
 import io.mvm.store.node.NodeStore;
 import io.mvm.store.pool.PoolStore;
 import io.mvm.store.tenant.TenantStore;
@@ -102,7 +103,10 @@ public final class Coordinator implements AutoCloseable {
                     nodes, nodeTokens, new InstanceRelay(db, instanceStore, nodeStore), config.heartbeatInterval(),
                     audit,
                     new ApiServer.Gauges(() -> db.read(tenantStore::count), () -> db.read(poolStore::count),
-                            () -> db.read(instanceStore::count)),
+                            () -> db.read(instanceStore::count),
+                            () -> db.read(tx -> nodeStore.countByStatus(tx, Node.READY)),
+                            () -> db.read(tx -> nodeStore.countByStatus(tx, Node.LOST)),
+                            () -> db.read(instanceStore::countUnplaced)),
                     config.bodyLimitBytes());
             int port;
             try {

@@ -390,12 +390,12 @@ abstract class FleetContract {
     }
 
     @Test
-    void eventsArePrunedToTheNewestFiveHundredPerInstance() {
+    void eventsArePrunedToTheNewestFiveHundredPerInstanceAndReportsMayExceedTheUserBodyLimit() {
         ApiClient node = register("node-a", 8, 16384);
         tenantWithPool("acme", "w", 1, 1);
         String id = instances("acme").getFirst().get("id").asText();
         List<Map<String, Object>> events = new ArrayList<>();
-        for (int n = 0; n < 600; n++) {
+        for (int n = 0; n < 800; n++) {
             events.add(Map.of("time", Instant.parse("2026-11-21T00:00:00Z").plusSeconds(n).toString(), "type",
                     "restarted", "message", "restart " + n));
         }
@@ -403,8 +403,8 @@ abstract class FleetContract {
                 .status()).isEqualTo(204);
         JsonNode kept = admin.get("/v1/instances/" + id + "/events?limit=1000").json().get("items");
         assertThat(kept).hasSize(500);
-        assertThat(kept.get(0).get("message").asText()).isEqualTo("restart 100");
-        assertThat(kept.get(499).get("message").asText()).isEqualTo("restart 599");
+        assertThat(kept.get(0).get("message").asText()).isEqualTo("restart 300");
+        assertThat(kept.get(499).get("message").asText()).isEqualTo("restart 799");
     }
 
     // ---- lost nodes ----
@@ -423,6 +423,8 @@ abstract class FleetContract {
         clock.advance(Duration.ofSeconds(2));
         coordinator.runHousekeeping();
         assertThat(admin.get("/v1/nodes/node-a").json().get("status").asText()).isEqualTo("lost");
+        assertThat(admin.get("/metrics").body()).contains("mvm_nodes_lost 1.0").contains("mvm_nodes_ready 0.0")
+                .contains("mvm_instances_unplaced 2.0");
         List<JsonNode> all = instances("acme");
         assertThat(all).hasSize(2).allSatisfy(i -> {
             assertThat(i.get("state").asText()).isEqualTo("unknown");

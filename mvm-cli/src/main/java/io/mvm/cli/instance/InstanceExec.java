@@ -36,6 +36,10 @@ final class InstanceExec implements Callable<Integer> {
             description = "Give up on the command after this many seconds (default: ${DEFAULT-VALUE}).")
     int timeoutSecs;
 
+    @Option(names = {"-i", "--stdin"},
+            description = "Send this command's standard input to the guest command (read to the end first).")
+    boolean stdin;
+
     @Override
     public Integer call() {
         if (timeoutSecs < 1 || timeoutSecs > 3600) {
@@ -44,6 +48,13 @@ final class InstanceExec implements Callable<Integer> {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("argv", argv);
         body.put("timeout_secs", timeoutSecs);
+        if (stdin) {
+            try {
+                body.put("stdin_b64", Base64.getEncoder().encodeToString(System.in.readAllBytes()));
+            } catch (java.io.IOException e) {
+                throw MvmException.invalid("cannot read standard input: " + e.getMessage());
+            }
+        }
         JsonNode result = client.client().post("v1/instances/" + InstanceId.of(id) + "/exec", body);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();

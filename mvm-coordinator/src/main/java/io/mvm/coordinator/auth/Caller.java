@@ -1,7 +1,7 @@
 package io.mvm.coordinator.auth;
 
-import io.mvm.model.MvmException;
 import io.mvm.model.ErrorCategory;
+import io.mvm.model.MvmException;
 import io.mvm.model.NodeId;
 import java.util.Optional;
 

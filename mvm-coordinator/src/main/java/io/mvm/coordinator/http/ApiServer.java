@@ -87,7 +87,8 @@ public final class ApiServer {
     private Javalin app;
 
     /** Counts for the gauges; read from the database at scrape time. */
-    public record Gauges(LongSupplier tenants, LongSupplier pools, LongSupplier instances) {}
+    public record Gauges(LongSupplier tenants, LongSupplier pools, LongSupplier instances, LongSupplier nodesReady,
+                         LongSupplier nodesLost, LongSupplier instancesUnplaced) {}
 
     public ApiServer(TokenAuthenticator auth, TenantService tenants, PoolService pools, InstanceService instances,
                      NodeService nodes, NodeTokens nodeTokens, InstanceRelay relay, Duration heartbeatInterval,
@@ -109,6 +110,10 @@ public final class ApiServer {
         metrics.gauge("mvm_tenants", "Tenants known to the coordinator", gauges.tenants());
         metrics.gauge("mvm_pools", "Pools known to the coordinator", gauges.pools());
         metrics.gauge("mvm_instances", "Instance records known to the coordinator", gauges.instances());
+        metrics.gauge("mvm_nodes_ready", "Nodes that heartbeat in time", gauges.nodesReady());
+        metrics.gauge("mvm_nodes_lost", "Nodes silent for longer than the lost timeout", gauges.nodesLost());
+        metrics.gauge("mvm_instances_unplaced", "Instances no ready node can take (see pending_reason)",
+                gauges.instancesUnplaced());
     }
 
     public int start(String host, int port) {

@@ -122,6 +122,11 @@ public final class InstanceStore {
         return newestFirst.reversed();
     }
 
+    /** Instances placement could not put on a ready node (they carry a pending reason). */
+    public long countUnplaced(Tx tx) throws SQLException {
+        return tx.count("SELECT COUNT(*) FROM instances WHERE pending_reason IS NOT NULL");
+    }
+
     public long count(Tx tx) throws SQLException {
         return tx.count("SELECT COUNT(*) FROM instances");
     }

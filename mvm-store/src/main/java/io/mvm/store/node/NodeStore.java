@@ -71,6 +71,10 @@ public final class NodeStore {
                 desiredHash, id.value(), generation);
     }
 
+    public long countByStatus(Tx tx, String status) throws SQLException {
+        return tx.count("SELECT COUNT(*) FROM nodes WHERE status = ?", status);
+    }
+
     public long generation(Tx tx, NodeId id) throws SQLException {
         return tx.one("SELECT generation FROM nodes WHERE id = ?", rs -> rs.getLong(1), id.value()).orElse(-1L);
     }
