@@ -1,5 +1,6 @@
 package io.mvm.cli.bench;
 
+import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.model.Accelerator;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
@@ -12,12 +13,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 /**
  * Boot-time benchmark, alternating in one process so host load hits all three alike:
@@ -130,7 +129,7 @@ public final class BootBenchmark {
                     Thread.currentThread().interrupt();
                 }
             }
-            deleteTree(dir);
+            DirectoryTree.deleteQuietly(dir);
         }
     }
 
@@ -148,13 +147,4 @@ public final class BootBenchmark {
         return Math.round(v * 1000) / 1000.0;
     }
 
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException ignored) {
-            // a scratch dir is removed with its parent
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package io.mvm.runtime.drive;
 
+import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.DriveKind;
@@ -11,10 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * Prepares the drive files of one VM in its directory: the image's rootfs (shared, read-only),
@@ -75,7 +74,7 @@ public final class VmDrives {
     private void buildFromEntries(Path vmDir, Path file, DriveKind kind, Map<String, byte[]> entries, String entryMode) {
         Path staging = vmDir.resolve("." + kind.wireName() + "-staging");
         try {
-            deleteTree(staging);
+            DirectoryTree.delete(staging);
             Files.createDirectory(staging, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             long bytes = 0;
             for (var entry : entries.entrySet()) {
@@ -93,20 +92,8 @@ public final class VmDrives {
         } catch (IOException e) {
             throw new MvmException(ErrorCategory.INTERNAL, "cannot prepare the " + kind.wireName() + " drive: " + e.getMessage(), e);
         } finally {
-            deleteTree(staging);
+            DirectoryTree.delete(staging);
         }
     }
 
-    static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new MvmException(ErrorCategory.INTERNAL, "cannot remove " + dir + ": " + e.getMessage(), e);
-        }
-    }
 }

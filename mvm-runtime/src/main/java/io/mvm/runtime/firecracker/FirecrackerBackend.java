@@ -1,5 +1,6 @@
 package io.mvm.runtime.firecracker;
 
+import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.model.Accelerator;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceState;
@@ -38,13 +39,11 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -507,7 +506,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
             killAndWait(process);
         }
         Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
-        deleteTree(handle.vmDir());
+        DirectoryTree.delete(handle.vmDir());
     }
 
     @Override
@@ -597,16 +596,4 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         }
     }
 
-    private static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new MvmException(ErrorCategory.INTERNAL, "cannot remove " + dir + ": " + e.getMessage(), e);
-        }
-    }
 }

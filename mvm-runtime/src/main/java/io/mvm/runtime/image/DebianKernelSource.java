@@ -1,5 +1,6 @@
 package io.mvm.runtime.image;
 
+import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.model.MvmException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -132,7 +133,7 @@ public final class DebianKernelSource {
         }
         try {
             Files.createDirectories(cacheDir);
-            Tree.deleteQuietly(unpacked);
+            DirectoryTree.deleteQuietly(unpacked);
             try {
                 return download(packageName, unpacked, cachedDeb(packageName).orElse(null));
             } catch (ImageBuildException e) {
@@ -167,7 +168,7 @@ public final class DebianKernelSource {
                     deb = cacheDir.resolve(fetched.getFileName());
                     Files.move(fetched, deb, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 } finally {
-                    Tree.deleteQuietly(downloads);
+                    DirectoryTree.deleteQuietly(downloads);
                 }
                 progress.step("downloaded " + deb.getFileName() + " (" + Files.size(deb) / (1024 * 1024) + " MiB)");
             } else {
@@ -179,7 +180,7 @@ public final class DebianKernelSource {
                 HostProgram.of("dpkg-deb", "-x", deb.toString(), staging.toString()).timeout(Duration.ofMinutes(5)).run();
                 Files.move(staging, unpacked, StandardCopyOption.ATOMIC_MOVE);
             } finally {
-                Tree.deleteQuietly(staging);
+                DirectoryTree.deleteQuietly(staging);
             }
             return unpacked;
         } catch (IOException e) {

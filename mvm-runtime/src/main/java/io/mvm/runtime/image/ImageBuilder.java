@@ -1,5 +1,6 @@
 package io.mvm.runtime.image;
 
+import io.mvm.runtime.state.DirectoryTree;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -160,14 +161,14 @@ public final class ImageBuilder {
             if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
                 Path old = images.resolve("." + name + ".old-" + System.nanoTime());
                 Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
-                Tree.deleteQuietly(old);
+                DirectoryTree.deleteQuietly(old);
             }
             Files.move(scratch, target, StandardCopyOption.ATOMIC_MOVE);
             fsyncDirectory(images);
             progress.step("guest image '" + name + "' ready in " + target + " (kernel " + kernelVersion + ")");
             return toImage(dataDir, metadata);
         } finally {
-            Tree.deleteQuietly(scratch);
+            DirectoryTree.deleteQuietly(scratch);
         }
     }
 
@@ -243,7 +244,7 @@ public final class ImageBuilder {
         HostProgram.of("mkfs.ext4", "-q", "-F", "-L", ROOT_LABEL, "-O", "^has_journal", "-E", "root_owner=0:0",
                         "-N", "1024", "-m", "0", "-d", tree.toString(), target.toString(), mib + "M")
                 .timeout(Duration.ofMinutes(5)).run();
-        Tree.deleteQuietly(tree);
+        DirectoryTree.deleteQuietly(tree);
         fsync(target);
     }
 

@@ -1,5 +1,6 @@
 package io.mvm.runtime.qemu;
 
+import io.mvm.runtime.state.DirectoryTree;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mvm.model.Accelerator;
 import io.mvm.model.ErrorCategory;
@@ -27,14 +28,12 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -501,7 +500,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             killAndWait(process);
         }
         Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
-        deleteTree(handle.vmDir());
+        DirectoryTree.delete(handle.vmDir());
     }
 
     @Override
@@ -582,16 +581,4 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         }
     }
 
-    private static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new MvmException(ErrorCategory.INTERNAL, "cannot remove " + dir + ": " + e.getMessage(), e);
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package io.mvm.runtime.vm;
 
+import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceId;
 import io.mvm.model.InstanceState;
@@ -74,7 +75,7 @@ public final class LocalVms {
                 VmDirectory vm = new VmDirectory(dir);
                 Optional<VmHandle> handle = vm.handle();
                 if (handle.isEmpty()) {
-                    deleteTree(dir);
+                    DirectoryTree.delete(dir);
                     swept.add(name);
                     LOG.info("swept orphan VM directory {}", dir);
                     continue;
@@ -104,7 +105,7 @@ public final class LocalVms {
                 if (vm.handle().isPresent()) {
                     throw new MvmException(ErrorCategory.ALREADY_EXISTS, "VM " + name + " already exists (destroy it first, or start it)");
                 }
-                deleteTree(vm.path());
+                DirectoryTree.delete(vm.path());
             }
             createPrivateDir(vm.path());
             vm.saveSecrets(spec.drive(io.mvm.runtime.backend.DriveSpec.Secrets.class)
@@ -200,7 +201,7 @@ public final class LocalVms {
             if (handle.isPresent()) {
                 backend.destroy(handle.get());
             }
-            deleteTree(vm.path());
+            DirectoryTree.delete(vm.path());
         }
         try {
             Files.deleteIfExists(lockFile(name));
@@ -317,16 +318,4 @@ public final class LocalVms {
         }
     }
 
-    static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new MvmException(ErrorCategory.INTERNAL, "cannot remove " + dir + ": " + e.getMessage(), e);
-        }
-    }
 }
