@@ -6,9 +6,13 @@ import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
@@ -49,6 +53,38 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    private static final Set<PosixFilePermission> OWNER_ONLY_FILE = PosixFilePermissions.fromString("rw-------");
+    private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
+
+    /**
+     * The database holds pool secrets and the agents' relay tokens, so only its owner may read it:
+     * a directory we create is 0700, and the file is created 0600 before SQLite opens it (SQLite
+     * gives its -wal and -shm files the database file's mode). Files left wider by an older
+     * version are narrowed.
+     */
+    private static void makePrivate(Path file) {
+        try {
+            Path dir = file.getParent();
+            if (!Files.isDirectory(dir)) {
+                Files.createDirectories(dir);
+                Files.setPosixFilePermissions(dir, OWNER_ONLY_DIR);
+            }
+            if (!Files.exists(file)) {
+                Files.createFile(file, PosixFilePermissions.asFileAttribute(OWNER_ONLY_FILE));
+            }
+            for (String suffix : new String[] {"", "-wal", "-shm"}) {
+                Path f = file.resolveSibling(file.getFileName() + suffix);
+                if (Files.exists(f)) {
+                    Files.setPosixFilePermissions(f, OWNER_ONLY_FILE);
+                }
+            }
+        } catch (UnsupportedOperationException e) {
+            log.warn("cannot restrict permissions of {} on this file system", file);
+        } catch (IOException e) {
+            throw MvmException.invalid("cannot prepare the database file " + file + ": " + e.getMessage());
+        }
+    }
+
     public static Database open(DatabaseUrl url) {
         HikariConfig config = new HikariConfig();
         config.setPoolName("mvm-store");
@@ -58,11 +94,7 @@ public final class Database implements AutoCloseable {
         switch (url) {
             case DatabaseUrl.Sqlite sqlite -> {
                 dialect = Dialect.SQLITE;
-                try {
-                    Files.createDirectories(sqlite.file().toAbsolutePath().getParent());
-                } catch (IOException e) {
-                    throw MvmException.invalid("cannot create the directory for " + sqlite.file() + ": " + e.getMessage());
-                }
+                makePrivate(sqlite.file().toAbsolutePath());
                 SQLiteConfig sc = new SQLiteConfig();
                 sc.setJournalMode(SQLiteConfig.JournalMode.WAL);
                 // FULL: a commit is on disk before we acknowledge it, even across power loss.
