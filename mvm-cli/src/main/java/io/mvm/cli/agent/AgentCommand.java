@@ -141,7 +141,7 @@ public final class AgentCommand {
             return read(file);
         }
         throw MvmException.invalid("no node token: pass --token or --token-file, set MVM_NODE_TOKEN, or put it in "
-                + file + " (create one with `mvm node token create NODE`)");
+                + file + " (create one with `mvm node token create --node NODE`)");
     }
 
     private static String read(Path file) {

@@ -204,6 +204,10 @@ public final class UpCommand implements Runnable {
 
     private static void printNextSteps(PrintWriter out, URI url, Path dir) {
         String env = url.toString().equals("http://127.0.0.1:7777") ? "" : "MVM_COORDINATOR_URL=" + url + " ";
+        // The admin token sits under the data dir, readable by its owner only: run as the same user.
+        if ("root".equals(System.getProperty("user.name"))) {
+            env = "sudo " + env;
+        }
         String data = dir.equals(DataDirOption.defaultDataDir()) ? "" : " --data-dir " + dir;
         out.println();
         out.println("Try next (in another terminal):");
