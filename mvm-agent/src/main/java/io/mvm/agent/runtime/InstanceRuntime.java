@@ -8,7 +8,7 @@ import java.util.List;
 
 /**
  * The port through which the agent acts on VMs: exactly the operations reconcile steps need, plus
- * {@link #observe()}. The integrator adapts it to the real backend (QEMU) in mvm-runtime.
+ * {@link #observe()}. {@link io.mvm.agent.local.LocalInstanceRuntime} adapts it to mvm-runtime's VMs (QEMU).
  *
  * <p>Contract for implementations:
  * <ul>

@@ -54,6 +54,7 @@ public final class VmCommand implements Runnable {
     @Command(name = "run", description = "Create and boot a VM from the default image; returns when its guest agent is healthy.")
     static final class Run implements Callable<Integer> {
         @Mixin DataDirOption dataDir;
+        @Mixin BackendOption backend;
         @Parameters(index = "0", paramLabel = "NAME") String name;
         @Option(names = "--cpus", defaultValue = "1", description = "vCPUs (default ${DEFAULT-VALUE}).") int cpus;
         @Option(names = "--mem", defaultValue = "256", paramLabel = "MiB", description = "Memory in MiB (default ${DEFAULT-VALUE}).") long memory;
@@ -72,6 +73,7 @@ public final class VmCommand implements Runnable {
             Map<String, byte[]> config = readConfigFiles(configFiles);
             DriveSpec data = dataDisk == null ? null : new DriveSpec.Data(dataDisk);
             DriveSpec secretDrive = secrets.isEmpty() ? null : new DriveSpec.Secrets(secrets);
+            LocalRuntime.requireAvailable(backend.kind(), dir);
             GuestImage image = ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message));
             VmSpec.Builder b = VmSpec.builder(name, image).vcpus(cpus).memoryMib(memory).cmd(cmd).env(env);
             Optional.ofNullable(data).ifPresent(b::drive);
@@ -80,7 +82,7 @@ public final class VmCommand implements Runnable {
                 b.drive(new DriveSpec.Config(1, config));
             }
             VmSpec vmSpec = b.build();
-            LocalVms vms = LocalRuntime.open(dir, Optional.of(image));
+            LocalVms vms = LocalRuntime.open(dir, Optional.of(image), backend.kind());
             print(vms.run(vmSpec));
             return 0;
         }
@@ -101,11 +103,12 @@ public final class VmCommand implements Runnable {
     @Command(name = "list", description = "List VMs: state, accelerator, pid, IP.")
     static final class ListVms implements Callable<Integer> {
         @Mixin DataDirOption dataDir;
+        @Mixin BackendOption backend;
         @Option(names = "--json", description = "Print JSON.") boolean json;
 
         @Override
         public Integer call() throws IOException {
-            LocalVms vms = LocalRuntime.open(dataDir.resolve(), Optional.empty());
+            LocalVms vms = LocalRuntime.open(dataDir.resolve(), Optional.empty(), backend.kind());
             LocalVms.Recovery recovery = vms.recoverAll();
             recovery.sweptOrphans().forEach(o -> System.err.println("mvm: removed orphan VM directory " + o));
             List<VmStatus> all = vms.list();
@@ -130,13 +133,14 @@ public final class VmCommand implements Runnable {
     @Command(name = "exec", description = "Run a command in the guest; prints its output and exits with its exit code.")
     static final class Exec implements Callable<Integer> {
         @Mixin DataDirOption dataDir;
+        @Mixin BackendOption backend;
         @Parameters(index = "0", paramLabel = "NAME") String name;
         @Parameters(index = "1..*", paramLabel = "CMD", arity = "1..*", description = "Command and arguments (after --).") List<String> argv;
         @Option(names = "--timeout", defaultValue = "60", paramLabel = "SECONDS") long timeoutSeconds;
 
         @Override
         public Integer call() throws IOException {
-            LocalVms vms = LocalRuntime.open(dataDir.resolve(), Optional.empty());
+            LocalVms vms = LocalRuntime.open(dataDir.resolve(), Optional.empty(), backend.kind());
             try (GuestChannel guest = vms.guest(name)) {
                 GuestChannel.ExecResult result = guest.exec(new GuestChannel.ExecRequest(argv, Map.of(), new byte[0],
                         Duration.ofSeconds(timeoutSeconds)));
@@ -154,10 +158,11 @@ public final class VmCommand implements Runnable {
 
     abstract static class OnVm implements Callable<Integer> {
         @Mixin DataDirOption dataDir;
+        @Mixin BackendOption backend;
         @Parameters(index = "0", paramLabel = "NAME") String name;
 
         LocalVms vms() {
-            return LocalRuntime.open(dataDir.resolve(), Optional.empty());
+            return LocalRuntime.open(dataDir.resolve(), Optional.empty(), backend.kind());
         }
     }
 
@@ -219,13 +224,13 @@ public final class VmCommand implements Runnable {
         @Override
         public Integer call() {
             Path dir = dataDir.resolve();
-            LocalVms observe = LocalRuntime.open(dir, Optional.empty());
+            LocalVms observe = LocalRuntime.open(dir, Optional.empty(), backend.kind());
             VmStatus current = observe.status(name);
             if (current.state() != InstanceState.STOPPED && current.state() != InstanceState.FAILED) {
                 throw MvmException.precondition("cannot start VM " + name + " while it is " + current.state());
             }
             GuestImage image = ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message));
-            print(LocalRuntime.open(dir, Optional.of(image)).start(name, Optional.ofNullable(secrets)));
+            print(LocalRuntime.open(dir, Optional.of(image), backend.kind()).start(name, Optional.ofNullable(secrets)));
             return 0;
         }
     }

@@ -177,7 +177,8 @@ final class Fleet implements AutoCloseable {
                 try {
                     vms.destroy(vm.name());
                 } catch (RuntimeException e) {
-                    // already gone
+                    // The caller still kills leftover VMMs by command line; say why this did not work.
+                    System.err.println("cleanup: cannot destroy VM " + vm.name() + ": " + e.getMessage());
                 }
             }
         } catch (RuntimeException e) {

@@ -11,7 +11,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Two agent processes (own data dirs and node ids) and one coordinator: a pool of four small VMs is
- * spread two and two, and an agent that stops heartbeating (killed) makes its node {@code lost}.
+ * spread two and two; an agent that stops heartbeating (killed -9, its VMs keep running) makes its
+ * node {@code lost}, its instances move to the other node, and when it returns it destroys its
+ * stale copies, so every instance runs exactly once.
  */
 class TwoAgentsE2EIT {
     private static final Duration CONVERGE = Duration.ofMinutes(8);
@@ -48,5 +50,18 @@ class TwoAgentsE2EIT {
         await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).until(() ->
                 fleet.node("e2e-two-b").path("status").asText().equals("lost"));
         assertThat(fleet.node("e2e-two-a").path("status").asText()).isEqualTo("ready");
+
+        // Its instances move to the node that still answers and run there...
+        await().atMost(CONVERGE).pollInterval(Duration.ofSeconds(1)).until(() -> fleet.instances("spread").stream()
+                .allMatch(i -> i.path("node").asText().equals("e2e-two-a") && i.path("state").asText().equals("running")));
+        await().atMost(Duration.ofMinutes(1)).until(() -> a.qemus().size() == 4);
+
+        // ...and when the lost agent comes back it ends the VMs it no longer owns: no instance runs twice.
+        b.start();
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).until(() ->
+                fleet.node("e2e-two-b").path("status").asText().equals("ready"));
+        await().atMost(CONVERGE).pollInterval(Duration.ofSeconds(1)).until(() -> b.qemus().isEmpty());
+        assertThat(a.qemus()).hasSize(4);
+        assertThat(fleet.instances("spread")).hasSize(4);
     }
 }

@@ -4,6 +4,7 @@ import io.mvm.model.Accelerator;
 import io.mvm.runtime.accel.AcceleratorChoice;
 import io.mvm.runtime.accel.AcceleratorProbe;
 import io.mvm.runtime.cgroup.CgroupLimits;
+import io.mvm.runtime.firecracker.FirecrackerBackend;
 import io.mvm.runtime.image.GuestImage;
 import io.mvm.runtime.qemu.QemuVersion;
 import java.io.IOException;
@@ -38,8 +39,8 @@ public final class HostChecks {
     }
 
     public List<HostCheck> all() {
-        return List.of(this::qemu, this::guestImage, this::accelerator, this::cgroups, this::nftables, this::bridgeAndTap,
-                this::freeDisk);
+        return List.of(this::qemu, this::guestImage, this::accelerator, this::firecracker, this::cgroups, this::nftables,
+                this::bridgeAndTap, this::freeDisk);
     }
 
     public List<CheckResult> runAll() {
@@ -63,6 +64,18 @@ public final class HostChecks {
                     "upgrade qemu-system-x86 to 7.2 or newer");
         }
         return CheckResult.ok("qemu", "QEMU " + version);
+    }
+
+    /** Optional backend: never a failure, a WARN with the reason when this host cannot run it. */
+    CheckResult firecracker() {
+        Optional<Boolean> kvmBoots = AcceleratorProbe.read(dataDir.resolve(AcceleratorProbe.CACHE_FILE))
+                .map(choice -> choice.accelerator() == Accelerator.KVM);
+        FirecrackerBackend.Availability availability = FirecrackerBackend.availability("firecracker", Path.of("/dev/kvm"), kvmBoots);
+        if (!availability.available()) {
+            return CheckResult.warn("firecracker", availability.reason(),
+                    "optional: install a firecracker release binary on PATH on a host whose KVM boots guests; --backend qemu works without it");
+        }
+        return CheckResult.ok("firecracker", availability.reason() + " (use --backend firecracker)");
     }
 
     CheckResult guestImage() {

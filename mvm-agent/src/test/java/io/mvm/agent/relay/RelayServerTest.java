@@ -1,0 +1,134 @@
+package io.mvm.agent.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mvm.model.InstanceId;
+import io.mvm.model.MvmException;
+import io.mvm.runtime.guest.GuestChannel;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The relay server's translation (auth, parsing, error category → status) over a scripted guest. */
+class RelayServerTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final AgentToken token = AgentToken.generate(new SecureRandom());
+    private final AtomicReference<GuestChannel.ExecRequest> lastExec = new AtomicReference<>();
+    private final AtomicReference<Integer> lastLines = new AtomicReference<>();
+    private final HttpClient http = HttpClient.newHttpClient();
+    private final RelayServer server = RelayServer.start(new InetSocketAddress("127.0.0.1", 0), new GuestAccess() {
+        @Override
+        public GuestChannel.ExecResult exec(InstanceId id, GuestChannel.ExecRequest request) {
+            lastExec.set(request);
+            return switch (id.value()) {
+                case "missing" -> throw MvmException.notFound("instance missing is not on this node");
+                case "paused" -> throw MvmException.precondition("instance paused is warm, not running");
+                case "silent" -> throw MvmException.unavailable("the guest agent does not answer", null);
+                default -> new GuestChannel.ExecResult(3, "out".getBytes(StandardCharsets.UTF_8),
+                        "err".getBytes(StandardCharsets.UTF_8), false);
+            };
+        }
+
+        @Override
+        public String consoleTail(InstanceId id, int lines) {
+            lastLines.set(lines);
+            return "line\n";
+        }
+    }, token);
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    private HttpResponse<String> send(String method, String path, String body, String bearer) throws Exception {
+        var b = HttpRequest.newBuilder(URI.create(server.url() + path));
+        if (bearer != null) {
+            b.header("Authorization", "Bearer " + bearer);
+        }
+        b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void execTranslatesTheBodyAndEncodesTheResult() throws Exception {
+        var stdin = Base64.getEncoder().encodeToString("input".getBytes(StandardCharsets.UTF_8));
+        var resp = send("POST", "/v1/instances/w-1/exec",
+                "{\"argv\":[\"cat\"],\"env\":{\"A\":\"1\"},\"stdin_b64\":\"" + stdin + "\",\"timeout_secs\":7}",
+                token.value());
+
+        assertThat(resp.statusCode()).isEqualTo(200);
+        var body = JSON.readTree(resp.body());
+        assertThat(body.get("exit_code").asInt()).isEqualTo(3);
+        assertThat(new String(Base64.getDecoder().decode(body.get("stdout_b64").asText()))).isEqualTo("out");
+        assertThat(new String(Base64.getDecoder().decode(body.get("stderr_b64").asText()))).isEqualTo("err");
+        assertThat(body.get("timed_out").asBoolean()).isFalse();
+        assertThat(lastExec.get().argv()).containsExactly("cat");
+        assertThat(lastExec.get().env()).containsEntry("A", "1");
+        assertThat(new String(lastExec.get().stdin())).isEqualTo("input");
+        assertThat(lastExec.get().timeout()).hasSeconds(7);
+    }
+
+    @Test
+    void withoutTheAgentTokenNothingRuns() throws Exception {
+        assertThat(send("POST", "/v1/instances/w-1/exec", "{\"argv\":[\"true\"]}", null).statusCode()).isEqualTo(401);
+        var wrong = send("POST", "/v1/instances/w-1/exec", "{\"argv\":[\"true\"]}", token.value() + "x");
+        assertThat(wrong.statusCode()).isEqualTo(401);
+        assertThat(wrong.headers().firstValue("Content-Type")).contains("application/problem+json");
+        assertThat(send("GET", "/v1/instances/w-1/logs", null, "").statusCode()).isEqualTo(401);
+        assertThat(lastExec.get()).isNull();
+    }
+
+    @Test
+    void errorCategoriesBecomeTheAgreedStatuses() throws Exception {
+        assertThat(send("POST", "/v1/instances/missing/exec", "{\"argv\":[\"true\"]}", token.value()).statusCode())
+                .isEqualTo(404);
+        assertThat(send("POST", "/v1/instances/paused/exec", "{\"argv\":[\"true\"]}", token.value()).statusCode())
+                .isEqualTo(409);
+        var silent = send("POST", "/v1/instances/silent/exec", "{\"argv\":[\"true\"]}", token.value());
+        assertThat(silent.statusCode()).isEqualTo(503);
+        assertThat(JSON.readTree(silent.body()).get("detail").asText()).contains("does not answer");
+    }
+
+    @Test
+    void badInputIsRefusedBeforeTheGuestIsAsked() throws Exception {
+        assertThat(send("POST", "/v1/instances/w-1/exec", "{\"argv\":[]}", token.value()).statusCode()).isEqualTo(400);
+        assertThat(send("POST", "/v1/instances/w-1/exec", "{\"argv\":[\"true\"],\"timeout_secs\":0}", token.value())
+                .statusCode()).isEqualTo(400);
+        assertThat(send("POST", "/v1/instances/w-1/exec", "{\"argv\":[\"true\"],\"stdin_b64\":\"***\"}", token.value())
+                .statusCode()).isEqualTo(400);
+        assertThat(send("POST", "/v1/instances/w-1/exec", "not json", token.value()).statusCode()).isEqualTo(400);
+        assertThat(send("POST", "/v1/instances/Bad_Id/exec", "{\"argv\":[\"true\"]}", token.value()).statusCode())
+                .isEqualTo(400);
+        assertThat(send("GET", "/v1/instances/w-1/exec", null, token.value()).statusCode()).isEqualTo(400);
+        assertThat(send("GET", "/v1/elsewhere", null, token.value()).statusCode()).isEqualTo(404);
+        assertThat(lastExec.get()).isNull();
+    }
+
+    @Test
+    void logsAreTheConsoleTailWithLinesClamped() throws Exception {
+        var resp = send("GET", "/v1/instances/w-1/logs?lines=20", null, token.value());
+        assertThat(resp.statusCode()).isEqualTo(200);
+        assertThat(resp.body()).isEqualTo("line\n");
+        assertThat(resp.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/plain"));
+        assertThat(lastLines.get()).isEqualTo(20);
+        send("GET", "/v1/instances/w-1/logs?lines=999999", null, token.value());
+        assertThat(lastLines.get()).isEqualTo(10_000);
+        assertThat(send("GET", "/v1/instances/w-1/logs?lines=x", null, token.value()).statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void theTokenNeverShowsInToString() {
+        assertThat(token.toString()).doesNotContain(token.value());
+        assertThat(token.value()).hasSize(64);
+    }
+}
