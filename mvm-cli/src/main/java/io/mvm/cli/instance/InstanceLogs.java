@@ -6,10 +6,10 @@ import io.mvm.model.MvmException;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code mvm instance logs ID [--lines N]}: the tail of the instance's serial console. */
 @Command(name = "logs", description = "Show the tail of an instance's serial console.")

@@ -11,9 +11,9 @@ import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code mvm node list} and {@code mvm node token create}. */
 @Command(name = "node", description = "Hosts in the fleet: list them, mint tokens for their agents.",

@@ -1,14 +1,14 @@
 package io.mvm.coordinator.http;
 
+import io.mvm.coordinator.node.NodeService;
 import io.mvm.coordinator.tenant.TenantService;
 import io.mvm.core.network.Ipv4;
 import io.mvm.core.network.TenantSubnet;
+import io.mvm.core.placement.Capacity;
 import io.mvm.core.pool.TenantQuota;
 import io.mvm.model.NodeId;
 import io.mvm.store.audit.AuditEntry;
 import io.mvm.store.instance.Instance;
-import io.mvm.coordinator.node.NodeService;
-import io.mvm.core.placement.Capacity;
 import io.mvm.store.instance.InstanceEvent;
 import io.mvm.store.node.Node;
 import io.mvm.store.pool.Pool;

@@ -119,7 +119,7 @@ public final class InstanceService {
                 throw new RetryTransaction("pool " + pool.ref() + " changed concurrently");
             }
             audit.changed(tx, caller, tenantId, "pool.update", "pools/" + pool.ref(), pool.version(), shrunk.version());
-            if (current.neverPlaced()) {
+            if (current.neverPlaced() || instances.placedOnLostNode(tx, id)) {
                 instances.delete(tx, id);
                 audit.changed(tx, caller, tenantId, "instance.delete", "instances/" + id, current.version(), null);
                 return true;

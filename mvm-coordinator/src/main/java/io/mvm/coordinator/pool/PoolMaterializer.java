@@ -74,7 +74,7 @@ public final class PoolMaterializer {
         int stillPlaced = 0;
         for (InstanceId id : plan.remove()) {
             Instance before = live.get(id);
-            if (before.neverPlaced()) {
+            if (before.neverPlaced() || instances.placedOnLostNode(tx, id)) {
                 instances.delete(tx, id);
                 audit.changed(tx, caller, tenant.id(), "instance.delete", "instances/" + id, before.version(), null);
             } else {

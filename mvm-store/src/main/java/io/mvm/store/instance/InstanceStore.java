@@ -61,6 +61,15 @@ public final class InstanceStore {
         tx.update("DELETE FROM instances WHERE id = ?", id.value());
     }
 
+    /**
+     * True when the instance sits on a lost node: nothing there can confirm its destruction, and
+     * nothing needs to (an agent destroys whatever its complete desired list omits).
+     */
+    public boolean placedOnLostNode(Tx tx, InstanceId id) throws SQLException {
+        return tx.count("SELECT COUNT(*) FROM instances i JOIN nodes n ON n.id = i.node_id "
+                + "WHERE i.id = ? AND n.status = 'lost'", id.value()) > 0;
+    }
+
     /** Every instance record of the fleet, for the scheduler. */
     public List<Instance> listAll(Tx tx) throws SQLException {
         return tx.query("SELECT " + COLUMNS + " FROM instances ORDER BY id", InstanceStore::map);
