@@ -15,6 +15,8 @@ import java.util.Optional;
 /** Writes audit lines inside the caller's transaction, and pages through a tenant's trail. */
 public final class AuditTrail {
     public static final int MAX_PAGE = 1000;
+    /** Refused requests recorded per second at most; see {@link #denied}. */
+    public static final int MAX_DENIED_PER_SECOND = 20;
 
     private final Database db;
     private final AuditStore store;
@@ -31,12 +33,43 @@ public final class AuditTrail {
         store.append(tx, Optional.of(tenant), clock.instant(), caller.actor(), action, resource, before, after, "ok");
     }
 
-    /** A refused authentication; in its own transaction since the request itself does nothing. */
+    /**
+     * A refused authentication; in its own transaction since the request itself does nothing.
+     * Anyone can send refused requests, and each would take the database's write lock, so at most
+     * {@link #MAX_DENIED_PER_SECOND} are recorded per second; the number left out is carried into
+     * the next recorded one, so the trail still says how many there were.
+     */
     public void denied(Optional<TenantId> tenant, String resource, String reason) {
+        long notRecordedBefore;
+        synchronized (deniedWindow) {
+            long second = clock.instant().getEpochSecond();
+            if (second != deniedWindow.second) {
+                deniedWindow.second = second;
+                deniedWindow.recorded = 0;
+            }
+            if (deniedWindow.recorded >= MAX_DENIED_PER_SECOND) {
+                deniedWindow.notRecorded++;
+                return;
+            }
+            deniedWindow.recorded++;
+            notRecordedBefore = deniedWindow.notRecorded;
+            deniedWindow.notRecorded = 0;
+        }
+        String outcome = notRecordedBefore == 0 ? reason
+                : reason + " (and " + notRecordedBefore + " earlier refused requests not recorded one by one)";
         db.inTransaction(tx -> {
-            store.append(tx, tenant, clock.instant(), "anonymous", "auth.denied", resource, null, null, reason);
+            store.append(tx, tenant, clock.instant(), "anonymous", "auth.denied", resource, null, null, outcome);
             return null;
         });
+    }
+
+    private final DeniedWindow deniedWindow = new DeniedWindow();
+
+    /** The current second's count of recorded refusals, and how many were left out since the last recorded one. */
+    private static final class DeniedWindow {
+        long second = Long.MIN_VALUE;
+        int recorded;
+        long notRecorded;
     }
 
     public List<AuditEntry> page(TenantId tenant, long afterSeq, int limit) {
