@@ -527,6 +527,20 @@ abstract class FleetContract {
             assertThat(logs.body()).isEqualTo("line 1\nline 2\n");
             assertThat(agent.received().getLast().path()).isEqualTo("/v1/instances/" + id + "/logs?lines=5");
 
+            // Reaching into a guest is audited in the tenant's trail: the program, never its arguments.
+            var trail = admin.get("/v1/tenants/acme/audit?limit=1000").json().get("entries");
+            var accesses = new java.util.ArrayList<String>();
+            trail.forEach(e -> {
+                if (List.of("instance.exec", "instance.logs").contains(e.get("action").asText())) {
+                    accesses.add(e.get("action").asText() + " " + e.get("resource").asText() + " " + e.get("outcome").asText());
+                }
+            });
+            assertThat(accesses).containsExactly(
+                    "instance.exec instance/" + id + " sh refused: instance '" + id + "' is pending, not running; wait for it to start",
+                    "instance.exec instance/" + id + " sh ok",
+                    "instance.logs instance/" + id + " ok");
+            assertThat(trail.toString()).doesNotContain("echo hello");
+
             agent.replyToExec(new FakeAgent.Reply(503, "application/problem+json",
                     "{\"status\":503,\"detail\":\"the guest agent does not answer\"}"));
             assertProblem(admin.post("/v1/instances/" + id + "/exec", exec), 503, "the guest agent does not answer");

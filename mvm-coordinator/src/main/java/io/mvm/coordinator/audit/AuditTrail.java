@@ -72,6 +72,17 @@ public final class AuditTrail {
         long notRecorded;
     }
 
+    /**
+     * Access that changes no intent but reaches into a tenant's guest (exec, logs); in its own
+     * transaction. {@code what} names the program, never its arguments, which may carry secrets.
+     */
+    public void accessed(Caller caller, TenantId tenant, String action, String what, String outcome) {
+        db.inTransaction(tx -> {
+            store.append(tx, Optional.of(tenant), clock.instant(), caller.actor(), action, what, null, null, outcome);
+            return null;
+        });
+    }
+
     public List<AuditEntry> page(TenantId tenant, long afterSeq, int limit) {
         if (limit < 1 || limit > MAX_PAGE) {
             throw MvmException.invalid("limit must be 1-" + MAX_PAGE + ", got " + limit);

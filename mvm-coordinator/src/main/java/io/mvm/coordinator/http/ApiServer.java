@@ -239,12 +239,17 @@ public final class ApiServer {
             ExecRequest exec = new ExecRequest(req.argv() == null ? null : noNulls(req.argv()),
                     req.env() == null ? null : noNulls(req.env()), req.stdinB64(),
                     req.timeoutSecs() == null ? ExecRequest.DEFAULT_TIMEOUT_SECS : req.timeoutSecs());
-            InstanceRelay.Answer answer = relay.exec(id, exec);
+            TenantId tenant = instances.get(id).pool().tenant();
+            String what = "instance/" + id + " " + exec.argv().getFirst();
+            InstanceRelay.Answer answer = audited(ctx, tenant, "instance.exec", what, () -> relay.exec(id, exec));
             ctx.status(200).contentType(JSON).result(answer.body());
         });
         r.get("/v1/instances/{id}/logs", ctx -> {
+            InstanceId id = instanceId(ctx);
             long lines = longQuery(ctx, "lines", 100);
-            InstanceRelay.Answer answer = relay.logs(instanceId(ctx), Math.clamp(lines, 0, Integer.MAX_VALUE));
+            TenantId tenant = instances.get(id).pool().tenant();
+            InstanceRelay.Answer answer = audited(ctx, tenant, "instance.logs", "instance/" + id,
+                    () -> relay.logs(id, Math.clamp(lines, 0, Integer.MAX_VALUE)));
             ctx.status(200).contentType("text/plain; charset=utf-8").result(answer.body());
         });
         r.delete("/v1/instances/{id}", ctx -> {
@@ -385,6 +390,20 @@ public final class ApiServer {
         }
         Long next = page.size() == limit ? page.getLast().seq() : null;
         json(ctx, 200, new Views.AuditPage(page.stream().map(Views::audit).toList(), next));
+    }
+
+    /** Runs a relay call and records it in the tenant's audit trail, whether it worked or not. */
+    private InstanceRelay.Answer audited(Context ctx, TenantId tenant, String action, String what,
+            java.util.function.Supplier<InstanceRelay.Answer> call) {
+        InstanceRelay.Answer answer;
+        try {
+            answer = call.get();
+        } catch (MvmException e) {
+            audit.accessed(caller(ctx), tenant, action, what, "refused: " + e.getMessage());
+            throw e;
+        }
+        audit.accessed(caller(ctx), tenant, action, what, "ok");
+        return answer;
     }
 
     // ---- request plumbing ----
