@@ -87,7 +87,8 @@ public final class Coordinator implements AutoCloseable {
             NodeStore nodeStore = new NodeStore();
             AuditTrail audit = new AuditTrail(db, new AuditStore(), config.clock());
             GenerationSignal signal = new GenerationSignal();
-            Scheduler scheduler = new Scheduler(db, settings, nodeStore, tenantStore, poolStore, instanceStore, signal);
+            Scheduler scheduler = new Scheduler(db, settings, nodeStore, tenantStore, poolStore, instanceStore, signal,
+                    config.clock(), config.nodeTimeout().multipliedBy(2));
             PoolMaterializer materializer = new PoolMaterializer(instanceStore, poolStore, audit, config.clock(),
                     instanceIds(random));
             TenantService tenants = new TenantService(db, tenantStore, poolStore, materializer,

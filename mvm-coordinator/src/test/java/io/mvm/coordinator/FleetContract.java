@@ -431,6 +431,13 @@ abstract class FleetContract {
             assertThat(i.get("node").asText()).isEqualTo("node-a");
             assertThat(i.get("pending_reason").asText()).contains("node-a is lost");
         });
+        clock.advance(Duration.ofSeconds(30));
+        coordinator.runHousekeeping();
+        // Past the grace period with no other node: unplaceable, the placement's reason says why.
+        assertThat(instances("acme")).allSatisfy(i -> {
+            assertThat(i.get("node").asText()).isEqualTo("node-a");
+            assertThat(i.get("pending_reason").asText()).contains("node-a is lost").doesNotContain("stay there until");
+        });
 
         assertThat(node.post("/v1/nodes/node-a/heartbeat", Map.of()).status()).isEqualTo(204);
         assertThat(admin.get("/v1/nodes/node-a").json().get("status").asText()).isEqualTo("ready");
@@ -451,19 +458,34 @@ abstract class FleetContract {
     }
 
     @Test
-    void aLostNodesInstancesMoveToAReadyNodeWithRoom() {
+    void aLostNodeKeepsItsInstancesForAGracePeriodThenTheyMoveToAReadyNodeWithRoom() {
         ApiClient a = register("node-a", 8, 16384);
         tenantWithPool("acme", "w", 2, 1);
         clock.advance(Duration.ofSeconds(20));
-        register("node-b", 8, 16384);
+        ApiClient b = register("node-b", 8, 16384);
         clock.advance(Duration.ofSeconds(15));
         coordinator.runHousekeeping();
+        // Silent 35 s: lost, but perhaps only cut off for a moment, so nothing moves yet (a second
+        // copy with the same address would boot while the first may still run) and nothing new lands there.
         assertThat(admin.get("/v1/nodes/node-a").json().get("status").asText()).isEqualTo("lost");
+        assertThat(instances("acme")).allSatisfy(i -> {
+            assertThat(i.get("node").asText()).isEqualTo("node-a");
+            assertThat(i.get("state").asText()).isEqualTo("unknown");
+            assertThat(i.get("pending_reason").asText()).contains("node node-a is lost; its instances stay there until");
+        });
+        assertThat(desired(b, "node-b").get("instances")).isEmpty();
+
+        assertThat(b.post("/v1/nodes/node-b/heartbeat", Map.of()).status()).isEqualTo(204);
+        clock.advance(Duration.ofSeconds(26));
+        coordinator.runHousekeeping();
+        // Silent 61 s, more than twice the node timeout: now they move.
         assertThat(instances("acme")).allSatisfy(i -> {
             assertThat(i.get("node").asText()).isEqualTo("node-b");
             assertThat(i.get("state").asText()).isEqualTo("pending");
+            assertThat(i.get("pending_reason").isNull()).isTrue();
         });
         assertThat(desired(a, "node-a").get("instances")).isEmpty();
+        assertThat(desired(b, "node-b").get("instances")).hasSize(2);
     }
 
     // ---- scheduling ----

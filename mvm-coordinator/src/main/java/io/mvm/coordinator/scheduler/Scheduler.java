@@ -30,6 +30,9 @@ import io.mvm.store.tenant.TenantStore;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -62,9 +65,17 @@ public final class Scheduler {
     private final PoolStore pools;
     private final InstanceStore instances;
     private final GenerationSignal signal;
+    private final InstantSource clock;
+    private final Duration rescheduleAfter;
 
+    /**
+     * @param rescheduleAfter how long a node must have been silent before its instances are placed
+     *                        elsewhere. Until then a lost node keeps them (reported unknown) and gets
+     *                        nothing new: a node that is only cut off for a moment would otherwise
+     *                        run its copies while a second copy with the same address boots elsewhere.
+     */
     public Scheduler(Database db, ClusterSettings settings, NodeStore nodes, TenantStore tenants, PoolStore pools,
-                     InstanceStore instances, GenerationSignal signal) {
+                     InstanceStore instances, GenerationSignal signal, InstantSource clock, Duration rescheduleAfter) {
         this.db = db;
         this.settings = settings;
         this.nodes = nodes;
@@ -72,6 +83,8 @@ public final class Scheduler {
         this.pools = pools;
         this.instances = instances;
         this.signal = signal;
+        this.clock = clock;
+        this.rescheduleAfter = rescheduleAfter;
         db.inTransaction(tx -> settings.putIfAbsent(tx, LOCK, "-"));
     }
 
@@ -120,9 +133,28 @@ public final class Scheduler {
                 demands.add(new InstanceDemand(i.id(), i.pool(), demandOf(pool), Map.of(), i.node()));
             }
         }
+        Instant now = clock.instant();
+        Map<NodeId, Instant> holdingUntil = new HashMap<>();
+        for (Node n : allNodes) {
+            if (!n.ready() && n.lastHeartbeat().isPresent()) {
+                Instant until = n.lastHeartbeat().get().plus(rescheduleAfter);
+                if (until.isAfter(now)) {
+                    holdingUntil.put(n.id(), until);
+                }
+            }
+        }
+        // A lost node still inside its grace period keeps what it has and takes nothing new: it is
+        // offered to placement as ready with exactly its current allocation as capacity.
+        Map<NodeId, Capacity> held = new HashMap<>();
+        for (InstanceDemand d : demands) {
+            d.currentNode().filter(holdingUntil::containsKey).ifPresent(node -> held.merge(node, d.demand(),
+                    (a, b) -> new Capacity(a.vcpus() + b.vcpus(), a.memoryMib() + b.memoryMib(), a.diskMib() + b.diskMib())));
+        }
         List<NodeView> views = allNodes.stream()
-                .map(n -> new NodeView(n.id(), new Capacity(n.vcpus(), n.memoryMib(), n.diskMib()),
-                        n.ready() ? NodeStatus.READY : NodeStatus.LOST, n.labels()))
+                .map(n -> holdingUntil.containsKey(n.id())
+                        ? new NodeView(n.id(), held.getOrDefault(n.id(), new Capacity(0, 0, 0)), NodeStatus.READY, n.labels())
+                        : new NodeView(n.id(), new Capacity(n.vcpus(), n.memoryMib(), n.diskMib()),
+                                n.ready() ? NodeStatus.READY : NodeStatus.LOST, n.labels()))
                 .toList();
         PlacementPlan plan = Placement.place(views, demands);
 
@@ -136,8 +168,11 @@ public final class Scheduler {
                             a.node()));
                 }
                 case PlacementDecision.Assigned a -> {
-                    if (current.pendingReason().isPresent()) {
-                        instances.setPendingReason(tx, a.instance(), Optional.empty());
+                    Optional<String> reason = Optional.ofNullable(holdingUntil.get(a.node())).map(until -> "node "
+                            + a.node() + " is lost; its instances stay there until " + until
+                            + " in case it returns, then move to another node");
+                    if (!current.pendingReason().equals(reason)) {
+                        instances.setPendingReason(tx, a.instance(), reason);
                     }
                 }
                 case PlacementDecision.Unplaceable u -> {
