@@ -67,6 +67,12 @@ class VmCliIT {
         assertThat(Main.run("vm", "run", "bad", "--mem", "-5", "--data-dir", dataDir.toString())).isEqualTo(2);
         assertThat(Main.run("vm", "run", "Bad_Name", "--data-dir", dataDir.toString())).isEqualTo(2);
         assertThat(Main.run("vm", "run", "ok", "--cpus", "99", "--data-dir", dataDir.toString())).isEqualTo(2);
+        // Drive options are checked before the image is fetched, too.
+        assertThat(Main.run("vm", "run", "ok", "--data-disk", "4", "--data-dir", dataDir.toString())).isEqualTo(2);
+        assertThat(Main.run("vm", "run", "ok", "--secret", "../escape=x", "--data-dir", dataDir.toString())).isEqualTo(2);
+        assertThat(Main.run("vm", "run", "ok", "--config-file", dataDir.resolve("missing.toml").toString(),
+                "--data-dir", dataDir.toString())).isEqualTo(2);
+        assertThat(dataDir.resolve("vms")).doesNotExist();
         assertThat(dataDir.resolve("images")).doesNotExist();
         assertThat(Main.run("vm", "pause", "ghost", "--data-dir", dataDir.toString())).isEqualTo(3);
         assertThat(Main.run("vm", "list", "--data-dir", dataDir.toString())).isZero();
