@@ -282,6 +282,14 @@ class VmLifecycleIT {
         assertThat(handle.snapshot()).isRegularFile();
         assertThat(handle.snapshot().toFile().length()).isGreaterThan(1 << 20);
         assertThat(handle.vmDir().resolve("snapshot.bin.partial")).doesNotExist();
+
+        // A runtime that died after the snapshot was renamed into place but before it journalled
+        // SLEEPING left SNAPSHOTTING with the snapshot's path: the next runtime finishes the sleep.
+        new VmDirectory(handle.vmDir()).record(handle.withState(InstanceState.SNAPSHOTTING, null, handle.updatedAt()));
+        runtime.restartedRuntime().recoverAll();
+        VmHandle recovered = runtime.vms.handle(name);
+        assertThat(recovered.state()).isEqualTo(InstanceState.SLEEPING);
+        assertThat(recovered.snapshot()).isEqualTo(handle.snapshot()).isRegularFile();
     }
 
     @Test
