@@ -10,6 +10,7 @@ import io.mvm.runtime.backend.VmSpec;
 import io.mvm.runtime.guest.GuestChannel;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
+import io.mvm.runtime.qemu.QmpClient;
 import io.mvm.runtime.qemu.StopPath;
 import io.mvm.runtime.testing.ProcessReaper;
 import java.nio.file.Files;
@@ -176,8 +177,29 @@ class VmRecoveryIT {
 
     @Test
     @Order(7)
+    void anOrphanedVmmWhoseMonitorDoesNotAnswerIsKilled() throws Exception {
+        Path vmDir = runtime.vms.directory(name);
+        VmHandle live = runtime.vms.handle(name);
+        // QEMU serves one monitor client at a time: while the test holds it, recovery gets no answer.
+        try (QmpClient busy = QmpClient.connect(live.controlSocket(), CALL)) {
+            simulateCrashBeforeThePidWasJournalled(InstanceState.CREATING);
+
+            LocalVms.Recovery recovery = runtime.restartedRuntime().recoverAll();
+
+            assertThat(recovery.adopted()).isEmpty();
+            assertThat(recovery.failed()).singleElement().satisfies(s -> assertThat(s.reason())
+                    .contains("killed VMM pid " + live.pid()).contains("no answer"));
+        }
+        assertThat(live.process().isAlive()).isFalse();
+        assertThat(ProcessReaper.mentioning(vmDir)).isEmpty();
+        assertThat(runtime.vms.handle(name).state()).isEqualTo(InstanceState.FAILED);
+    }
+
+    @Test
+    @Order(8)
     void destroyKillsAVmmTheHandleDoesNotName() {
         Path vmDir = runtime.vms.directory(name);
+        assertThat(runtime.vms.start(name, Optional.empty()).state()).isEqualTo(InstanceState.RUNNING);
         VmHandle live = simulateCrashBeforeThePidWasJournalled(InstanceState.WAKING);
 
         runtime.vms.destroy(name);
