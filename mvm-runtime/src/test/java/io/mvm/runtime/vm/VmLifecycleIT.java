@@ -58,6 +58,7 @@ class VmLifecycleIT {
     static GuestImage image;
     static final ByteArrayOutputStream runtimeLog = new ByteArrayOutputStream();
     static OutputStreamAppender<ILoggingEvent> logCapture;
+    static Level levelBefore;
 
     @BeforeAll
     static void boot() throws Exception {
@@ -77,6 +78,7 @@ class VmLifecycleIT {
         if (logCapture != null) {
             rootLogger().detachAppender(logCapture);
             logCapture.stop();
+            rootLogger().setLevel(levelBefore); // later test classes in this fork log as before
         }
         if (runtime != null) {
             runtime.close();
@@ -99,6 +101,7 @@ class VmLifecycleIT {
         logCapture.setEncoder(encoder);
         logCapture.setOutputStream(runtimeLog);
         logCapture.start();
+        levelBefore = rootLogger().getLevel();
         rootLogger().setLevel(Level.ALL);
         rootLogger().addAppender(logCapture);
     }
