@@ -31,16 +31,43 @@ class VmCliIT {
     final ByteArrayOutputStream out = new ByteArrayOutputStream();
     PrintStream originalOut;
 
+    Thread reaper;
+
     @BeforeEach
     void setUp() throws Exception {
         dataDir = Files.createTempDirectory("mvm-cli-it-");
+        // The CLI's VMMs are detached daemons: if this JVM dies before tearDown, still kill them.
+        Path mine = dataDir;
+        reaper = new Thread(() -> killProcessesNaming(mine), "reap-" + mine.getFileName());
+        Runtime.getRuntime().addShutdownHook(reaper);
         originalOut = System.out;
         System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+    }
+
+    /** SIGKILLs every process with an argument under {@code dir} (each QEMU names its VM directory). */
+    static void killProcessesNaming(Path dir) {
+        String needle = dir.toAbsolutePath().toString();
+        ProcessHandle.allProcesses()
+                .filter(p -> p.pid() != ProcessHandle.current().pid())
+                .filter(p -> {
+                    try {
+                        return new String(Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline")),
+                                StandardCharsets.UTF_8).contains(needle);
+                    } catch (java.io.IOException e) {
+                        return false;
+                    }
+                })
+                .forEach(ProcessHandle::destroyForcibly);
     }
 
     @AfterEach
     void tearDown() throws Exception {
         System.setOut(originalOut);
+        try {
+            Runtime.getRuntime().removeShutdownHook(reaper);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running
+        }
         Path vms = dataDir.resolve("vms");
         if (Files.isDirectory(vms)) {
             try (Stream<Path> dirs = Files.list(vms)) {
@@ -49,6 +76,7 @@ class VmCliIT {
                 }
             }
         }
+        killProcessesNaming(dataDir);
         try (Stream<Path> walk = Files.walk(dataDir)) {
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
@@ -67,6 +95,12 @@ class VmCliIT {
         assertThat(Main.run("vm", "run", "bad", "--mem", "-5", "--data-dir", dataDir.toString())).isEqualTo(2);
         assertThat(Main.run("vm", "run", "Bad_Name", "--data-dir", dataDir.toString())).isEqualTo(2);
         assertThat(Main.run("vm", "run", "ok", "--cpus", "99", "--data-dir", dataDir.toString())).isEqualTo(2);
+        // Drive options are checked before the image is fetched, too.
+        assertThat(Main.run("vm", "run", "ok", "--data-disk", "4", "--data-dir", dataDir.toString())).isEqualTo(2);
+        assertThat(Main.run("vm", "run", "ok", "--secret", "../escape=x", "--data-dir", dataDir.toString())).isEqualTo(2);
+        assertThat(Main.run("vm", "run", "ok", "--config-file", dataDir.resolve("missing.toml").toString(),
+                "--data-dir", dataDir.toString())).isEqualTo(2);
+        assertThat(dataDir.resolve("vms")).doesNotExist();
         assertThat(dataDir.resolve("images")).doesNotExist();
         assertThat(Main.run("vm", "pause", "ghost", "--data-dir", dataDir.toString())).isEqualTo(3);
         assertThat(Main.run("vm", "list", "--data-dir", dataDir.toString())).isZero();

@@ -13,7 +13,11 @@ import java.time.Instant;
  * @param controlSocket the backend's control endpoint (QMP for QEMU)
  * @param snapshot      snapshot file while sleeping, else null
  * @param cgroup        cgroup path relative to the controller roots, or null when not limited
- * @param stateReason   why the VM is in its state (for FAILED: what happened and the serial tail)
+ * @param stateReason   why the VM is in its state (for FAILED: what happened and the serial tail;
+ *                      for STOPPED: which path ended the VMM)
+ * @param imageDigests  sha256 of each guest image file the VM booted from (path → hex), recorded at
+ *                      create so a wake can refuse to restore memory onto a different rootfs/kernel;
+ *                      null in handles written before this field existed
  */
 public record VmHandle(
         int schemaVersion,
@@ -31,29 +35,47 @@ public record VmHandle(
         Path snapshot,
         String cgroup,
         String ip,
-        Instant updatedAt) {
+        Instant updatedAt,
+        java.util.Map<String, String> imageDigests) {
 
     public static final int SCHEMA_VERSION = 1;
 
+    public VmHandle {
+        imageDigests = imageDigests == null ? null : java.util.Map.copyOf(imageDigests);
+    }
+
+    /** A handle without image digests (the shape before they were recorded). */
+    public VmHandle(int schemaVersion, String name, String backend, Accelerator accelerator, InstanceState state,
+                    String stateReason, long pid, long pidStartTicks, Path vmDir, Path controlSocket, Path agentSocket,
+                    Path serialLog, Path snapshot, String cgroup, String ip, Instant updatedAt) {
+        this(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir, controlSocket,
+                agentSocket, serialLog, snapshot, cgroup, ip, updatedAt, null);
+    }
+
+    public VmHandle withImageDigests(java.util.Map<String, String> digests, Instant now) {
+        return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir,
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, digests);
+    }
+
     public VmHandle withState(InstanceState next, String reason, Instant now) {
         return new VmHandle(schemaVersion, name, backend, accelerator, next, reason, pid, pidStartTicks, vmDir,
-                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now);
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, imageDigests);
     }
 
     public VmHandle withProcess(VmmProcess process, Instant now) {
         return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason,
                 process == null ? 0 : process.pid(), process == null ? 0 : process.startTicks(), vmDir,
-                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now);
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, imageDigests);
     }
 
     public VmHandle withSnapshot(Path file, Instant now) {
         return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir,
-                controlSocket, agentSocket, serialLog, file, cgroup, ip, now);
+                controlSocket, agentSocket, serialLog, file, cgroup, ip, now, imageDigests);
     }
 
     public VmHandle withAccelerator(Accelerator value, Instant now) {
         return new VmHandle(schemaVersion, name, backend, value, state, stateReason, pid, pidStartTicks, vmDir,
-                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now);
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, imageDigests);
     }
 
     /** The recorded VMM process, or null when none was recorded. */

@@ -56,6 +56,11 @@ public final class Ext4Image {
                         + " (exit " + process.exitValue() + "): " + text.lines().limit(3).toList());
             }
             Files.setPosixFilePermissions(temp, mode);
+            // mkfs writes through the page cache: make the bytes durable before the name points at them,
+            // or a crash right after the rename can leave a valid name over a half-written filesystem.
+            try (java.nio.channels.FileChannel written = java.nio.channels.FileChannel.open(temp, java.nio.file.StandardOpenOption.READ)) {
+                written.force(true);
+            }
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             AtomicFile.syncDirectory(target.getParent());
         } catch (IOException e) {

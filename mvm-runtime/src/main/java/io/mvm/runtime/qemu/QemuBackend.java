@@ -112,13 +112,20 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     public VmHandle start(VmSpec spec, Path vmDir, HandleJournal journal) {
         VmHandle handle = new VmHandle(VmHandle.SCHEMA_VERSION, spec.name().value(), name(), settings.accelerator(),
                 InstanceState.CREATING, null, 0, 0, vmDir, vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET),
-                vmDir.resolve(SERIAL_LOG), null, null, spec.nic().map(n -> n.ipv4()).orElse(null), clock.instant());
+                vmDir.resolve(SERIAL_LOG), null, null, spec.nic().map(n -> n.ipv4()).orElse(null), clock.instant(),
+                ImageDigests.recorded(spec.image()));
         return launchAndWait(spec, handle, Optional.empty(), journal);
     }
 
     private VmHandle launchAndWait(VmSpec spec, VmHandle initial, Optional<Path> snapshot, HandleJournal journal) {
         Path vmDir = initial.vmDir();
         validate(spec);
+        // Never two VMMs on one VM directory: a VMM launched by a runtime that crashed before it could
+        // journal the pid may still be running on these drives.
+        OrphanedVmm.find(vmDir, QMP_SOCKET, PID_FILE).ifPresent(orphan -> {
+            LOG.warn("VM {}: killing VMM pid {} left running on its directory before launching another", initial.name(), orphan.pid());
+            killAndWait(orphan);
+        });
         removeQuietly(vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET), vmDir.resolve(PID_FILE));
         if (snapshot.isEmpty()) {
             removeQuietly(vmDir.resolve(SERIAL_LOG));
@@ -135,7 +142,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         VmHandle handle = new VmHandle(initial.schemaVersion(), initial.name(), initial.backend(), accelerator,
                 snapshot.isPresent() ? InstanceState.WAKING : InstanceState.CREATING, null, 0, 0, vmDir,
                 initial.controlSocket(), initial.agentSocket(), initial.serialLog(), initial.snapshot(),
-                group.map(VmCgroup::encode).orElse(null), initial.ip(), clock.instant());
+                group.map(VmCgroup::encode).orElse(null), initial.ip(), clock.instant(), initial.imageDigests());
         journal.record(handle);
         VmmProcess process = null;
         try {
@@ -162,7 +169,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                     .withState(InstanceState.FAILED, reason, clock.instant());
             journal.record(new VmHandle(failed.schemaVersion(), failed.name(), failed.backend(), failed.accelerator(),
                     failed.state(), failed.stateReason(), 0, 0, failed.vmDir(), failed.controlSocket(),
-                    failed.agentSocket(), failed.serialLog(), failed.snapshot(), null, failed.ip(), failed.updatedAt()));
+                    failed.agentSocket(), failed.serialLog(), failed.snapshot(), null, failed.ip(), failed.updatedAt(),
+                    failed.imageDigests()));
             // One line for people; the full serial tail is in the handle (mvm vm list --json) and the log.
             String summary = "VM " + initial.name() + " did not start: " + e.getMessage() + " (last console line: "
                     + SerialLog.tail(handle.serialLog(), 1) + "; see " + handle.serialLog() + ")";
@@ -273,12 +281,56 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             case SLEEPING -> handle.snapshot() != null && Files.isRegularFile(handle.snapshot()) ? handle
                     : handle.withState(InstanceState.FAILED, "snapshot file " + handle.snapshot() + " is missing", clock.instant());
             case STOPPED, FAILED, DESTROYED -> handle;
+            case SNAPSHOTTING -> handle.snapshot() != null && Files.isRegularFile(handle.snapshot())
+                    ? finishInterruptedSleep(handle) : observeLive(handle);
+            case CREATING, WAKING -> handle.process() == null ? observeLaunchWindow(handle) : observeLive(handle);
             default -> observeLive(handle);
         };
         if (!observed.equals(handle)) {
             journal.record(observed);
         }
         return observed;
+    }
+
+    /**
+     * The runtime died between journalling CREATING/WAKING (pid 0) and journalling the launched pid.
+     * QEMU may be running anyway: find it by its pid file, proven ours by its command line naming
+     * this VM's directory, and adopt it if its monitor answers, else kill it.
+     */
+    private VmHandle observeLaunchWindow(VmHandle handle) {
+        Optional<VmmProcess> orphan = OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE);
+        if (orphan.isEmpty()) {
+            return observeLive(handle);
+        }
+        VmmProcess process = orphan.get();
+        String status;
+        try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
+            status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
+        } catch (MvmException e) {
+            status = "no answer (" + e.getMessage() + ")";
+        }
+        InstanceState adopted = switch (status) {
+            case "running" -> InstanceState.RUNNING;
+            case "paused" -> InstanceState.WARM;
+            default -> null; // e.g. still "inmigrate": a half-restored wake is not a VM to keep
+        };
+        if (adopted != null) {
+            LOG.info("VM {}: adopted VMM pid {} launched before the last runtime crashed", handle.name(), process.pid());
+            return handle.withProcess(process, clock.instant()).withState(adopted, null, clock.instant());
+        }
+        killAndWait(process);
+        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
+        return handle.withState(InstanceState.FAILED, "killed VMM pid " + process.pid()
+                + " left by a crash during " + handle.state() + ": QEMU status " + status, clock.instant());
+    }
+
+    /** The snapshot file is only ever renamed into place once complete and synced: finish the sleep. */
+    private VmHandle finishInterruptedSleep(VmHandle handle) {
+        Optional.ofNullable(handle.process()).ifPresent(QemuBackend::killAndWait);
+        OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE).ifPresent(QemuBackend::killAndWait);
+        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
+        removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
+        return handle.withProcess(null, clock.instant()).withState(InstanceState.SLEEPING, null, clock.instant());
     }
 
     private VmHandle observeLive(VmHandle handle) {
@@ -339,9 +391,11 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                 LOG.warn("VM {}: drain failed, snapshotting anyway: {}", handle.name(), e.getMessage());
             }
         }
-        VmHandle snapshotting = handle.withState(InstanceState.SNAPSHOTTING, null, clock.instant());
-        journal.record(snapshotting);
         Path snapshot = handle.vmDir().resolve(SNAPSHOT);
+        // Recorded up front: a runtime that dies after the rename below can still finish the sleep.
+        VmHandle snapshotting = handle.withState(InstanceState.SNAPSHOTTING, null, clock.instant())
+                .withSnapshot(snapshot, clock.instant());
+        journal.record(snapshotting);
         Path partial = handle.vmDir().resolve(SNAPSHOT + ".partial");
         removeQuietly(partial);
         try {
@@ -358,7 +412,13 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             qmp.execute("migrate", Map.of("uri", "exec:cat > " + QemuLaunch.shellQuote(partial.toString())),
                     settings.controlTimeout());
             awaitMigration(qmp, handle);
+            // The snapshot becomes the only copy of guest memory once QEMU quits: durable before it is
+            // named snapshot.bin, and the name durable before SLEEPING is journalled.
+            try (java.nio.channels.FileChannel written = java.nio.channels.FileChannel.open(partial, java.nio.file.StandardOpenOption.READ)) {
+                written.force(true);
+            }
             Files.move(partial, snapshot, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            io.mvm.runtime.state.AtomicFile.syncDirectory(handle.vmDir());
             try {
                 qmp.execute("quit", settings.controlTimeout());
             } catch (QmpException e) {
@@ -378,7 +438,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         VmHandle sleeping = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
                 InstanceState.SLEEPING, null, 0, 0, handle.vmDir(), handle.controlSocket(), handle.agentSocket(),
-                handle.serialLog(), snapshot, null, handle.ip(), clock.instant());
+                handle.serialLog(), snapshot, null, handle.ip(), clock.instant(), handle.imageDigests());
         journal.record(sleeping);
         return sleeping;
     }
@@ -407,6 +467,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         if (handle.snapshot() == null || !Files.isRegularFile(handle.snapshot())) {
             throw MvmException.precondition("VM " + handle.name() + " has no snapshot at " + handle.snapshot());
         }
+        ImageDigests.requireUnchanged(handle, spec.image());
         VmHandle running = launchAndWait(spec, handle, Optional.of(handle.snapshot()), journal);
         try (GuestChannel channel = agents.connect(running.agentSocket())) {
             channel.reloadSecrets(settings.controlTimeout());
@@ -447,10 +508,13 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     @Override
     public VmHandle stop(VmHandle handle, Duration grace, HandleJournal journal) {
-        VmmProcess process = handle.process();
+        VmmProcess process = Optional.ofNullable(handle.process()).filter(VmmProcess::isAlive)
+                .or(() -> OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE)).orElse(null);
+        StopPath path = StopPath.ALREADY_EXITED;
         if (process != null && process.isAlive()) {
             journal.record(handle.withState(InstanceState.STOPPING, null, clock.instant()));
-            shutDown(handle, process, grace);
+            path = shutDown(handle, process, grace);
+            LOG.info("VM {} stopped via {}", handle.name(), path.wireName());
         }
         Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
         removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
@@ -458,13 +522,13 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             removeQuietly(handle.snapshot());
         }
         VmHandle stopped = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
-                InstanceState.STOPPED, null, 0, 0, handle.vmDir(), handle.controlSocket(), handle.agentSocket(),
-                handle.serialLog(), null, null, handle.ip(), clock.instant());
+                InstanceState.STOPPED, path.reason(), 0, 0, handle.vmDir(), handle.controlSocket(), handle.agentSocket(),
+                handle.serialLog(), null, null, handle.ip(), clock.instant(), handle.imageDigests());
         journal.record(stopped);
         return stopped;
     }
 
-    private void shutDown(VmHandle handle, VmmProcess process, Duration grace) {
+    private StopPath shutDown(VmHandle handle, VmmProcess process, Duration grace) {
         try {
             if (handle.state() == InstanceState.WARM) {
                 qmp(handle, "cont", Map.of());
@@ -478,7 +542,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                 }
             }
             if (waitForExit(process, grace)) {
-                return;
+                return StopPath.GUEST_POWEROFF;
             }
         } catch (RuntimeException e) {
             LOG.info("VM {}: graceful stop through the guest agent failed ({}), asking QEMU to quit", handle.name(), e.getMessage());
@@ -488,9 +552,11 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         } catch (RuntimeException e) {
             LOG.debug("quit: {}", e.getMessage());
         }
-        if (!waitForExit(process, Duration.ofSeconds(10))) {
-            killAndWait(process);
+        if (waitForExit(process, Duration.ofSeconds(10))) {
+            return StopPath.QMP_QUIT;
         }
+        killAndWait(process);
+        return StopPath.SIGKILL;
     }
 
     @Override
@@ -499,6 +565,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         if (process != null) {
             killAndWait(process);
         }
+        OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE).ifPresent(QemuBackend::killAndWait);
         Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
         DirectoryTree.delete(handle.vmDir());
     }

@@ -84,27 +84,34 @@ public final class QmpClient implements AutoCloseable {
 
     private static QmpClient handshake(SocketChannel channel, Duration timeout) throws IOException {
         InputStream in = Channels.newInputStream(channel);
-        MappingIterator<JsonNode> replies = JSON.readerFor(JsonNode.class).readValues(in);
-        // The greeting is read on a virtual thread so a silent peer cannot block us past the timeout.
-        CompletableFuture<JsonNode> greetingFuture = new CompletableFuture<>();
+        // The greeting is read on a virtual thread so a silent peer (a monitor busy with another
+        // client, a hung QEMU) cannot block us past the timeout. Creating the reader already reads
+        // (Jackson detects the encoding from the first bytes), so it belongs on that thread too.
+        record Opened(MappingIterator<JsonNode> replies, JsonNode greeting) {}
+        CompletableFuture<Opened> greetingFuture = new CompletableFuture<>();
         Thread.ofVirtual().start(() -> {
             try {
-                greetingFuture.complete(replies.hasNextValue() ? replies.nextValue() : null);
+                MappingIterator<JsonNode> it = JSON.readerFor(JsonNode.class).readValues(in);
+                greetingFuture.complete(new Opened(it, it.hasNextValue() ? it.nextValue() : null));
             } catch (Exception e) {
                 greetingFuture.completeExceptionally(e);
             }
         });
-        JsonNode greeting;
+        Opened opened;
         try {
-            greeting = greetingFuture.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            opened = greetingFuture.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
+            closeQuietly(channel); // unblocks the reader thread
             throw new QmpException("no QMP greeting within " + timeout, e);
         } catch (ExecutionException e) {
             throw new IOException("QMP greeting failed: " + e.getCause().getMessage(), e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            closeQuietly(channel);
             throw new QmpException("interrupted while waiting for the QMP greeting", e);
         }
+        JsonNode greeting = opened.greeting();
+        MappingIterator<JsonNode> replies = opened.replies();
         if (greeting == null || !greeting.has("QMP")) {
             throw new QmpException(null, "the peer is not a QMP server (greeting: " + greeting + ")");
         }

@@ -60,8 +60,9 @@ public record VmDirectory(Path path) implements HandleJournal {
         });
     }
 
+    /** Owner-only: the spec holds the workload's env and command, which users may not expect to be public. */
     public void saveDefinition(VmDefinition definition) {
-        writeJson(specFile(), definition, "rw-r--r--");
+        writeJson(specFile(), definition, "rw-------");
     }
 
     public Optional<VmDefinition> definition() {

@@ -83,6 +83,7 @@ class VmTenantIsolationIT {
     private static InstancePort a2;
     private static InstancePort b1;
     private static HostNetworkApplier applier;
+    private static Thread reaper;
 
     @BeforeAll
     static void bootThreeGuests() throws Exception {
@@ -93,6 +94,8 @@ class VmTenantIsolationIT {
         Optional<Accelerator> override = Optional.ofNullable(System.getenv("MVM_ACCEL")).map(Accelerator::parse);
         AcceleratorChoice accel = AcceleratorProbe.standard(InstantSource.system()).choose(shared, image, override);
         dataDir = Files.createTempDirectory("mvm-net-vm-it-");
+        // The VMMs are detached daemons: if this JVM dies before @AfterAll, still kill them.
+        reaper = io.mvm.runtime.testing.ProcessReaper.reapOnExit(dataDir);
         cgroups = CgroupLimits.detect();
         vms = new LocalVms(dataDir, new QemuBackend(QemuBackend.Settings.defaults(accel.accelerator(), accel.reason()),
                 new VmDrives(Ext4Image.system()), cgroups, VirtioSerialGuestChannel::connect, InstantSource.system()),
@@ -144,6 +147,10 @@ class VmTenantIsolationIT {
                 }
             }
             killLeftoverVmms();
+        }
+        if (dataDir != null) {
+            io.mvm.runtime.testing.ProcessReaper.killAllMentioning(dataDir);
+            io.mvm.runtime.testing.ProcessReaper.cancel(reaper);
         }
         HostCommands root = HostCommands.onThisHost();
         for (String tap : tapsOnHost) {
@@ -296,11 +303,29 @@ class VmTenantIsolationIT {
     @Test
     @Order(4)
     void destroyingTenantBRemovesItsBridgeTapAndRulesAndARestartChangesNothing() {
+        VmHandle handle = vms.handle(b1.instance().value());
+        Path vmDir = vms.directory(b1.instance().value());
+        VmCgroup group = VmCgroup.decode(handle.cgroup());
+        HostCommands host = HostCommands.inNamespace(hostNs);
+
         vms.destroy(b1.instance().value());
+
+        // The runtime removes everything of the VM: process, sockets, cgroup, files...
+        assertThat(handle.process().isAlive()).isFalse();
+        assertThat(io.mvm.runtime.testing.ProcessReaper.mentioning(vmDir)).isEmpty();
+        assertThat(vmDir).doesNotExist();
+        assertThat(handle.controlSocket()).doesNotExist();
+        assertThat(handle.agentSocket()).doesNotExist();
+        if (cgroups.available()) {
+            assertThat(group).isNotNull();
+            assertThat(group.dirs()).allSatisfy(d -> assertThat(d).doesNotExist());
+        }
+        // ...but not the tap: taps belong to the network layer, which made it and removes it when
+        // the instance leaves its spec.
+        assertThat(host.runOrFail("ip", "-o", "link")).contains(b1.portName());
         HostNetworkSpec onlyA = spec(List.of(NET_A));
         applier.apply(onlyA);
 
-        HostCommands host = HostCommands.inNamespace(hostNs);
         assertThat(host.runOrFail("ip", "-o", "link")).doesNotContain(NET_B.bridgeName() + ":", b1.portName());
         assertThat(host.runOrFail("nft", "-s", "list", "ruleset")).doesNotContain(NET_B.bridgeName(), "tenant b",
                 b1.portName());

@@ -25,10 +25,12 @@ class QmpAgainstQemuIT {
     @TempDir
     Path dir;
     Process qemu;
+    Thread reaper;
 
     @BeforeEach
     void launch() throws Exception {
         HostCapabilities.requireVmHost();
+        reaper = io.mvm.runtime.testing.ProcessReaper.reapOnExit(dir);
         qemu = new ProcessBuilder(List.of("qemu-system-x86_64", "-M", "microvm,accel=tcg", "-nodefaults",
                 "-no-user-config", "-nographic", "-m", "64", "-smp", "1",
                 "-qmp", "unix:" + dir.resolve("qmp.sock") + ",server=on,wait=off"))
@@ -40,6 +42,9 @@ class QmpAgainstQemuIT {
         if (qemu != null) {
             qemu.destroyForcibly();
             qemu.waitFor(30, TimeUnit.SECONDS);
+        }
+        if (reaper != null) {
+            io.mvm.runtime.testing.ProcessReaper.cancel(reaper);
         }
     }
 

@@ -170,6 +170,23 @@ class QmpClientTest {
         }
     }
 
+    /** QEMU serves one monitor client at a time: a second client is accepted by the kernel and then hears nothing. */
+    @Test
+    @org.junit.jupiter.api.Timeout(60) // before the fix this hung forever in the reader's constructor
+    void givesUpOnAPeerThatAcceptsButNeverGreets() throws Exception {
+        serverThread = Thread.ofVirtual().start(() -> {
+            try (SocketChannel peer = server.accept()) {
+                Thread.sleep(60_000);
+            } catch (IOException | InterruptedException ignored) {
+                // closed by the test
+            }
+        });
+        long started = System.nanoTime();
+        assertThatThrownBy(() -> QmpClient.connect(socket, Duration.ofSeconds(1)))
+                .isInstanceOf(QmpException.class).hasMessageContaining("no QMP greeting within");
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(30));
+    }
+
     @Test
     void rejectsAPeerThatIsNotQmp() {
         serve("{\"hello\": \"world\"}\n", request -> null);

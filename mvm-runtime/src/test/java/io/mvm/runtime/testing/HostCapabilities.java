@@ -33,6 +33,17 @@ public final class HostCapabilities {
         Assumptions.abort(reason);
     }
 
+    /** Skips (or, under mvm.requireHostCapabilities=true, fails) unless {@code present}. */
+    public static void require(boolean present, String what) {
+        if (present) {
+            return;
+        }
+        if (Boolean.getBoolean("mvm.requireHostCapabilities")) {
+            throw new AssertionError("this host lacks " + what + " (mvm.requireHostCapabilities=true)");
+        }
+        Assumptions.abort("this host lacks " + what);
+    }
+
     /** All test JVMs share one cached image here, so it is built once per host. */
     public static Path testDataDir() {
         return Path.of(System.getProperty("mvm.testDataDir", "/var/lib/mvm-test"));

@@ -31,8 +31,12 @@ public final class TestMicroVm implements AutoCloseable {
         this.qemu = qemu;
         this.serialLog = serialLog;
         this.agentSocket = agentSocket;
-        // A test JVM that is stopped (Ctrl-C, surefire timeout) must not leave QEMU running.
-        this.killOnExit = new Thread(qemu::destroyForcibly, "kill-test-qemu");
+        // A test JVM that is stopped (Ctrl-C, surefire timeout) must not leave QEMU running: kill our
+        // child and anything else (a QEMU it spawned, a helper) whose command line names this work dir.
+        this.killOnExit = new Thread(() -> {
+            qemu.destroyForcibly();
+            ProcessReaper.killAllMentioning(dir);
+        }, "kill-test-qemu");
         Runtime.getRuntime().addShutdownHook(killOnExit);
     }
 
@@ -124,6 +128,7 @@ public final class TestMicroVm implements AutoCloseable {
     @Override
     public void close() {
         qemu.destroyForcibly();
+        ProcessReaper.killAllMentioning(dir);
         try {
             Runtime.getRuntime().removeShutdownHook(killOnExit);
         } catch (IllegalStateException shuttingDown) {

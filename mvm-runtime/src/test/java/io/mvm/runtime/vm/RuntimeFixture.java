@@ -86,6 +86,8 @@ final class RuntimeFixture implements AutoCloseable {
         if (!Files.exists(dataDir)) {
             return;
         }
+        // A VMM no handle names (launched in a crash window, or by a test that rewrote its handle).
+        io.mvm.runtime.testing.ProcessReaper.killAllMentioning(dataDir);
         Path root = dataDir.resolve("vms");
         if (Files.isDirectory(root)) {
             try (Stream<Path> dirs = Files.list(root)) {

@@ -38,6 +38,24 @@ class VmDirectoryTest {
     }
 
     @Test
+    void imageDigestsRoundTripAndAHandleWrittenBeforeThemReadsWithout() throws Exception {
+        VmDirectory vm = new VmDirectory(Files.createDirectory(dir.resolve("web-2")));
+        VmHandle handle = new VmHandle(VmHandle.SCHEMA_VERSION, "web-2", "qemu", Accelerator.TCG, InstanceState.SLEEPING,
+                null, 0, 0, vm.path(), vm.path().resolve("qmp.sock"), vm.path().resolve("agent.sock"),
+                vm.path().resolve("serial.log"), vm.path().resolve("snapshot.bin"), null, null,
+                Instant.parse("2026-11-21T23:00:00Z"), Map.of("/img/rootfs.ext4", "ab12"));
+        vm.record(handle);
+        assertThat(vm.handle()).contains(handle);
+        assertThat(vm.handle().orElseThrow().withState(InstanceState.WAKING, null, Instant.EPOCH).imageDigests())
+                .containsExactly(Map.entry("/img/rootfs.ext4", "ab12"));
+
+        String old = Files.readString(vm.handleFile()).replaceAll("(?s),\\s*\"imageDigests\" : \\{[^}]*}", "");
+        assertThat(old).doesNotContain("imageDigests");
+        Files.writeString(vm.handleFile(), old);
+        assertThat(vm.handle().orElseThrow().imageDigests()).isNull();
+    }
+
+    @Test
     void secretsAreStoredApartFromTheSpecWithMode0600() throws Exception {
         VmDirectory vm = new VmDirectory(Files.createDirectory(dir.resolve("db")));
         VmSpec spec = VmSpec.builder("db", TestImages.fake(Files.createDirectory(dir.resolve("img"))))
@@ -49,6 +67,7 @@ class VmDirectoryTest {
 
         assertThat(Files.readString(vm.specFile())).doesNotContain("hunter2").contains("password");
         assertThat(Files.getPosixFilePermissions(vm.secretsFile())).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+        assertThat(Files.getPosixFilePermissions(vm.specFile())).isEqualTo(PosixFilePermissions.fromString("rw-------"));
         VmSpec back = vm.definition().orElseThrow().toSpec(vm.secrets());
         assertThat(back.drive(DriveSpec.Secrets.class).orElseThrow().entries()).containsEntry("password", "hunter2");
         assertThat(back.drive(DriveSpec.Config.class).orElseThrow().files().get("db.conf")).isEqualTo("x=1".getBytes());

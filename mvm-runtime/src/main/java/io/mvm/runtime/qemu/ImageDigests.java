@@ -1,0 +1,88 @@
+package io.mvm.runtime.qemu;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mvm.model.ErrorCategory;
+import io.mvm.model.MvmException;
+import io.mvm.runtime.backend.VmHandle;
+import io.mvm.runtime.image.GuestImage;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The guest image files a VM booted from, by sha256. A snapshot holds a running kernel and page
+ * cache that belong to one exact kernel/initramfs/rootfs: restoring it over a rebuilt image would
+ * hand the guest a filesystem that changed under it. So the digests are recorded at create and
+ * checked before a wake.
+ */
+final class ImageDigests {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private ImageDigests() {}
+
+    /** From the image's image.json where it lists a file (computed at build time), else hashed now. */
+    static Map<String, String> recorded(GuestImage image) {
+        Map<String, String> built = builtDigests(image.kernel().getParent().resolve("image.json"));
+        Map<String, String> out = new TreeMap<>();
+        for (Path file : files(image)) {
+            String known = built.get(file.getFileName().toString());
+            out.put(file.toAbsolutePath().toString(), known != null ? known : sha256(file));
+        }
+        return out;
+    }
+
+    /** FAILED_PRECONDITION when any image file differs from what the VM booted from. */
+    static void requireUnchanged(VmHandle handle, GuestImage image) {
+        if (handle.imageDigests() == null) {
+            return; // a handle from before digests were recorded: nothing to compare against
+        }
+        for (Path file : files(image)) {
+            String expected = handle.imageDigests().get(file.toAbsolutePath().toString());
+            if (expected == null || !Files.isRegularFile(file) || !expected.equals(sha256(file))) {
+                throw MvmException.precondition("VM " + handle.name() + ": image changed since the snapshot ("
+                        + file + "); stop and start the VM to cold-boot");
+            }
+        }
+    }
+
+    private static List<Path> files(GuestImage image) {
+        return List.of(image.kernel(), image.initramfs(), image.rootfs());
+    }
+
+    private static Map<String, String> builtDigests(Path imageJson) {
+        Map<String, String> out = new TreeMap<>();
+        if (!Files.isRegularFile(imageJson)) {
+            return out;
+        }
+        try {
+            JsonNode artifacts = JSON.readTree(imageJson.toFile()).path("artifacts");
+            artifacts.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
+        } catch (IOException e) {
+            // an unreadable image.json: fall back to hashing the files
+        }
+        return out;
+    }
+
+    static String sha256(Path file) {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+            return HexFormat.of().formatHex(digest.digest());
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.FAILED_PRECONDITION, "cannot read image file " + file + ": " + e.getMessage(), e);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
