@@ -383,13 +383,18 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     public VmHandle sleep(VmHandle handle, Duration drainDeadline, HandleJournal journal) {
         requireState(handle, "sleep", InstanceState.RUNNING, InstanceState.WARM);
         VmmProcess process = requireAlive(handle);
-        if (handle.state() == InstanceState.RUNNING) {
-            try (GuestChannel channel = agents.connect(handle.agentSocket())) {
-                GuestChannel.DrainResult drained = channel.drain(drainDeadline);
-                LOG.info("VM {} drained (completed={}, took {})", handle.name(), drained.completed(), drained.took());
-            } catch (RuntimeException e) {
-                LOG.warn("VM {}: drain failed, snapshotting anyway: {}", handle.name(), e.getMessage());
+        if (handle.state() == InstanceState.WARM) {
+            // A warm guest's vCPUs are stopped, so it cannot hear a drain: let it run for the drain;
+            // the snapshot below stops it again.
+            try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
+                qmp.execute("cont", settings.controlTimeout());
             }
+        }
+        try (GuestChannel channel = agents.connect(handle.agentSocket())) {
+            GuestChannel.DrainResult drained = channel.drain(drainDeadline);
+            LOG.info("VM {} drained (completed={}, took {})", handle.name(), drained.completed(), drained.took());
+        } catch (RuntimeException e) {
+            LOG.warn("VM {}: drain failed, snapshotting anyway: {}", handle.name(), e.getMessage());
         }
         Path snapshot = handle.vmDir().resolve(SNAPSHOT);
         // Recorded up front: a runtime that dies after the rename below can still finish the sleep.
