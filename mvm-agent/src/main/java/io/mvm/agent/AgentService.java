@@ -70,6 +70,10 @@ public final class AgentService implements AutoCloseable {
     private final BlockingQueue<Boolean> reportNudges = new ArrayBlockingQueue<>(1);
     private final AtomicReference<NodeId> registeredAs = new AtomicReference<>();
     private final AtomicInteger desiredResponses = new AtomicInteger();
+    /** VM count of the last observe(); heartbeats send it so a stuck VMM monitor cannot silence them. */
+    private final AtomicInteger lastObservedCount = new AtomicInteger();
+    /** How often the coordinator asked for heartbeats at the last registration (empty before). */
+    private final AtomicReference<Duration> coordinatorHeartbeat = new AtomicReference<>();
     private final List<Thread> threads = new ArrayList<>();
     private final Object registrationLock = new Object();
 
@@ -100,7 +104,7 @@ public final class AgentService implements AutoCloseable {
         if (!threads.isEmpty()) {
             throw MvmException.precondition("agent for " + settings.node() + " is already started");
         }
-        var adopted = runtime.observe();
+        var adopted = observe();
         log.info("agent {} starting; runtime reports {} VMs, adopting them until the coordinator confirms",
                 settings.node(), adopted.size());
         queue.start();
@@ -150,7 +154,7 @@ public final class AgentService implements AutoCloseable {
                 queue.enqueue(d.id());
             }
         }
-        for (var vm : runtime.observe()) {
+        for (var vm : observe()) {
             if (vm.tenant().equals(tenant) && !vm.id().equals(id)) {
                 queue.enqueue(vm.id());
             }
@@ -169,6 +173,7 @@ public final class AgentService implements AutoCloseable {
                     var r = coordinator.register(new NodeRegistration(settings.node(), settings.capacity(),
                             settings.labels(), runtime.accelerator(), relay));
                     registeredAs.set(r.node());
+                    coordinatorHeartbeat.set(r.heartbeatInterval());
                     log.info("registered with the coordinator as {}", r.node());
                     return r.node();
                 } catch (MvmException e) {
@@ -232,7 +237,7 @@ public final class AgentService implements AutoCloseable {
             var node = ensureRegistered(false);
             while (!Thread.currentThread().isInterrupted()) {
                 try {
-                    coordinator.heartbeat(node, runtime.observe().size());
+                    coordinator.heartbeat(node, lastObservedCount.get());
                 } catch (MvmException e) {
                     if (e.category() == ErrorCategory.NOT_FOUND || e.category() == ErrorCategory.UNAUTHENTICATED) {
                         node = ensureRegistered(true);
@@ -242,11 +247,27 @@ public final class AgentService implements AutoCloseable {
                 } catch (RuntimeException e) {
                     log.warn("heartbeat failed", e);
                 }
-                Thread.sleep(settings.heartbeatInterval());
+                Thread.sleep(heartbeatInterval());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * The shorter of our own interval and the coordinator's: it derives its interval from its node
+     * timeout, so following it keeps a healthy node from being declared lost.
+     */
+    Duration heartbeatInterval() {
+        var theirs = coordinatorHeartbeat.get();
+        var ours = settings.heartbeatInterval();
+        return theirs == null || theirs.isZero() || theirs.isNegative() || ours.compareTo(theirs) <= 0 ? ours : theirs;
+    }
+
+    private List<io.mvm.agent.runtime.LocalVm> observe() {
+        var vms = runtime.observe();
+        lastObservedCount.set(vms.size());
+        return vms;
     }
 
     private void resyncLoop() {
@@ -265,7 +286,7 @@ public final class AgentService implements AutoCloseable {
     private void enqueueEverything() {
         var ids = new TreeSet<InstanceId>();
         desired.current().instances().forEach(d -> ids.add(d.id()));
-        runtime.observe().forEach(vm -> ids.add(vm.id()));
+        observe().forEach(vm -> ids.add(vm.id()));
         queue.enqueueAll(ids);
         nudgeReport();
     }
@@ -310,7 +331,7 @@ public final class AgentService implements AutoCloseable {
         events.forEach(e -> byId.computeIfAbsent(e.instance(), k -> new ArrayList<>()).add(e));
         var reports = new LinkedHashMap<InstanceId, InstanceReport>();
         var accelerator = runtime.accelerator();
-        for (var vm : runtime.observe()) {
+        for (var vm : observe()) {
             var history = restarts.get(vm.id());
             InstanceState state = executor.inFlight(vm.id()).orElseGet(() -> switch (vm.state()) {
                 case BUSY -> InstanceState.UNKNOWN;
