@@ -23,6 +23,7 @@ import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
 import io.mvm.model.NodeId;
 import io.mvm.model.TenantId;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -52,6 +53,8 @@ import org.slf4j.LoggerFactory;
 public final class AgentService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AgentService.class);
     private static final int EVENTS_PER_REPORT = 500;
+    public static final String RESTARTS_FILE = "restarts.json";
+    public static final String OUTBOX_FILE = "outbox.json";
 
     private final AgentSettings settings;
     private final Optional<RelayEndpoint> relay;
@@ -60,7 +63,7 @@ public final class AgentService implements AutoCloseable {
     private final InstantSource clock;
 
     private final DesiredStateHolder desired = new DesiredStateHolder();
-    private final EventOutbox outbox = new EventOutbox(10_000);
+    private final EventOutbox outbox;
     private final HealthRegistry health;
     private final RestartBook restarts;
     private final StepExecutor executor;
@@ -85,13 +88,24 @@ public final class AgentService implements AutoCloseable {
     /** @param relay where the coordinator reaches this agent for exec and logs, sent at every registration */
     public AgentService(AgentSettings settings, InstanceRuntime runtime, CoordinatorClient coordinator,
                         InstantSource clock, Optional<RelayEndpoint> relay) {
+        this(settings, runtime, coordinator, clock, relay, Optional.empty());
+    }
+
+    /**
+     * @param stateDir where the restart book ({@value #RESTARTS_FILE}) and unsent events
+     *                 ({@value #OUTBOX_FILE}) are kept across agent restarts; empty: in memory only
+     */
+    public AgentService(AgentSettings settings, InstanceRuntime runtime, CoordinatorClient coordinator,
+                        InstantSource clock, Optional<RelayEndpoint> relay, Optional<Path> stateDir) {
         this.relay = relay;
+        this.outbox = new EventOutbox(10_000, stateDir.map(d -> d.resolve(OUTBOX_FILE)));
         this.settings = settings;
         this.runtime = runtime;
         this.coordinator = coordinator;
         this.clock = clock;
         this.health = new HealthRegistry(settings.unresponsiveAfter());
-        this.restarts = new RestartBook(settings.restartBackoff(), settings.stablePeriod());
+        this.restarts = new RestartBook(settings.restartBackoff(), settings.stablePeriod(),
+                stateDir.map(d -> d.resolve(RESTARTS_FILE)));
         this.executor = new StepExecutor(runtime, restarts, health, outbox, clock);
         this.queue = new KeyedWorkQueue<>("reconcile-" + settings.node(), settings.workers(), settings.passBackoff(),
                 this::reconcile);
