@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * One real coordinator, one real agent process ({@code mvm agent serve}), real QEMU microVMs: the
@@ -31,6 +32,8 @@ class FleetE2EIT {
     private static final String TENANT = "acme";
     private Fleet fleet;
     private Fleet.Agent agent;
+    @RegisterExtension
+    final PrintLogsOnFailure logsOnFailure = new PrintLogsOnFailure(() -> fleet == null ? null : fleet.agentLogs());
 
     @BeforeAll
     void start() throws Exception {
