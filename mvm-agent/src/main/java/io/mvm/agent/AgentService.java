@@ -23,6 +23,7 @@ import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
 import io.mvm.model.NodeId;
 import io.mvm.model.TenantId;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -52,6 +53,8 @@ import org.slf4j.LoggerFactory;
 public final class AgentService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AgentService.class);
     private static final int EVENTS_PER_REPORT = 500;
+    public static final String RESTARTS_FILE = "restarts.json";
+    public static final String OUTBOX_FILE = "outbox.json";
 
     private final AgentSettings settings;
     private final Optional<RelayEndpoint> relay;
@@ -60,7 +63,7 @@ public final class AgentService implements AutoCloseable {
     private final InstantSource clock;
 
     private final DesiredStateHolder desired = new DesiredStateHolder();
-    private final EventOutbox outbox = new EventOutbox(10_000);
+    private final EventOutbox outbox;
     private final HealthRegistry health;
     private final RestartBook restarts;
     private final StepExecutor executor;
@@ -70,6 +73,10 @@ public final class AgentService implements AutoCloseable {
     private final BlockingQueue<Boolean> reportNudges = new ArrayBlockingQueue<>(1);
     private final AtomicReference<NodeId> registeredAs = new AtomicReference<>();
     private final AtomicInteger desiredResponses = new AtomicInteger();
+    /** VM count of the last observe(); heartbeats send it so a stuck VMM monitor cannot silence them. */
+    private final AtomicInteger lastObservedCount = new AtomicInteger();
+    /** How often the coordinator asked for heartbeats at the last registration (empty before). */
+    private final AtomicReference<Duration> coordinatorHeartbeat = new AtomicReference<>();
     private final List<Thread> threads = new ArrayList<>();
     private final Object registrationLock = new Object();
 
@@ -81,13 +88,24 @@ public final class AgentService implements AutoCloseable {
     /** @param relay where the coordinator reaches this agent for exec and logs, sent at every registration */
     public AgentService(AgentSettings settings, InstanceRuntime runtime, CoordinatorClient coordinator,
                         InstantSource clock, Optional<RelayEndpoint> relay) {
+        this(settings, runtime, coordinator, clock, relay, Optional.empty());
+    }
+
+    /**
+     * @param stateDir where the restart book ({@value #RESTARTS_FILE}) and unsent events
+     *                 ({@value #OUTBOX_FILE}) are kept across agent restarts; empty: in memory only
+     */
+    public AgentService(AgentSettings settings, InstanceRuntime runtime, CoordinatorClient coordinator,
+                        InstantSource clock, Optional<RelayEndpoint> relay, Optional<Path> stateDir) {
         this.relay = relay;
+        this.outbox = new EventOutbox(10_000, stateDir.map(d -> d.resolve(OUTBOX_FILE)));
         this.settings = settings;
         this.runtime = runtime;
         this.coordinator = coordinator;
         this.clock = clock;
         this.health = new HealthRegistry(settings.unresponsiveAfter());
-        this.restarts = new RestartBook(settings.restartBackoff(), settings.stablePeriod());
+        this.restarts = new RestartBook(settings.restartBackoff(), settings.stablePeriod(),
+                stateDir.map(d -> d.resolve(RESTARTS_FILE)));
         this.executor = new StepExecutor(runtime, restarts, health, outbox, clock);
         this.queue = new KeyedWorkQueue<>("reconcile-" + settings.node(), settings.workers(), settings.passBackoff(),
                 this::reconcile);
@@ -100,7 +118,7 @@ public final class AgentService implements AutoCloseable {
         if (!threads.isEmpty()) {
             throw MvmException.precondition("agent for " + settings.node() + " is already started");
         }
-        var adopted = runtime.observe();
+        var adopted = observe();
         log.info("agent {} starting; runtime reports {} VMs, adopting them until the coordinator confirms",
                 settings.node(), adopted.size());
         queue.start();
@@ -150,7 +168,7 @@ public final class AgentService implements AutoCloseable {
                 queue.enqueue(d.id());
             }
         }
-        for (var vm : runtime.observe()) {
+        for (var vm : observe()) {
             if (vm.tenant().equals(tenant) && !vm.id().equals(id)) {
                 queue.enqueue(vm.id());
             }
@@ -169,6 +187,7 @@ public final class AgentService implements AutoCloseable {
                     var r = coordinator.register(new NodeRegistration(settings.node(), settings.capacity(),
                             settings.labels(), runtime.accelerator(), relay));
                     registeredAs.set(r.node());
+                    coordinatorHeartbeat.set(r.heartbeatInterval());
                     log.info("registered with the coordinator as {}", r.node());
                     return r.node();
                 } catch (MvmException e) {
@@ -232,7 +251,7 @@ public final class AgentService implements AutoCloseable {
             var node = ensureRegistered(false);
             while (!Thread.currentThread().isInterrupted()) {
                 try {
-                    coordinator.heartbeat(node, runtime.observe().size());
+                    coordinator.heartbeat(node, lastObservedCount.get());
                 } catch (MvmException e) {
                     if (e.category() == ErrorCategory.NOT_FOUND || e.category() == ErrorCategory.UNAUTHENTICATED) {
                         node = ensureRegistered(true);
@@ -242,11 +261,27 @@ public final class AgentService implements AutoCloseable {
                 } catch (RuntimeException e) {
                     log.warn("heartbeat failed", e);
                 }
-                Thread.sleep(settings.heartbeatInterval());
+                Thread.sleep(heartbeatInterval());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * The shorter of our own interval and the coordinator's: it derives its interval from its node
+     * timeout, so following it keeps a healthy node from being declared lost.
+     */
+    Duration heartbeatInterval() {
+        var theirs = coordinatorHeartbeat.get();
+        var ours = settings.heartbeatInterval();
+        return theirs == null || theirs.isZero() || theirs.isNegative() || ours.compareTo(theirs) <= 0 ? ours : theirs;
+    }
+
+    private List<io.mvm.agent.runtime.LocalVm> observe() {
+        var vms = runtime.observe();
+        lastObservedCount.set(vms.size());
+        return vms;
     }
 
     private void resyncLoop() {
@@ -265,7 +300,7 @@ public final class AgentService implements AutoCloseable {
     private void enqueueEverything() {
         var ids = new TreeSet<InstanceId>();
         desired.current().instances().forEach(d -> ids.add(d.id()));
-        runtime.observe().forEach(vm -> ids.add(vm.id()));
+        observe().forEach(vm -> ids.add(vm.id()));
         queue.enqueueAll(ids);
         nudgeReport();
     }
@@ -310,7 +345,7 @@ public final class AgentService implements AutoCloseable {
         events.forEach(e -> byId.computeIfAbsent(e.instance(), k -> new ArrayList<>()).add(e));
         var reports = new LinkedHashMap<InstanceId, InstanceReport>();
         var accelerator = runtime.accelerator();
-        for (var vm : runtime.observe()) {
+        for (var vm : observe()) {
             var history = restarts.get(vm.id());
             InstanceState state = executor.inFlight(vm.id()).orElseGet(() -> switch (vm.state()) {
                 case BUSY -> InstanceState.UNKNOWN;

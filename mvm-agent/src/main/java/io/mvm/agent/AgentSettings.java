@@ -52,9 +52,17 @@ public record AgentSettings(NodeId node, Capacity capacity, Map<String, String> 
         Objects.requireNonNull(planner, "planner");
     }
 
+    /**
+     * The longest heartbeat gap the agent allows itself whatever --interval-secs says: well under
+     * the coordinator's default 30 s node timeout, so a long report interval cannot get the node
+     * declared lost. (The coordinator's own heartbeat_interval_secs, when shorter, wins at runtime.)
+     */
+    public static final Duration MAX_HEARTBEAT_INTERVAL = Duration.ofSeconds(10);
+
     /** Production defaults for a node; {@code interval} is the agent's --interval-secs. */
     public static AgentSettings defaults(NodeId node, Capacity capacity, Map<String, String> labels, Duration interval) {
-        return new AgentSettings(node, capacity, labels, 4, Duration.ofSeconds(30), interval, interval,
+        var heartbeat = interval.compareTo(MAX_HEARTBEAT_INTERVAL) > 0 ? MAX_HEARTBEAT_INTERVAL : interval;
+        return new AgentSettings(node, capacity, labels, 4, Duration.ofSeconds(30), heartbeat, interval,
                 Duration.ofMinutes(5), Duration.ofSeconds(2), interval, Duration.ofSeconds(5), 3,
                 new ExponentialBackoff(Duration.ofSeconds(2), Duration.ofMinutes(5)), Duration.ofMinutes(10),
                 new ExponentialBackoff(Duration.ofSeconds(1), Duration.ofMinutes(2)),

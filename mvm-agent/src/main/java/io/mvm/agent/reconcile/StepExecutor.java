@@ -47,10 +47,14 @@ public final class StepExecutor {
         try {
             switch (step) {
                 case Step.CreateInstance s -> {
+                    // A step-start event: with "created" (recorded once the guest is up) it shows
+                    // whether a boot began only after another instance had finished booting.
+                    record(id, "creating", "boot started");
                     runtime.create(s.spec());
                     record(id, "created", "booted " + s.spec().vcpus() + " vCPUs, " + s.spec().memoryMib() + " MiB");
                 }
                 case Step.StartInstance s -> {
+                    record(id, "starting", "boot from kept drives started");
                     runtime.start(s.spec());
                     record(id, "started", "booted from kept drives, secrets refreshed");
                 }

@@ -28,6 +28,7 @@ final class ScriptedCoordinator implements CoordinatorClient {
     private List<DesiredInstance> desired = List.of();
     private volatile NodeRegistration registration;
     private final Map<InstanceId, InstanceState> observed = new ConcurrentHashMap<>();
+    private final Map<InstanceId, InstanceReport> reports = new ConcurrentHashMap<>();
     private final List<InstanceEvent> events = new ArrayList<>();
 
     synchronized void want(List<DesiredInstance> instances) {
@@ -42,6 +43,11 @@ final class ScriptedCoordinator implements CoordinatorClient {
 
     Optional<InstanceState> state(InstanceId id) {
         return Optional.ofNullable(observed.get(id));
+    }
+
+    /** The instance's entry in the last observed report. */
+    Optional<InstanceReport> report(InstanceId id) {
+        return Optional.ofNullable(reports.get(id));
     }
 
     synchronized List<InstanceEvent> events(InstanceId id) {
@@ -78,8 +84,10 @@ final class ScriptedCoordinator implements CoordinatorClient {
     @Override
     public synchronized void reportObserved(NodeId node, ObservedReport report) {
         observed.clear();
+        reports.clear();
         for (InstanceReport i : report.instances()) {
             observed.put(i.id(), i.state());
+            reports.put(i.id(), i);
             events.addAll(i.events());
         }
     }

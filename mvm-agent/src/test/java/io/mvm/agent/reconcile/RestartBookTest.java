@@ -62,4 +62,35 @@ class RestartBookTest {
         book.settle(ID, false, desired(Target.RUNNING, "r2"), T0.plusSeconds(86_401));
         assertThat(book.get(ID)).isEqualTo(RestartHistory.NONE);
     }
+
+    @Test
+    void aBookWithAFileIsReadBackByTheNextAgent(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        var file = java.util.Optional.of(dir.resolve("restarts.json"));
+        var backoff = new ExponentialBackoff(Duration.ofSeconds(2), Duration.ofSeconds(60));
+        var kept = new RestartBook(backoff, Duration.ofMinutes(10), file);
+        kept.recordRestart(ID, 1, "crash", T0);
+        kept.recordRestart(InstanceId.of("w2"), 2, "hung", T0);
+        kept.recordGaveUp(InstanceId.of("w2"), "hung; gave up", desired(Target.RUNNING, "r1"));
+
+        var next = new RestartBook(backoff, Duration.ofMinutes(10), file);
+        assertThat(next.snapshot()).isEqualTo(kept.snapshot());
+        assertThat(next.get(InstanceId.of("w2"))).isEqualTo(new RestartHistory(2, T0.plusSeconds(4), true, "hung; gave up"));
+
+        // The give-up is tied to what was desired then: a new revision clears it, the same one does not.
+        next.settle(InstanceId.of("w2"), false, desired(Target.RUNNING, "r1"), T0);
+        assertThat(next.get(InstanceId.of("w2")).gaveUp()).isTrue();
+        next.forget(ID);
+        assertThat(new RestartBook(backoff, Duration.ofMinutes(10), file).get(ID)).isEqualTo(RestartHistory.NONE);
+    }
+
+    @Test
+    void anUnreadableBookIsMovedAsideAndTheAgentStartsEmpty(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        var path = dir.resolve("restarts.json");
+        java.nio.file.Files.writeString(path, "{\"version\": 99, \"instances\": []}");
+        var book = new RestartBook(new ExponentialBackoff(Duration.ofSeconds(2), Duration.ofSeconds(60)),
+                Duration.ofMinutes(10), java.util.Optional.of(path));
+        assertThat(book.snapshot()).isEmpty();
+        assertThat(dir.resolve("restarts.json.unreadable")).exists();
+    }
 }

@@ -117,7 +117,8 @@ public final class NodeAgent implements AutoCloseable {
             var client = new HttpCoordinatorClient(config.coordinator(), config.nodeToken(), Duration.ofSeconds(15), clock);
             var settings = AgentSettings.defaults(config.node(), config.capacity(), config.labels(), config.interval());
             var agent = new AgentService(settings, runtime, client, clock,
-                    Optional.of(new RelayEndpoint(relay.url(), token.value())));
+                    Optional.of(new RelayEndpoint(relay.url(), token.value())),
+                    Optional.of(config.dataDir().resolve("agent")));
             agent.start();
             log.info("agent {} relay server on {}", config.node(), relay.url());
             return new NodeAgent(vms, runtime, relay, agent);

@@ -96,7 +96,8 @@ public final class UpCommand implements Runnable {
                 + ":" + coordinator.port());
         try {
             var node = NodeAgent.defaultNodeId();
-            var nodeToken = coordinator.issueNodeToken(node);
+            var nodeToken = StoredNodeToken.reuseOrIssue(StoredNodeToken.fileIn(dir), url, node,
+                    () -> coordinator.issueNodeToken(node));
             agent = NodeAgent.start(new NodeAgent.Config(dir, images, url, nodeToken, node, NodeAgent.defaultCapacity(dir),
                     Map.of(), Duration.ofSeconds(intervalSecs), NodeAgent.parseListen("127.0.0.1:0"), network,
                     "mvm"), progress);

@@ -32,6 +32,7 @@ final class Fleet implements AutoCloseable {
     final String url;
     final CoordinatorClient admin;
     private final List<Agent> agents = new ArrayList<>();
+    private final ChildCleanup cleanup;
 
     /** One {@code mvm agent serve} process (restartable: same node id, data dir and token). */
     final class Agent {
@@ -59,6 +60,7 @@ final class Fleet implements AutoCloseable {
             pb.environment().put("MVM_NODE_TOKEN", token);
             pb.environment().remove("MVM_DATA_DIR");
             process = pb.start();
+            cleanup.track(process);
         }
 
         /** SIGKILL: no shutdown hook runs, exactly like a crash. */
@@ -85,6 +87,17 @@ final class Fleet implements AutoCloseable {
         this.coordinator = coordinator;
         this.url = "http://127.0.0.1:" + coordinator.port();
         this.admin = new CoordinatorClient(URI.create(url + "/"), Files.readString(coordinator.adminTokenFile()).strip());
+        this.cleanup = new ChildCleanup(root);
+    }
+
+    /** The tail of every agent's log, for a failed test's report. */
+    String agentLogs() {
+        var out = new StringBuilder();
+        for (var a : agents) {
+            out.append("----- agent ").append(a.node).append(" (").append(a.dataDir.resolveSibling(a.node + ".log"))
+                    .append(")\n").append(VmHost.tail(a.dataDir.resolveSibling(a.node + ".log"), 150)).append('\n');
+        }
+        return out.toString();
     }
 
     static Fleet start(String prefix, Duration nodeTimeout, Duration heartbeat) throws IOException {
@@ -201,7 +214,7 @@ final class Fleet implements AutoCloseable {
         for (var a : agents) {
             destroyVms(a.dataDir);
         }
-        VmHost.killQemusMentioning(root.toString() + "/");
+        cleanup.run();
         try {
             coordinator.stop();
         } finally {

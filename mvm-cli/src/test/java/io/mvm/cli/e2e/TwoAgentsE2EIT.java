@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Two agent processes (own data dirs and node ids) and one coordinator: a pool of four small VMs is
@@ -18,6 +19,8 @@ import org.junit.jupiter.api.Test;
 class TwoAgentsE2EIT {
     private static final Duration CONVERGE = Duration.ofMinutes(8);
     private Fleet fleet;
+    @RegisterExtension
+    final PrintLogsOnFailure logsOnFailure = new PrintLogsOnFailure(() -> fleet == null ? null : fleet.agentLogs());
 
     @AfterEach
     void stop() {

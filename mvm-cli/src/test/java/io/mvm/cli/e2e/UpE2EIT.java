@@ -22,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code mvm up} as a user runs it, in a child process with its own data dir and port: the demo
@@ -31,6 +32,11 @@ import org.junit.jupiter.api.Test;
 class UpE2EIT {
     private Path dataDir;
     private Process up;
+    private ChildCleanup children;
+    @RegisterExtension
+    final PrintLogsOnFailure logsOnFailure = new PrintLogsOnFailure(() -> dataDir == null ? null
+            : "----- up-1.log\n" + VmHost.tail(dataDir.resolve("up-1.log"), 150)
+            + "\n----- up-2.log\n" + VmHost.tail(dataDir.resolve("up-2.log"), 150));
 
     @AfterEach
     void cleanUp() throws Exception {
@@ -40,7 +46,9 @@ class UpE2EIT {
         }
         if (dataDir != null) {
             Fleet.destroyVms(dataDir);
-            VmHost.killQemusMentioning(dataDir + "/");
+            if (children != null) {
+                children.run();
+            }
             VmHost.deleteTree(dataDir);
         }
     }
@@ -49,6 +57,7 @@ class UpE2EIT {
     void upStartsTheDemoAndAnotherUpReadoptsItsVms() throws Exception {
         VmHost.require();
         dataDir = Files.createTempDirectory("mvm-e2e-up-");
+        children = new ChildCleanup(dataDir);
         int port;
         try (var socket = new ServerSocket(0)) {
             port = socket.getLocalPort();
@@ -94,7 +103,9 @@ class UpE2EIT {
         var pb = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(dataDir.resolve(log).toFile());
         pb.environment().remove("MVM_DATA_DIR");
-        return pb.start();
+        var process = pb.start();
+        children.track(process);
+        return process;
     }
 
     private void awaitReady(String log) {

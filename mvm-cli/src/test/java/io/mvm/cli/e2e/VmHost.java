@@ -60,9 +60,69 @@ final class VmHost {
         return out;
     }
 
+    /**
+     * Kills the QEMUs whose command line mentions {@code marker}, waits for them to exit and removes
+     * their (then empty) cgroups under {@code /mvm/}: a VMM killed behind the runtime's back leaves
+     * its cgroup directory behind otherwise.
+     */
     static void killQemusMentioning(String marker) {
+        List<Path> groups = new ArrayList<>();
+        List<ProcessHandle> killed = new ArrayList<>();
         for (long pid : qemusMentioning(marker)) {
-            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            groups.addAll(mvmCgroupsOf(pid));
+            ProcessHandle.of(pid).ifPresent(p -> {
+                p.destroyForcibly();
+                killed.add(p);
+            });
+        }
+        for (var p : killed) {
+            try {
+                p.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (Exception e) {
+                System.err.println("cleanup: VMM " + p.pid() + " did not exit: " + e);
+            }
+        }
+        for (var group : groups) {
+            try {
+                Files.deleteIfExists(group);
+            } catch (IOException e) {
+                System.err.println("cleanup: cannot remove cgroup " + group + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /** The cgroup directories (v2, or v1 cpu and memory) of a process, if they are mvm's own. */
+    static List<Path> mvmCgroupsOf(long pid) {
+        List<Path> out = new ArrayList<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup"))) {
+                String[] parts = line.split(":", 3);
+                if (parts.length != 3 || !parts[2].contains("/mvm/")) {
+                    continue;
+                }
+                if (parts[1].isEmpty()) {
+                    out.add(Path.of("/sys/fs/cgroup" + parts[2]));
+                } else {
+                    for (String controller : parts[1].split(",")) {
+                        if (controller.equals("cpu") || controller.equals("memory")) {
+                            out.add(Path.of("/sys/fs/cgroup", controller + parts[2]));
+                        }
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // exited meanwhile
+        }
+        return out;
+    }
+
+    /** Last {@code lines} lines of a log file, for a failure report. */
+    static String tail(Path file, int lines) {
+        try {
+            var all = Files.readAllLines(file);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(no log " + file + ": " + e.getMessage() + ")";
         }
     }
 
