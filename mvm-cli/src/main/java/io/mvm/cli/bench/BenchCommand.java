@@ -7,14 +7,13 @@ import io.mvm.cli.vm.LocalRuntime;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.image.GuestImage;
 import io.mvm.runtime.image.ImageBuilder;
+import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.runtime.vm.LocalVms;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -59,11 +58,7 @@ public final class BenchCommand implements Runnable {
                 System.out.println(json);
                 return 0;
             } finally {
-                try (Stream<Path> walk = Files.walk(scratch)) {
-                    for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                        Files.deleteIfExists(p);
-                    }
-                }
+                DirectoryTree.deleteQuietly(scratch);
             }
         }
     }

@@ -1,11 +1,11 @@
 package io.mvm.runtime.drive;
 
-import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.DriveKind;
 import io.mvm.runtime.backend.DriveSpec;
 import io.mvm.runtime.backend.VmSpec;
+import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,6 +1,5 @@
 package io.mvm.runtime.firecracker;
 
-import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.model.Accelerator;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceState;
@@ -30,6 +29,7 @@ import io.mvm.runtime.guest.GuestChannel;
 import io.mvm.runtime.qemu.AgentConnector;
 import io.mvm.runtime.qemu.QemuLaunch;
 import io.mvm.runtime.qemu.SerialLog;
+import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
 package io.mvm.runtime.image;
 
-import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.model.MvmException;
+import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,11 +1,11 @@
 package io.mvm.runtime.image;
 
-import io.mvm.runtime.state.DirectoryTree;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.mvm.model.MvmException;
+import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

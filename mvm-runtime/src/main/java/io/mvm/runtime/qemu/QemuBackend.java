@@ -1,6 +1,5 @@
 package io.mvm.runtime.qemu;
 
-import io.mvm.runtime.state.DirectoryTree;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mvm.model.Accelerator;
 import io.mvm.model.ErrorCategory;
@@ -20,6 +19,7 @@ import io.mvm.runtime.cgroup.VmCgroup;
 import io.mvm.runtime.drive.AttachedDrive;
 import io.mvm.runtime.drive.VmDrives;
 import io.mvm.runtime.guest.GuestChannel;
+import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,6 +1,5 @@
 package io.mvm.runtime.vm;
 
-import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceId;
 import io.mvm.model.InstanceState;
@@ -11,6 +10,7 @@ import io.mvm.runtime.backend.Snapshottable;
 import io.mvm.runtime.backend.VmHandle;
 import io.mvm.runtime.backend.VmSpec;
 import io.mvm.runtime.guest.GuestChannel;
+import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
