@@ -2,6 +2,7 @@ package io.mvm.runtime.backend;
 
 import io.mvm.model.Accelerator;
 import io.mvm.model.InstanceState;
+import io.mvm.model.MvmException;
 import java.nio.file.Path;
 import java.time.Instant;
 
@@ -55,6 +56,24 @@ public record VmHandle(
     public VmHandle withImageDigests(java.util.Map<String, String> digests, Instant now) {
         return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir,
                 controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, digests);
+    }
+
+    /** The VMM, which must be running for the operation at hand. */
+    public VmmProcess requireLiveProcess() {
+        if (process() == null || !process().isAlive()) {
+            throw MvmException.precondition("the VMM of " + name() + " is not running");
+        }
+        return process();
+    }
+
+    /** Refuses {@code verb} unless this VM is in one of the {@code allowed} states. */
+    public void requireState(String verb, InstanceState... allowed) {
+        for (InstanceState s : allowed) {
+            if (state() == s) {
+                return;
+            }
+        }
+        throw MvmException.precondition("cannot " + verb + " VM " + name() + " while it is " + state());
     }
 
     public VmHandle withState(InstanceState next, String reason, Instant now) {

@@ -1,8 +1,11 @@
 package io.mvm.runtime.backend;
 
+import io.mvm.model.ErrorCategory;
+import io.mvm.model.MvmException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 
 /**
@@ -33,6 +36,31 @@ public record VmmProcess(long pid, long startTicks) {
     public void terminate() {
         if (isAlive()) {
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
+        }
+    }
+
+    /** Waits until this process is gone; false if it still runs when {@code timeout} has passed. */
+    public boolean awaitExit(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (isAlive()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new MvmException(ErrorCategory.UNAVAILABLE, "interrupted while waiting for VMM pid " + pid, e);
+            }
+        }
+        return true;
+    }
+
+    /** SIGKILL and wait until the process is gone; a VMM that survives that is an internal error. */
+    public void killAndAwait() {
+        kill();
+        if (!awaitExit(Duration.ofSeconds(30))) {
+            throw new MvmException(ErrorCategory.INTERNAL, "VMM pid " + pid + " survived SIGKILL");
         }
     }
 

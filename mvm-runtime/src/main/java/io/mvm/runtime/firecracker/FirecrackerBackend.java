@@ -233,7 +233,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
             return handle;
         } catch (RuntimeException e) {
             if (process != null) {
-                killAndWait(process);
+                process.killAndAwait();
             }
             group.ifPresent(this::removeCgroupQuietly);
             removeQuietly(handle.controlSocket(), handle.agentSocket());
@@ -350,8 +350,8 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
     @Override
     public VmHandle pause(VmHandle handle, HandleJournal journal) {
         requireOwn(handle);
-        requireState(handle, "pause", InstanceState.RUNNING, InstanceState.WARM);
-        requireAlive(handle);
+        handle.requireState("pause", InstanceState.RUNNING, InstanceState.WARM);
+        handle.requireLiveProcess();
         api(handle).send(new FirecrackerCall.PauseVm());
         VmHandle next = handle.withState(InstanceState.WARM, null, clock.instant());
         journal.record(next);
@@ -361,8 +361,8 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
     @Override
     public VmHandle resume(VmHandle handle, HandleJournal journal) {
         requireOwn(handle);
-        requireState(handle, "resume", InstanceState.WARM, InstanceState.RUNNING);
-        requireAlive(handle);
+        handle.requireState("resume", InstanceState.WARM, InstanceState.RUNNING);
+        handle.requireLiveProcess();
         api(handle).send(new FirecrackerCall.ResumeVm());
         VmHandle next = handle.withState(InstanceState.RUNNING, null, clock.instant());
         journal.record(next);
@@ -374,8 +374,8 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
     @Override
     public VmHandle sleep(VmHandle handle, Duration drainDeadline, HandleJournal journal) {
         requireOwn(handle);
-        requireState(handle, "sleep", InstanceState.RUNNING, InstanceState.WARM);
-        VmmProcess process = requireAlive(handle);
+        handle.requireState("sleep", InstanceState.RUNNING, InstanceState.WARM);
+        VmmProcess process = handle.requireLiveProcess();
         if (handle.state() == InstanceState.RUNNING) {
             try (GuestChannel channel = agents.connect(handle.agentSocket())) {
                 GuestChannel.DrainResult drained = channel.drain(drainDeadline);
@@ -411,7 +411,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
             throw new MvmException(ErrorCategory.INTERNAL, "cannot snapshot " + handle.name() + ": " + e.getMessage(), e);
         }
         // Firecracker has no "quit": the snapshot is complete, so the paused VMM is simply ended.
-        killAndWait(process);
+        process.killAndAwait();
         Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
         removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         VmHandle sleeping = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
@@ -424,7 +424,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
     @Override
     public VmHandle wake(VmSpec spec, VmHandle handle, HandleJournal journal) {
         requireOwn(handle);
-        requireState(handle, "wake", InstanceState.SLEEPING);
+        handle.requireState("wake", InstanceState.SLEEPING);
         if (handle.snapshot() == null || !Files.isRegularFile(handle.snapshot()) || !Files.isRegularFile(memoryFile(handle.snapshot()))) {
             throw MvmException.precondition("VM " + handle.name() + " has no complete snapshot at " + handle.snapshot());
         }
@@ -482,7 +482,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
                     // Expected: the VMM exits before the agent can answer.
                 }
             }
-            if (waitForExit(process, grace)) {
+            if (process.awaitExit(grace)) {
                 return;
             }
         } catch (RuntimeException e) {
@@ -493,8 +493,8 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         } catch (RuntimeException e) {
             LOG.debug("SendCtrlAltDel: {}", e.getMessage());
         }
-        if (!waitForExit(process, Duration.ofSeconds(10))) {
-            killAndWait(process);
+        if (!process.awaitExit(Duration.ofSeconds(10))) {
+            process.killAndAwait();
         }
     }
 
@@ -503,7 +503,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         requireOwn(handle);
         VmmProcess process = handle.process();
         if (process != null) {
-            killAndWait(process);
+            process.killAndAwait();
         }
         Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
         DirectoryTree.delete(handle.vmDir());
@@ -512,8 +512,8 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
     @Override
     public GuestChannel guestChannel(VmHandle handle) {
         requireOwn(handle);
-        requireState(handle, "talk to the guest of", InstanceState.RUNNING);
-        requireAlive(handle);
+        handle.requireState("talk to the guest of", InstanceState.RUNNING);
+        handle.requireLiveProcess();
         return agents.connect(handle.agentSocket());
     }
 
@@ -531,41 +531,6 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         if (!name().equals(handle.backend())) {
             throw MvmException.precondition("VM " + handle.name() + " runs under the " + handle.backend()
                     + " backend, not " + name() + ": use --backend " + handle.backend());
-        }
-    }
-
-    private static VmmProcess requireAlive(VmHandle handle) {
-        VmmProcess process = handle.process();
-        if (process == null || !process.isAlive()) {
-            throw MvmException.precondition("the VMM of " + handle.name() + " is not running");
-        }
-        return process;
-    }
-
-    private static void requireState(VmHandle handle, String verb, InstanceState... allowed) {
-        for (InstanceState s : allowed) {
-            if (handle.state() == s) {
-                return;
-            }
-        }
-        throw MvmException.precondition("cannot " + verb + " VM " + handle.name() + " while it is " + handle.state());
-    }
-
-    private static boolean waitForExit(VmmProcess process, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (process.isAlive()) {
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            pause(Duration.ofMillis(50));
-        }
-        return true;
-    }
-
-    private static void killAndWait(VmmProcess process) {
-        process.kill();
-        if (!waitForExit(process, Duration.ofSeconds(30))) {
-            throw new MvmException(ErrorCategory.INTERNAL, "VMM pid " + process.pid() + " survived SIGKILL");
         }
     }
 

@@ -124,7 +124,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         // journal the pid may still be running on these drives.
         OrphanedVmm.find(vmDir, QMP_SOCKET, PID_FILE).ifPresent(orphan -> {
             LOG.warn("VM {}: killing VMM pid {} left running on its directory before launching another", initial.name(), orphan.pid());
-            killAndWait(orphan);
+            orphan.killAndAwait();
         });
         removeQuietly(vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET), vmDir.resolve(PID_FILE));
         if (snapshot.isEmpty()) {
@@ -161,7 +161,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             return handle;
         } catch (RuntimeException e) {
             if (process != null) {
-                killAndWait(process);
+                process.killAndAwait();
             }
             group.ifPresent(cgroups::remove);
             String reason = e.getMessage() + "\n--- last serial lines ---\n" + SerialLog.tail(handle.serialLog(), SERIAL_TAIL_LINES);
@@ -318,7 +318,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             LOG.info("VM {}: adopted VMM pid {} launched before the last runtime crashed", handle.name(), process.pid());
             return handle.withProcess(process, clock.instant()).withState(adopted, null, clock.instant());
         }
-        killAndWait(process);
+        process.killAndAwait();
         Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
         return handle.withState(InstanceState.FAILED, "killed VMM pid " + process.pid()
                 + " left by a crash during " + handle.state() + ": QEMU status " + status, clock.instant());
@@ -326,8 +326,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     /** The snapshot file is only ever renamed into place once complete and synced: finish the sleep. */
     private VmHandle finishInterruptedSleep(VmHandle handle) {
-        Optional.ofNullable(handle.process()).ifPresent(QemuBackend::killAndWait);
-        OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE).ifPresent(QemuBackend::killAndWait);
+        Optional.ofNullable(handle.process()).ifPresent(VmmProcess::killAndAwait);
+        OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE).ifPresent(VmmProcess::killAndAwait);
         Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
         removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         return handle.withProcess(null, clock.instant()).withState(InstanceState.SLEEPING, null, clock.instant());
@@ -361,7 +361,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     @Override
     public VmHandle pause(VmHandle handle, HandleJournal journal) {
-        requireState(handle, "pause", InstanceState.RUNNING, InstanceState.WARM);
+        handle.requireState("pause", InstanceState.RUNNING, InstanceState.WARM);
         qmp(handle, "stop", Map.of());
         VmHandle next = handle.withState(InstanceState.WARM, null, clock.instant());
         journal.record(next);
@@ -370,7 +370,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     @Override
     public VmHandle resume(VmHandle handle, HandleJournal journal) {
-        requireState(handle, "resume", InstanceState.WARM, InstanceState.RUNNING);
+        handle.requireState("resume", InstanceState.WARM, InstanceState.RUNNING);
         qmp(handle, "cont", Map.of());
         VmHandle next = handle.withState(InstanceState.RUNNING, null, clock.instant());
         journal.record(next);
@@ -381,8 +381,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     @Override
     public VmHandle sleep(VmHandle handle, Duration drainDeadline, HandleJournal journal) {
-        requireState(handle, "sleep", InstanceState.RUNNING, InstanceState.WARM);
-        VmmProcess process = requireAlive(handle);
+        handle.requireState("sleep", InstanceState.RUNNING, InstanceState.WARM);
+        VmmProcess process = handle.requireLiveProcess();
         if (handle.state() == InstanceState.WARM) {
             // A warm guest's vCPUs are stopped, so it cannot hear a drain: let it run for the drain;
             // the snapshot below stops it again.
@@ -437,8 +437,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             journal.record(handle.withState(InstanceState.WARM, "sleep failed: " + e.getMessage(), clock.instant()));
             throw e;
         }
-        waitForExit(process, settings.controlTimeout());
-        killAndWait(process);
+        process.awaitExit(settings.controlTimeout());
+        process.killAndAwait();
         Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
         removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         VmHandle sleeping = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
@@ -468,7 +468,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     @Override
     public VmHandle wake(VmSpec spec, VmHandle handle, HandleJournal journal) {
         // FAILED is allowed too: a wake that failed keeps its snapshot, so it can be retried.
-        requireState(handle, "wake", InstanceState.SLEEPING, InstanceState.FAILED);
+        handle.requireState("wake", InstanceState.SLEEPING, InstanceState.FAILED);
         if (handle.snapshot() == null || !Files.isRegularFile(handle.snapshot())) {
             throw MvmException.precondition("VM " + handle.name() + " has no snapshot at " + handle.snapshot());
         }
@@ -546,7 +546,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                     // Expected: the guest powers off before the agent can answer.
                 }
             }
-            if (waitForExit(process, grace)) {
+            if (process.awaitExit(grace)) {
                 return StopPath.GUEST_POWEROFF;
             }
         } catch (RuntimeException e) {
@@ -557,10 +557,10 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         } catch (RuntimeException e) {
             LOG.debug("quit: {}", e.getMessage());
         }
-        if (waitForExit(process, Duration.ofSeconds(10))) {
+        if (process.awaitExit(Duration.ofSeconds(10))) {
             return StopPath.QMP_QUIT;
         }
-        killAndWait(process);
+        process.killAndAwait();
         return StopPath.SIGKILL;
     }
 
@@ -568,61 +568,26 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     public void destroy(VmHandle handle) {
         VmmProcess process = handle.process();
         if (process != null) {
-            killAndWait(process);
+            process.killAndAwait();
         }
-        OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE).ifPresent(QemuBackend::killAndWait);
+        OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE).ifPresent(VmmProcess::killAndAwait);
         Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
         DirectoryTree.delete(handle.vmDir());
     }
 
     @Override
     public GuestChannel guestChannel(VmHandle handle) {
-        requireState(handle, "talk to the guest of", InstanceState.RUNNING);
-        requireAlive(handle);
+        handle.requireState("talk to the guest of", InstanceState.RUNNING);
+        handle.requireLiveProcess();
         return agents.connect(handle.agentSocket());
     }
 
     // ---------------------------------------------------------------- helpers
 
     private JsonNode qmp(VmHandle handle, String command, Map<String, ?> arguments) {
-        requireAlive(handle);
+        handle.requireLiveProcess();
         try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
             return qmp.execute(command, arguments, settings.controlTimeout());
-        }
-    }
-
-    private static VmmProcess requireAlive(VmHandle handle) {
-        VmmProcess process = handle.process();
-        if (process == null || !process.isAlive()) {
-            throw MvmException.precondition("the VMM of " + handle.name() + " is not running");
-        }
-        return process;
-    }
-
-    private static void requireState(VmHandle handle, String verb, InstanceState... allowed) {
-        for (InstanceState s : allowed) {
-            if (handle.state() == s) {
-                return;
-            }
-        }
-        throw MvmException.precondition("cannot " + verb + " VM " + handle.name() + " while it is " + handle.state());
-    }
-
-    private static boolean waitForExit(VmmProcess process, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (process.isAlive()) {
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            pause(Duration.ofMillis(50));
-        }
-        return true;
-    }
-
-    private static void killAndWait(VmmProcess process) {
-        process.kill();
-        if (!waitForExit(process, Duration.ofSeconds(30))) {
-            throw new MvmException(ErrorCategory.INTERNAL, "VMM pid " + process.pid() + " survived SIGKILL");
         }
     }
 
