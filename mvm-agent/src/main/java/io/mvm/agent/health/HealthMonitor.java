@@ -71,9 +71,7 @@ public final class HealthMonitor {
                 switch (vm.state()) {
                     case CRASHED -> {
                         crashedNow.add(vm.id());
-                        if (reportedCrashes.add(vm.id())) {
-                            outbox.add(new InstanceEvent(clock.instant(), vm.id(), "vmm-exited",
-                                    vm.lastError().orElse("the VMM process is gone")));
+                        if (recordCrash(vm)) {
                             enqueue.accept(vm.id());
                         }
                     }
@@ -106,6 +104,27 @@ public final class HealthMonitor {
         }
     }
 
+    /** Records a VMM death once per crash; true if this call recorded it. */
+    private boolean recordCrash(LocalVm vm) {
+        if (!reportedCrashes.add(vm.id())) {
+            return false;
+        }
+        outbox.add(new InstanceEvent(clock.instant(), vm.id(), "vmm-exited", vm.lastError().orElse("the VMM process is gone")));
+        return true;
+    }
+
+    /** After a watched VMM exited: a crash only if the runtime says so (a planned stop or sleep is not). */
+    private void recordIfCrashed(InstanceId id) {
+        try {
+            runtime.observe().stream()
+                    .filter(v -> v.id().equals(id) && v.state() == VmState.CRASHED)
+                    .findFirst()
+                    .ifPresent(this::recordCrash);
+        } catch (RuntimeException e) {
+            log.warn("cannot check whether {} crashed: {}", id, e.getMessage());
+        }
+    }
+
     private void watchPid(LocalVm vm) {
         if (vm.pid().isEmpty() || vm.state() == VmState.CRASHED) {
             return;
@@ -117,6 +136,9 @@ public final class HealthMonitor {
         ProcessHandle.of(pid).ifPresentOrElse(
                 handle -> handle.onExit().thenRun(() -> {
                     watchedPids.remove(vm.id() + "/" + pid);
+                    // Record the death now: the pass enqueued below may restart the VM before the
+                    // next tick could see it crashed, and then the crash would leave no event.
+                    recordIfCrashed(vm.id());
                     enqueue.accept(vm.id());
                 }),
                 () -> {
