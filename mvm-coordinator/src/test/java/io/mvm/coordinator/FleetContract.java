@@ -407,6 +407,37 @@ abstract class FleetContract {
         assertThat(kept.get(499).get("message").asText()).isEqualTo("restart 799");
     }
 
+    // ---- role order across nodes ----
+
+    @Test
+    void aTenantsWorkersAreCreatedOnlyOnceItsGatewayRunsWhereverEachWasPlaced() {
+        ApiClient a = register("node-a", 8, 16384);
+        ApiClient b = register("node-b", 8, 16384);
+        tenantWithPool("acme", "gw", 1, 1, "role", "gateway");
+        assertThat(admin.post("/v1/tenants/acme/pools", Map.of("name", "w", "profile", "minimal", "flake", ".",
+                "vcpus", 1, "memory_mib", 256, "data_disk_mib", 512, "running", 2)).status()).isEqualTo(201);
+        JsonNode gateway = instances("acme").stream().filter(i -> i.get("pool").asText().equals("gw")).findFirst()
+                .orElseThrow();
+        String gw = gateway.get("id").asText();
+        String gwNodeId = gateway.get("node").asText();
+        ApiClient gwNode = gwNodeId.equals("node-a") ? a : b;
+
+        assertThat(listedOn(a, b)).containsExactly(gw);
+        gwNode.post("/v1/nodes/" + gwNodeId + "/observed", report(1, observed(gw, "creating")));
+        assertThat(listedOn(a, b)).containsExactly(gw);
+
+        gwNode.post("/v1/nodes/" + gwNodeId + "/observed", report(1, observed(gw, "running")));
+        assertThat(listedOn(a, b)).hasSize(3).contains(gw);
+    }
+
+    /** Every instance id in the two nodes' desired lists. */
+    private List<String> listedOn(ApiClient a, ApiClient b) {
+        List<String> ids = new java.util.ArrayList<>();
+        desired(a, "node-a").get("instances").forEach(i -> ids.add(i.get("id").asText()));
+        desired(b, "node-b").get("instances").forEach(i -> ids.add(i.get("id").asText()));
+        return ids;
+    }
+
     // ---- lost nodes ----
 
     @Test

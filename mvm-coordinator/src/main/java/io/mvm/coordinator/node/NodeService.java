@@ -162,10 +162,12 @@ public final class NodeService {
     public void observe(Caller caller, NodeId id, ObservedReport report) {
         caller.requireNodeOrAdmin(id);
         long at = clock.instant().toEpochMilli();
-        int deleted = db.inTransaction(tx -> {
+        // Counts deletions and state changes: either may change what a node should run (a freed
+        // address, a tenant's gateway now running lets its workers be created).
+        int changed = db.inTransaction(tx -> {
             nodes.find(tx, id).orElseThrow(() -> notFound(id));
             nodes.observedGeneration(tx, id, report.desiredGeneration());
-            int gone = 0;
+            int changes = 0;
             for (ObservedReport.Observed o : report.instances()) {
                 Optional<Instance> found = instances.find(tx, o.id());
                 if (found.isEmpty() || !found.get().node().equals(Optional.of(id))) {
@@ -182,15 +184,18 @@ public final class NodeService {
                 }
                 if (o.state() == InstanceState.DESTROYED && current.desired() == DesiredState.DESTROYED) {
                     instances.delete(tx, o.id());
-                    gone++;
+                    changes++;
                 } else {
+                    if (o.state() != current.state()) {
+                        changes++;
+                    }
                     instances.observe(tx, o.id(), id, o.state(), o.pid(),
                             o.accelerator().map(a -> a.wireName()), o.lastError(), at);
                 }
             }
-            return gone;
+            return changes;
         });
-        if (deleted > 0) {
+        if (changed > 0) {
             scheduler.convergeQuietly();
         }
     }

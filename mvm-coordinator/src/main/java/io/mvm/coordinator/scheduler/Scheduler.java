@@ -11,6 +11,7 @@ import io.mvm.core.placement.NodeView;
 import io.mvm.core.placement.Placement;
 import io.mvm.core.placement.PlacementDecision;
 import io.mvm.core.placement.PlacementPlan;
+import io.mvm.core.pool.RoleGate;
 import io.mvm.model.InstanceId;
 import io.mvm.model.InstanceState;
 import io.mvm.model.NodeId;
@@ -34,6 +35,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -185,9 +187,11 @@ public final class Scheduler {
 
         Map<TenantId, Tenant> tenantsById = tenants.list(tx).stream()
                 .collect(Collectors.toMap(Tenant::id, Function.identity()));
+        Set<InstanceId> waitingForEarlierRoles = heldBack(byId.values(), poolsByRef);
         Set<NodeId> advanced = new TreeSet<>();
         for (Node node : allNodes) {
-            List<DesiredEntry> entries = desiredFor(node.id(), byId.values(), poolsByRef, tenantsById);
+            List<DesiredEntry> entries = desiredFor(node.id(), byId.values(), waitingForEarlierRoles, poolsByRef,
+                    tenantsById);
             String hash = hash(entries);
             if (!hash.equals(node.desiredHash())) {
                 nodes.advanceGeneration(tx, node.id(), node.generation() + 1, hash);
@@ -202,14 +206,27 @@ public final class Scheduler {
         Map<PoolRef, Pool> poolsByRef = pools.listAll(tx).stream().collect(Collectors.toMap(Pool::ref, p -> p));
         Map<TenantId, Tenant> tenantsById = tenants.list(tx).stream()
                 .collect(Collectors.toMap(Tenant::id, Function.identity()));
-        return desiredFor(node, instances.listByNode(tx, node), poolsByRef, tenantsById);
+        List<Instance> all = instances.listAll(tx);
+        return desiredFor(node, all, heldBack(all, poolsByRef), poolsByRef, tenantsById);
     }
 
-    private static List<DesiredEntry> desiredFor(NodeId node, Iterable<Instance> candidates,
+    /** Instances whose creation waits for an earlier role of their tenant, fleet-wide ({@link RoleGate}). */
+    private static Set<InstanceId> heldBack(Collection<Instance> all, Map<PoolRef, Pool> poolsByRef) {
+        List<RoleGate.Member> members = new ArrayList<>();
+        for (Instance i : all) {
+            Pool p = poolsByRef.get(i.pool());
+            if (p != null) {
+                members.add(new RoleGate.Member(i.id(), i.pool().tenant(), p.role(), i.desired(), i.state()));
+            }
+        }
+        return RoleGate.heldBack(members);
+    }
+
+    private static List<DesiredEntry> desiredFor(NodeId node, Iterable<Instance> candidates, Set<InstanceId> held,
                                                  Map<PoolRef, Pool> poolsByRef, Map<TenantId, Tenant> tenantsById) {
         List<DesiredEntry> out = new ArrayList<>();
         for (Instance i : candidates) {
-            if (!i.node().equals(Optional.of(node))) {
+            if (!i.node().equals(Optional.of(node)) || held.contains(i.id())) {
                 continue;
             }
             Pool p = poolsByRef.get(i.pool());
