@@ -16,9 +16,9 @@ import java.time.Instant;
  * @param cgroup        cgroup path relative to the controller roots, or null when not limited
  * @param stateReason   why the VM is in its state (for FAILED: what happened and the serial tail;
  *                      for STOPPED: which path ended the VMM)
- * @param imageDigests  sha256 of each guest image file the VM booted from (path → hex), recorded at
- *                      create so a wake can refuse to restore memory onto a different rootfs/kernel;
- *                      null in handles written before this field existed
+ * @param imageDigests  sha256 and file identity of each guest image file the VM booted from (by
+ *                      path), recorded at create so a wake can refuse to restore memory onto a
+ *                      different rootfs/kernel; null in handles written before this field existed
  */
 public record VmHandle(
         int schemaVersion,
@@ -37,7 +37,7 @@ public record VmHandle(
         String cgroup,
         String ip,
         Instant updatedAt,
-        java.util.Map<String, String> imageDigests) {
+        java.util.Map<String, ImageFileDigest> imageDigests) {
 
     public static final int SCHEMA_VERSION = 1;
 
@@ -53,7 +53,7 @@ public record VmHandle(
                 agentSocket, serialLog, snapshot, cgroup, ip, updatedAt, null);
     }
 
-    public VmHandle withImageDigests(java.util.Map<String, String> digests, Instant now) {
+    public VmHandle withImageDigests(java.util.Map<String, ImageFileDigest> digests, Instant now) {
         return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir,
                 controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, digests);
     }

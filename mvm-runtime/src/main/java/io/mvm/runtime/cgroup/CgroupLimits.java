@@ -22,6 +22,18 @@ public sealed interface CgroupLimits {
     /** QEMU's own memory (device emulation, TCG translation cache) on top of guest RAM. */
     long VMM_OVERHEAD_MIB = 256;
     long CPU_PERIOD_US = 100_000;
+    /**
+     * QEMU's own threads (main loop, device I/O, RCU) on top of the vCPUs. Each vCPU is one thread,
+     * so the guest still cannot use more than its vCPUs; without this headroom a busy vCPU used up
+     * the quota and the group was throttled in ~40% of periods during a boot, stalling the I/O the
+     * vCPU waits for.
+     */
+    long VMM_CPU_HEADROOM_US = CPU_PERIOD_US / 4;
+
+    /** CFS quota per {@link #CPU_PERIOD_US} for a VM of {@code vcpus}. */
+    static long cpuQuotaMicros(int vcpus) {
+        return vcpus * CPU_PERIOD_US + VMM_CPU_HEADROOM_US;
+    }
 
     Optional<VmCgroup> create(String groupName, int vcpus, long memoryMib);
 
@@ -128,7 +140,7 @@ public sealed interface CgroupLimits {
             VmCgroup group = new VmCgroup(List.of(cpu, memory));
             try {
                 write(cpu.resolve("cpu.cfs_period_us"), Long.toString(CPU_PERIOD_US));
-                write(cpu.resolve("cpu.cfs_quota_us"), Long.toString(vcpus * CPU_PERIOD_US));
+                write(cpu.resolve("cpu.cfs_quota_us"), Long.toString(cpuQuotaMicros(vcpus)));
                 write(memory.resolve("memory.limit_in_bytes"), Long.toString((memoryMib + VMM_OVERHEAD_MIB) << 20));
             } catch (RuntimeException e) {
                 remove(group);
@@ -158,7 +170,7 @@ public sealed interface CgroupLimits {
             Path group = mkdirs(mvm.resolve(groupName));
             VmCgroup result = new VmCgroup(List.of(group));
             try {
-                write(group.resolve("cpu.max"), (vcpus * CPU_PERIOD_US) + " " + CPU_PERIOD_US);
+                write(group.resolve("cpu.max"), cpuQuotaMicros(vcpus) + " " + CPU_PERIOD_US);
                 write(group.resolve("memory.max"), Long.toString((memoryMib + VMM_OVERHEAD_MIB) << 20));
             } catch (RuntimeException e) {
                 remove(result);

@@ -110,14 +110,16 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     @Override
     public VmHandle start(VmSpec spec, Path vmDir, HandleJournal journal) {
+        LaunchPhases phases = new LaunchPhases();
         VmHandle handle = new VmHandle(VmHandle.SCHEMA_VERSION, spec.name().value(), name(), settings.accelerator(),
                 InstanceState.CREATING, null, 0, 0, vmDir, vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET),
                 vmDir.resolve(SERIAL_LOG), null, null, spec.nic().map(n -> n.ipv4()).orElse(null), clock.instant(),
                 ImageDigests.recorded(spec.image()));
-        return launchAndWait(spec, handle, Optional.empty(), journal);
+        return launchAndWait(spec, handle, Optional.empty(), journal, phases);
     }
 
-    private VmHandle launchAndWait(VmSpec spec, VmHandle initial, Optional<Path> snapshot, HandleJournal journal) {
+    private VmHandle launchAndWait(VmSpec spec, VmHandle initial, Optional<Path> snapshot, HandleJournal journal,
+                                   LaunchPhases phases) {
         Path vmDir = initial.vmDir();
         validate(spec);
         // Never two VMMs on one VM directory: a VMM launched by a runtime that crashed before it could
@@ -130,7 +132,9 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         if (snapshot.isEmpty()) {
             removeQuietly(vmDir.resolve(SERIAL_LOG));
         }
+        phases.lap("checks");
         List<AttachedDrive> attached = drives.prepare(spec, vmDir);
+        phases.lap("drives");
         // A snapshot only restores under the accelerator it was taken with.
         Accelerator accelerator = snapshot.isPresent() && initial.accelerator() != null ? initial.accelerator() : settings.accelerator();
         QemuLaunch launch = new QemuLaunch(settings.binary(), accelerator, spec.vcpus(), spec.memoryMib(),
@@ -144,20 +148,25 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                 initial.controlSocket(), initial.agentSocket(), initial.serialLog(), initial.snapshot(),
                 group.map(VmCgroup::encode).orElse(null), initial.ip(), clock.instant(), initial.imageDigests());
         journal.record(handle);
+        phases.lap("cgroup+journal");
         VmmProcess process = null;
         try {
             process = launch(arguments, vmDir, group);
             handle = handle.withProcess(process, clock.instant());
             journal.record(handle);
+            phases.lap("launch");
             if (snapshot.isPresent()) {
                 finishIncomingMigration(handle);
-                waitForAgent(handle, process, false);
+                phases.lap("restore");
+                waitForAgent(handle, process, false, phases);
             } else {
-                waitForAgent(handle, process, true);
+                waitForAgent(handle, process, true, phases);
             }
             handle = handle.withState(InstanceState.RUNNING, null, clock.instant());
             journal.record(handle);
-            LOG.info("VM {} running (pid {}, accel {})", handle.name(), process.pid(), accelerator);
+            phases.lap("journal");
+            LOG.info("VM {} running in {} ms (pid {}, accel {}; {})", handle.name(), phases.totalMillis(),
+                    process.pid(), accelerator, phases.summary());
             return handle;
         } catch (RuntimeException e) {
             if (process != null) {
@@ -239,7 +248,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         }
     }
 
-    private void waitForAgent(VmHandle handle, VmmProcess process, boolean coldBoot) {
+    private void waitForAgent(VmHandle handle, VmmProcess process, boolean coldBoot, LaunchPhases phases) {
         long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
         SerialLog serial = new SerialLog(handle.serialLog());
         SerialLog failures = new SerialLog(handle.serialLog());
@@ -259,9 +268,11 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                     pause(Duration.ofMillis(10));
                     continue;
                 }
+                phases.lap("guest boot");
             }
             try (GuestChannel channel = agents.connect(handle.agentSocket())) {
                 channel.health(Duration.ofSeconds(5));
+                phases.lap("agent");
                 return;
             } catch (RuntimeException e) {
                 last = e;
@@ -472,14 +483,18 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         if (handle.snapshot() == null || !Files.isRegularFile(handle.snapshot())) {
             throw MvmException.precondition("VM " + handle.name() + " has no snapshot at " + handle.snapshot());
         }
+        LaunchPhases phases = new LaunchPhases();
         ImageDigests.requireUnchanged(handle, spec.image());
-        VmHandle running = launchAndWait(spec, handle, Optional.of(handle.snapshot()), journal);
+        phases.lap("image check");
+        VmHandle running = launchAndWait(spec, handle, Optional.of(handle.snapshot()), journal, phases);
         try (GuestChannel channel = agents.connect(running.agentSocket())) {
             channel.reloadSecrets(settings.controlTimeout());
         }
+        phases.lap("secrets");
         removeQuietly(handle.snapshot());
         VmHandle awake = running.withSnapshot(null, clock.instant());
         journal.record(awake);
+        LOG.info("VM {} awake in {} ms ({})", handle.name(), phases.totalMillis(), phases.summary());
         return awake;
     }
 

@@ -24,7 +24,7 @@ class CgroupLimitsTest {
 
         assertThat(limits).isEqualTo(new CgroupLimits.V1(root.resolve("cpu/agent"), root.resolve("memory/slice/x")));
         VmCgroup group = limits.create("web-1-abcd", 2, 256).orElseThrow();
-        assertThat(Files.readString(root.resolve("cpu/agent/mvm/web-1-abcd/cpu.cfs_quota_us"))).isEqualTo("200000");
+        assertThat(Files.readString(root.resolve("cpu/agent/mvm/web-1-abcd/cpu.cfs_quota_us"))).isEqualTo("225000");
         assertThat(Files.readString(root.resolve("memory/slice/x/mvm/web-1-abcd/memory.limit_in_bytes")))
                 .isEqualTo(Long.toString((256 + CgroupLimits.VMM_OVERHEAD_MIB) << 20));
         assertThat(VmCgroup.decode(group.encode())).isEqualTo(group);
@@ -41,7 +41,7 @@ class CgroupLimitsTest {
 
         assertThat(limits).isEqualTo(new CgroupLimits.V2(root.resolve("user.slice")));
         limits.create("db-1", 1, 512);
-        assertThat(Files.readString(root.resolve("user.slice/mvm/db-1/cpu.max"))).isEqualTo("100000 100000");
+        assertThat(Files.readString(root.resolve("user.slice/mvm/db-1/cpu.max"))).isEqualTo("125000 100000");
         assertThat(Files.readString(root.resolve("user.slice/mvm/cgroup.subtree_control"))).isEqualTo("+cpu +memory");
     }
 

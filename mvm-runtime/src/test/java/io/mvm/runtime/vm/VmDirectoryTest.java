@@ -7,6 +7,7 @@ import io.mvm.model.InstanceState;
 import io.mvm.runtime.backend.DriveSpec;
 import io.mvm.runtime.backend.NicSpec;
 import io.mvm.runtime.backend.TestImages;
+import io.mvm.runtime.backend.ImageFileDigest;
 import io.mvm.runtime.backend.VmHandle;
 import io.mvm.runtime.backend.VmSpec;
 import java.nio.file.Files;
@@ -38,20 +39,28 @@ class VmDirectoryTest {
     }
 
     @Test
-    void imageDigestsRoundTripAndAHandleWrittenBeforeThemReadsWithout() throws Exception {
+    void imageDigestsRoundTripAndHandlesWrittenBeforeThemStillRead() throws Exception {
         VmDirectory vm = new VmDirectory(Files.createDirectory(dir.resolve("web-2")));
+        ImageFileDigest rootfs = new ImageFileDigest("ab12", "64769:1234:16777216:1700000000000000000:1700000000000000001");
         VmHandle handle = new VmHandle(VmHandle.SCHEMA_VERSION, "web-2", "qemu", Accelerator.TCG, InstanceState.SLEEPING,
                 null, 0, 0, vm.path(), vm.path().resolve("qmp.sock"), vm.path().resolve("agent.sock"),
                 vm.path().resolve("serial.log"), vm.path().resolve("snapshot.bin"), null, null,
-                Instant.parse("2026-11-21T23:00:00Z"), Map.of("/img/rootfs.ext4", "ab12"));
+                Instant.parse("2026-11-21T23:00:00Z"), Map.of("/img/rootfs.ext4", rootfs));
         vm.record(handle);
         assertThat(vm.handle()).contains(handle);
         assertThat(vm.handle().orElseThrow().withState(InstanceState.WAKING, null, Instant.EPOCH).imageDigests())
-                .containsExactly(Map.entry("/img/rootfs.ext4", "ab12"));
+                .containsExactly(Map.entry("/img/rootfs.ext4", rootfs));
 
-        String old = Files.readString(vm.handleFile()).replaceAll("(?s),\\s*\"imageDigests\" : \\{[^}]*}", "");
-        assertThat(old).doesNotContain("imageDigests");
-        Files.writeString(vm.handleFile(), old);
+        // Written before identities were recorded: path -> bare hex digest.
+        var tree = (com.fasterxml.jackson.databind.node.ObjectNode) VmDirectory.JSON.readTree(vm.handleFile().toFile());
+        tree.putObject("imageDigests").put("/img/rootfs.ext4", "ab12");
+        Files.write(vm.handleFile(), VmDirectory.JSON.writeValueAsBytes(tree));
+        assertThat(vm.handle().orElseThrow().imageDigests())
+                .containsExactly(Map.entry("/img/rootfs.ext4", new ImageFileDigest("ab12", null)));
+
+        // Written before digests were recorded at all.
+        tree.remove("imageDigests");
+        Files.write(vm.handleFile(), VmDirectory.JSON.writeValueAsBytes(tree));
         assertThat(vm.handle().orElseThrow().imageDigests()).isNull();
     }
 

@@ -168,11 +168,11 @@ class VmLifecycleIT {
             assertThat(Files.readAllLines(dir.resolve("cgroup.procs"))).contains(Long.toString(handle.pid()));
             if (Files.exists(dir.resolve("memory.max"))) { // v2: one dir holds both
                 assertThat(Files.readString(dir.resolve("memory.max")).strip()).isEqualTo(Long.toString(memoryLimit));
-                assertThat(Files.readString(dir.resolve("cpu.max")).strip()).isEqualTo("200000 100000");
+                assertThat(Files.readString(dir.resolve("cpu.max")).strip()).isEqualTo("225000 100000");
             } else if (Files.exists(dir.resolve("memory.limit_in_bytes"))) {
                 assertThat(Files.readString(dir.resolve("memory.limit_in_bytes")).strip()).isEqualTo(Long.toString(memoryLimit));
             } else {
-                assertThat(Files.readString(dir.resolve("cpu.cfs_quota_us")).strip()).isEqualTo("200000");
+                assertThat(Files.readString(dir.resolve("cpu.cfs_quota_us")).strip()).isEqualTo("225000");
                 assertThat(Files.readString(dir.resolve("cpu.cfs_period_us")).strip()).isEqualTo("100000");
             }
         }
