@@ -31,9 +31,16 @@ public final class Main implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Main());
         CommandRegistry.register(cli);
+        offerHelpEverywhere(cli);
         cli.setExecutionExceptionHandler(new ErrorReporter());
         cli.setCaseInsensitiveEnumValuesAllowed(true);
         return cli;
+    }
+
+    /** {@code -h/--help} on every command, however deep, without each one having to ask for it. */
+    private static void offerHelpEverywhere(CommandLine command) {
+        command.getCommandSpec().mixinStandardHelpOptions(true);
+        command.getSubcommands().values().forEach(Main::offerHelpEverywhere);
     }
 
     @Override
