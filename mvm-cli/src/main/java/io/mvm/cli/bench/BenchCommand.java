@@ -33,13 +33,17 @@ public final class BenchCommand implements Runnable {
     @Command(name = "boot", description = "Bare QEMU vs mvm cold start vs wake from snapshot, to guest ready; writes JSON.")
     static final class Boot implements Callable<Integer> {
         @Mixin DataDirOption dataDir;
-        @Option(names = "--runs", defaultValue = "5", description = "Alternating runs (default ${DEFAULT-VALUE}).") int runs;
+        @Option(names = "--runs", defaultValue = "5", description = "Measured alternating runs (default ${DEFAULT-VALUE}; 11 or more to compare against a goal).") int runs;
+        @Option(names = "--warmup", defaultValue = "1", description = "Untimed runs first (default ${DEFAULT-VALUE}).") int warmup;
         @Option(names = "--out", paramLabel = "FILE.json", description = "Write the results here (default: stdout only).") Path out;
 
         @Override
         public Integer call() throws IOException {
             if (runs < 1 || runs > 100) {
                 throw MvmException.invalid("--runs must be between 1 and 100");
+            }
+            if (warmup < 0 || warmup > 10) {
+                throw MvmException.invalid("--warmup must be between 0 and 10");
             }
             Path dir = dataDir.resolve();
             GuestImage image = ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message));
@@ -50,7 +54,7 @@ public final class BenchCommand implements Runnable {
                 LocalVms vms = LocalRuntime.open(benchData, dir, Optional.of(image));
                 var accelerator = vms.backend().fingerprint().accelerator();
                 BootBenchmark.Result result = new BootBenchmark(vms, image, accelerator, scratch,
-                        line -> System.err.println("mvm: " + line)).run(runs);
+                        line -> System.err.println("mvm: " + line)).run(warmup, runs);
                 String json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result);
                 if (out != null) {
                     Files.writeString(out, json + "\n");

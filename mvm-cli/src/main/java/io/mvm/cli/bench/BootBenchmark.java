@@ -30,12 +30,22 @@ public final class BootBenchmark {
      * One alternating run. {@code bareMs} and {@code coldMs} end at the same point, the guest agent
      * answering {@code health}; {@code bareToMarkerMs} is bare QEMU's time to the console's ready line.
      */
-    public record Run(int index, double bareMs, double bareToMarkerMs, double coldMs, double wakeMs) {}
+    public record Run(int index, double bareMs, double bareToMarkerMs, double coldMs, double wakeMs, double coldOverBare) {}
 
     private record BareTimes(double toMarkerMs, double toAgentMs) {}
 
-    public record Result(String accelerator, String kernel, int runs, List<Run> perRun, double bareMedianMs,
-                         double coldMedianMs, double wakeMedianMs, double coldOverBare, double wakeOverCold) {}
+    /**
+     * {@code coldOverBare} and {@code wakeOverCold} are ratios of medians (as in earlier result
+     * files); {@code coldOverBareOfMinimums} compares the least noisy runs of each side;
+     * {@code coldOverBareMedianOfRuns} is the median of the per-run ratios (each run pairs the two
+     * sides under the same host load) with its 95% bootstrap interval.
+     */
+    public record Result(String accelerator, String kernel, int hostCpus, double loadAverageBefore, double loadAverageAfter,
+                         int warmupRuns, int runs, List<Run> perRun,
+                         double bareMedianMs, double coldMedianMs, double wakeMedianMs,
+                         double bareMinMs, double coldMinMs, double wakeMinMs,
+                         double coldOverBare, double coldOverBareOfMinimums, double coldOverBareMedianOfRuns,
+                         BenchStatistics.Interval coldOverBareMedianOfRunsCi95, double wakeOverCold) {}
 
     private final LocalVms vms;
     private final GuestImage image;
@@ -51,44 +61,78 @@ public final class BootBenchmark {
         this.progress = progress;
     }
 
-    public Result run(int runs) {
-        List<Run> results = new ArrayList<>();
+    /**
+     * {@code warmups} untimed runs first (class loading, JIT, the image in the page cache would
+     * otherwise all land on the first measured run), then {@code runs} measured ones.
+     */
+    public Result run(int warmups, int runs) {
+        double loadBefore = loadAverage();
         String name = "bench-" + Long.toHexString(System.nanoTime() & 0xffffffL);
+        for (int i = 1; i <= warmups; i++) {
+            Run warm = measure(name, i);
+            progress.accept(String.format("warm-up %d/%d: bare %.0f ms, mvm cold %.0f ms, wake %.0f ms (not counted)",
+                    i, warmups, warm.bareMs(), warm.coldMs(), warm.wakeMs()));
+        }
+        List<Run> results = new ArrayList<>();
         for (int i = 1; i <= runs; i++) {
-            // Swap the order every run so a drift in host load does not favour one side.
-            boolean bareFirst = i % 2 == 1;
-            BareTimes bare = bareFirst ? bareBoot() : null;
-            VmSpec spec = VmSpec.builder(name, image).vcpus(1).memoryMib(256).build();
-            double cold;
-            double wake;
-            try {
-                long t0 = System.nanoTime();
-                vms.run(spec);
-                cold = millisSince(t0);
-                vms.sleep(name, Duration.ofSeconds(5));
-                long t1 = System.nanoTime();
-                vms.wake(name, Optional.empty());
-                wake = millisSince(t1);
-            } finally {
-                try {
-                    vms.destroy(name);
-                } catch (MvmException ignored) {
-                    // nothing was created
-                }
-            }
-            if (!bareFirst) {
-                bare = bareBoot();
-            }
-            Run run = new Run(i, bare.toAgentMs(), bare.toMarkerMs(), cold, wake);
-            progress.accept(String.format("run %d/%d: bare %.0f ms (console line %.0f ms), mvm cold %.0f ms, wake %.0f ms",
-                    i, runs, bare.toAgentMs(), bare.toMarkerMs(), cold, wake));
+            Run run = measure(name, i);
+            progress.accept(String.format("run %d/%d: bare %.0f ms (console line %.0f ms), mvm cold %.0f ms (%.3fx), wake %.0f ms",
+                    i, runs, run.bareMs(), run.bareToMarkerMs(), run.coldMs(), run.coldOverBare(), run.wakeMs()));
             results.add(run);
         }
-        double bareMedian = median(results.stream().map(Run::bareMs).toList());
-        double coldMedian = median(results.stream().map(Run::coldMs).toList());
-        double wakeMedian = median(results.stream().map(Run::wakeMs).toList());
-        return new Result(accelerator.wireName(), image.kernelVersion(), runs, results, bareMedian, coldMedian, wakeMedian,
-                round(coldMedian / bareMedian), round(wakeMedian / coldMedian));
+        List<Double> bare = results.stream().map(Run::bareMs).toList();
+        List<Double> cold = results.stream().map(Run::coldMs).toList();
+        List<Double> wake = results.stream().map(Run::wakeMs).toList();
+        List<Double> ratios = results.stream().map(Run::coldOverBare).toList();
+        double bareMedian = round(BenchStatistics.median(bare));
+        double coldMedian = round(BenchStatistics.median(cold));
+        double wakeMedian = round(BenchStatistics.median(wake));
+        BenchStatistics.Interval ci = BenchStatistics.bootstrapMedian95(ratios, 10_000, 20261122L);
+        return new Result(accelerator.wireName(), image.kernelVersion(), Runtime.getRuntime().availableProcessors(),
+                loadBefore, loadAverage(), warmups, runs, results,
+                bareMedian, coldMedian, wakeMedian,
+                BenchStatistics.min(bare), BenchStatistics.min(cold), BenchStatistics.min(wake),
+                round(coldMedian / bareMedian), round(BenchStatistics.min(cold) / BenchStatistics.min(bare)),
+                round(BenchStatistics.median(ratios)), new BenchStatistics.Interval(round(ci.low()), round(ci.high())),
+                round(wakeMedian / coldMedian));
+    }
+
+    /** One pair of bare QEMU and mvm cold start, in an order that swaps every run, then a wake. */
+    private Run measure(String name, int index) {
+        // Swap the order every run so a drift in host load does not favour one side.
+        boolean bareFirst = index % 2 == 1;
+        BareTimes bare = bareFirst ? bareBoot() : null;
+        VmSpec spec = VmSpec.builder(name, image).vcpus(1).memoryMib(256).build();
+        double cold;
+        double wake;
+        try {
+            long t0 = System.nanoTime();
+            vms.run(spec);
+            cold = millisSince(t0);
+            vms.sleep(name, Duration.ofSeconds(5));
+            long t1 = System.nanoTime();
+            vms.wake(name, Optional.empty());
+            wake = millisSince(t1);
+        } finally {
+            try {
+                vms.destroy(name);
+            } catch (MvmException ignored) {
+                // nothing was created
+            }
+        }
+        if (!bareFirst) {
+            bare = bareBoot();
+        }
+        return new Run(index, bare.toAgentMs(), bare.toMarkerMs(), cold, wake, round(cold / bare.toAgentMs()));
+    }
+
+    /** The 1-minute load average, or -1 where /proc/loadavg cannot be read. */
+    private static double loadAverage() {
+        try {
+            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /**
@@ -151,12 +195,6 @@ public final class BootBenchmark {
 
     private static double millisSince(long t0) {
         return round((System.nanoTime() - t0) / 1e6);
-    }
-
-    static double median(List<Double> values) {
-        List<Double> sorted = values.stream().sorted().toList();
-        int n = sorted.size();
-        return n % 2 == 1 ? sorted.get(n / 2) : round((sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2);
     }
 
     private static double round(double v) {

@@ -34,7 +34,7 @@ class BenchCommandIT {
         ImageBuilder.ensureDefaultImage(shared, ProgressListener.NONE);
         Path out = tmp.resolve("boot.json");
 
-        assertThat(Main.run("bench", "boot", "--runs", "1", "--data-dir", shared.toString(), "--out", out.toString()))
+        assertThat(Main.run("bench", "boot", "--runs", "1", "--warmup", "0", "--data-dir", shared.toString(), "--out", out.toString()))
                 .isZero();
 
         JsonNode result = new ObjectMapper().readTree(out.toFile());
@@ -50,6 +50,12 @@ class BenchCommandIT {
         assertThat(cold).isPositive();
         assertThat(wake).isPositive();
         assertThat(result.get("coldOverBare").asDouble()).isCloseTo(cold / bare, org.assertj.core.data.Offset.offset(0.001));
+        assertThat(run.get("coldOverBare").asDouble()).isCloseTo(cold / bare, org.assertj.core.data.Offset.offset(0.001));
+        assertThat(result.get("coldOverBareOfMinimums").asDouble()).isCloseTo(cold / bare, org.assertj.core.data.Offset.offset(0.001));
+        assertThat(result.get("coldOverBareMedianOfRunsCi95").get("low").asDouble())
+                .isCloseTo(cold / bare, org.assertj.core.data.Offset.offset(0.001));
+        assertThat(result.get("warmupRuns").asInt()).isZero();
+        assertThat(result.get("hostCpus").asInt()).isPositive();
         assertThat(result.get("wakeOverCold").asDouble()).isCloseTo(wake / cold, org.assertj.core.data.Offset.offset(0.001));
         assertThat(ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("").contains("mvm-bench-")))
                 .as("no VMM of the benchmark is left running").isEmpty();
