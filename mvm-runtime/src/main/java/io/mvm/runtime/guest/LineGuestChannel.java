@@ -217,7 +217,7 @@ public final class LineGuestChannel implements GuestChannel {
                     + "; rebuild the guest image (mvm bootstrap) or use a matching mvm");
         }
         if (!answer.ok()) {
-            throw new GuestChannelException("guest agent refused " + request.verb() + ": "
+            throw new GuestRefusedException("guest agent refused " + request.verb() + ": "
                     + answer.text("message").orElse(answer.status()));
         }
         return answer;

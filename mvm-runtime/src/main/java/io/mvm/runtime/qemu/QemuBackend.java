@@ -19,6 +19,7 @@ import io.mvm.runtime.cgroup.VmCgroup;
 import io.mvm.runtime.drive.AttachedDrive;
 import io.mvm.runtime.drive.VmDrives;
 import io.mvm.runtime.guest.GuestChannel;
+import io.mvm.runtime.guest.GuestRefusedException;
 import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -158,9 +159,12 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             if (snapshot.isPresent()) {
                 finishIncomingMigration(handle);
                 phases.lap("restore");
-                waitForAgent(handle, process, false, phases);
+                // The secrets drive was rebuilt before the restore: the guest's first answer after
+                // waking is the one that remounts it, saving a separate health round trip (retrying
+                // it is harmless, it only re-reads the drive).
+                waitForAgent(handle, process, false, phases, channel -> channel.reloadSecrets(Duration.ofSeconds(5)));
             } else {
-                waitForAgent(handle, process, true, phases);
+                waitForAgent(handle, process, true, phases, channel -> channel.health(Duration.ofSeconds(5)));
             }
             handle = handle.withState(InstanceState.RUNNING, null, clock.instant());
             journal.record(handle);
@@ -248,7 +252,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         }
     }
 
-    private void waitForAgent(VmHandle handle, VmmProcess process, boolean coldBoot, LaunchPhases phases) {
+    private void waitForAgent(VmHandle handle, VmmProcess process, boolean coldBoot, LaunchPhases phases,
+                              java.util.function.Consumer<GuestChannel> firstCall) {
         long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
         SerialLog serial = new SerialLog(handle.serialLog());
         SerialLog failures = new SerialLog(handle.serialLog());
@@ -271,9 +276,11 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                 phases.lap("guest boot");
             }
             try (GuestChannel channel = agents.connect(handle.agentSocket())) {
-                channel.health(Duration.ofSeconds(5));
+                firstCall.accept(channel);
                 phases.lap("agent");
                 return;
+            } catch (GuestRefusedException e) {
+                throw new MvmException(ErrorCategory.FAILED_PRECONDITION, e.getMessage(), e);
             } catch (RuntimeException e) {
                 last = e;
                 pause(Duration.ofMillis(200));
@@ -487,10 +494,6 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         ImageDigests.requireUnchanged(handle, spec.image());
         phases.lap("image check");
         VmHandle running = launchAndWait(spec, handle, Optional.of(handle.snapshot()), journal, phases);
-        try (GuestChannel channel = agents.connect(running.agentSocket())) {
-            channel.reloadSecrets(settings.controlTimeout());
-        }
-        phases.lap("secrets");
         removeQuietly(handle.snapshot());
         VmHandle awake = running.withSnapshot(null, clock.instant());
         journal.record(awake);

@@ -162,11 +162,11 @@ class VirtioSerialGuestChannelTest {
     }
 
     @Test
-    void anErrorAnswerBecomesAGuestChannelExceptionWithTheGuestsMessage() throws IOException {
+    void anErrorAnswerBecomesARefusalWithTheGuestsMessage() throws IOException {
         serve((conn, verb, id, line, later) -> AgentProtocol.encodeAnswer(1, id, false, List.of(AgentField.text("message", "cannot unmount"))));
         try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
             assertThatThrownBy(() -> channel.reloadSecrets(Duration.ofSeconds(10)))
-                    .isInstanceOf(GuestChannelException.class)
+                    .isInstanceOf(GuestRefusedException.class)
                     .hasMessage("guest agent refused reload-secrets: cannot unmount");
         }
     }

@@ -256,7 +256,7 @@ class VmLifecycleIT {
         written.put("VMM command line", Files.readString(Path.of("/proc", Long.toString(runtime.vms.handle(name).pid()),
                 "cmdline"), StandardCharsets.ISO_8859_1));
         assertThat(written).containsKeys("serial.log", "qemu.log", "handle.json", "spec.json");
-        assertThat(written.get("runtime log")).contains("running (pid"); // the capture works
+        assertThat(written.get("runtime log")).contains(" running in ", "(pid "); // the capture works
         written.forEach((what, text) -> assertThat(text).as(what).doesNotContain(FIRST_SECRET).doesNotContain(ROTATED_SECRET));
         // spec.json names the secrets and holds env: owner-only, like secrets.json.
         assertThat(Files.getPosixFilePermissions(dir.resolve("spec.json"))).isEqualTo(PosixFilePermissions.fromString("rw-------"));

@@ -1,0 +1,11 @@
+package io.mvm.runtime.guest;
+
+/**
+ * The guest agent answered, with an error: the channel works and asking again will not help
+ * (unlike a missing or broken connection, which a caller may retry).
+ */
+public final class GuestRefusedException extends GuestChannelException {
+    public GuestRefusedException(String message) {
+        super(message);
+    }
+}
