@@ -8,6 +8,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import org.slf4j.LoggerFactory;
 
 /**
  * Per-VM vCPU and memory limits through the host's cgroups. Supports a pure cgroup v2 host and
@@ -59,6 +60,18 @@ public sealed interface CgroupLimits {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * {@link #remove} on clean-up paths that must carry on: a group that cannot be removed is logged,
+     * not thrown. {@code null} (a VM that never had a group) is fine.
+     */
+    default void removeQuietly(VmCgroup group) {
+        try {
+            remove(group);
+        } catch (RuntimeException e) {
+            LoggerFactory.getLogger(CgroupLimits.class).warn("{}", e.getMessage());
         }
     }
 

@@ -9,6 +9,7 @@ import io.mvm.runtime.backend.Fingerprint;
 import io.mvm.runtime.backend.HandleJournal;
 import io.mvm.runtime.backend.HypervisorBackend;
 import io.mvm.runtime.backend.Pausable;
+import io.mvm.runtime.backend.Polling;
 import io.mvm.runtime.backend.Snapshottable;
 import io.mvm.runtime.backend.VmHandle;
 import io.mvm.runtime.backend.VmSpec;
@@ -39,7 +40,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -199,13 +199,13 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         Path vmDir = initial.vmDir();
         String bootArgs = bootArgs(spec);
         // Firecracker binds both sockets itself and refuses paths that exist.
-        removeQuietly(initial.controlSocket(), initial.agentSocket(), vmDir.resolve(PID_FILE));
+        DirectoryTree.deleteFilesQuietly(initial.controlSocket(), initial.agentSocket(), vmDir.resolve(PID_FILE));
         if (!restore) {
-            removeQuietly(initial.serialLog());
+            DirectoryTree.deleteFilesQuietly(initial.serialLog());
         }
         Path kernel = restore ? null : VmlinuxExtractor.ensure(spec.image().kernel(), vmlinuxCache(spec.image().kernel(), vmDir));
         List<AttachedDrive> attached = drives.prepare(spec, vmDir);
-        Optional<VmCgroup> group = cgroups.create(groupName(initial), spec.vcpus(), spec.memoryMib());
+        Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(initial.name(), initial.vmDir()), spec.vcpus(), spec.memoryMib());
         VmHandle handle = new VmHandle(initial.schemaVersion(), initial.name(), initial.backend(), Accelerator.KVM,
                 restore ? InstanceState.WAKING : InstanceState.CREATING, null, 0, 0, vmDir, initial.controlSocket(),
                 initial.agentSocket(), initial.serialLog(), initial.snapshot(),
@@ -235,8 +235,8 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
             if (process != null) {
                 process.killAndAwait();
             }
-            group.ifPresent(this::removeCgroupQuietly);
-            removeQuietly(handle.controlSocket(), handle.agentSocket());
+            group.ifPresent(cgroups::removeQuietly);
+            DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket());
             String reason = e.getMessage() + "\n--- last console lines ---\n" + SerialLog.tail(handle.serialLog(), SERIAL_TAIL_LINES);
             journal.record(new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
                     InstanceState.FAILED, reason, 0, 0, vmDir, handle.controlSocket(), handle.agentSocket(),
@@ -274,16 +274,6 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         api.send(new FirecrackerCall.StartInstance());
     }
 
-    private static String groupName(VmHandle handle) {
-        try {
-            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(handle.vmDir().toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8));
-            return handle.name() + "-" + HexFormat.of().formatHex(digest).substring(0, 8);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     private void waitForAgent(VmHandle handle, VmmProcess process) {
         long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
         RuntimeException last = null;
@@ -296,7 +286,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
                 return;
             } catch (RuntimeException e) {
                 last = e;
-                pause(Duration.ofMillis(200));
+                Polling.pause(Duration.ofMillis(200));
             }
         }
         throw new MvmException(ErrorCategory.UNAVAILABLE, "the guest agent did not answer over vsock within "
@@ -324,7 +314,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
     private VmHandle observeLive(VmHandle handle) {
         VmmProcess process = handle.process();
         if (process == null || !process.isAlive()) {
-            Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
+            cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
             return handle.withState(InstanceState.FAILED, "the VMM process " + handle.pid()
                             + " is gone (it exited or was killed)\n--- last console lines ---\n"
                             + SerialLog.tail(handle.serialLog(), SERIAL_TAIL_LINES), clock.instant())
@@ -391,7 +381,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         Path partialMemory = partial(memory);
         FirecrackerApiClient api = api(handle);
         try {
-            removeQuietly(partialState, partialMemory);
+            DirectoryTree.deleteFilesQuietly(partialState, partialMemory);
             // The memory file holds guest memory, secrets included: owner-only before a byte is written.
             for (Path file : List.of(partialState, partialMemory)) {
                 Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
@@ -402,7 +392,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
             Files.move(partialMemory, memory, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             Files.move(partialState, state, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException | RuntimeException e) {
-            removeQuietly(partialState, partialMemory);
+            DirectoryTree.deleteFilesQuietly(partialState, partialMemory);
             // The VM is paused (or still running) but intact: leave it warm so nothing is lost.
             journal.record(handle.withState(InstanceState.WARM, "sleep failed: " + e.getMessage(), clock.instant()));
             if (e instanceof MvmException mvm) {
@@ -412,8 +402,8 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         }
         // Firecracker has no "quit": the snapshot is complete, so the paused VMM is simply ended.
         process.killAndAwait();
-        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
-        removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
+        cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
+        DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         VmHandle sleeping = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
                 InstanceState.SLEEPING, null, 0, 0, handle.vmDir(), handle.controlSocket(), handle.agentSocket(),
                 handle.serialLog(), state, null, handle.ip(), clock.instant());
@@ -432,7 +422,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         try (GuestChannel channel = agents.connect(running.agentSocket())) {
             channel.reloadSecrets(settings.controlTimeout());
         }
-        removeQuietly(handle.snapshot(), memoryFile(handle.snapshot()));
+        DirectoryTree.deleteFilesQuietly(handle.snapshot(), memoryFile(handle.snapshot()));
         VmHandle awake = running.withSnapshot(null, clock.instant());
         journal.record(awake);
         return awake;
@@ -456,10 +446,10 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
             journal.record(handle.withState(InstanceState.STOPPING, null, clock.instant()));
             shutDown(handle, process, grace);
         }
-        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
-        removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
+        cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
+        DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         if (handle.snapshot() != null) {
-            removeQuietly(handle.snapshot(), memoryFile(handle.snapshot()));
+            DirectoryTree.deleteFilesQuietly(handle.snapshot(), memoryFile(handle.snapshot()));
         }
         VmHandle stopped = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
                 InstanceState.STOPPED, null, 0, 0, handle.vmDir(), handle.controlSocket(), handle.agentSocket(),
@@ -505,7 +495,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         if (process != null) {
             process.killAndAwait();
         }
-        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
+        cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
         DirectoryTree.delete(handle.vmDir());
     }
 
@@ -533,32 +523,4 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
                     + " backend, not " + name() + ": use --backend " + handle.backend());
         }
     }
-
-    private void removeCgroupQuietly(VmCgroup group) {
-        try {
-            cgroups.remove(group);
-        } catch (RuntimeException e) {
-            LOG.warn("{}", e.getMessage());
-        }
-    }
-
-    private static void pause(Duration d) {
-        try {
-            Thread.sleep(d);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new MvmException(ErrorCategory.UNAVAILABLE, "interrupted", e);
-        }
-    }
-
-    private static void removeQuietly(Path... files) {
-        for (Path f : files) {
-            try {
-                Files.deleteIfExists(f);
-            } catch (IOException ignored) {
-                // leftovers are swept with the VM directory
-            }
-        }
-    }
-
 }

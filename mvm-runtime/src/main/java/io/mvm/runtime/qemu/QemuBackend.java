@@ -10,6 +10,7 @@ import io.mvm.runtime.backend.Fingerprint;
 import io.mvm.runtime.backend.HandleJournal;
 import io.mvm.runtime.backend.HypervisorBackend;
 import io.mvm.runtime.backend.Pausable;
+import io.mvm.runtime.backend.Polling;
 import io.mvm.runtime.backend.Snapshottable;
 import io.mvm.runtime.backend.VmHandle;
 import io.mvm.runtime.backend.VmSpec;
@@ -22,14 +23,12 @@ import io.mvm.runtime.guest.GuestChannel;
 import io.mvm.runtime.guest.GuestRefusedException;
 import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -129,9 +128,9 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             LOG.warn("VM {}: killing VMM pid {} left running on its directory before launching another", initial.name(), orphan.pid());
             orphan.killAndAwait();
         });
-        removeQuietly(vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET), vmDir.resolve(PID_FILE));
+        DirectoryTree.deleteFilesQuietly(vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET), vmDir.resolve(PID_FILE));
         if (snapshot.isEmpty()) {
-            removeQuietly(vmDir.resolve(SERIAL_LOG));
+            DirectoryTree.deleteFilesQuietly(vmDir.resolve(SERIAL_LOG));
         }
         phases.lap("checks");
         List<AttachedDrive> attached = drives.prepare(spec, vmDir);
@@ -143,7 +142,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                 spec.cmd(), spec.env(), spec.nic(), attached, initial.serialLog(), initial.controlSocket(),
                 initial.agentSocket(), vmDir.resolve(PID_FILE), snapshot);
         List<String> arguments = launch.arguments(); // validates the kernel command line before anything runs
-        Optional<VmCgroup> group = cgroups.create(groupName(initial), spec.vcpus(), spec.memoryMib());
+        Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(initial.name(), initial.vmDir()), spec.vcpus(), spec.memoryMib());
         VmHandle handle = new VmHandle(initial.schemaVersion(), initial.name(), initial.backend(), accelerator,
                 snapshot.isPresent() ? InstanceState.WAKING : InstanceState.CREATING, null, 0, 0, vmDir,
                 initial.controlSocket(), initial.agentSocket(), initial.serialLog(), initial.snapshot(),
@@ -189,20 +188,6 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                     + SerialLog.tail(handle.serialLog(), 1) + "; see " + handle.serialLog() + ")";
             ErrorCategory category = e instanceof MvmException mvm ? mvm.category() : ErrorCategory.INTERNAL;
             throw new MvmException(category, summary, e);
-        }
-    }
-
-    /** cgroup names must not collide between data dirs on one host: add a hash of the VM dir. */
-    private static String groupName(VmHandle handle) {
-        String hash = HexFormat.of().formatHex(sha256(handle.vmDir().toAbsolutePath().toString())).substring(0, 8);
-        return handle.name() + "-" + hash;
-    }
-
-    private static byte[] sha256(String text) {
-        try {
-            return java.security.MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 
@@ -270,7 +255,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             if (!ready) {
                 ready = serial.contains(SerialLog.GUEST_READY_MARKER);
                 if (!ready) {
-                    pause(Duration.ofMillis(10));
+                    Polling.pause(Duration.ofMillis(10));
                     continue;
                 }
                 phases.lap("guest boot");
@@ -283,7 +268,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                 throw new MvmException(ErrorCategory.FAILED_PRECONDITION, e.getMessage(), e);
             } catch (RuntimeException e) {
                 last = e;
-                pause(Duration.ofMillis(200));
+                Polling.pause(Duration.ofMillis(200));
             }
         }
         throw new MvmException(ErrorCategory.UNAVAILABLE, "the guest agent did not become healthy within "
@@ -337,7 +322,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             return handle.withProcess(process, clock.instant()).withState(adopted, null, clock.instant());
         }
         process.killAndAwait();
-        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
+        cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
         return handle.withState(InstanceState.FAILED, "killed VMM pid " + process.pid()
                 + " left by a crash during " + handle.state() + ": QEMU status " + status, clock.instant());
     }
@@ -346,15 +331,15 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private VmHandle finishInterruptedSleep(VmHandle handle) {
         Optional.ofNullable(handle.process()).ifPresent(VmmProcess::killAndAwait);
         OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE).ifPresent(VmmProcess::killAndAwait);
-        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
-        removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
+        cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
+        DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         return handle.withProcess(null, clock.instant()).withState(InstanceState.SLEEPING, null, clock.instant());
     }
 
     private VmHandle observeLive(VmHandle handle) {
         VmmProcess process = handle.process();
         if (process == null || !process.isAlive()) {
-            Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
+            cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
             return handle.withState(InstanceState.FAILED, "the VMM process " + handle.pid()
                             + " is gone (it exited or was killed)\n--- last serial lines ---\n"
                             + SerialLog.tail(handle.serialLog(), SERIAL_TAIL_LINES), clock.instant())
@@ -420,7 +405,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                 .withSnapshot(snapshot, clock.instant());
         journal.record(snapshotting);
         Path partial = handle.vmDir().resolve(SNAPSHOT + ".partial");
-        removeQuietly(partial);
+        DirectoryTree.deleteFilesQuietly(partial);
         try {
             // The snapshot holds guest memory, secrets included: owner-only before a byte is written.
             Files.createFile(partial, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
@@ -450,15 +435,15 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         } catch (IOException e) {
             throw new MvmException(ErrorCategory.INTERNAL, "cannot keep snapshot of " + handle.name() + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            removeQuietly(partial);
+            DirectoryTree.deleteFilesQuietly(partial);
             // The VM is paused but intact: leave it warm so nothing is lost.
             journal.record(handle.withState(InstanceState.WARM, "sleep failed: " + e.getMessage(), clock.instant()));
             throw e;
         }
         process.awaitExit(settings.controlTimeout());
         process.killAndAwait();
-        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
-        removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
+        cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
+        DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         VmHandle sleeping = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
                 InstanceState.SLEEPING, null, 0, 0, handle.vmDir(), handle.controlSocket(), handle.agentSocket(),
                 handle.serialLog(), snapshot, null, handle.ip(), clock.instant(), handle.imageDigests());
@@ -477,7 +462,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                 }
                 case "failed", "cancelled" -> throw new MvmException(ErrorCategory.INTERNAL, "snapshot of "
                         + handle.name() + " " + status + ": " + info.path("error-desc").asText("no detail"));
-                default -> pause(Duration.ofMillis(50));
+                default -> Polling.pause(Duration.ofMillis(50));
             }
         }
         throw new MvmException(ErrorCategory.UNAVAILABLE, "snapshot of " + handle.name() + " did not finish within " + settings.bootTimeout());
@@ -494,7 +479,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         ImageDigests.requireUnchanged(handle, spec.image());
         phases.lap("image check");
         VmHandle running = launchAndWait(spec, handle, Optional.of(handle.snapshot()), journal, phases);
-        removeQuietly(handle.snapshot());
+        DirectoryTree.deleteFilesQuietly(handle.snapshot());
         VmHandle awake = running.withSnapshot(null, clock.instant());
         journal.record(awake);
         LOG.info("VM {} awake in {} ms ({})", handle.name(), phases.totalMillis(), phases.summary());
@@ -515,7 +500,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                         if (System.nanoTime() > deadline) {
                             throw new MvmException(ErrorCategory.UNAVAILABLE, "restoring the snapshot took longer than " + settings.bootTimeout());
                         }
-                        pause(Duration.ofMillis(20));
+                        Polling.pause(Duration.ofMillis(20));
                     }
                     case "paused", "postmigrate", "prelaunch", "restore-vm" -> {
                         qmp.execute("cont", settings.controlTimeout());
@@ -539,10 +524,10 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             path = shutDown(handle, process, grace);
             LOG.info("VM {} stopped via {}", handle.name(), path.wireName());
         }
-        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
-        removeQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
+        cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
+        DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         if (handle.snapshot() != null) {
-            removeQuietly(handle.snapshot());
+            DirectoryTree.deleteFilesQuietly(handle.snapshot());
         }
         VmHandle stopped = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
                 InstanceState.STOPPED, path.reason(), 0, 0, handle.vmDir(), handle.controlSocket(), handle.agentSocket(),
@@ -589,7 +574,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             process.killAndAwait();
         }
         OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE).ifPresent(VmmProcess::killAndAwait);
-        Optional.ofNullable(VmCgroup.decode(handle.cgroup())).ifPresent(this::removeCgroupQuietly);
+        cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
         DirectoryTree.delete(handle.vmDir());
     }
 
@@ -608,32 +593,4 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             return qmp.execute(command, arguments, settings.controlTimeout());
         }
     }
-
-    private void removeCgroupQuietly(VmCgroup group) {
-        try {
-            cgroups.remove(group);
-        } catch (RuntimeException e) {
-            LOG.warn("{}", e.getMessage());
-        }
-    }
-
-    private static void pause(Duration d) {
-        try {
-            Thread.sleep(d);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new MvmException(ErrorCategory.UNAVAILABLE, "interrupted", e);
-        }
-    }
-
-    private static void removeQuietly(Path... files) {
-        for (Path f : files) {
-            try {
-                Files.deleteIfExists(f);
-            } catch (IOException ignored) {
-                // leftovers are swept with the VM directory
-            }
-        }
-    }
-
 }

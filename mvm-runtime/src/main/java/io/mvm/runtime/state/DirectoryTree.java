@@ -11,8 +11,8 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * Recursive removal of a directory the runtime owns (a VM's directory, a build's scratch tree).
- * Symbolic links are removed, never followed.
+ * Removal of a directory the runtime owns (a VM's directory, a build's scratch tree) and of single
+ * files in it. Symbolic links are removed, never followed.
  */
 public final class DirectoryTree {
     private DirectoryTree() {}
@@ -38,6 +38,20 @@ public final class DirectoryTree {
             delete(root);
         } catch (MvmException ignored) {
             // what could not be removed stays; the caller's work is done either way
+        }
+    }
+
+    /**
+     * Best effort, for single files in a directory the runtime owns (sockets, pid files, snapshot
+     * parts): what cannot be removed now is swept with the directory.
+     */
+    public static void deleteFilesQuietly(Path... files) {
+        for (Path file : files) {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException ignored) {
+                // leftovers are swept with the VM directory
+            }
         }
     }
 }
