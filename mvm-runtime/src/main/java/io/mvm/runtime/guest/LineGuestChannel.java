@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The guest agent's line protocol over a host Unix socket, whatever carries it to the guest:
  * QEMU's virtio-serial chardev ({@link VirtioSerialGuestChannel}) or Firecracker's vsock proxy
- * ({@link VsockGuestChannel}). Only how a connection is opened differs (a {@link Dialer}).
+ * ({@link VsockGuestChannel}). Only how a connection is opened differs: each transport is a
+ * subclass that supplies its {@link Dialer}.
  *
  * <p>Calls may overlap (a health check while an exec runs): each request carries an id, one
  * reader thread per connection hands every answer to the call waiting for that id, and answers
@@ -38,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * socket at the same path; requests that are harmless to repeat are re-sent once reconnected.
  * Every call has a deadline.
  */
-public final class LineGuestChannel implements GuestChannel {
+public abstract sealed class LineGuestChannel implements GuestChannel
+        permits VirtioSerialGuestChannel, VsockGuestChannel {
     private static final Logger log = LoggerFactory.getLogger(LineGuestChannel.class);
     /** Extra time over a guest-side timeout for the guest shell to answer under TCG and load. */
     static final Duration TRANSPORT_MARGIN = Duration.ofSeconds(30);
@@ -77,20 +79,16 @@ public final class LineGuestChannel implements GuestChannel {
     /** A call waiting for its answer on a particular connection. */
     private record Pending(Connection connection, CompletableFuture<AgentAnswer> answer) {}
 
-    private LineGuestChannel(Path socket, Dialer dialer) {
+    /**
+     * Nothing is opened yet: the first call connects (and keeps retrying until its deadline), so a
+     * channel can be made while the VM is still booting.
+     */
+    LineGuestChannel(Path socket, Dialer dialer) {
         this.socket = socket.toAbsolutePath();
         this.dialer = dialer;
         // Random start: a new channel (e.g. after an agent restart) must not reuse ids that a
         // still-running guest request of an older channel will answer to.
         this.nextId = new AtomicLong(ThreadLocalRandom.current().nextLong(1, 1L << 40));
-    }
-
-    /**
-     * A channel to the agent behind {@code socket}. Nothing is opened yet: the first call connects
-     * (and keeps retrying until its deadline), so this can be called while the VM is still booting.
-     */
-    public static LineGuestChannel connect(Path socket, Dialer dialer) {
-        return new LineGuestChannel(socket, dialer);
     }
 
     public Path socket() {

@@ -9,7 +9,6 @@ import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 
 /**
  * Talks to the guest agent over Firecracker's vsock device. Firecracker proxies host-initiated
@@ -20,15 +19,13 @@ import java.time.Duration;
  *
  * <p>After the handshake the agent protocol is exactly {@link LineGuestChannel}'s.
  */
-public final class VsockGuestChannel implements GuestChannel {
+public final class VsockGuestChannel extends LineGuestChannel {
     /** The guest port the agent listens on when its image runs it on vsock. */
     public static final int AGENT_PORT = 1024;
     private static final int MAX_HANDSHAKE_LINE = 64;
 
-    private final LineGuestChannel lines;
-
     private VsockGuestChannel(Path udsPath, int port) {
-        this.lines = LineGuestChannel.connect(udsPath, (socket, deadline) -> dial(socket, port, deadline));
+        super(udsPath, (socket, deadline) -> dial(socket, port, deadline));
     }
 
     /** Nothing is opened until the first call, which retries the handshake until its deadline. */
@@ -95,39 +92,5 @@ public final class VsockGuestChannel implements GuestChannel {
             throw new IOException("timed out " + what);
         }
         selector.selectedKeys().clear();
-    }
-
-    public Path socket() {
-        return lines.socket();
-    }
-
-    @Override
-    public Health health(Duration timeout) {
-        return lines.health(timeout);
-    }
-
-    @Override
-    public ExecResult exec(ExecRequest request) {
-        return lines.exec(request);
-    }
-
-    @Override
-    public DrainResult drain(Duration deadline) {
-        return lines.drain(deadline);
-    }
-
-    @Override
-    public WorkloadStatus workload(Duration timeout) {
-        return lines.workload(timeout);
-    }
-
-    @Override
-    public void reloadSecrets(Duration timeout) {
-        lines.reloadSecrets(timeout);
-    }
-
-    @Override
-    public void close() {
-        lines.close();
     }
 }

@@ -5,22 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.mvm.runtime.guest.AgentRequest.AgentField;
 import io.mvm.runtime.guest.GuestChannel.ExecRequest;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,10 +21,8 @@ import org.junit.jupiter.api.Test;
  * deadlines, without a VM (the guest side is covered by GuestAgentIT on a real microvm).
  */
 class VirtioSerialGuestChannelTest {
-    private Path dir;
+    private ScriptedSocketServer agent;
     private Path socketPath;
-    private ServerSocketChannel server;
-    private Thread serverThread;
     private final List<String> received = new CopyOnWriteArrayList<>();
 
     /** Answers one request line; returning null closes the connection without answering. */
@@ -44,58 +32,38 @@ class VirtioSerialGuestChannelTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        dir = Files.createTempDirectory("mvm-channel-test-");
-        socketPath = dir.resolve("agent.sock");
+        agent = new ScriptedSocketServer("mvm-channel-test-", "agent.sock");
+        socketPath = agent.socket();
     }
 
     @AfterEach
     void tearDown() throws Exception {
-        if (server != null) {
-            server.close();
-        }
-        if (serverThread != null) {
-            serverThread.interrupt();
-            serverThread.join(5000);
-        }
-        Files.deleteIfExists(socketPath);
-        Files.deleteIfExists(dir);
+        agent.close();
     }
 
     private void serve(Script script) throws IOException {
-        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(socketPath));
-        AtomicInteger connections = new AtomicInteger();
-        serverThread = Thread.ofVirtual().start(() -> {
-            while (server.isOpen()) {
-                try (SocketChannel client = server.accept()) {
-                    int n = connections.incrementAndGet();
-                    BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client), StandardCharsets.US_ASCII));
-                    OutputStream out = Channels.newOutputStream(client);
-                    Consumer<String> write = text -> {
-                        synchronized (out) {
-                            try {
-                                out.write(text.getBytes(StandardCharsets.US_ASCII));
-                                out.flush();
-                            } catch (IOException e) {
-                                // the client went away
-                            }
-                        }
-                    };
-                    for (String line; (line = in.readLine()) != null; ) {
-                        if (line.isEmpty()) {
-                            continue;
-                        }
-                        received.add(line);
-                        String[] words = line.split(" ");
-                        String answer = script.answer(n, words[3], Long.parseLong(words[2]), line, write);
-                        if (answer == null) {
-                            break;
-                        }
-                        write.accept(answer);
+        agent.serve((n, in, out) -> {
+            Consumer<String> write = text -> {
+                synchronized (out) {
+                    try {
+                        out.write(text.getBytes(StandardCharsets.US_ASCII));
+                        out.flush();
+                    } catch (IOException e) {
+                        // the client went away
                     }
-                } catch (Exception e) {
-                    // connection ended or server closed
                 }
+            };
+            for (String line; (line = in.readLine()) != null; ) {
+                if (line.isEmpty()) {
+                    continue;
+                }
+                received.add(line);
+                String[] words = line.split(" ");
+                String answer = script.answer(n, words[3], Long.parseLong(words[2]), line, write);
+                if (answer == null) {
+                    break;
+                }
+                write.accept(answer);
             }
         });
     }

@@ -4,22 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.mvm.runtime.guest.AgentRequest.AgentField;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -31,10 +21,8 @@ import org.junit.jupiter.api.Test;
  * guest side of vsock is not proven here.
  */
 class VsockGuestChannelTest {
-    private Path dir;
+    private ScriptedSocketServer proxy;
     private Path socketPath;
-    private ServerSocketChannel server;
-    private Thread serverThread;
     private final List<String> handshakes = new CopyOnWriteArrayList<>();
     private final List<String> agentLines = new CopyOnWriteArrayList<>();
 
@@ -45,53 +33,33 @@ class VsockGuestChannelTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        dir = Files.createTempDirectory("mvm-vsock-test-");
-        socketPath = dir.resolve("vsock.sock");
+        proxy = new ScriptedSocketServer("mvm-vsock-test-", "vsock.sock");
+        socketPath = proxy.socket();
     }
 
     @AfterEach
     void tearDown() throws Exception {
-        if (server != null) {
-            server.close();
-        }
-        if (serverThread != null) {
-            serverThread.interrupt();
-            serverThread.join(5000);
-        }
-        Files.deleteIfExists(socketPath);
-        Files.deleteIfExists(dir);
+        proxy.close();
     }
 
-    private void serve(Proxy proxy) throws IOException {
-        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(socketPath));
-        AtomicInteger connections = new AtomicInteger();
-        serverThread = Thread.ofVirtual().start(() -> {
-            while (server.isOpen()) {
-                try (SocketChannel client = server.accept()) {
-                    int n = connections.incrementAndGet();
-                    BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client), StandardCharsets.US_ASCII));
-                    OutputStream out = Channels.newOutputStream(client);
-                    handshakes.add(in.readLine());
-                    String reply = proxy.reply(n);
-                    if (reply == null) {
-                        continue; // nothing listens on that guest port: Firecracker closes
-                    }
-                    out.write(reply.getBytes(StandardCharsets.US_ASCII));
-                    out.flush();
-                    for (String line; (line = in.readLine()) != null; ) {
-                        if (line.isEmpty()) {
-                            continue;
-                        }
-                        agentLines.add(line);
-                        long id = Long.parseLong(line.split(" ")[2]);
-                        out.write(AgentProtocol.encodeAnswer(1, id, true, List.of(AgentField.text("hostname", "fc-1"),
-                                AgentField.text("uptime", "1.50"), AgentField.text("kernel", "6.12"))).getBytes(StandardCharsets.US_ASCII));
-                        out.flush();
-                    }
-                } catch (Exception e) {
-                    // connection ended or server closed
+    private void serve(Proxy script) throws IOException {
+        proxy.serve((n, in, out) -> {
+            handshakes.add(in.readLine());
+            String reply = script.reply(n);
+            if (reply == null) {
+                return; // nothing listens on that guest port: Firecracker closes
+            }
+            out.write(reply.getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            for (String line; (line = in.readLine()) != null; ) {
+                if (line.isEmpty()) {
+                    continue;
                 }
+                agentLines.add(line);
+                long id = Long.parseLong(line.split(" ")[2]);
+                out.write(AgentProtocol.encodeAnswer(1, id, true, List.of(AgentField.text("hostname", "fc-1"),
+                        AgentField.text("uptime", "1.50"), AgentField.text("kernel", "6.12"))).getBytes(StandardCharsets.US_ASCII));
+                out.flush();
             }
         });
     }
