@@ -52,6 +52,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     static final String PID_FILE = "qemu.pid";
     static final String VMM_LOG = "qemu.log";
     static final String SNAPSHOT = "snapshot.bin";
+    /** A snapshot whose guest has resumed, renamed away until its (slow) unlink is done. */
+    static final String DISCARDED_SNAPSHOT = "snapshot.bin.discard";
 
     /**
      * @param bootTimeout from launch to a healthy guest agent (TCG under load needs generous values)
@@ -132,6 +134,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         if (snapshot.isEmpty()) {
             DirectoryTree.deleteFilesQuietly(vmDir.resolve(SERIAL_LOG));
         }
+        DirectoryTree.deleteFilesQuietly(vmDir.resolve(DISCARDED_SNAPSHOT)); // left by a runtime that died mid-wake
         phases.lap("checks");
         List<AttachedDrive> attached = drives.prepare(spec, vmDir);
         phases.lap("drives");
@@ -158,18 +161,25 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             if (snapshot.isPresent()) {
                 finishIncomingMigration(handle);
                 phases.lap("restore");
-                // The secrets drive was rebuilt before the restore: the guest's first answer after
-                // waking is the one that remounts it, saving a separate health round trip (retrying
-                // it is harmless, it only re-reads the drive).
-                waitForAgent(handle, process, false, phases, channel -> channel.reloadSecrets(Duration.ofSeconds(5)));
+                handle = discardSnapshot(handle, snapshot.get(), journal);
+                Thread unlink = Thread.ofVirtual().name("unlink-snapshot-" + handle.name())
+                        .start(() -> DirectoryTree.deleteFilesQuietly(vmDir.resolve(DISCARDED_SNAPSHOT)));
+                try {
+                    // The secrets drive was rebuilt before the restore: the guest's first answer after
+                    // waking is the one that remounts it, saving a separate health round trip (retrying
+                    // it is harmless, it only re-reads the drive).
+                    waitForAgent(handle, process, false, phases, channel -> channel.reloadSecrets(Duration.ofSeconds(5)));
+                } finally {
+                    awaitQuietly(unlink);
+                }
             } else {
                 waitForAgent(handle, process, true, phases, channel -> channel.health(Duration.ofSeconds(5)));
             }
             handle = handle.withState(InstanceState.RUNNING, null, clock.instant());
             journal.record(handle);
             phases.lap("journal");
-            LOG.info("VM {} running in {} ms (pid {}, accel {}; {})", handle.name(), phases.totalMillis(),
-                    process.pid(), accelerator, phases.summary());
+            LOG.info("VM {} {} in {} ms (pid {}, accel {}; {})", handle.name(), snapshot.isPresent() ? "awake" : "running",
+                    phases.totalMillis(), process.pid(), accelerator, phases.summary());
             return handle;
         } catch (RuntimeException e) {
             if (process != null) {
@@ -188,6 +198,32 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                     + SerialLog.tail(handle.serialLog(), 1) + "; see " + handle.serialLog() + ")";
             ErrorCategory category = e instanceof MvmException mvm ? mvm.category() : ErrorCategory.INTERNAL;
             throw new MvmException(category, summary, e);
+        }
+    }
+
+    /**
+     * Once the restored guest runs, it writes to its drives, and its snapshot describes memory that
+     * no longer matches them: restoring it again would corrupt the guest's filesystems. So it is
+     * renamed away (instant) and the handle forgets it before anything else happens; the unlink
+     * itself (~120 ms for 90 MB on ext4) runs while the guest answers its first call.
+     */
+    private VmHandle discardSnapshot(VmHandle handle, Path snapshot, HandleJournal journal) {
+        try {
+            Files.move(snapshot, handle.vmDir().resolve(DISCARDED_SNAPSHOT), StandardCopyOption.ATOMIC_MOVE,
+                    StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            DirectoryTree.deleteFilesQuietly(snapshot);
+        }
+        VmHandle forgotten = handle.withSnapshot(null, clock.instant());
+        journal.record(forgotten);
+        return forgotten;
+    }
+
+    private static void awaitQuietly(Thread thread) {
+        try {
+            thread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -470,20 +506,18 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     @Override
     public VmHandle wake(VmSpec spec, VmHandle handle, HandleJournal journal) {
-        // FAILED is allowed too: a wake that failed keeps its snapshot, so it can be retried.
+        // FAILED is allowed too: a wake that failed before the guest resumed keeps its snapshot, so
+        // it can be retried; once the guest ran, the snapshot is gone (see discardSnapshot).
         handle.requireState("wake", InstanceState.SLEEPING, InstanceState.FAILED);
         if (handle.snapshot() == null || !Files.isRegularFile(handle.snapshot())) {
-            throw MvmException.precondition("VM " + handle.name() + " has no snapshot at " + handle.snapshot());
+            throw MvmException.precondition("VM " + handle.name() + " has no snapshot to wake from"
+                    + (handle.state() == InstanceState.FAILED ? " (a failed VM whose guest already resumed)" : "")
+                    + "; start it to cold-boot");
         }
         LaunchPhases phases = new LaunchPhases();
         ImageDigests.requireUnchanged(handle, spec.image());
         phases.lap("image check");
-        VmHandle running = launchAndWait(spec, handle, Optional.of(handle.snapshot()), journal, phases);
-        DirectoryTree.deleteFilesQuietly(handle.snapshot());
-        VmHandle awake = running.withSnapshot(null, clock.instant());
-        journal.record(awake);
-        LOG.info("VM {} awake in {} ms ({})", handle.name(), phases.totalMillis(), phases.summary());
-        return awake;
+        return launchAndWait(spec, handle, Optional.of(handle.snapshot()), journal, phases);
     }
 
     /** With -incoming and no -S, QEMU runs the guest by itself once the state is loaded. */

@@ -232,6 +232,8 @@ class VmLifecycleIT {
         assertThat(exec("cat", "/run/secrets/api-token").stdoutText()).isEqualTo(ROTATED_SECRET);
         assertThat(runtime.vms.handle(name).snapshot()).isNull();
         assertThat(handle.snapshot()).doesNotExist();
+        assertThat(handle.snapshot().resolveSibling("snapshot.bin.discard")).as("the discarded snapshot is unlinked by the time wake returns")
+                .doesNotExist();
         Path secrets = runtime.vms.directory(name).resolve("secrets.ext4");
         assertThat(secrets).satisfies(p -> assertThat(Files.getPosixFilePermissions(p))
                 .isEqualTo(PosixFilePermissions.fromString("rw-------")));
