@@ -139,6 +139,29 @@ class NodeCliIT {
         assertThat(token.err()).contains("cli-node");
         assertThat(mvm("node", "token", "create", "--node", "Bad Node").exit()).isEqualTo(ExitCodes.USAGE);
 
+        Run spare = mvm("node", "token", "create", "--node", "spare-node", "--json");
+        JsonNode spareToken = JSON.readTree(spare.out());
+        Run tokens = mvm("node", "token", "list");
+        assertThat(tokens.exit()).as(tokens.err()).isZero();
+        assertThat(tokens.out().lines().findFirst().orElseThrow()).startsWith("ID").contains("NODE", "CREATED", "REVOKED");
+        assertThat(tokens.out()).contains(spareToken.get("id").asText()).contains("spare-node")
+                .doesNotContain(spareToken.get("token").asText()).doesNotContain(nodeToken);
+        Run revoke = mvm("node", "token", "revoke", spareToken.get("id").asText());
+        assertThat(revoke.exit()).as(revoke.err()).isZero();
+        assertThat(revoke.out()).contains("revoked");
+        assertThat(post(spareToken.get("token").asText(), "/v1/nodes/register", Map.of("node_id", "spare-node",
+                "capacity", Map.of("vcpus", 1, "memory_mib", 1024, "disk_mib", 1000), "accelerator", "tcg")))
+                .isEqualTo(401);
+        JsonNode listed = JSON.readTree(mvm("node", "token", "list", "--json").out());
+        assertThat(listed.get("items")).anySatisfy(t -> {
+            assertThat(t.get("id").asText()).isEqualTo(spareToken.get("id").asText());
+            assertThat(t.get("revoked_at").isNull()).isFalse();
+        });
+        Run unknown = mvm("node", "token", "revoke", "00000000-0000-0000-0000-000000000000");
+        assertThat(unknown.exit()).isEqualTo(ExitCodes.of(io.mvm.model.ErrorCategory.NOT_FOUND));
+        assertThat(unknown.err()).contains("no node token");
+        assertThat(mvm("node", "token", "revoke", "mvmn_looks/like-a-secret").exit()).isEqualTo(ExitCodes.USAGE);
+
         assertThat(post(nodeToken, "/v1/nodes/register", Map.of("node_id", "cli-node",
                 "capacity", Map.of("vcpus", 4, "memory_mib", 8192, "disk_mib", 50_000), "accelerator", "tcg",
                 "agent_url", "http://127.0.0.1:" + agent.getAddress().getPort(), "agent_token", AGENT_TOKEN)))

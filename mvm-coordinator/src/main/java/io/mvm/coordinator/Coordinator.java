@@ -1,6 +1,7 @@
 package io.mvm.coordinator;
 
 import io.mvm.coordinator.audit.AuditTrail;
+import io.mvm.coordinator.auth.Caller;
 import io.mvm.coordinator.auth.AdminTokenBootstrap;
 import io.mvm.coordinator.auth.NodeTokens;
 import io.mvm.coordinator.auth.TokenAuthenticator;
@@ -99,7 +100,7 @@ public final class Coordinator implements AutoCloseable {
                     config.clock(), scheduler);
             NodeService nodes = new NodeService(db, nodeStore, instanceStore, poolStore, scheduler, signal,
                     config.clock(), config.nodeTimeout());
-            NodeTokens nodeTokens = new NodeTokens(db, tokenStore, random, config.clock());
+            NodeTokens nodeTokens = new NodeTokens(db, tokenStore, audit, random, config.clock());
             ApiServer api = new ApiServer(new TokenAuthenticator(db, tokenStore), tenants, pools, instances,
                     nodes, nodeTokens, new InstanceRelay(db, instanceStore, nodeStore), config.heartbeatInterval(),
                     audit,
@@ -154,7 +155,7 @@ public final class Coordinator implements AutoCloseable {
      * starts its own agent, and for {@code POST /v1/node-tokens}.
      */
     public String issueNodeToken(NodeId node) {
-        return nodeTokens.issue(node).token();
+        return nodeTokens.issue(Caller.SYSTEM, node).token();
     }
 
     /** One housekeeping round now (lost-node detection and a scheduling pass), for tests and tools. */

@@ -195,6 +195,55 @@ abstract class FleetContract {
         assertProblem(admin.post("/v1/nodes/ghost/heartbeat", Map.of()), 404, "not registered");
     }
 
+    @Test
+    void nodeTokensAreListedWithoutSecretsAndARevokedOneIsRefusedFromItsNextRequest() throws Exception {
+        Response minted = admin.post("/v1/node-tokens", Map.of("node_id", "node-b"));
+        String id = minted.json().get("id").asText();
+        String secret = minted.json().get("token").asText();
+        ApiClient b = admin.withToken(secret);
+        assertThat(b.post("/v1/nodes/register", registration("node-b", 2, 4096)).status()).isEqualTo(200);
+
+        Response listed = admin.get("/v1/node-tokens");
+        assertThat(listed.status()).isEqualTo(200);
+        JsonNode entry = java.util.stream.StreamSupport.stream(listed.json().get("items").spliterator(), false)
+                .filter(t -> t.get("id").asText().equals(id)).findFirst().orElseThrow();
+        assertThat(entry.get("node_id").asText()).isEqualTo("node-b");
+        assertThat(entry.get("created_at").asText()).isEqualTo("2026-11-21T12:00:00Z");
+        assertThat(entry.get("revoked_at").isNull()).isTrue();
+        assertThat(listed.body()).doesNotContain(secret).doesNotContain(io.mvm.coordinator.auth.TokenAuthenticator.hash(secret));
+        assertProblem(b.get("/v1/node-tokens"), 403, "node token");
+        assertProblem(b.delete("/v1/node-tokens/" + id, Map.of()), 403, "node token");
+
+        clock.advance(Duration.ofSeconds(7));
+        assertThat(admin.delete("/v1/node-tokens/" + id, Map.of()).status()).isEqualTo(204);
+
+        assertProblem(b.post("/v1/nodes/node-b/heartbeat", Map.of()), 401, "revoked");
+        assertProblem(b.get("/v1/nodes/node-b/desired"), 401, "revoked");
+        JsonNode revoked = java.util.stream.StreamSupport.stream(admin.get("/v1/node-tokens").json().get("items").spliterator(), false)
+                .filter(t -> t.get("id").asText().equals(id)).findFirst().orElseThrow();
+        assertThat(revoked.get("revoked_at").asText()).isEqualTo("2026-11-21T12:00:07Z");
+        clock.advance(Duration.ofSeconds(5));
+        assertThat(admin.delete("/v1/node-tokens/" + id, Map.of()).status()).as("revoking twice is a no-op").isEqualTo(204);
+        assertThat(java.util.stream.StreamSupport.stream(admin.get("/v1/node-tokens").json().get("items").spliterator(), false)
+                .filter(t -> t.get("id").asText().equals(id)).findFirst().orElseThrow().get("revoked_at").asText())
+                .isEqualTo("2026-11-21T12:00:07Z");
+        assertProblem(admin.delete("/v1/node-tokens/no-such-token", Map.of()), 404, "no node token");
+
+        // A new token for the same node works: revocation is per token, not per node.
+        ApiClient again = admin.withToken(admin.post("/v1/node-tokens", Map.of("node_id", "node-b")).json().get("token").asText());
+        assertThat(again.post("/v1/nodes/node-b/heartbeat", Map.of()).status()).isEqualTo(204);
+
+        try (io.mvm.store.db.Database direct = io.mvm.store.db.Database.open(db.url())) {
+            List<String> trail = direct.read(tx -> tx.query(
+                    "SELECT actor || ' ' || action || ' ' || resource FROM audit_log WHERE tenant_id IS NULL AND action LIKE 'node-token.%' ORDER BY seq",
+                    rs -> rs.getString(1)));
+            assertThat(trail).contains("admin:admin node-token.create node-tokens/" + id + " (node node-b)",
+                    "admin:admin node-token.revoke node-tokens/" + id + " (node node-b)");
+            assertThat(trail).filteredOn(line -> line.contains("revoke")).hasSize(1);
+            assertThat(String.join("\n", trail)).doesNotContain(secret);
+        }
+    }
+
     // ---- desired state and the long poll ----
 
     @Test

@@ -15,7 +15,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code mvm node list} and {@code mvm node token create}. */
+/** {@code mvm node list} and {@code mvm node token create|list|revoke}. */
 @Command(name = "node", description = "Hosts in the fleet: list them, mint tokens for their agents.",
         mixinStandardHelpOptions = true, subcommands = {NodeCommand.ListNodes.class, NodeCommand.Token.class})
 public final class NodeCommand {
@@ -48,8 +48,52 @@ public final class NodeCommand {
     }
 
     @Command(name = "token", description = "Node tokens (what an agent authenticates with).",
-            mixinStandardHelpOptions = true, subcommands = CreateToken.class)
+            mixinStandardHelpOptions = true, subcommands = {CreateToken.class, ListTokens.class, RevokeToken.class})
     static final class Token {}
+
+    @Command(name = "list", description = "List node tokens: id, node, when created and when revoked (never a secret).")
+    static final class ListTokens implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+
+        @Override
+        public void run() {
+            JsonNode list = client.client().get("v1/node-tokens");
+            PrintWriter out = spec.commandLine().getOut();
+            if (client.json) {
+                ClientOptions.printJson(out, list);
+                return;
+            }
+            Table table = new Table("ID", "NODE", "CREATED", "REVOKED");
+            for (JsonNode t : list.get("items")) {
+                table.row(t.get("id").asText(), t.get("node_id").asText(), t.get("created_at").asText(),
+                        t.get("revoked_at").isNull() ? "-" : t.get("revoked_at").asText());
+            }
+            table.print(out);
+        }
+    }
+
+    @Command(name = "revoke", description = "Revoke a node token by its id (from 'mvm node token list'); the node's "
+            + "agent is refused from its next request. Its VMs keep running until the node is lost.")
+    static final class RevokeToken implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+
+        @picocli.CommandLine.Parameters(paramLabel = "TOKEN-ID", description = "The token's id, not the token itself.")
+        String id;
+
+        @Override
+        public void run() {
+            if (id.isBlank() || !id.matches("[A-Za-z0-9-]{1,64}")) {
+                throw io.mvm.model.MvmException.invalid("a token id is letters, digits and '-' (see 'mvm node token list'): "
+                        + (id.length() > 20 ? id.substring(0, 8) + "…" : id));
+            }
+            client.client().delete("v1/node-tokens/" + id);
+            PrintWriter out = spec.commandLine().getOut();
+            out.println("node token " + id + " revoked");
+            out.flush();
+        }
+    }
 
     @Command(name = "create", description = "Create a token for one node (admin only). It is printed once and stored"
             + " hashed; it may only register, heartbeat, read and report that node.")

@@ -33,6 +33,11 @@ public final class AuditTrail {
         store.append(tx, Optional.of(tenant), clock.instant(), caller.actor(), action, resource, before, after, "ok");
     }
 
+    /** A change to something of the cluster's rather than a tenant's (e.g. a node token), in the caller's transaction. */
+    public void clusterChanged(Tx tx, Caller caller, String action, String resource) throws SQLException {
+        store.append(tx, Optional.empty(), clock.instant(), caller.actor(), action, resource, null, null, "ok");
+    }
+
     /**
      * A refused authentication; in its own transaction since the request itself does nothing.
      * Anyone can send refused requests, and each would take the database's write lock, so at most

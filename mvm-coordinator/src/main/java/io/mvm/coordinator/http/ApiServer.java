@@ -188,8 +188,18 @@ public final class ApiServer {
         r.post("/v1/node-tokens", ctx -> {
             caller(ctx).requireAdmin();
             Requests.CreateNodeToken req = bodies.read(ctx, Requests.CreateNodeToken.class);
-            NodeTokens.Issued issued = nodeTokens.issue(NodeId.of(required(req.nodeId(), "node_id")));
+            NodeTokens.Issued issued = nodeTokens.issue(caller(ctx), NodeId.of(required(req.nodeId(), "node_id")));
             json(ctx, 201, new Views.NodeTokenView(issued.id(), issued.node().value(), issued.token()));
+        });
+        r.get("/v1/node-tokens", ctx -> {
+            caller(ctx).requireAdmin();
+            json(ctx, 200, new Views.ListOf<>(nodeTokens.list().stream().map(Views::nodeToken).toList()));
+        });
+        r.delete("/v1/node-tokens/{token}", ctx -> {
+            Caller caller = caller(ctx);
+            caller.requireAdmin();
+            nodeTokens.revoke(caller, ctx.pathParam("token"));
+            ctx.status(204);
         });
 
         r.post("/v1/tenants", this::createTenant);

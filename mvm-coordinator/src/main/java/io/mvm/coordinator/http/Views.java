@@ -63,6 +63,13 @@ final class Views {
 
     record NodeTokenView(String id, String nodeId, String token) {}
 
+    /** A node token as listed: never its secret. */
+    record NodeTokenListing(String id, String nodeId, Instant createdAt, Instant revokedAt) {}
+
+    static NodeTokenListing nodeToken(io.mvm.store.auth.TokenStore.NodeTokenRecord token) {
+        return new NodeTokenListing(token.id(), token.node().value(), token.createdAt(), token.revokedAt().orElse(null));
+    }
+
     record AuditView(long seq, Instant at, String actor, String action, String resource, Long beforeVersion,
                      Long afterVersion, String outcome) {}
 
