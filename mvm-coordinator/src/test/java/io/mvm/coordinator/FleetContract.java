@@ -233,15 +233,21 @@ abstract class FleetContract {
         ApiClient again = admin.withToken(admin.post("/v1/node-tokens", Map.of("node_id", "node-b")).json().get("token").asText());
         assertThat(again.post("/v1/nodes/node-b/heartbeat", Map.of()).status()).isEqualTo(204);
 
-        try (io.mvm.store.db.Database direct = io.mvm.store.db.Database.open(db.url())) {
-            List<String> trail = direct.read(tx -> tx.query(
-                    "SELECT actor || ' ' || action || ' ' || resource FROM audit_log WHERE tenant_id IS NULL AND action LIKE 'node-token.%' ORDER BY seq",
-                    rs -> rs.getString(1)));
-            assertThat(trail).contains("admin:admin node-token.create node-tokens/" + id + " (node node-b)",
-                    "admin:admin node-token.revoke node-tokens/" + id + " (node node-b)");
-            assertThat(trail).filteredOn(line -> line.contains("revoke")).hasSize(1);
-            assertThat(String.join("\n", trail)).doesNotContain(secret);
+        List<String> trail = new ArrayList<>();
+        Long after = 0L;
+        while (after != null) { // pages of 2 prove next_after pages on
+            JsonNode page = admin.get("/v1/audit?limit=2&after=" + after).json();
+            page.get("entries").forEach(e -> trail.add(e.get("actor").asText() + " " + e.get("action").asText() + " "
+                    + e.get("resource").asText()));
+            after = page.get("next_after").isNull() ? null : page.get("next_after").asLong();
         }
+        assertThat(trail).contains("admin:admin node-token.create node-tokens/" + id + " (node node-b)",
+                "admin:admin node-token.revoke node-tokens/" + id + " (node node-b)");
+        assertThat(trail).filteredOn(line -> line.contains("node-token.revoke")).hasSize(1);
+        assertThat(trail).anySatisfy(line -> assertThat(line).startsWith("anonymous auth.denied"));
+        assertThat(String.join("\n", trail)).doesNotContain(secret);
+        assertProblem(again.get("/v1/audit"), 403, "node token");
+        assertProblem(admin.get("/v1/audit?limit=0"), 400, "limit");
     }
 
     // ---- desired state and the long poll ----

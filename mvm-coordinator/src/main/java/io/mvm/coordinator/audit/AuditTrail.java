@@ -89,12 +89,22 @@ public final class AuditTrail {
     }
 
     public List<AuditEntry> page(TenantId tenant, long afterSeq, int limit) {
+        checkPage(afterSeq, limit);
+        return db.read(tx -> store.page(tx, tenant, afterSeq, limit));
+    }
+
+    /** The cluster's own trail: what belongs to no tenant (node tokens, refused requests outside any tenant). */
+    public List<AuditEntry> clusterPage(long afterSeq, int limit) {
+        checkPage(afterSeq, limit);
+        return db.read(tx -> store.clusterPage(tx, afterSeq, limit));
+    }
+
+    private static void checkPage(long afterSeq, int limit) {
         if (limit < 1 || limit > MAX_PAGE) {
             throw MvmException.invalid("limit must be 1-" + MAX_PAGE + ", got " + limit);
         }
         if (afterSeq < 0) {
             throw MvmException.invalid("after must not be negative, got " + afterSeq);
         }
-        return db.read(tx -> store.page(tx, tenant, afterSeq, limit));
     }
 }

@@ -215,6 +215,14 @@ public final class ApiServer {
             ctx.status(204);
         });
         r.get("/v1/tenants/{tenant}/audit", this::auditPage);
+        r.get("/v1/audit", ctx -> {
+            caller(ctx).requireAdmin();
+            long after = longQuery(ctx, "after", 0);
+            int limit = (int) Math.min(longQuery(ctx, "limit", 100), Integer.MAX_VALUE);
+            List<AuditEntry> page = audit.clusterPage(after, limit);
+            Long next = page.size() == limit ? page.getLast().seq() : null;
+            json(ctx, 200, new Views.AuditPage(page.stream().map(Views::audit).toList(), next));
+        });
 
         r.post("/v1/tenants/{tenant}/pools", this::createPool);
         r.get("/v1/tenants/{tenant}/pools", ctx -> json(ctx, 200,

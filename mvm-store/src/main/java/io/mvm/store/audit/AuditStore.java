@@ -26,6 +26,13 @@ public final class AuditStore {
                 AuditStore::map, tenant.value(), afterSeq, limit);
     }
 
+    /** A page of the cluster's own trail (rows without a tenant: node tokens, refusals outside any tenant). */
+    public List<AuditEntry> clusterPage(Tx tx, long afterSeq, int limit) throws SQLException {
+        return tx.query("SELECT seq, tenant_id, at, actor, action, resource, before_version, after_version, outcome "
+                        + "FROM audit_log WHERE tenant_id IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+                AuditStore::map, afterSeq, limit);
+    }
+
     private static AuditEntry map(ResultSet rs) throws SQLException {
         long before = rs.getLong("before_version");
         boolean beforeNull = rs.wasNull();
