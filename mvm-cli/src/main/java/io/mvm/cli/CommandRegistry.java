@@ -21,6 +21,8 @@ final class CommandRegistry {
         cli.addSubcommand(new io.mvm.cli.pool.PoolCommand());
         cli.addSubcommand(new io.mvm.cli.instance.InstanceCommand());
         cli.addSubcommand(new io.mvm.cli.node.NodeCommand());
+        // audit trails
+        cli.addSubcommand(new io.mvm.cli.audit.AuditCommand());
         // agent, up
         cli.addSubcommand(new io.mvm.cli.agent.AgentCommand());
         cli.addSubcommand(new io.mvm.cli.up.UpCommand());

@@ -161,12 +161,24 @@ class NodeCliIT {
         assertThat(unknown.exit()).isEqualTo(ExitCodes.of(io.mvm.model.ErrorCategory.NOT_FOUND));
         assertThat(unknown.err()).contains("no node token");
         assertThat(mvm("node", "token", "revoke", "mvmn_looks/like-a-secret").exit()).isEqualTo(ExitCodes.USAGE);
+        Run clusterAudit = mvm("audit", "--limit", "0");
+        assertThat(clusterAudit.exit()).as(clusterAudit.err()).isZero();
+        assertThat(clusterAudit.out().lines().findFirst().orElseThrow()).startsWith("SEQ").contains("ACTOR", "ACTION");
+        assertThat(clusterAudit.out()).contains("node-token.create").contains("node-token.revoke")
+                .contains("node-tokens/" + spareToken.get("id").asText()).doesNotContain(spareToken.get("token").asText());
+        JsonNode lastTwo = JSON.readTree(mvm("audit", "--json", "--after", "0", "--limit", "2").out());
+        assertThat(lastTwo.get("entries")).hasSize(2);
+        assertThat(mvm("audit", "--limit", "-1").exit()).isEqualTo(ExitCodes.USAGE);
 
         assertThat(post(nodeToken, "/v1/nodes/register", Map.of("node_id", "cli-node",
                 "capacity", Map.of("vcpus", 4, "memory_mib", 8192, "disk_mib", 50_000), "accelerator", "tcg",
                 "agent_url", "http://127.0.0.1:" + agent.getAddress().getPort(), "agent_token", AGENT_TOKEN)))
                 .isEqualTo(200);
         assertThat(mvm("tenant", "create", "clitest").exit()).isZero();
+        Run tenantAudit = mvm("audit", "--tenant", "clitest");
+        assertThat(tenantAudit.exit()).as(tenantAudit.err()).isZero();
+        assertThat(tenantAudit.out()).contains("tenant.create").contains("tenants/clitest");
+        assertThat(mvm("audit", "--tenant", "Not A Tenant").exit()).isEqualTo(ExitCodes.USAGE);
         assertThat(mvm("pool", "create", "clitest/w", "--flake", ".", "--profile", "minimal", "--cpus", "1",
                 "--mem", "256").exit()).isZero();
         assertThat(mvm("pool", "scale", "clitest/w", "--running", "1").exit()).isZero();
