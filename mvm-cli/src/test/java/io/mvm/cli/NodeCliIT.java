@@ -166,8 +166,8 @@ class NodeCliIT {
         assertThat(clusterAudit.out().lines().findFirst().orElseThrow()).startsWith("SEQ").contains("ACTOR", "ACTION");
         assertThat(clusterAudit.out()).contains("node-token.create").contains("node-token.revoke")
                 .contains("node-tokens/" + spareToken.get("id").asText()).doesNotContain(spareToken.get("token").asText());
-        JsonNode lastTwo = JSON.readTree(mvm("audit", "--json", "--after", "0", "--limit", "2").out());
-        assertThat(lastTwo.get("entries")).hasSize(2);
+        JsonNode firstTwo = JSON.readTree(mvm("audit", "--json", "--after", "0", "--limit", "2").out());
+        assertThat(firstTwo.get("entries")).hasSize(2);
         assertThat(mvm("audit", "--limit", "-1").exit()).isEqualTo(ExitCodes.USAGE);
 
         assertThat(post(nodeToken, "/v1/nodes/register", Map.of("node_id", "cli-node",

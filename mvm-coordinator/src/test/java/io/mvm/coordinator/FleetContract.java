@@ -248,6 +248,7 @@ abstract class FleetContract {
         assertThat(String.join("\n", trail)).doesNotContain(secret);
         assertProblem(again.get("/v1/audit"), 403, "node token");
         assertProblem(admin.get("/v1/audit?limit=0"), 400, "limit");
+        assertProblem(admin.get("/v1/audit?limit=-4294967295"), 400, "limit");
     }
 
     // ---- desired state and the long poll ----

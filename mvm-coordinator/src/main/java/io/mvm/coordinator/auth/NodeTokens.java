@@ -69,11 +69,11 @@ public final class NodeTokens {
         return db.inTransaction(tx -> {
             NodeTokenRecord token = tokens.nodeToken(tx, id)
                     .orElseThrow(() -> MvmException.notFound("no node token with id " + id));
-            if (token.revokedAt().isPresent()) {
-                return token;
+            // The conditional update decides, not the read above: two concurrent revokes (PostgreSQL
+            // runs READ COMMITTED) both read "valid", but only one update changes the row.
+            if (token.revokedAt().isEmpty() && tokens.revokeNodeToken(tx, id, clock.instant())) {
+                audit.clusterChanged(tx, caller, "node-token.revoke", "node-tokens/" + id + " (node " + token.node() + ")");
             }
-            tokens.revokeNodeToken(tx, id, clock.instant());
-            audit.clusterChanged(tx, caller, "node-token.revoke", "node-tokens/" + id + " (node " + token.node() + ")");
             return tokens.nodeToken(tx, id).orElseThrow();
         });
     }

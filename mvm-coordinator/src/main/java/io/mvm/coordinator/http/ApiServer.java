@@ -218,7 +218,7 @@ public final class ApiServer {
         r.get("/v1/audit", ctx -> {
             caller(ctx).requireAdmin();
             long after = longQuery(ctx, "after", 0);
-            int limit = (int) Math.min(longQuery(ctx, "limit", 100), Integer.MAX_VALUE);
+            int limit = Math.clamp(longQuery(ctx, "limit", 100), Integer.MIN_VALUE, Integer.MAX_VALUE);
             List<AuditEntry> page = audit.clusterPage(after, limit);
             Long next = page.size() == limit ? page.getLast().seq() : null;
             json(ctx, 200, new Views.AuditPage(page.stream().map(Views::audit).toList(), next));
@@ -400,7 +400,7 @@ public final class ApiServer {
     private void auditPage(Context ctx) {
         TenantId tenant = tenantId(ctx);
         long after = longQuery(ctx, "after", 0);
-        int limit = (int) Math.min(longQuery(ctx, "limit", 100), Integer.MAX_VALUE);
+        int limit = Math.clamp(longQuery(ctx, "limit", 100), Integer.MIN_VALUE, Integer.MAX_VALUE);
         List<AuditEntry> page = audit.page(tenant, after, limit);
         if (page.isEmpty() && after == 0) {
             // A deleted tenant's trail stays readable; a name that never had one is unknown.

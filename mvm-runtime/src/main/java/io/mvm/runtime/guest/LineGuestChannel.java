@@ -210,7 +210,7 @@ public abstract sealed class LineGuestChannel implements GuestChannel
 
     private static AgentAnswer check(AgentRequest request, AgentAnswer answer) {
         if (answer.version() != PROTOCOL_VERSION) {
-            throw new GuestChannelException("guest agent speaks protocol version " + answer.version()
+            throw new GuestRefusedException("guest agent speaks protocol version " + answer.version()
                     + " but this host speaks " + PROTOCOL_VERSION
                     + "; rebuild the guest image (mvm bootstrap) or use a matching mvm");
         }

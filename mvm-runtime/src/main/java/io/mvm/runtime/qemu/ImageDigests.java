@@ -12,6 +12,8 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -32,12 +34,22 @@ final class ImageDigests {
 
     private ImageDigests() {}
 
-    /** From the image's image.json where it lists a file (computed at build time), else hashed now. */
-    static Map<String, ImageFileDigest> recorded(GuestImage image) {
+    /**
+     * A file changed this recently may change again within the same timestamp tick (coarse on
+     * older kernels) without its identity moving, as git's "racy clean" entries can: its identity
+     * is not recorded, so a wake hashes it.
+     */
+    static final Duration RACY_WINDOW = Duration.ofSeconds(2);
+
+    /**
+     * From the image's image.json where it lists a file (computed at build time), else hashed now;
+     * {@code now} decides which files are too fresh to be trusted by identity.
+     */
+    static Map<String, ImageFileDigest> recorded(GuestImage image, Instant now) {
         Map<String, String> built = builtDigests(image.kernel().getParent().resolve("image.json"));
         Map<String, ImageFileDigest> out = new TreeMap<>();
         for (Path file : files(image)) {
-            String identity = identity(file);
+            String identity = changedSince(file, now.minus(RACY_WINDOW)) ? null : identity(file);
             String known = built.get(file.getFileName().toString());
             out.put(file.toAbsolutePath().toString(), new ImageFileDigest(known != null ? known : sha256(file), identity));
         }
@@ -77,6 +89,16 @@ final class ImageDigests {
                     + ((FileTime) unix.get("ctime")).to(TimeUnit.NANOSECONDS);
         } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
             return null;
+        }
+    }
+
+    private static boolean changedSince(Path file, Instant since) {
+        try {
+            Map<String, Object> unix = Files.readAttributes(file, "unix:lastModifiedTime,ctime");
+            return !((FileTime) unix.get("lastModifiedTime")).toInstant().isBefore(since)
+                    || !((FileTime) unix.get("ctime")).toInstant().isBefore(since);
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return true;
         }
     }
 

@@ -116,7 +116,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         VmHandle handle = new VmHandle(VmHandle.SCHEMA_VERSION, spec.name().value(), name(), settings.accelerator(),
                 InstanceState.CREATING, null, 0, 0, vmDir, vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET),
                 vmDir.resolve(SERIAL_LOG), null, null, spec.nic().map(n -> n.ipv4()).orElse(null), clock.instant(),
-                ImageDigests.recorded(spec.image()));
+                ImageDigests.recorded(spec.image(), clock.instant()));
         return launchAndWait(spec, handle, Optional.empty(), journal, phases);
     }
 
@@ -153,6 +153,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         journal.record(handle);
         phases.lap("cgroup+journal");
         VmmProcess process = null;
+        boolean guestResumed = false;
         try {
             process = launch(arguments, vmDir, group);
             handle = handle.withProcess(process, clock.instant());
@@ -161,14 +162,17 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             if (snapshot.isPresent()) {
                 finishIncomingMigration(handle);
                 phases.lap("restore");
+                guestResumed = true;
                 handle = discardSnapshot(handle, snapshot.get(), journal);
                 Thread unlink = Thread.ofVirtual().name("unlink-snapshot-" + handle.name())
                         .start(() -> DirectoryTree.deleteFilesQuietly(vmDir.resolve(DISCARDED_SNAPSHOT)));
                 try {
                     // The secrets drive was rebuilt before the restore: the guest's first answer after
                     // waking is the one that remounts it, saving a separate health round trip (retrying
-                    // it is harmless, it only re-reads the drive).
-                    waitForAgent(handle, process, false, phases, channel -> channel.reloadSecrets(Duration.ofSeconds(5)));
+                    // it is harmless, it only re-reads the drive). It gets the full control timeout:
+                    // unlike health, a remount after a restore can take seconds under TCG and load,
+                    // and abandoning it for a new attempt only queues more work in the guest.
+                    waitForAgent(handle, process, false, phases, channel -> channel.reloadSecrets(settings.controlTimeout()));
                 } finally {
                     awaitQuietly(unlink);
                 }
@@ -182,10 +186,13 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                     phases.totalMillis(), process.pid(), accelerator, phases.summary());
             return handle;
         } catch (RuntimeException e) {
+            if (guestResumed && process != null && process.isAlive()) {
+                return failedKeepingTheGuest(handle, e, journal);
+            }
             if (process != null) {
                 process.killAndAwait();
             }
-            group.ifPresent(cgroups::remove);
+            group.ifPresent(cgroups::removeQuietly);
             String reason = e.getMessage() + "\n--- last serial lines ---\n" + SerialLog.tail(handle.serialLog(), SERIAL_TAIL_LINES);
             VmHandle failed = handle.withProcess(null, clock.instant())
                     .withState(InstanceState.FAILED, reason, clock.instant());
@@ -199,6 +206,23 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             ErrorCategory category = e instanceof MvmException mvm ? mvm.category() : ErrorCategory.INTERNAL;
             throw new MvmException(category, summary, e);
         }
+    }
+
+    /**
+     * A woken guest that runs but failed its first call (e.g. the secrets could not be remounted, or
+     * the agent stayed silent past the deadline): its snapshot is gone, so its memory exists only in
+     * this VMM. Killing it would lose the sleeping VM's state; it is kept running and recorded as
+     * FAILED with its process, which {@code start} stops before a cold boot and {@code destroy} kills.
+     */
+    private VmHandle failedKeepingTheGuest(VmHandle handle, RuntimeException e, HandleJournal journal) {
+        VmHandle failed = handle.withState(InstanceState.FAILED, "woke, but the guest's first call failed: "
+                + e.getMessage() + " (the VMM keeps running; stop and start the VM to cold-boot)", clock.instant());
+        journal.record(failed);
+        LOG.warn("VM {}: woke but the guest's first call failed, keeping its VMM (pid {}): {}", handle.name(),
+                handle.pid(), e.getMessage());
+        ErrorCategory category = e instanceof MvmException mvm ? mvm.category() : ErrorCategory.INTERNAL;
+        throw new MvmException(category, "VM " + handle.name() + " woke but its guest did not answer as expected: "
+                + e.getMessage() + "; it is FAILED with its VMM still running (stop and start it to cold-boot)", e);
     }
 
     /**
@@ -217,6 +241,12 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         VmHandle forgotten = handle.withSnapshot(null, clock.instant());
         journal.record(forgotten);
         return forgotten;
+    }
+
+    /** {@link #discardSnapshot} for recovery, which journals the whole observation itself. */
+    private VmHandle forgetSnapshot(VmHandle handle) {
+        DirectoryTree.deleteFilesQuietly(handle.snapshot(), handle.vmDir().resolve(DISCARDED_SNAPSHOT));
+        return handle.withSnapshot(null, clock.instant());
     }
 
     private static void awaitQuietly(Thread thread) {
@@ -325,6 +355,12 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             case CREATING, WAKING -> handle.process() == null ? observeLaunchWindow(handle) : observeLive(handle);
             default -> observeLive(handle);
         };
+        if (handle.state() == InstanceState.WAKING && observed.snapshot() != null
+                && (observed.state() == InstanceState.RUNNING || observed.state() == InstanceState.WARM)) {
+            // The runtime died after the restore let the guest run but before it discarded the
+            // snapshot: the guest may have written to its drives since, so the snapshot must go.
+            observed = forgetSnapshot(observed);
+        }
         if (!observed.equals(handle)) {
             journal.record(observed);
         }

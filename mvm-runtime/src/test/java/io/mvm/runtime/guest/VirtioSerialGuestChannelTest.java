@@ -124,7 +124,8 @@ class VirtioSerialGuestChannelTest {
         serve((conn, verb, id, line, later) -> AgentProtocol.encodeAnswer(2, id, true, List.of()));
         try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
             assertThatThrownBy(() -> channel.health(Duration.ofSeconds(10)))
-                    .isInstanceOf(GuestChannelException.class)
+                    .as("asking again cannot help: a refusal, not a retryable channel error")
+                    .isInstanceOf(GuestRefusedException.class)
                     .hasMessageContaining("guest agent speaks protocol version 2 but this host speaks 1");
         }
     }

@@ -23,6 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** What a wake accepts as "the image the snapshot was taken on", and when it has to re-read files. */
 class ImageDigestsTest {
+    /** Recording "an hour after" the files were written: none is within the racy window. */
+    private static final Instant LATER = Instant.now().plusSeconds(3600);
+
     @TempDir
     Path dir;
     GuestImage image;
@@ -44,7 +47,7 @@ class ImageDigestsTest {
     void recordsTheBuildTimeDigestsFromImageJsonAndEachFilesIdentity() throws Exception {
         Files.writeString(dir.resolve("image.json"), "{\"artifacts\":{\"vmlinuz\":\"from-build\"}}");
 
-        Map<String, ImageFileDigest> recorded = ImageDigests.recorded(image);
+        Map<String, ImageFileDigest> recorded = ImageDigests.recorded(image, LATER);
 
         assertThat(recorded.get(image.kernel().toAbsolutePath().toString()).sha256()).isEqualTo("from-build");
         assertThat(recorded.get(image.rootfs().toAbsolutePath().toString()).sha256())
@@ -54,7 +57,7 @@ class ImageDigestsTest {
 
     @Test
     void anUnchangedIdentityIsTrustedWithoutReadingTheFileAgain() {
-        Map<String, ImageFileDigest> recorded = new HashMap<>(ImageDigests.recorded(image));
+        Map<String, ImageFileDigest> recorded = new HashMap<>(ImageDigests.recorded(image, LATER));
         String rootfs = image.rootfs().toAbsolutePath().toString();
         // A digest that cannot match the content: only a check that skips re-hashing accepts it.
         recorded.put(rootfs, new ImageFileDigest("0".repeat(64), recorded.get(rootfs).identity()));
@@ -64,7 +67,7 @@ class ImageDigestsTest {
 
     @Test
     void aSameSizeInPlaceWriteIsRefusedEvenWithTheOldMtimeRestored() throws Exception {
-        VmHandle handle = handleWith(ImageDigests.recorded(image));
+        VmHandle handle = handleWith(ImageDigests.recorded(image, LATER));
         FileTime mtime = Files.getLastModifiedTime(image.rootfs());
         byte[] altered = new byte[64 * 1024];
         altered[altered.length - 1] = 1;
@@ -79,7 +82,7 @@ class ImageDigestsTest {
 
     @Test
     void aFileReplacedByIdenticalBytesIsAcceptedByItsDigest() throws Exception {
-        VmHandle handle = handleWith(ImageDigests.recorded(image));
+        VmHandle handle = handleWith(ImageDigests.recorded(image, LATER));
         Path rebuilt = Files.write(dir.resolve("rootfs.new"), Files.readAllBytes(image.rootfs()));
         Files.move(rebuilt, image.rootfs(), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
 
@@ -91,7 +94,7 @@ class ImageDigestsTest {
     @Test
     void aHandleWithDigestsOnlyIsCheckedByContent() throws Exception {
         Map<String, ImageFileDigest> digestsOnly = new HashMap<>();
-        ImageDigests.recorded(image).forEach((path, d) -> digestsOnly.put(path, ImageFileDigest.ofDigestOnly(d.sha256())));
+        ImageDigests.recorded(image, LATER).forEach((path, d) -> digestsOnly.put(path, ImageFileDigest.ofDigestOnly(d.sha256())));
         assertThatCode(() -> ImageDigests.requireUnchanged(handleWith(digestsOnly), image)).doesNotThrowAnyException();
 
         Files.writeString(image.kernel(), "kerneX");
@@ -100,8 +103,21 @@ class ImageDigestsTest {
     }
 
     @Test
+    void aFileChangedJustBeforeRecordingGetsNoIdentityAndIsCheckedByContent() throws Exception {
+        Map<String, ImageFileDigest> recorded = ImageDigests.recorded(image, Instant.now());
+        assertThat(recorded.values()).allSatisfy(d -> assertThat(d.identity()).isNull());
+
+        // Within the same timestamp tick a same-size write could leave dev:ino:size:mtime:ctime as
+        // they were; without an identity the content decides.
+        byte[] altered = new byte[64 * 1024];
+        altered[0] = 7;
+        Files.write(image.rootfs(), altered);
+        assertThatThrownBy(() -> ImageDigests.requireUnchanged(handleWith(recorded), image)).hasMessageContaining("rootfs.ext4");
+    }
+
+    @Test
     void aMissingImageFileIsRefused() throws Exception {
-        VmHandle handle = handleWith(ImageDigests.recorded(image));
+        VmHandle handle = handleWith(ImageDigests.recorded(image, LATER));
         Files.delete(image.initramfs());
         assertThatThrownBy(() -> ImageDigests.requireUnchanged(handle, image)).hasMessageContaining("initramfs.cpio.gz");
     }

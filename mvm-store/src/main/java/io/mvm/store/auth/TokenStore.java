@@ -41,9 +41,12 @@ public final class TokenStore {
                 TokenStore::mapNodeToken, id);
     }
 
-    /** Marks a node token revoked at {@code at}; a token revoked earlier keeps its first revocation time. */
-    public void revokeNodeToken(Tx tx, String id, Instant at) throws SQLException {
-        tx.update("UPDATE api_tokens SET revoked_at = ? WHERE kind = 'node' AND id = ? AND revoked_at IS NULL",
+    /**
+     * Marks a node token revoked at {@code at}; a token revoked earlier keeps its first revocation
+     * time. True when this call revoked it (false when it already was, also by a concurrent call).
+     */
+    public boolean revokeNodeToken(Tx tx, String id, Instant at) throws SQLException {
+        return 1 == tx.update("UPDATE api_tokens SET revoked_at = ? WHERE kind = 'node' AND id = ? AND revoked_at IS NULL",
                 at.toEpochMilli(), id);
     }
 
