@@ -177,6 +177,29 @@ class VmRecoveryIT {
 
     @Test
     @Order(7)
+    void aWakingVmFoundRunningAfterACrashLosesItsSnapshot() throws Exception {
+        if (runtime.vms.status(name).state() != InstanceState.RUNNING) {
+            runtime.vms.start(name, Optional.empty());
+        }
+        VmHandle live = runtime.vms.handle(name);
+        // What a runtime that died between the restore (the guest already running) and the snapshot's
+        // discard leaves: WAKING, the VMM's pid, and a snapshot the guest has moved on from.
+        Path snapshot = Files.write(runtime.vms.directory(name).resolve("snapshot.bin"), new byte[4096]);
+        new VmDirectory(runtime.vms.directory(name)).record(
+                live.withState(InstanceState.WAKING, null, live.updatedAt()).withSnapshot(snapshot, live.updatedAt()));
+
+        LocalVms.Recovery recovery = runtime.restartedRuntime().recoverAll();
+
+        assertThat(recovery.adopted()).extracting(VmStatus::name).containsExactly(name);
+        VmHandle adopted = runtime.vms.handle(name);
+        assertThat(adopted.state()).isEqualTo(InstanceState.RUNNING);
+        assertThat(adopted.snapshot()).as("restoring it again would corrupt the guest's disks").isNull();
+        assertThat(snapshot).doesNotExist();
+        assertThat(adopted.pid()).isEqualTo(live.pid());
+    }
+
+    @Test
+    @Order(8)
     void anOrphanedVmmWhoseMonitorDoesNotAnswerIsKilled() throws Exception {
         Path vmDir = runtime.vms.directory(name);
         VmHandle live = runtime.vms.handle(name);
@@ -196,7 +219,7 @@ class VmRecoveryIT {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void destroyKillsAVmmTheHandleDoesNotName() {
         Path vmDir = runtime.vms.directory(name);
         assertThat(runtime.vms.start(name, Optional.empty()).state()).isEqualTo(InstanceState.RUNNING);
