@@ -310,7 +310,8 @@ public final class ImageBuilder {
         }
     }
 
-    static String sha256(Path file) throws IOException {
+    /** The hex SHA-256 of a file's content (what image.json's {@code artifacts} hold). */
+    public static String sha256(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             byte[] buffer = new byte[1 << 16];

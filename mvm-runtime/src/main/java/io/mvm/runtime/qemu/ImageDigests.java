@@ -7,16 +7,13 @@ import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.ImageFileDigest;
 import io.mvm.runtime.backend.VmHandle;
 import io.mvm.runtime.image.GuestImage;
+import io.mvm.runtime.image.ImageBuilder;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -120,17 +117,10 @@ final class ImageDigests {
     }
 
     static String sha256(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            byte[] buffer = new byte[1 << 16];
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
-            return HexFormat.of().formatHex(digest.digest());
+        try {
+            return ImageBuilder.sha256(file);
         } catch (IOException e) {
             throw new MvmException(ErrorCategory.FAILED_PRECONDITION, "cannot read image file " + file + ": " + e.getMessage(), e);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 }
