@@ -8,6 +8,7 @@ import io.mvm.coordinator.auth.TokenAuthenticator;
 import io.mvm.coordinator.http.ApiServer;
 import io.mvm.coordinator.http.relay.InstanceRelay;
 import io.mvm.coordinator.instance.InstanceService;
+import io.mvm.coordinator.liveness.FleetLiveness;
 import io.mvm.coordinator.node.Housekeeping;
 import io.mvm.coordinator.node.NodeService;
 import io.mvm.coordinator.pool.PoolMaterializer;
@@ -15,6 +16,7 @@ import io.mvm.coordinator.pool.PoolService;
 import io.mvm.coordinator.scheduler.GenerationSignal;
 import io.mvm.coordinator.scheduler.Scheduler;
 import io.mvm.coordinator.tenant.TenantService;
+import io.mvm.core.liveness.LivenessPolicy;
 import io.mvm.core.network.Ipv4Cidr;
 import io.mvm.core.network.SubnetAllocator;
 import io.mvm.model.InstanceId;
@@ -88,8 +90,11 @@ public final class Coordinator implements AutoCloseable {
             NodeStore nodeStore = new NodeStore();
             AuditTrail audit = new AuditTrail(db, new AuditStore(), config.clock());
             GenerationSignal signal = new GenerationSignal();
+            // Watching heartbeats starts now: a heartbeat stored before this start says nothing
+            // about the node while no coordinator listened.
+            FleetLiveness liveness = new FleetLiveness(LivenessPolicy.defaults(config.nodeTimeout()), config.clock());
             Scheduler scheduler = new Scheduler(db, settings, nodeStore, tenantStore, poolStore, instanceStore, signal,
-                    config.clock(), config.nodeTimeout().multipliedBy(2));
+                    config.clock(), liveness);
             PoolMaterializer materializer = new PoolMaterializer(instanceStore, poolStore, audit, config.clock(),
                     instanceIds(random));
             TenantService tenants = new TenantService(db, tenantStore, poolStore, materializer,
@@ -99,7 +104,7 @@ public final class Coordinator implements AutoCloseable {
             InstanceService instances = new InstanceService(db, tenantStore, poolStore, instanceStore, audit,
                     config.clock(), scheduler);
             NodeService nodes = new NodeService(db, nodeStore, instanceStore, poolStore, scheduler, signal,
-                    config.clock(), config.nodeTimeout());
+                    config.clock(), liveness);
             NodeTokens nodeTokens = new NodeTokens(db, tokenStore, audit, random, config.clock());
             ApiServer api = new ApiServer(new TokenAuthenticator(db, tokenStore), tenants, pools, instances,
                     nodes, nodeTokens, new InstanceRelay(db, instanceStore, nodeStore), config.heartbeatInterval(),

@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -83,6 +84,29 @@ abstract class FleetContract {
         Response r = client.post("/v1/nodes/register", registration(node, vcpus, memoryMib, extra));
         assertThat(r.status()).as(r.toString()).isEqualTo(200);
         return client;
+    }
+
+    private void restartCoordinator() throws Exception {
+        coordinator.stop();
+        coordinator = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
+                .withListen("127.0.0.1", 0).withClock(clock)
+                .withNodeTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(5))
+                .withHousekeepingInterval(Duration.ofHours(1)));
+        admin = new ApiClient(coordinator.port(), Files.readString(coordinator.adminTokenFile()).strip());
+    }
+
+    private ApiClient reconnect(ApiClient client) {
+        return client.withPort(coordinator.port());
+    }
+
+    private String nodeStatus(String node) {
+        return admin.get("/v1/nodes/" + node).json().get("status").asText();
+    }
+
+    private Map<String, String> placement(String tenant) {
+        Map<String, String> out = new TreeMap<>();
+        instances(tenant).forEach(i -> out.put(i.get("id").asText(), i.get("node").asText()));
+        return out;
     }
 
     private void tenantWithPool(String tenant, String pool, int running, int vcpus, Object... extra) {
@@ -547,7 +571,7 @@ abstract class FleetContract {
     @Test
     void aLostNodeKeepsItsInstancesForAGracePeriodThenTheyMoveToAReadyNodeWithRoom() {
         ApiClient a = register("node-a", 8, 16384);
-        tenantWithPool("acme", "w", 2, 1);
+        tenantWithPool("acme", "w", 2, 1, "data_disk_mib", 0);
         clock.advance(Duration.ofSeconds(20));
         ApiClient b = register("node-b", 8, 16384);
         clock.advance(Duration.ofSeconds(15));
@@ -573,6 +597,178 @@ abstract class FleetContract {
         });
         assertThat(desired(a, "node-a").get("instances")).isEmpty();
         assertThat(desired(b, "node-b").get("instances")).hasSize(2);
+    }
+
+    // ---- outages destroy nothing ----
+
+    @Test
+    void aCoordinatorRestartAfterALongOutageMarksNoLiveNodeLostAndMovesNothing() throws Exception {
+        ApiClient a = register("node-a", 8, 16384);
+        ApiClient b = register("node-b", 8, 16384);
+        // No data disk and "recreate": only liveness keeps these instances where they are.
+        tenantWithPool("acme", "w", 4, 1, "data_disk_mib", 0, "on_node_lost", "recreate");
+        Map<String, String> before = placement("acme");
+        assertThat(new java.util.HashSet<>(before.values())).containsExactlyInAnyOrder("node-a", "node-b");
+
+        // The coordinator is down for 100 s; the agents' heartbeats go nowhere.
+        coordinator.stop();
+        clock.advance(Duration.ofSeconds(100));
+        restartCoordinator();
+        a = reconnect(a);
+        b = reconnect(b);
+        coordinator.runHousekeeping();
+        assertThat(nodeStatus("node-a")).isEqualTo("ready");
+        assertThat(nodeStatus("node-b")).isEqualTo("ready");
+
+        // Their heartbeats come back at different times, the second one 27 s after the restart.
+        clock.advance(Duration.ofSeconds(3));
+        assertThat(a.post("/v1/nodes/node-a/heartbeat", Map.of()).status()).isEqualTo(204);
+        coordinator.runHousekeeping();
+        clock.advance(Duration.ofSeconds(24));
+        coordinator.runHousekeeping();
+        assertThat(b.post("/v1/nodes/node-b/heartbeat", Map.of()).status()).isEqualTo(204);
+        clock.advance(Duration.ofSeconds(20));
+        assertThat(a.post("/v1/nodes/node-a/heartbeat", Map.of()).status()).isEqualTo(204);
+        coordinator.runHousekeeping();
+        assertThat(nodeStatus("node-a")).isEqualTo("ready");
+        assertThat(nodeStatus("node-b")).isEqualTo("ready");
+        assertThat(placement("acme")).isEqualTo(before);
+        assertThat(instances("acme")).allSatisfy(i -> assertThat(i.get("pending_reason").isNull()).isTrue());
+
+        // A node that really stays silent is still found out, counted from the restart: lost
+        // 30 s after its last heartbeat, its instances moved 60 s after it.
+        clock.advance(Duration.ofSeconds(11)); // node-b silent 31 s
+        assertThat(a.post("/v1/nodes/node-a/heartbeat", Map.of()).status()).isEqualTo(204);
+        coordinator.runHousekeeping();
+        assertThat(nodeStatus("node-b")).isEqualTo("lost");
+        assertThat(placement("acme")).isEqualTo(before);
+        clock.advance(Duration.ofSeconds(30));
+        assertThat(a.post("/v1/nodes/node-a/heartbeat", Map.of()).status()).isEqualTo(204);
+        coordinator.runHousekeeping();
+        assertThat(placement("acme").values()).containsOnly("node-a");
+    }
+
+    @Test
+    void aNodeSilentSinceBeforeTheRestartIsLostOnlyATimeoutAfterTheRestart() throws Exception {
+        register("node-a", 8, 16384);
+        ApiClient b = register("node-b", 8, 16384);
+        tenantWithPool("acme", "w", 2, 1, "data_disk_mib", 0);
+        coordinator.stop();
+        clock.advance(Duration.ofMinutes(10));
+        restartCoordinator();
+        b = reconnect(b);
+        clock.advance(Duration.ofSeconds(29));
+        assertThat(b.post("/v1/nodes/node-b/heartbeat", Map.of()).status()).isEqualTo(204);
+        coordinator.runHousekeeping();
+        assertThat(nodeStatus("node-a")).isEqualTo("ready");
+        clock.advance(Duration.ofSeconds(2));
+        assertThat(b.post("/v1/nodes/node-b/heartbeat", Map.of()).status()).isEqualTo(204);
+        coordinator.runHousekeeping();
+        assertThat(nodeStatus("node-a")).isEqualTo("lost");
+        // Its grace period, too, runs from the restart: nothing moves before 60 s.
+        assertThat(instances("acme")).filteredOn(i -> i.get("pending_reason").isTextual())
+                .allSatisfy(i -> assertThat(i.get("pending_reason").asText()).contains("stay there until"));
+    }
+
+    @Test
+    void whenMostNodesFallSilentAtOnceTheCoordinatorDeclaresNoneLostAndMovesNothing() {
+        ApiClient a = register("node-a", 8, 16384);
+        ApiClient b = register("node-b", 8, 16384);
+        ApiClient c = register("node-c", 8, 16384);
+        tenantWithPool("acme", "w", 3, 1, "data_disk_mib", 0);
+        Map<String, String> before = placement("acme");
+        // Cut off from all three (the coordinator's own network, say) for five minutes.
+        for (int i = 0; i < 10; i++) {
+            clock.advance(Duration.ofSeconds(30));
+            coordinator.runHousekeeping();
+        }
+        assertThat(List.of(nodeStatus("node-a"), nodeStatus("node-b"), nodeStatus("node-c"))).containsOnly("ready");
+        // They come back one by one; none is declared lost or loses its instances meanwhile.
+        assertThat(a.post("/v1/nodes/node-a/heartbeat", Map.of()).status()).isEqualTo(204);
+        coordinator.runHousekeeping();
+        clock.advance(Duration.ofSeconds(20));
+        assertThat(b.post("/v1/nodes/node-b/heartbeat", Map.of()).status()).isEqualTo(204);
+        coordinator.runHousekeeping();
+        clock.advance(Duration.ofSeconds(5));
+        assertThat(c.post("/v1/nodes/node-c/heartbeat", Map.of()).status()).isEqualTo(204);
+        coordinator.runHousekeeping();
+        assertThat(List.of(nodeStatus("node-a"), nodeStatus("node-b"), nodeStatus("node-c"))).containsOnly("ready");
+        assertThat(placement("acme")).isEqualTo(before);
+    }
+
+    @Test
+    void atMostOneNodeOfASmallFleetIsDeclaredLostPerTimeout() {
+        ApiClient a = register("node-a", 8, 16384);
+        ApiClient b = register("node-b", 8, 16384);
+        register("node-c", 8, 16384);
+        register("node-d", 8, 16384);
+        // c and d fall silent (two of four: no disruption).
+        for (int i = 0; i < 4; i++) {
+            clock.advance(Duration.ofSeconds(10));
+            a.post("/v1/nodes/node-a/heartbeat", Map.of());
+            b.post("/v1/nodes/node-b/heartbeat", Map.of());
+            coordinator.runHousekeeping();
+        }
+        assertThat(List.of(nodeStatus("node-c"), nodeStatus("node-d"))).containsExactlyInAnyOrder("lost", "ready");
+        for (int i = 0; i < 3; i++) {
+            clock.advance(Duration.ofSeconds(10));
+            a.post("/v1/nodes/node-a/heartbeat", Map.of());
+            b.post("/v1/nodes/node-b/heartbeat", Map.of());
+            coordinator.runHousekeeping();
+        }
+        assertThat(List.of(nodeStatus("node-c"), nodeStatus("node-d"))).containsOnly("lost");
+    }
+
+    @Test
+    void instancesWithDataWaitForTheirLostNodeUntilEvacuatedOrThePoolSaysRecreate() {
+        ApiClient a = register("node-a", 8, 16384);
+        tenantWithPool("acme", "data", 2, 1, "data_disk_mib", 512);
+        ApiClient b = register("node-b", 8, 16384);
+        assertThat(admin.get("/v1/tenants/acme/pools/data").json().get("on_node_lost").asText()).isEqualTo("auto");
+        assertThat(placement("acme").values()).containsOnly("node-a");
+        String first = instances("acme").get(0).get("id").asText();
+        String second = instances("acme").get(1).get("id").asText();
+        assertProblem(admin.post("/v1/instances/" + first + "/evacuate", Map.of()), 409, "not lost");
+
+        for (int i = 0; i < 10; i++) { // node-a silent for 100 s, far past its grace period
+            clock.advance(Duration.ofSeconds(10));
+            b.post("/v1/nodes/node-b/heartbeat", Map.of());
+            coordinator.runHousekeeping();
+        }
+        assertThat(nodeStatus("node-a")).isEqualTo("lost");
+        assertThat(placement("acme").values()).containsOnly("node-a");
+        assertThat(instances("acme")).allSatisfy(i -> assertThat(i.get("pending_reason").asText())
+                .contains("waits for it").contains("mvm instance evacuate"));
+        assertThat(desired(b, "node-b").get("instances")).isEmpty();
+
+        // The operator gives up on one instance's data: it is recreated on node-b.
+        Response evacuated = admin.post("/v1/instances/" + first + "/evacuate", Map.of());
+        assertThat(evacuated.status()).as(evacuated.toString()).isEqualTo(200);
+        assertThat(evacuated.json().get("node").asText()).isEqualTo("node-b");
+        assertThat(placement("acme")).containsEntry(first, "node-b").containsEntry(second, "node-a");
+
+        // Changing the pool's rule to recreate moves the rest.
+        Response patched = admin.patch("/v1/tenants/acme/pools/data", Map.of("on_node_lost", "recreate"), Map.of());
+        assertThat(patched.status()).as(patched.toString()).isEqualTo(200);
+        assertThat(patched.json().get("on_node_lost").asText()).isEqualTo("recreate");
+        assertThat(placement("acme").values()).containsOnly("node-b");
+        assertProblem(admin.patch("/v1/tenants/acme/pools/data", Map.of("on_node_lost", "sometimes"), Map.of()), 400,
+                "on_node_lost must be one of auto, wait, recreate");
+    }
+
+    @Test
+    void aSleepingInstanceWaitsForItsLostNodeEvenWithoutADataDisk() {
+        register("node-a", 8, 16384);
+        tenantWithPool("acme", "s", 0, 1, "data_disk_mib", 0, "sleeping", 1, "running", 1);
+        ApiClient b = register("node-b", 8, 16384);
+        for (int i = 0; i < 10; i++) {
+            clock.advance(Duration.ofSeconds(10));
+            b.post("/v1/nodes/node-b/heartbeat", Map.of());
+            coordinator.runHousekeeping();
+        }
+        Map<String, String> where = new TreeMap<>();
+        instances("acme").forEach(i -> where.put(i.get("desired_state").asText(), i.get("node").asText()));
+        assertThat(where).isEqualTo(Map.of("sleeping", "node-a", "running", "node-b"));
     }
 
     // ---- scheduling ----

@@ -18,7 +18,7 @@ import picocli.CommandLine.Model.CommandSpec;
         mixinStandardHelpOptions = true,
         subcommands = {InstanceCommand.ListInstances.class, InstanceCommand.Info.class, InstanceCommand.Start.class,
                 InstanceCommand.Stop.class, InstanceCommand.Warm.class, InstanceCommand.Sleep.class,
-                InstanceCommand.Wake.class, InstanceCommand.Destroy.class, InstanceExec.class, InstanceLogs.class})
+                InstanceCommand.Wake.class, InstanceCommand.Destroy.class, InstanceCommand.Evacuate.class, InstanceExec.class, InstanceLogs.class})
 public final class InstanceCommand {
 
     static void printInstance(PrintWriter out, JsonNode i) {
@@ -146,6 +146,21 @@ public final class InstanceCommand {
         @Override
         InstanceAction action() {
             return InstanceAction.WAKE;
+        }
+    }
+
+    @Command(name = "evacuate", description = {
+            "Recreate an instance that sits on a lost node on another node now.",
+            "It starts there without its data disk and snapshot: they stay on the lost node, whose agent keeps them"
+                    + " aside under <data-dir>/orphans/ when it returns."})
+    static final class Evacuate implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "ID") String id;
+
+        @Override
+        public void run() {
+            show(client, spec, client.client().post("v1/instances/" + InstanceId.of(id) + "/evacuate", null));
         }
     }
 

@@ -21,10 +21,10 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** {@code mvm pool create|list|info|scale|destroy}. */
+/** {@code mvm pool create|list|info|set|scale|destroy}. */
 @Command(name = "pool", description = "Manage pools of instances.", mixinStandardHelpOptions = true,
         subcommands = {PoolCommand.Create.class, PoolCommand.ListPools.class, PoolCommand.Info.class,
-                PoolCommand.Scale.class, PoolCommand.Destroy.class})
+                PoolCommand.SetPool.class, PoolCommand.Scale.class, PoolCommand.Destroy.class})
 public final class PoolCommand {
 
     static String path(PoolRef ref) {
@@ -49,6 +49,9 @@ public final class PoolCommand {
         }
         if (p.hasNonNull("secret_names") && !p.get("secret_names").isEmpty()) {
             out.println("secrets:   " + p.get("secret_names") + " (values are write-only)");
+        }
+        if (p.hasNonNull("on_node_lost")) {
+            out.println("node lost: " + p.get("on_node_lost").asText());
         }
         out.println("revision:  " + p.get("revision").asLong() + "  version: " + p.get("version").asLong());
         out.flush();
@@ -88,6 +91,7 @@ public final class PoolCommand {
         @Option(names = "--mem", required = true, paramLabel = "MIB", description = "Memory per instance in MiB.") long mem;
         @Option(names = "--data-disk", paramLabel = "MIB", description = "Data disk per instance in MiB (default 1024).") Long dataDisk;
         @Option(names = "--template", paramLabel = "NAME", description = "Template to start instances from.") String template;
+        @Option(names = "--on-node-lost", paramLabel = "RULE", description = ON_NODE_LOST) String onNodeLost;
         @Option(names = "--running", paramLabel = "N", description = "Instances to keep running (default 0).") Integer running;
         @Option(names = "--warm", paramLabel = "N", description = "Instances to keep warm (default 0).") Integer warm;
         @Option(names = "--sleeping", paramLabel = "N", description = "Instances to keep sleeping (default 0).") Integer sleeping;
@@ -115,6 +119,7 @@ public final class PoolCommand {
             body.put("memory_mib", mem);
             if (dataDisk != null) body.put("data_disk_mib", dataDisk);
             if (template != null) body.put("template", template);
+            if (onNodeLost != null) body.put("on_node_lost", onNodeLost);
             if (running != null) body.put("running", running);
             if (warm != null) body.put("warm", warm);
             if (sleeping != null) body.put("sleeping", sleeping);
@@ -160,6 +165,24 @@ public final class PoolCommand {
         @Override
         public void run() {
             show(client, spec, client.client().get(path(PoolRef.parse(ref))));
+        }
+    }
+
+    static final String ON_NODE_LOST = "What instances do on a node that stays lost past its grace period: wait"
+            + " (their data is there), recreate (elsewhere, without data) or auto (wait when an instance has a data"
+            + " disk or a sleeping snapshot; the default).";
+
+    @Command(name = "set", description = "Change a pool's settings.")
+    static final class SetPool implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "TENANT/POOL") String ref;
+        @Option(names = "--on-node-lost", paramLabel = "RULE", required = true, description = ON_NODE_LOST)
+        String onNodeLost;
+
+        @Override
+        public void run() {
+            show(client, spec, client.client().patch(path(PoolRef.parse(ref)), Map.of("on_node_lost", onNodeLost)));
         }
     }
 

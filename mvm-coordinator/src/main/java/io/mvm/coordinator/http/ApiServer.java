@@ -22,6 +22,7 @@ import io.mvm.coordinator.pool.PoolService;
 import io.mvm.coordinator.pool.PoolSpec;
 import io.mvm.coordinator.tenant.TenantService;
 import io.mvm.core.lifecycle.InstanceAction;
+import io.mvm.core.liveness.OnNodeLost;
 import io.mvm.core.placement.Capacity;
 import io.mvm.core.pool.TargetCounts;
 import io.mvm.core.pool.TenantQuota;
@@ -279,6 +280,11 @@ public final class ApiServer {
                 json(ctx, 202, Views.instance(instances.get(id)));
             }
         });
+        r.post("/v1/instances/{id}/evacuate", ctx -> {
+            Instance i = instances.evacuate(caller(ctx), instanceId(ctx));
+            etag(ctx, i.version());
+            json(ctx, 200, Views.instance(i));
+        });
         for (InstanceAction action : InstanceAction.values()) {
             r.post("/v1/instances/{id}/" + action.wireName(), ctx -> {
                 Instance i = instances.act(caller(ctx), instanceId(ctx), action);
@@ -310,7 +316,8 @@ public final class ApiServer {
                 required(req.vcpus(), "vcpus"), required(req.memoryMib(), "memory_mib"),
                 Optional.ofNullable(req.dataDiskMib()).orElse(1024L),
                 new TargetCounts(orZero(req.running()), orZero(req.warm()), orZero(req.sleeping()), 0),
-                new Workload(orEmpty(req.cmd()), orEmpty(req.env()), orEmpty(req.secrets()), orEmpty(req.configFiles())));
+                new Workload(orEmpty(req.cmd()), orEmpty(req.env()), orEmpty(req.secrets()), orEmpty(req.configFiles())),
+                Optional.ofNullable(req.onNodeLost()).map(OnNodeLost::parse).orElse(OnNodeLost.AUTO));
         Pool p = pools.create(caller(ctx), spec);
         etag(ctx, p.version());
         ctx.header("Location", "/v1/tenants/" + tenant + "/pools/" + ref.name());
@@ -327,7 +334,8 @@ public final class ApiServer {
                 Optional.ofNullable(req.cmd()).map(ApiServer::noNulls).map(List::copyOf),
                 Optional.ofNullable(req.env()).map(ApiServer::noNulls).map(Map::copyOf),
                 Optional.ofNullable(req.secrets()).map(ApiServer::noNulls).map(Map::copyOf),
-                Optional.ofNullable(req.configFiles()).map(ApiServer::noNulls).map(Map::copyOf));
+                Optional.ofNullable(req.configFiles()).map(ApiServer::noNulls).map(Map::copyOf),
+                Optional.ofNullable(req.onNodeLost()).map(OnNodeLost::parse));
         Pool p = pools.patch(caller(ctx), ref, patch, ifMatch(ctx));
         etag(ctx, p.version());
         json(ctx, 200, Views.pool(p));

@@ -36,8 +36,8 @@ final class Views {
     record PoolView(String tenant, String name, String role, int rolePriority, String profile, String flake,
                     String template, int vcpus, long memoryMib, long dataDiskMib, DrivesView drives, CountsView desired,
                     List<String> cmd, Map<String, String> env, List<String> secretNames,
-                    Map<String, String> configFiles, long revision, long version, Instant createdAt,
-                    Instant updatedAt) {}
+                    Map<String, String> configFiles, String onNodeLost, long revision, long version,
+                    Instant createdAt, Instant updatedAt) {}
 
     record InstanceView(String id, String tenant, String pool, String desiredState, String state, String node,
                         String ip, long revision, String lastError, String pendingReason, Long pid,
@@ -96,8 +96,8 @@ final class Views {
                         p.role().requiresConfigDrive()),
                 new CountsView(c.running(), c.warm(), c.sleeping(), c.stopped()), p.workload().cmd(),
                 new java.util.TreeMap<>(p.workload().env()), p.workload().secrets().keySet().stream().sorted().toList(),
-                new java.util.TreeMap<>(p.workload().configFiles()), p.revision(), p.version(), p.createdAt(),
-                p.updatedAt());
+                new java.util.TreeMap<>(p.workload().configFiles()), p.onNodeLost().wireName(), p.revision(),
+                p.version(), p.createdAt(), p.updatedAt());
     }
 
     static InstanceView instance(Instance i) {

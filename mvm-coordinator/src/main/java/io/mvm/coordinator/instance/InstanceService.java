@@ -94,6 +94,33 @@ public final class InstanceService {
     }
 
     /**
+     * Asks for an instance on a lost node to be recreated on another node now, without waiting
+     * for the node's grace period or its pool's {@code on_node_lost} rule. Its data disk and
+     * snapshot stay behind on the lost node (whose agent keeps them aside when it returns).
+     */
+    public Instance evacuate(Caller caller, InstanceId id) {
+        TenantId tenantId = get(id).pool().tenant();
+        db.inTransaction(tx -> {
+            tenants.lock(tx, tenantId).orElseThrow(() -> notFound(id));
+            Instance current = instances.find(tx, id).orElseThrow(() -> notFound(id));
+            if (current.desired() == DesiredState.DESTROYED) {
+                throw MvmException.conflict("instance '" + id + "' is being destroyed");
+            }
+            if (!instances.placedOnLostNode(tx, id)) {
+                throw MvmException.precondition("instance '" + id + "' is "
+                        + current.node().map(n -> "on node " + n + ", which is not lost").orElse("on no node")
+                        + ": evacuate only moves instances off a lost node");
+            }
+            instances.requestEvacuation(tx, id, clock.instant());
+            audit.changed(tx, caller, tenantId, "instance.evacuate", "instances/" + id, current.version(),
+                    current.version());
+            return null;
+        });
+        scheduler.convergeQuietly();
+        return get(id);
+    }
+
+    /**
      * Destroys one instance and takes it out of its pool's counts. A never-placed record is
      * deleted at once (true); a placed one is marked destroyed for its agent (false).
      */

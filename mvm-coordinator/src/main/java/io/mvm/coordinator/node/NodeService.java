@@ -1,6 +1,9 @@
 package io.mvm.coordinator.node;
 
 import io.mvm.coordinator.auth.Caller;
+import io.mvm.coordinator.liveness.FleetLiveness;
+import io.mvm.core.liveness.LivenessVerdict;
+import io.mvm.core.liveness.NodePulse;
 import io.mvm.coordinator.scheduler.DesiredEntry;
 import io.mvm.coordinator.scheduler.GenerationSignal;
 import io.mvm.coordinator.scheduler.Scheduler;
@@ -50,10 +53,10 @@ public final class NodeService {
     private final Scheduler scheduler;
     private final GenerationSignal signal;
     private final InstantSource clock;
-    private final Duration lostAfter;
+    private final FleetLiveness liveness;
 
     public NodeService(Database db, NodeStore nodes, InstanceStore instances, PoolStore pools, Scheduler scheduler,
-                       GenerationSignal signal, InstantSource clock, Duration lostAfter) {
+                       GenerationSignal signal, InstantSource clock, FleetLiveness liveness) {
         this.db = db;
         this.nodes = nodes;
         this.instances = instances;
@@ -61,7 +64,7 @@ public final class NodeService {
         this.scheduler = scheduler;
         this.signal = signal;
         this.clock = clock;
-        this.lostAfter = lostAfter;
+        this.liveness = liveness;
     }
 
     /** A node with what is placed on it. */
@@ -201,20 +204,30 @@ public final class NodeService {
     }
 
     /**
-     * Marks nodes silent for longer than the lost timeout as lost and their instances unknown,
-     * then runs a scheduling pass (which also moves the lost nodes' instances where they fit).
-     * Returns the nodes marked lost.
+     * Marks nodes silent for longer than the lost timeout as lost and their instances unknown.
+     * Silence counts from the later of a node's last heartbeat and the moment this coordinator
+     * began watching, at most a share of the fleet is declared lost per window, and nothing is
+     * declared lost while most of the fleet is silent at once ({@link FleetLiveness}). Returns the
+     * nodes marked lost.
      */
     public List<NodeId> markSilentNodesLost() {
-        Instant cutoff = clock.instant().minus(lostAfter);
+        Duration lostAfter = liveness.policy().lostAfter();
         List<NodeId> lost = db.inTransaction(tx -> {
-            List<NodeId> silent = nodes.silentSince(tx, cutoff);
-            for (NodeId n : silent) {
-                nodes.markLost(tx, n);
-                instances.markUnknownOn(tx, n);
+            List<NodePulse> pulses = nodes.list(tx).stream()
+                    .map(n -> new NodePulse(n.id(), n.ready(), n.lastHeartbeat())).toList();
+            LivenessVerdict verdict = liveness.judge(pulses);
+            Instant cutoff = clock.instant().minus(lostAfter);
+            List<NodeId> marked = new java.util.ArrayList<>();
+            for (NodeId n : verdict.markLost()) {
+                // Re-checked in the UPDATE itself: a heartbeat that committed since the read wins.
+                if (nodes.markLost(tx, n, cutoff)) {
+                    instances.markUnknownOn(tx, n);
+                    marked.add(n);
+                }
             }
-            return silent;
+            return marked;
         });
+        liveness.declared(lost.size());
         lost.forEach(n -> log.warn("node {} sent no heartbeat for over {}s: marked lost, its instances unknown", n,
                 lostAfter.toSeconds()));
         return lost;

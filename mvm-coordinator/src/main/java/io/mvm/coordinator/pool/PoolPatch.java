@@ -1,5 +1,6 @@
 package io.mvm.coordinator.pool;
 
+import io.mvm.core.liveness.OnNodeLost;
 import io.mvm.model.MvmException;
 import io.mvm.model.Role;
 import java.util.Optional;
@@ -14,7 +15,7 @@ public record PoolPatch(Optional<Integer> running, Optional<Integer> warm, Optio
                         Optional<Long> dataDiskMib, Optional<String> template, Optional<Role> role,
                         Optional<java.util.List<String>> cmd, Optional<java.util.Map<String, String>> env,
                         Optional<java.util.Map<String, String>> secrets,
-                        Optional<java.util.Map<String, String>> configFiles) {
+                        Optional<java.util.Map<String, String>> configFiles, Optional<OnNodeLost> onNodeLost) {
     public PoolPatch {
         for (var count : new Optional<?>[] {running, warm, sleeping, stopped}) {
             count.ifPresent(c -> {

@@ -66,7 +66,7 @@ public final class PoolService {
             tenant.quota().check(before, after);
             Instant now = clock.instant();
             Pool pool = new Pool(spec.ref(), spec.role(), spec.profile(), spec.flake(), spec.template(), spec.vcpus(),
-                    spec.memoryMib(), spec.dataDiskMib(), spec.counts(), 1, 1, now, now, spec.workload());
+                    spec.memoryMib(), spec.dataDiskMib(), spec.counts(), 1, 1, now, now, spec.workload(), spec.onNodeLost());
             try {
                 pools.insert(tx, pool);
             } catch (SQLException e) {
@@ -126,8 +126,8 @@ public final class PoolService {
                     || !workload.equals(cw);
             Pool next = new Pool(ref, current.role(), current.profile(), current.flake(), template, vcpus, memory, disk,
                     counts, current.revision() + (specChanged ? 1 : 0), current.version() + 1, current.createdAt(),
-                    clock.instant(), workload);
-            if (next.counts().equals(current.counts()) && !specChanged) {
+                    clock.instant(), workload, patch.onNodeLost().orElse(current.onNodeLost()));
+            if (next.counts().equals(current.counts()) && !specChanged && next.onNodeLost() == current.onNodeLost()) {
                 return current;
             }
             List<Pool> others = new ArrayList<>(pools.list(tx, ref.tenant()));

@@ -1,5 +1,6 @@
 package io.mvm.coordinator.pool;
 
+import io.mvm.core.liveness.OnNodeLost;
 import io.mvm.core.pool.TargetCounts;
 import io.mvm.model.MvmException;
 import io.mvm.model.PoolRef;
@@ -10,7 +11,8 @@ import java.util.regex.Pattern;
 
 /** A validated request to create a pool. */
 public record PoolSpec(PoolRef ref, Role role, String profile, String flake, Optional<String> template, int vcpus,
-                       long memoryMib, long dataDiskMib, TargetCounts counts, Workload workload) {
+                       long memoryMib, long dataDiskMib, TargetCounts counts, Workload workload,
+                       OnNodeLost onNodeLost) {
     static final Pattern NAME_LIKE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
     public static final int MAX_VCPUS = 64;
     public static final long MIN_MEMORY_MIB = 64;
@@ -27,6 +29,7 @@ public record PoolSpec(PoolRef ref, Role role, String profile, String flake, Opt
         checkResources(vcpus, memoryMib, dataDiskMib);
         checkCounts(counts);
         checkWorkload(workload);
+        java.util.Objects.requireNonNull(onNodeLost, "onNodeLost");
     }
 
     static final int MAX_WORKLOAD_BYTES = 48 * 1024;

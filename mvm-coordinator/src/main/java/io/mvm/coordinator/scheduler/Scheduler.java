@@ -1,6 +1,8 @@
 package io.mvm.coordinator.scheduler;
 
+import io.mvm.coordinator.liveness.FleetLiveness;
 import io.mvm.core.lifecycle.DesiredState;
+import io.mvm.core.liveness.LostNodeHold;
 import io.mvm.core.netpolicy.MacAddress;
 import io.mvm.core.network.Ipv4;
 import io.mvm.core.network.TenantSubnet;
@@ -31,7 +33,6 @@ import io.mvm.store.tenant.TenantStore;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.sql.SQLException;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -68,16 +69,16 @@ public final class Scheduler {
     private final InstanceStore instances;
     private final GenerationSignal signal;
     private final InstantSource clock;
-    private final Duration rescheduleAfter;
+    private final FleetLiveness liveness;
 
     /**
-     * @param rescheduleAfter how long a node must have been silent before its instances are placed
-     *                        elsewhere. Until then a lost node keeps them (reported unknown) and gets
-     *                        nothing new: a node that is only cut off for a moment would otherwise
-     *                        run its copies while a second copy with the same address boots elsewhere.
+     * @param liveness tells how long a lost node keeps its instances before they may be placed
+     *                 elsewhere. Until then a lost node keeps them (reported unknown) and gets nothing
+     *                 new: a node that is only cut off for a moment would otherwise run its copies
+     *                 while a second copy with the same address boots elsewhere.
      */
     public Scheduler(Database db, ClusterSettings settings, NodeStore nodes, TenantStore tenants, PoolStore pools,
-                     InstanceStore instances, GenerationSignal signal, InstantSource clock, Duration rescheduleAfter) {
+                     InstanceStore instances, GenerationSignal signal, InstantSource clock, FleetLiveness liveness) {
         this.db = db;
         this.settings = settings;
         this.nodes = nodes;
@@ -86,7 +87,7 @@ public final class Scheduler {
         this.instances = instances;
         this.signal = signal;
         this.clock = clock;
-        this.rescheduleAfter = rescheduleAfter;
+        this.liveness = liveness;
         db.inTransaction(tx -> settings.putIfAbsent(tx, LOCK, "-"));
     }
 
@@ -126,55 +127,54 @@ public final class Scheduler {
             }
         }
 
+        // Instances on a lost node stay there (offered to nobody) while its grace period lasts,
+        // and after it when their data cannot move with them, unless an operator evacuates them.
+        Instant now = clock.instant();
+        Map<NodeId, Node> nodesById = allNodes.stream().collect(Collectors.toMap(Node::id, n -> n));
+        Set<InstanceId> evacuate = instances.evacuationsRequested(tx);
+        Map<InstanceId, String> staying = new HashMap<>();
         List<InstanceDemand> demands = new ArrayList<>();
         Map<InstanceId, Instance> byId = new HashMap<>();
         for (Instance i : all) {
             byId.put(i.id(), i);
             Pool pool = poolsByRef.get(i.pool());
-            if (i.desired() != DesiredState.DESTROYED && pool != null) {
-                demands.add(new InstanceDemand(i.id(), i.pool(), demandOf(pool), Map.of(), i.node()));
+            if (i.desired() == DesiredState.DESTROYED || pool == null) {
+                continue;
             }
-        }
-        Instant now = clock.instant();
-        Map<NodeId, Instant> holdingUntil = new HashMap<>();
-        for (Node n : allNodes) {
-            if (!n.ready() && n.lastHeartbeat().isPresent()) {
-                Instant until = n.lastHeartbeat().get().plus(rescheduleAfter);
-                if (until.isAfter(now)) {
-                    holdingUntil.put(n.id(), until);
+            Node on = i.node().map(nodesById::get).orElse(null);
+            if (on != null && !on.ready()) {
+                var decision = LostNodeHold.decide(on.id(), liveness.holdUntil(on.lastHeartbeat()), now,
+                        pool.onNodeLost(), hasData(pool, i), evacuate.contains(i.id()));
+                if (decision instanceof LostNodeHold.Decision.Stay stay) {
+                    staying.put(i.id(), stay.reason());
+                    continue;
                 }
             }
-        }
-        // A lost node still inside its grace period keeps what it has and takes nothing new: it is
-        // offered to placement as ready with exactly its current allocation as capacity.
-        Map<NodeId, Capacity> held = new HashMap<>();
-        for (InstanceDemand d : demands) {
-            d.currentNode().filter(holdingUntil::containsKey).ifPresent(node -> held.merge(node, d.demand(),
-                    (a, b) -> new Capacity(a.vcpus() + b.vcpus(), a.memoryMib() + b.memoryMib(), a.diskMib() + b.diskMib())));
+            demands.add(new InstanceDemand(i.id(), i.pool(), demandOf(pool), Map.of(), i.node()));
         }
         List<NodeView> views = allNodes.stream()
-                .map(n -> holdingUntil.containsKey(n.id())
-                        ? new NodeView(n.id(), held.getOrDefault(n.id(), new Capacity(0, 0, 0)), NodeStatus.READY, n.labels())
-                        : new NodeView(n.id(), new Capacity(n.vcpus(), n.memoryMib(), n.diskMib()),
-                                n.ready() ? NodeStatus.READY : NodeStatus.LOST, n.labels()))
+                .map(n -> new NodeView(n.id(), new Capacity(n.vcpus(), n.memoryMib(), n.diskMib()),
+                        n.ready() ? NodeStatus.READY : NodeStatus.LOST, n.labels()))
                 .toList();
         PlacementPlan plan = Placement.place(views, demands);
 
+        for (Map.Entry<InstanceId, String> stay : staying.entrySet()) {
+            if (!byId.get(stay.getKey()).pendingReason().equals(Optional.of(stay.getValue()))) {
+                instances.setPendingReason(tx, stay.getKey(), Optional.of(stay.getValue()));
+            }
+        }
         for (PlacementDecision d : plan.decisions()) {
             Instance current = byId.get(d.instance());
             switch (d) {
                 case PlacementDecision.Assigned a when a.moved() -> {
                     instances.place(tx, a.instance(), Optional.of(a.node()), InstanceState.PENDING, Optional.empty());
                     byId.put(a.instance(), moved(current, a.node()));
-                    current.node().ifPresent(from -> log.info("instance {} moves from {} to {}", a.instance(), from,
-                            a.node()));
+                    current.node().ifPresent(from -> log.info("instance {} moves from {} to {}{}", a.instance(), from,
+                            a.node(), evacuate.contains(a.instance()) ? " (evacuated: its data stays behind)" : ""));
                 }
                 case PlacementDecision.Assigned a -> {
-                    Optional<String> reason = Optional.ofNullable(holdingUntil.get(a.node())).map(until -> "node "
-                            + a.node() + " is lost; its instances stay there until " + until
-                            + " in case it returns, then move to another node");
-                    if (!current.pendingReason().equals(reason)) {
-                        instances.setPendingReason(tx, a.instance(), reason);
+                    if (current.pendingReason().isPresent()) {
+                        instances.setPendingReason(tx, a.instance(), Optional.empty());
                     }
                 }
                 case PlacementDecision.Unplaceable u -> {
@@ -199,6 +199,15 @@ public final class Scheduler {
             }
         }
         return advanced;
+    }
+
+    /**
+     * Whether the instance keeps something on its node that a move would lose: a data disk, or
+     * the snapshot of a sleeping instance (its observed state is unknown once the node is lost, so
+     * the intent tells).
+     */
+    private static boolean hasData(Pool pool, Instance i) {
+        return pool.dataDiskMib() > 0 || i.desired() == DesiredState.SLEEPING;
     }
 
     /** The desired list of one node, read fresh (the long-poll answers with this). */

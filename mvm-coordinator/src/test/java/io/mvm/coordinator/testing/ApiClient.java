@@ -28,6 +28,11 @@ public final class ApiClient {
         return new ApiClient(Integer.parseInt(base.substring(base.lastIndexOf(':') + 1)), other);
     }
 
+    /** The same token against another port (a restarted coordinator). */
+    public ApiClient withPort(int port) {
+        return new ApiClient(port, token);
+    }
+
     public record Response(int status, Map<String, String> headers, String body) {
         public JsonNode json() {
             try {

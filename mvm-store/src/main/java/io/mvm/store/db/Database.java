@@ -180,11 +180,18 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    /** Runs read-only work without a transaction of its own. */
+    /**
+     * Runs read-only work in one read snapshot, so several statements that must agree (a node
+     * list and the instances placed on those nodes, say) see the same committed state. PostgreSQL:
+     * a REPEATABLE READ, READ ONLY transaction (one snapshot from its first statement; it cannot
+     * fail to serialize, since it writes nothing). SQLite: a deferred transaction, which holds one
+     * WAL read snapshot without taking the writer lock (the connection's own transactions begin
+     * IMMEDIATE, for writers).
+     */
     public <T> T read(Work<T> work) {
         for (int attempt = 1; ; attempt++) {
             try (Connection c = pool.getConnection()) {
-                return work.run(new Tx(c, dialect));
+                return readInSnapshot(c, work);
             } catch (SQLException e) {
                 if (dialect.isTransient(e) && attempt < MAX_ATTEMPTS) {
                     backoff(attempt);
@@ -192,6 +199,35 @@ public final class Database implements AutoCloseable {
                 }
                 throw storeFailure(e);
             }
+        }
+    }
+
+    private <T> T readInSnapshot(Connection c, Work<T> work) throws SQLException {
+        if (dialect == Dialect.SQLITE) {
+            try (var st = c.createStatement()) {
+                st.execute("BEGIN DEFERRED");
+            }
+            try {
+                return work.run(new Tx(c, dialect));
+            } finally {
+                try (var st = c.createStatement()) {
+                    st.execute("COMMIT");
+                }
+            }
+        }
+        c.setAutoCommit(false);
+        try {
+            try (var st = c.createStatement()) {
+                st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+            }
+            T result = work.run(new Tx(c, dialect));
+            c.commit();
+            return result;
+        } catch (Throwable t) {
+            rollbackQuietly(c);
+            throw t;
+        } finally {
+            c.setAutoCommit(true);
         }
     }
 

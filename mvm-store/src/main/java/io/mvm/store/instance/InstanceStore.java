@@ -83,8 +83,19 @@ public final class InstanceStore {
     /** Records a placement decision: the node (or none) and why there is none. Not an intent change. */
     public void place(Tx tx, InstanceId id, Optional<NodeId> node, InstanceState state, Optional<String> pendingReason)
             throws SQLException {
-        tx.update("UPDATE instances SET node_id = ?, state = ?, pending_reason = ? WHERE id = ?",
+        tx.update("UPDATE instances SET node_id = ?, state = ?, pending_reason = ?, evacuate_requested_at = NULL WHERE id = ?",
                 node.map(NodeId::value).orElse(null), state.wireName(), pendingReason.orElse(null), id.value());
+    }
+
+    /** Records an operator's request to recreate the instance elsewhere; false when it does not exist. */
+    public boolean requestEvacuation(Tx tx, InstanceId id, Instant at) throws SQLException {
+        return tx.update("UPDATE instances SET evacuate_requested_at = ? WHERE id = ?", at.toEpochMilli(), id.value()) == 1;
+    }
+
+    /** Instances an operator asked to evacuate that have not moved yet. */
+    public Set<InstanceId> evacuationsRequested(Tx tx) throws SQLException {
+        return new HashSet<>(tx.query("SELECT id FROM instances WHERE evacuate_requested_at IS NOT NULL",
+                rs -> InstanceId.of(rs.getString(1))));
     }
 
     public void setPendingReason(Tx tx, InstanceId id, Optional<String> reason) throws SQLException {

@@ -61,8 +61,14 @@ public final class NodeStore {
                 rs -> NodeId.of(rs.getString(1)), cutoff.toEpochMilli());
     }
 
-    public void markLost(Tx tx, NodeId id) throws SQLException {
-        tx.update("UPDATE nodes SET status = 'lost', version = version + 1 WHERE id = ? AND status = 'ready'", id.value());
+    /**
+     * Marks a ready node lost if it is still silent since before {@code cutoff}, checked in the same
+     * statement: a heartbeat committed after the caller read the node (another coordinator, or a
+     * PostgreSQL transaction that started earlier) keeps it ready. Returns whether it was marked.
+     */
+    public boolean markLost(Tx tx, NodeId id, Instant cutoff) throws SQLException {
+        return tx.update("UPDATE nodes SET status = 'lost', version = version + 1 WHERE id = ? AND status = 'ready' "
+                + "AND (last_heartbeat IS NULL OR last_heartbeat < ?)", id.value(), cutoff.toEpochMilli()) == 1;
     }
 
     /** Moves the generation forward when the node's desired list changed. */

@@ -98,6 +98,54 @@ class SchemaConstraintsIT {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Dialect.class)
+    void aReadSeesOneSnapshotEvenWhenAWriterCommitsBetweenItsStatements(Dialect dialect) throws Exception {
+        try (Database db = Database.open(fresh(dialect))) {
+            db.inTransaction(tx -> tenant(tx, "a", 1));
+            long[] counts = db.read(tx -> {
+                long first = tx.count("SELECT COUNT(*) FROM tenants");
+                // Another connection commits a second tenant between the two statements.
+                Thread writer = Thread.ofVirtual().start(() -> db.inTransaction(w -> tenant(w, "b", 2)));
+                try {
+                    writer.join();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+                return new long[] {first, tx.count("SELECT COUNT(*) FROM tenants")};
+            });
+            assertThat(counts).containsExactly(1, 1);
+            long after = db.<Long>read(tx -> tx.count("SELECT COUNT(*) FROM tenants"));
+            assertThat(after).as("the write was committed").isEqualTo(2);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Dialect.class)
+    void markingANodeLostRechecksItsHeartbeatInTheSameStatement(Dialect dialect) throws Exception {
+        var store = new io.mvm.store.node.NodeStore();
+        var t0 = java.time.Instant.parse("2026-12-01T10:00:00Z");
+        var node = new io.mvm.store.node.Node(io.mvm.model.NodeId.of("a"), 4, 4096, 10_000, java.util.Map.of(),
+                io.mvm.model.Accelerator.TCG, io.mvm.store.node.Node.READY, java.util.Optional.of(t0), 1, t0,
+                java.util.Optional.empty(), java.util.Optional.empty(), 0, "", -1);
+        try (Database db = Database.open(fresh(dialect))) {
+            db.inTransaction(tx -> {
+                store.insert(tx, node);
+                return null;
+            });
+            var cutoff = t0.plusSeconds(5);
+            // The node was silent when read, but heartbeated (at cutoff + 1 s) before the marking.
+            db.inTransaction(tx -> store.heartbeat(tx, node.id(), cutoff.plusSeconds(1)));
+            boolean markedEarly = db.inTransaction(tx -> store.markLost(tx, node.id(), cutoff));
+            assertThat(markedEarly).isFalse();
+            assertThat(db.read(tx -> store.find(tx, node.id())).orElseThrow().ready()).isTrue();
+            // Still silent since before the cutoff: marked.
+            boolean marked = db.inTransaction(tx -> store.markLost(tx, node.id(), cutoff.plusSeconds(2)));
+            assertThat(marked).isTrue();
+            assertThat(db.read(tx -> store.find(tx, node.id())).orElseThrow().ready()).isFalse();
+        }
+    }
+
     private static void assertUnique(Database db, Database.Work<?> work) {
         assertThatThrownBy(() -> db.inTransaction(work))
                 .hasCauseInstanceOf(SQLException.class)
