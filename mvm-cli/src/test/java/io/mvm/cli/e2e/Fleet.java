@@ -28,7 +28,8 @@ import picocli.CommandLine;
  */
 final class Fleet implements AutoCloseable {
     final Path root;
-    final Coordinator coordinator;
+    Coordinator coordinator;
+    private final CoordinatorConfig config;
     final String url;
     final CoordinatorClient admin;
     private final List<Agent> agents = new ArrayList<>();
@@ -63,6 +64,23 @@ final class Fleet implements AutoCloseable {
             cleanup.track(process);
         }
 
+        /** SIGSTOP: the agent freezes (its VMs run on), as a process stuck or a host paused would. */
+        void freeze() throws IOException, InterruptedException {
+            signal("STOP");
+        }
+
+        /** SIGCONT after {@link #freeze()}. */
+        void thaw() throws IOException, InterruptedException {
+            signal("CONT");
+        }
+
+        private void signal(String name) throws IOException, InterruptedException {
+            int exit = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start().waitFor();
+            if (exit != 0) {
+                throw new IOException("kill -" + name + " " + process.pid() + " exited " + exit);
+            }
+        }
+
         /** SIGKILL: no shutdown hook runs, exactly like a crash. */
         void kill9() throws InterruptedException {
             process.destroyForcibly();
@@ -82,9 +100,10 @@ final class Fleet implements AutoCloseable {
         }
     }
 
-    private Fleet(Path root, Coordinator coordinator) throws IOException {
+    private Fleet(Path root, Coordinator coordinator, CoordinatorConfig config) throws IOException {
         this.root = root;
         this.coordinator = coordinator;
+        this.config = config.withListen("127.0.0.1", coordinator.port());
         this.url = "http://127.0.0.1:" + coordinator.port();
         this.admin = new CoordinatorClient(URI.create(url + "/"), Files.readString(coordinator.adminTokenFile()).strip());
         this.cleanup = new ChildCleanup(root);
@@ -106,11 +125,18 @@ final class Fleet implements AutoCloseable {
         try {
             var config = CoordinatorConfig.defaults(root.resolve("coordinator-home")).withListen("127.0.0.1", 0)
                     .withNodeTimeouts(nodeTimeout, heartbeat).withHousekeepingInterval(Duration.ofMillis(500));
-            return new Fleet(root, Coordinator.start(config));
+            return new Fleet(root, Coordinator.start(config), config);
         } catch (IOException | RuntimeException e) {
             VmHost.deleteTree(root);
             throw e;
         }
+    }
+
+    /** Stops the coordinator (agents' calls fail meanwhile), waits {@code downtime}, starts it again on the same port. */
+    void restartCoordinator(Duration downtime) throws InterruptedException {
+        coordinator.stop();
+        Thread.sleep(downtime.toMillis());
+        coordinator = Coordinator.start(config);
     }
 
     Agent agent(String node) throws IOException {
@@ -152,9 +178,13 @@ final class Fleet implements AutoCloseable {
         return get("v1/nodes/" + id);
     }
 
-    void createPool(String tenant, String pool, String role, long memoryMib, int running) {
-        post("v1/tenants/" + tenant + "/pools", Map.of("name", pool, "role", role, "profile", "minimal", "flake", ".",
-                "vcpus", 1, "memory_mib", memoryMib, "data_disk_mib", 16, "running", running));
+    void createPool(String tenant, String pool, String role, long memoryMib, int running, Object... extra) {
+        var body = new java.util.HashMap<String, Object>(Map.of("name", pool, "role", role, "profile", "minimal",
+                "flake", ".", "vcpus", 1, "memory_mib", memoryMib, "data_disk_mib", 16, "running", running));
+        for (int i = 0; i < extra.length; i += 2) {
+            body.put((String) extra[i], extra[i + 1]);
+        }
+        post("v1/tenants/" + tenant + "/pools", body);
     }
 
     void scale(String tenant, String pool, int running, int warm, int sleeping) {

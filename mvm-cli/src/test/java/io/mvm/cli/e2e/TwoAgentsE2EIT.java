@@ -37,7 +37,9 @@ class TwoAgentsE2EIT {
         await().atMost(Duration.ofMinutes(2)).until(() ->
                 fleet.get("v1/nodes").path("items").size() == 2);
         fleet.post("v1/tenants", Map.of("id", "spread"));
-        fleet.createPool("spread", "workers", "worker", 128, 4);
+        // "recreate": these instances' data disks may be lost with their node (the default, auto,
+        // would keep instances with a data disk waiting for their node; see OutageE2EIT).
+        fleet.createPool("spread", "workers", "worker", 128, 4, "on_node_lost", "recreate");
 
         await().atMost(CONVERGE).pollInterval(Duration.ofSeconds(1)).until(() -> {
             var all = fleet.instances("spread");
