@@ -118,6 +118,12 @@ class CoordinatorCliIT {
         Run workers = mvm("pool", "create", "shop/workers", "--flake", ".", "--profile", "python", "--cpus", "1",
                 "--mem", "512", "--json");
         assertThat(workers.json().get("role").asText()).isEqualTo("worker");
+        assertThat(workers.json().get("on_node_lost").asText()).isEqualTo("auto");
+        Run recreate = mvm("pool", "create", "shop/stateless", "--flake", ".", "--profile", "m", "--cpus", "1",
+                "--mem", "64", "--data-disk", "0", "--on-node-lost", "recreate", "--json");
+        assertThat(recreate.exit()).as(recreate.err()).isZero();
+        assertThat(recreate.json().get("on_node_lost").asText()).isEqualTo("recreate");
+        assertThat(mvm("pool", "destroy", "shop/stateless").exit()).isZero();
 
         Run list = mvm("pool", "list", "shop");
         List<String> lines = list.out().lines().toList();
@@ -156,6 +162,17 @@ class CoordinatorCliIT {
         assertThat(mvm("instance", "warm", running).out()).contains("desired:  warm");
         assertThat(mvm("instance", "sleep", running).out()).contains("desired:  sleeping");
         assertThat(mvm("instance", "wake", running).out()).contains("desired:  running");
+        Run notLost = mvm("instance", "evacuate", running);
+        assertThat(notLost.exit()).isEqualTo(ExitCodes.of(io.mvm.model.ErrorCategory.FAILED_PRECONDITION));
+        assertThat(notLost.err()).contains("evacuate only moves instances off a lost node");
+
+        assertThat(mvm("pool", "info", "shop/workers").out()).contains("node lost: auto");
+        Run wait = mvm("pool", "set", "shop/workers", "--on-node-lost", "wait");
+        assertThat(wait.exit()).as(wait.err()).isZero();
+        assertThat(wait.out()).contains("node lost: wait");
+        Run bogus = mvm("pool", "set", "shop/workers", "--on-node-lost", "sometimes");
+        assertThat(bogus.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(bogus.err().strip()).isEqualTo("error: on_node_lost must be one of auto, wait, recreate, got 'sometimes'");
         Run destroyed = mvm("instance", "destroy", running);
         assertThat(destroyed.exit()).as(destroyed.err()).isZero();
         assertThat(destroyed.out()).contains("destroyed");
