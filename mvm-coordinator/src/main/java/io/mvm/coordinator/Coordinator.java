@@ -10,6 +10,9 @@ import io.mvm.coordinator.http.relay.InstanceRelay;
 import io.mvm.coordinator.instance.InstanceService;
 import io.mvm.coordinator.liveness.FleetLiveness;
 import io.mvm.coordinator.node.Housekeeping;
+import io.mvm.coordinator.vms.DesiredVmsWatcher;
+import io.mvm.coordinator.vms.VmJobService;
+import io.mvm.store.vm.VmJobStore;
 import io.mvm.coordinator.node.NodeService;
 import io.mvm.coordinator.pool.PoolMaterializer;
 import io.mvm.coordinator.pool.PoolService;
@@ -33,7 +36,9 @@ import io.mvm.store.pool.PoolStore;
 import io.mvm.store.tenant.TenantStore;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -55,10 +60,14 @@ public final class Coordinator implements AutoCloseable {
     private final NodeTokens nodeTokens;
     private final Housekeeping housekeeping;
     private final GenerationSignal signal;
+    private final VmJobService vmJobs;
+    private final List<AutoCloseable> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private Coordinator(Database db, ApiServer api, int port, Path adminTokenFile, Optional<Path> createdTokenFile,
-                        NodeTokens nodeTokens, Housekeeping housekeeping, GenerationSignal signal) {
+                        NodeTokens nodeTokens, Housekeeping housekeeping, GenerationSignal signal,
+                        VmJobService vmJobs) {
         this.signal = signal;
+        this.vmJobs = vmJobs;
         this.nodeTokens = nodeTokens;
         this.housekeeping = housekeeping;
         this.db = db;
@@ -106,8 +115,10 @@ public final class Coordinator implements AutoCloseable {
             NodeService nodes = new NodeService(db, nodeStore, instanceStore, poolStore, scheduler, signal,
                     config.clock(), liveness);
             NodeTokens nodeTokens = new NodeTokens(db, tokenStore, audit, random, config.clock());
+            VmJobService vmJobs = new VmJobService(db, new VmJobStore(), tenantStore, poolStore, instanceStore, tenants,
+                    pools, scheduler, config.clock(), jobIds(random));
             ApiServer api = new ApiServer(new TokenAuthenticator(db, tokenStore), tenants, pools, instances,
-                    nodes, nodeTokens, new InstanceRelay(db, instanceStore, nodeStore), config.heartbeatInterval(),
+                    nodes, nodeTokens, new InstanceRelay(db, instanceStore, nodeStore), vmJobs, config.heartbeatInterval(),
                     audit,
                     new ApiServer.Gauges(() -> db.read(tenantStore::count), () -> db.read(poolStore::count),
                             () -> db.read(instanceStore::count),
@@ -124,13 +135,22 @@ public final class Coordinator implements AutoCloseable {
             }
             log.info("coordinator listening on {}:{} (database {})", config.host(), port, config.database().display());
             created.ifPresent(f -> log.info("admin token written to {}", f));
-            Housekeeping housekeeping = new Housekeeping(nodes, scheduler);
+            Housekeeping housekeeping = new Housekeeping(nodes, scheduler, List.of(vmJobs::reapDeletedJobPools));
             housekeeping.start(config.housekeepingInterval());
-            return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal);
+            return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs);
         } catch (RuntimeException e) {
             db.close();
             throw e;
         }
+    }
+
+    /** Job ids when a submission names none: "job-" and 10 random hex digits. */
+    static Supplier<String> jobIds(SecureRandom random) {
+        return () -> {
+            byte[] b = new byte[5];
+            random.nextBytes(b);
+            return "job-" + HexFormat.of().formatHex(b);
+        };
     }
 
     /** Instance ids: "i-" and 12 random hex digits (48 bits; collisions are retried by the store). */
@@ -168,6 +188,16 @@ public final class Coordinator implements AutoCloseable {
         housekeeping.runOnce();
     }
 
+    /**
+     * Applies a desired-VMs file now and again whenever it changes (checked every {@code interval});
+     * an invalid file is logged with its problems and changes nothing. Stopped with the coordinator.
+     */
+    public DesiredVmsWatcher watchDesiredVms(Path file, Duration interval) {
+        DesiredVmsWatcher watcher = new DesiredVmsWatcher(file, vmJobs);
+        watchers.add(watcher);
+        return watcher.start(interval);
+    }
+
     /** For the OpenAPI conformance test. */
     public ApiServer api() {
         return api;
@@ -175,6 +205,13 @@ public final class Coordinator implements AutoCloseable {
 
     public void stop() {
         try {
+            for (AutoCloseable w : watchers) {
+                try {
+                    w.close();
+                } catch (Exception e) {
+                    log.warn("closing {} failed: {}", w, e.toString());
+                }
+            }
             housekeeping.close();
             signal.close();
             api.stop();

@@ -21,6 +21,7 @@ import io.mvm.coordinator.pool.PoolPatch;
 import io.mvm.coordinator.pool.PoolService;
 import io.mvm.coordinator.pool.PoolSpec;
 import io.mvm.coordinator.tenant.TenantService;
+import io.mvm.coordinator.vms.VmJobService;
 import io.mvm.core.lifecycle.InstanceAction;
 import io.mvm.core.liveness.OnNodeLost;
 import io.mvm.core.placement.Capacity;
@@ -79,6 +80,7 @@ public final class ApiServer {
     private final NodeService nodes;
     private final NodeTokens nodeTokens;
     private final InstanceRelay relay;
+    private final VmsRoutes vms;
     private final Duration heartbeatInterval;
     private final RequestBodies agentBodies;
     private final AuditTrail audit;
@@ -92,8 +94,8 @@ public final class ApiServer {
                          LongSupplier nodesLost, LongSupplier instancesUnplaced) {}
 
     public ApiServer(TokenAuthenticator auth, TenantService tenants, PoolService pools, InstanceService instances,
-                     NodeService nodes, NodeTokens nodeTokens, InstanceRelay relay, Duration heartbeatInterval,
-                     AuditTrail audit, Gauges gauges, int bodyLimitBytes) {
+                     NodeService nodes, NodeTokens nodeTokens, InstanceRelay relay, VmJobService vmJobs,
+                     Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes) {
         this.nodeTokens = nodeTokens;
         this.relay = relay;
         this.heartbeatInterval = heartbeatInterval;
@@ -107,6 +109,7 @@ public final class ApiServer {
         this.audit = audit;
         this.bodyLimitBytes = bodyLimitBytes;
         this.bodies = new RequestBodies(mapper, bodyLimitBytes);
+        this.vms = new VmsRoutes(vmJobs, bodies, this::json);
         this.openApi = loadOpenApi();
         metrics.gauge("mvm_tenants", "Tenants known to the coordinator", gauges.tenants());
         metrics.gauge("mvm_pools", "Pools known to the coordinator", gauges.pools());
@@ -179,6 +182,7 @@ public final class ApiServer {
             json(ctx, 200, Views.node(nodes.get(id)));
         });
         r.post("/v1/nodes/register", this::registerNode);
+        vms.register(r);
         r.post("/v1/nodes/{node}/heartbeat", ctx -> {
             agentBodies.read(ctx, Requests.Heartbeat.class);
             nodes.heartbeat(caller(ctx), nodeId(ctx));
@@ -483,7 +487,7 @@ public final class ApiServer {
         }
     }
 
-    private static Caller caller(Context ctx) {
+    static Caller caller(Context ctx) {
         Caller caller = ctx.attribute("mvm.caller");
         if (caller == null) {
             throw new MvmException(ErrorCategory.UNAUTHENTICATED, "not authenticated");

@@ -2,6 +2,8 @@ package io.mvm.coordinator.http;
 
 import io.mvm.coordinator.StaleVersionException;
 import io.mvm.coordinator.http.relay.RelayUnavailableException;
+import io.mvm.coordinator.vms.WaitTimeoutException;
+import io.mvm.core.vms.VmSpecException;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
 import java.util.LinkedHashMap;
@@ -22,6 +24,12 @@ final class Problems {
         if (e instanceof StaleVersionException) {
             return 412;
         }
+        if (e instanceof VmSpecException) {
+            return 422;
+        }
+        if (e instanceof WaitTimeoutException) {
+            return 408;
+        }
         return switch (e.category()) {
             case INVALID_ARGUMENT -> 400;
             case NOT_FOUND -> 404;
@@ -38,12 +46,14 @@ final class Problems {
     static Map<String, Object> body(MvmException e, int status, String instance) {
         Map<String, Object> body = new LinkedHashMap<>();
         String slug = e instanceof BodyTooLargeException ? "body-too-large"
-                : e instanceof StaleVersionException ? "stale-version" : slug(e.category());
+                : e instanceof StaleVersionException ? "stale-version"
+                : e instanceof VmSpecException ? "invalid-spec"
+                : e instanceof WaitTimeoutException ? "wait-timeout" : slug(e.category());
         body.put("type", TYPE_BASE + slug);
         body.put("title", title(status));
         body.put("status", status);
         boolean hideCause = e.category() == ErrorCategory.INTERNAL
-                || (e.category() == ErrorCategory.UNAVAILABLE && !(e instanceof RelayUnavailableException));
+                || (e.category() == ErrorCategory.UNAVAILABLE && !(e instanceof RelayUnavailableException) && !(e instanceof WaitTimeoutException));
         body.put("detail", hideCause ? publicDetail(e) : e.getMessage());
         body.put("instance", instance);
         body.put("category", e.category().name().toLowerCase(Locale.ROOT));
@@ -80,6 +90,7 @@ final class Problems {
             case 403 -> "Forbidden";
             case 404 -> "Not Found";
             case 405 -> "Method Not Allowed";
+            case 408 -> "Request Timeout";
             case 409 -> "Conflict";
             case 412 -> "Precondition Failed";
             case 413 -> "Content Too Large";

@@ -18,10 +18,13 @@ public final class Housekeeping implements AutoCloseable {
     private final NodeService nodes;
     private final Scheduler scheduler;
     private final ScheduledExecutorService timer;
+    private final java.util.List<Runnable> chores;
 
-    public Housekeeping(NodeService nodes, Scheduler scheduler) {
+    /** {@code chores} run after each round's scheduling pass (each must not throw; a throw is logged). */
+    public Housekeeping(NodeService nodes, Scheduler scheduler, java.util.List<Runnable> chores) {
         this.nodes = nodes;
         this.scheduler = scheduler;
+        this.chores = java.util.List.copyOf(chores);
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "mvm-housekeeping");
             t.setDaemon(true);
@@ -41,6 +44,13 @@ public final class Housekeeping implements AutoCloseable {
             scheduler.converge();
         } catch (RuntimeException t) {
             log.warn("housekeeping round failed, retrying next round: {}", t.toString());
+        }
+        for (Runnable chore : chores) {
+            try {
+                chore.run();
+            } catch (RuntimeException t) {
+                log.warn("housekeeping chore failed, retrying next round: {}", t.toString());
+            }
         }
     }
 

@@ -49,13 +49,24 @@ public final class PoolService {
     }
 
     public Pool create(Caller caller, PoolSpec spec) {
+        if (spec.ref().name().value().startsWith("vm-")) {
+            throw MvmException.invalid("pool names starting with 'vm-' are reserved for /vms jobs");
+        }
         Pool created = createInTransaction(caller, spec);
         scheduler.convergeQuietly();
         return created;
     }
 
     private Pool createInTransaction(Caller caller, PoolSpec spec) {
-        return db.inTransaction(tx -> {
+        return db.inTransaction(tx -> createIn(tx, caller, spec));
+    }
+
+    /**
+     * Creates a pool inside the caller's transaction (for features that own pools, such as
+     * {@code /vms} jobs); the caller runs a scheduling pass after committing.
+     */
+    public Pool createIn(Tx tx, Caller caller, PoolSpec spec) throws SQLException {
+        {
             Tenant tenant = lockTenant(tx, spec.ref());
             if (pools.find(tx, spec.ref()).isPresent()) {
                 throw new MvmException(ErrorCategory.ALREADY_EXISTS, "pool '" + spec.ref() + "' already exists");
@@ -78,7 +89,7 @@ public final class PoolService {
             audit.changed(tx, caller, spec.ref().tenant(), "pool.create", "pools/" + spec.ref(), null, pool.version());
             materializer.materialize(tx, caller, tenant, pool);
             return pool;
-        });
+        }
     }
 
     public Pool get(PoolRef ref) {
@@ -95,7 +106,13 @@ public final class PoolService {
     }
 
     private Pool patchInTransaction(Caller caller, PoolRef ref, PoolPatch patch, ExpectedVersion expected) {
-        return db.inTransaction(tx -> {
+        return db.inTransaction(tx -> patchIn(tx, caller, ref, patch, expected));
+    }
+
+    /** Patches a pool inside the caller's transaction; the caller runs a scheduling pass after committing. */
+    public Pool patchIn(Tx tx, Caller caller, PoolRef ref, PoolPatch patch, ExpectedVersion expected)
+            throws SQLException {
+        {
             Tenant tenant = lockTenant(tx, ref);
             Pool current = require(tx, ref);
             StaleVersionException.check("pool '" + ref + "'", expected, current.version());
@@ -140,7 +157,7 @@ public final class PoolService {
             audit.changed(tx, caller, ref.tenant(), "pool.update", "pools/" + ref, current.version(), next.version());
             materializer.materialize(tx, caller, tenant, next);
             return next;
-        });
+        }
     }
 
     public void delete(Caller caller, PoolRef ref, ExpectedVersion expected) {
@@ -153,21 +170,31 @@ public final class PoolService {
 
     private void deleteInTransaction(Caller caller, PoolRef ref, ExpectedVersion expected) {
         MvmException deferred = db.inTransaction(tx -> {
-            Tenant tenant = lockTenant(tx, ref);
-            Pool current = require(tx, ref);
-            StaleVersionException.check("pool '" + ref + "'", expected, current.version());
-            int stillPlaced = materializer.drain(tx, caller, tenant, current);
-            if (stillPlaced > 0) {
-                return MvmException.conflict("pool '" + ref + "' has " + stillPlaced + " instance(s) placed on nodes;"
-                        + " they are marked destroyed, delete again once their nodes confirm");
-            }
-            pools.delete(tx, ref);
-            audit.changed(tx, caller, ref.tenant(), "pool.delete", "pools/" + ref, current.version(), null);
-            return null;
+            int stillPlaced = deleteIn(tx, caller, ref, expected);
+            return stillPlaced == 0 ? null
+                    : MvmException.conflict("pool '" + ref + "' has " + stillPlaced + " instance(s) placed on nodes;"
+                            + " they are marked destroyed, delete again once their nodes confirm");
         });
         if (deferred != null) {
             throw deferred;
         }
+    }
+
+    /**
+     * Drains a pool and deletes it inside the caller's transaction when none of its instances is
+     * still placed on a node; returns how many are (then the pool stays, its instances marked
+     * destroyed, until their nodes confirm).
+     */
+    public int deleteIn(Tx tx, Caller caller, PoolRef ref, ExpectedVersion expected) throws SQLException {
+        Tenant tenant = lockTenant(tx, ref);
+        Pool current = require(tx, ref);
+        StaleVersionException.check("pool '" + ref + "'", expected, current.version());
+        int stillPlaced = materializer.drain(tx, caller, tenant, current);
+        if (stillPlaced == 0) {
+            pools.delete(tx, ref);
+            audit.changed(tx, caller, ref.tenant(), "pool.delete", "pools/" + ref, current.version(), null);
+        }
+        return stillPlaced;
     }
 
     private Tenant lockTenant(Tx tx, PoolRef ref) throws SQLException {

@@ -1,0 +1,155 @@
+package io.mvm.coordinator.http;
+
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.mvm.coordinator.vms.VmJobService;
+import io.mvm.coordinator.vms.VmJobService.JobState;
+import io.mvm.coordinator.vms.WaitTimeoutException;
+import io.mvm.core.vms.VmSpec;
+import io.mvm.core.vms.VmSpecDraft;
+import io.mvm.core.vms.VmSpecs;
+import io.mvm.model.MvmException;
+import io.mvm.model.TenantId;
+import io.mvm.store.vm.VmJob;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The {@code /vms} API (the desired-VMs seed's routes, authenticated like every route): submit
+ * (upsert by job id), read, wait, delete, and {@code /stats}. Translation only; the rules are in
+ * {@link VmJobService}.
+ */
+final class VmsRoutes {
+    /** Which tier served a submission; also the value of the {@code Mvm-Tier} header. */
+    static final String TIER_HEADER = "Mvm-Tier";
+    static final String CLAIM_MS_HEADER = "Mvm-Claim-Ms";
+    private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m)?");
+
+    interface JsonWriter {
+        void write(Context ctx, int status, Object body);
+    }
+
+    private final VmJobService jobs;
+    private final RequestBodies bodies;
+    private final JsonWriter json;
+
+    VmsRoutes(VmJobService jobs, RequestBodies bodies, JsonWriter json) {
+        this.jobs = jobs;
+        this.bodies = bodies;
+        this.json = json;
+    }
+
+    record SubmitVm(String jobId, String tenant, VmSpecDraft spec) {
+        @Override
+        public String toString() {
+            return "SubmitVm[jobId=" + jobId + "]";
+        }
+    }
+
+    record VmView(String jobId, String tenant, String vmId, String status, String node, String ip, String specHash,
+                  String source, VmJobService.StoredSpec spec, String pendingReason, String lastError, long version,
+                  Instant createdAt, Instant updatedAt) {}
+
+    record SubmittedView(String jobId, String tenant, String vmId, String status, String tier, long claimMs,
+                         String outcome, VmView vm) {}
+
+    record StatsView(Summary summary, List<JobStat> jobs, List<WarmStat> warmPool) {
+        record Summary(int totalJobs, int totalWarm) {}
+
+        record JobStat(String jobId, String vmId, String tenant, String status, VmJobService.StoredSpec spec) {}
+
+        record WarmStat(String specHash, String vmId, String status, VmJobService.StoredSpec spec) {}
+    }
+
+    void register(RoutesConfig r) {
+        r.post("/vms", this::submit);
+        r.get("/vms", ctx -> {
+            ApiServer.caller(ctx).requireAdmin();
+            json.write(ctx, 200, new Views.ListOf<>(jobs.list().stream().map(VmsRoutes::view).toList()));
+        });
+        r.get("/vms/{job_id}", this::get);
+        r.delete("/vms/{job_id}", ctx -> {
+            ApiServer.caller(ctx).requireAdmin();
+            jobs.delete(ApiServer.caller(ctx), ctx.pathParam("job_id"), VmJob.API);
+            ctx.status(204);
+        });
+        r.get("/stats", ctx -> {
+            ApiServer.caller(ctx).requireAdmin();
+            List<JobState> all = jobs.list();
+            json.write(ctx, 200, new StatsView(new StatsView.Summary(all.size(), 0),
+                    all.stream().map(s -> new StatsView.JobStat(s.job().jobId(), s.vm().map(i -> i.id().value())
+                            .orElse(null), s.job().tenant().value(), s.status(), s.spec())).toList(), List.of()));
+        });
+    }
+
+    private void submit(Context ctx) {
+        ApiServer.caller(ctx).requireAdmin();
+        SubmitVm req = bodies.read(ctx, SubmitVm.class);
+        VmSpec spec = VmSpecs.validate(req.spec(), "spec");
+        Optional<TenantId> tenant = Optional.ofNullable(req.tenant()).map(TenantId::of);
+        var submitted = jobs.submit(ApiServer.caller(ctx), Optional.ofNullable(req.jobId()), tenant, spec, VmJob.API);
+        JobState s = submitted.state();
+        String id = s.job().jobId();
+        int status = switch (submitted.outcome()) {
+            case COLD_BOOT, REPLACED -> 202;
+            case UNCHANGED, UPDATED -> 200;
+        };
+        String tier = status == 200 ? "none" : "cold-boot";
+        long ms = submitted.took().toMillis();
+        ctx.header(TIER_HEADER, tier);
+        ctx.header(CLAIM_MS_HEADER, Long.toString(ms));
+        if (status == 202) {
+            ctx.header("Location", "/vms/" + id);
+        }
+        json.write(ctx, status, new SubmittedView(id, s.job().tenant().value(), s.vm().map(i -> i.id().value())
+                .orElse(null), s.status(), tier, ms, submitted.outcome().name().toLowerCase(), view(s)));
+    }
+
+    private void get(Context ctx) throws InterruptedException {
+        ApiServer.caller(ctx).requireAdmin();
+        String id = ctx.pathParam("job_id");
+        String wait = ctx.queryParam("wait");
+        if (wait == null) {
+            json.write(ctx, 200, view(jobs.get(id)));
+            return;
+        }
+        if (!wait.equals("running")) {
+            throw MvmException.invalid("wait must be 'running', got '" + wait + "'");
+        }
+        Duration timeout = duration(Optional.ofNullable(ctx.queryParam("timeout")).orElse("30s"));
+        JobState s = jobs.awaitRunning(id, timeout);
+        if (!s.running()) {
+            throw new WaitTimeoutException("job '" + id + "' is not running after " + timeout.toMillis() + " ms (status "
+                    + s.status() + s.vm().flatMap(i -> i.pendingReason()).map(r -> ": " + r).orElse("") + ")",
+                    s.status());
+        }
+        json.write(ctx, 200, view(s));
+    }
+
+    /** {@code 30s}, {@code 500ms}, {@code 2m} or plain seconds. */
+    static Duration duration(String text) {
+        Matcher m = DURATION.matcher(text);
+        if (!m.matches()) {
+            throw MvmException.invalid("timeout must look like 30s, 500ms, 2m or 30, got '" + text + "'");
+        }
+        long n = Long.parseLong(m.group(1));
+        String unit = m.group(2) == null ? "s" : m.group(2);
+        return switch (unit) {
+            case "ms" -> Duration.ofMillis(n);
+            case "m" -> Duration.ofMinutes(n);
+            default -> Duration.ofSeconds(n);
+        };
+    }
+
+    static VmView view(JobState s) {
+        VmJob j = s.job();
+        return new VmView(j.jobId(), j.tenant().value(), s.vm().map(i -> i.id().value()).orElse(null), s.status(),
+                s.vm().flatMap(i -> i.node()).map(n -> n.value()).orElse(null), s.vm().map(i -> i.ip()).orElse(null),
+                j.specHash(), j.source(), s.spec(), s.vm().flatMap(i -> i.pendingReason()).orElse(null),
+                s.vm().flatMap(i -> i.lastError()).orElse(null), j.version(), j.createdAt(), j.updatedAt());
+    }
+}

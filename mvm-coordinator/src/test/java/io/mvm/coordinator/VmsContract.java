@@ -1,0 +1,344 @@
+package io.mvm.coordinator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mvm.coordinator.testing.ApiClient;
+import io.mvm.coordinator.testing.ApiClient.Response;
+import io.mvm.coordinator.testing.ManualClock;
+import io.mvm.coordinator.testing.TestDatabase;
+import io.mvm.coordinator.vms.DesiredVmsWatcher;
+import io.mvm.model.NodeId;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The {@code /vms} API and the desired-VMs file against a real coordinator and database (run on
+ * SQLite and PostgreSQL). VMs are not booted here: a node token stands in for an agent where a
+ * VM must be reported running; real VMs are in the CLI's end-to-end tests.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+abstract class VmsContract {
+    private TestDatabase db;
+    private Coordinator coordinator;
+    private ApiClient admin;
+    private final ManualClock clock = new ManualClock(Instant.parse("2026-12-03T12:00:00Z"));
+
+    abstract TestDatabase.Kind kind();
+
+    @BeforeEach
+    void start() throws Exception {
+        db = kind().create();
+        coordinator = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
+                .withListen("127.0.0.1", 0).withClock(clock).withHousekeepingInterval(Duration.ofHours(1)));
+        admin = new ApiClient(coordinator.port(), Files.readString(coordinator.adminTokenFile()).strip());
+    }
+
+    @AfterEach
+    void stop() {
+        try {
+            if (coordinator != null) {
+                coordinator.stop();
+            }
+        } finally {
+            if (db != null) {
+                db.close();
+            }
+        }
+    }
+
+    /** The seed's web-api example, as JSON. */
+    private static Map<String, Object> webSpec() {
+        Map<String, Object> spec = new LinkedHashMap<>();
+        spec.put("rootfs", "rootfs-web.ext4");
+        spec.put("kernel", "vmlinux");
+        spec.put("cmd", List.of("/app/bin/server"));
+        spec.put("env", new LinkedHashMap<>(Map.of("MIX_ENV", "prod", "DATABASE_URL", "postgresql://localhost/myapp")));
+        spec.put("resources", Map.of("vcpu", 2, "mem_mb", 512));
+        spec.put("lifecycle", "service");
+        spec.put("warm_pool", Map.of("min", 2, "max", 5));
+        return spec;
+    }
+
+    private ApiClient register(String node) {
+        ApiClient client = admin.withToken(coordinator.issueNodeToken(NodeId.of(node)));
+        Response r = client.post("/v1/nodes/register", Map.of("node_id", node,
+                "capacity", Map.of("vcpus", 16, "memory_mib", 65536, "disk_mib", 100_000), "accelerator", "tcg"));
+        assertThat(r.status()).as(r.toString()).isEqualTo(200);
+        return client;
+    }
+
+    private static void assertProblem(Response r, int status, String detailPart) {
+        assertThat(r.status()).as(r.toString()).isEqualTo(status);
+        assertThat(r.header("content-type")).startsWith("application/problem+json");
+        assertThat(r.json().get("detail").asText()).contains(detailPart);
+    }
+
+    @Test
+    void theSeedsCurlExamplesWorkAsWrittenPlusABearerToken() {
+        Response generated = admin.post("/vms", Map.of("spec", webSpec()));
+        assertThat(generated.status()).as(generated.toString()).isEqualTo(202);
+        String id = generated.json().get("job_id").asText();
+        assertThat(id).matches("job-[0-9a-f]{10}");
+        assertThat(generated.header("location")).isEqualTo("/vms/" + id);
+        assertThat(generated.header("mvm-tier")).isEqualTo("cold-boot");
+        assertThat(generated.header("mvm-claim-ms")).matches("\\d+");
+        assertThat(generated.json().get("tenant").asText()).isEqualTo(id);
+        assertThat(admin.get("/v1/tenants/" + id).status()).as("tenant defaults to job_id, created on first use")
+                .isEqualTo(200);
+
+        Response named = admin.post("/vms", Map.of("job_id", "web-app-2", "tenant", "prod", "spec", webSpec()));
+        assertThat(named.status()).as(named.toString()).isEqualTo(202);
+        assertThat(named.json().get("tenant").asText()).isEqualTo("prod");
+        JsonNode vm = admin.get("/vms/web-app-2").json();
+        assertThat(vm.get("status").asText()).isEqualTo("pending");
+        assertThat(vm.get("vm_id").asText()).startsWith("i-");
+        assertThat(vm.get("source").asText()).isEqualTo("api");
+        assertThat(vm.get("spec").get("cmd")).hasSize(1);
+
+        JsonNode stats = admin.get("/stats").json();
+        assertThat(stats.get("summary").get("total_jobs").asInt()).isEqualTo(2);
+        assertThat(stats.get("summary").get("total_warm").asInt()).isZero();
+        assertThat(stats.get("jobs").findValuesAsText("job_id")).containsExactlyInAnyOrder(id, "web-app-2");
+        assertThat(stats.get("warm_pool")).isEmpty();
+        assertThat(admin.get("/vms").json().get("items")).hasSize(2);
+        // Without a token: 401, as every route.
+        assertThat(admin.withToken("nope").post("/vms", Map.of("spec", webSpec())).status()).isEqualTo(401);
+    }
+
+    @Test
+    void theSameSpecIsANoOpAnotherSpecReplacesTheVmAndKeyOrderDoesNotMatter() {
+        assertThat(admin.post("/vms", Map.of("job_id", "api", "spec", webSpec())).status()).isEqualTo(202);
+        JsonNode first = admin.get("/vms/api").json();
+        long revision = admin.get("/v1/tenants/api/pools/vm-api").json().get("revision").asLong();
+
+        Map<String, Object> reordered = webSpec();
+        reordered.put("env", new LinkedHashMap<>(Map.of("DATABASE_URL", "postgresql://localhost/myapp", "MIX_ENV", "prod")));
+        reordered.put("warm_pool", Map.of("min", 1, "max", 1)); // not counted in the hash
+        Response same = admin.post("/vms", Map.of("job_id", "api", "spec", reordered));
+        assertThat(same.status()).as(same.toString()).isEqualTo(200);
+        assertThat(same.json().get("outcome").asText()).isEqualTo("updated");
+        assertThat(admin.get("/vms/api").json().get("spec").get("warm_pool").get("min").asInt()).isEqualTo(1);
+        assertThat(admin.get("/v1/tenants/api/pools/vm-api").json().get("revision").asLong()).isEqualTo(revision);
+        Response again = admin.post("/vms", Map.of("job_id", "api", "spec", reordered));
+        assertThat(again.status()).isEqualTo(200);
+        assertThat(again.json().get("outcome").asText()).isEqualTo("unchanged");
+        assertThat(same.json().get("vm").get("spec_hash").asText()).isEqualTo(first.get("spec_hash").asText());
+
+        Map<String, Object> changed = webSpec();
+        changed.put("cmd", List.of("/app/bin/server", "--verbose"));
+        Response replaced = admin.post("/vms", Map.of("job_id", "api", "spec", changed));
+        assertThat(replaced.status()).as(replaced.toString()).isEqualTo(202);
+        assertThat(replaced.json().get("outcome").asText()).isEqualTo("replaced");
+        assertThat(replaced.json().get("vm").get("spec_hash").asText()).isNotEqualTo(first.get("spec_hash").asText());
+        JsonNode pool = admin.get("/v1/tenants/api/pools/vm-api").json();
+        assertThat(pool.get("revision").asLong()).as("the VM is replaced").isEqualTo(revision + 1);
+        assertThat(pool.get("cmd")).hasSize(2);
+        // Another tenant for the same job: refused.
+        assertProblem(admin.post("/vms", Map.of("job_id", "api", "tenant", "other", "spec", changed)), 409,
+                "belongs to tenant 'api'");
+    }
+
+    @Test
+    void anInvalidSpecIs422WithEveryProblemListedAndBadJsonIs400() {
+        Map<String, Object> bad = new HashMap<>(Map.of("cmd", List.of(), "resources", Map.of("vcpu", 0, "mem_mb", 16),
+                "lifecycle", "forever", "rootfs", "../x"));
+        Response r = admin.post("/vms", Map.of("spec", bad));
+        assertThat(r.status()).as(r.toString()).isEqualTo(422);
+        assertThat(r.json().get("type").asText()).endsWith("/invalid-spec");
+        List<String> errors = new ArrayList<>();
+        r.json().get("errors").forEach(e -> errors.add(e.asText()));
+        assertThat(errors).hasSize(5).anySatisfy(e -> assertThat(e).startsWith("spec.cmd is required"))
+                .anySatisfy(e -> assertThat(e).startsWith("spec.resources.vcpu must be 1-64"))
+                .anySatisfy(e -> assertThat(e).startsWith("spec.resources.mem_mb"))
+                .anySatisfy(e -> assertThat(e).startsWith("spec.lifecycle must be"))
+                .anySatisfy(e -> assertThat(e).startsWith("spec.rootfs must be a name"));
+        assertProblem(admin.post("/vms", Map.of()), 422, "spec is required");
+        assertProblem(admin.post("/vms", Map.of("spec", webSpec(), "colour", "red")), 400, "colour");
+        assertProblem(admin.post("/vms", Map.of("job_id", "Bad_Id", "spec", webSpec())), 400, "invalid job_id");
+        assertProblem(admin.get("/vms/nope"), 404, "job 'nope' not found");
+        assertProblem(admin.get("/vms/x?wait=stopped"), 400, "wait must be 'running'");
+        assertThat(admin.post("/v1/tenants", Map.of("id", "small", "max_vcpus", 1)).status()).isEqualTo(201);
+        Response quota = admin.post("/vms", Map.of("job_id", "big", "tenant", "small", "spec", webSpec()));
+        assertThat(quota.status()).as(quota.toString()).isEqualTo(422);
+        assertThat(quota.json().get("detail").asText()).contains("quota max_vcpus exceeded");
+        assertThat(admin.get("/vms/big").status()).as("nothing half-written").isEqualTo(404);
+        // Job pools' names are reserved.
+        assertProblem(admin.post("/v1/tenants/small/pools", Map.of("name", "vm-mine", "profile", "p", "flake", ".",
+                "vcpus", 1, "memory_mib", 64)), 400, "reserved for /vms jobs");
+    }
+
+    @Test
+    void waitingForRunningBlocksUntilTheNodeReportsItOrTimesOutWith408() throws Exception {
+        ApiClient node = register("node-a");
+        assertThat(admin.post("/vms", Map.of("job_id", "w", "spec", webSpec())).status()).isEqualTo(202);
+        Response early = admin.get("/vms/w?wait=running&timeout=300ms");
+        assertProblem(early, 408, "not running after 300 ms");
+        assertThat(early.json().get("status_now").asText()).isEqualTo("pending");
+
+        var pool = Executors.newVirtualThreadPerTaskExecutor();
+        Future<Response> waiting = pool.submit(() -> admin.get("/vms/w?wait=running&timeout=30s"));
+        Thread.sleep(300);
+        assertThat(waiting.isDone()).isFalse();
+        JsonNode vm = admin.get("/vms/w").json();
+        assertThat(vm.get("node").asText()).isEqualTo("node-a");
+        long generation = node.get("/v1/nodes/node-a/desired").json().get("generation").asLong();
+        Response reported = node.post("/v1/nodes/node-a/observed", Map.of("desired_generation", generation,
+                "instances", List.of(Map.of("id", vm.get("vm_id").asText(), "state", "running", "accelerator", "tcg",
+                        "events", List.of()))));
+        assertThat(reported.status()).isEqualTo(204);
+        Response answered = waiting.get(10, TimeUnit.SECONDS);
+        assertThat(answered.status()).as(answered.toString()).isEqualTo(200);
+        assertThat(answered.json().get("status").asText()).isEqualTo("running");
+        assertThat(answered.json().get("ip").asText()).startsWith("10.24");
+        pool.shutdownNow();
+    }
+
+    @Test
+    void secretsAreWriteOnly() {
+        Map<String, Object> spec = webSpec();
+        spec.put("secrets", Map.of("API_KEY", "s3cret-value"));
+        Response r = admin.post("/vms", Map.of("job_id", "sec", "spec", spec));
+        assertThat(r.status()).isEqualTo(202);
+        for (String body : List.of(r.body(), admin.get("/vms/sec").body(), admin.get("/vms").body(),
+                admin.get("/stats").body(), admin.get("/v1/tenants/sec/pools/vm-sec").body())) {
+            assertThat(body).doesNotContain("s3cret-value");
+        }
+        assertThat(admin.get("/vms/sec").json().get("spec").get("secret_names").get(0).asText()).isEqualTo("API_KEY");
+        // A changed secret alone replaces the VM (the guest must get it); the spec hash stays.
+        spec.put("secrets", Map.of("API_KEY", "rotated"));
+        Response rotated = admin.post("/vms", Map.of("job_id", "sec", "spec", spec));
+        assertThat(rotated.json().get("outcome").asText()).isEqualTo("replaced");
+        assertThat(rotated.json().get("vm").get("spec_hash").asText())
+                .isEqualTo(r.json().get("vm").get("spec_hash").asText());
+    }
+
+    @Test
+    void deletingAJobDestroysItsVmAndItsPoolGoesOnceTheNodeConfirms() {
+        ApiClient node = register("node-a");
+        assertThat(admin.post("/vms", Map.of("job_id", "gone", "spec", webSpec())).status()).isEqualTo(202);
+        String vm = admin.get("/vms/gone").json().get("vm_id").asText();
+        assertThat(admin.delete("/vms/gone", Map.of()).status()).isEqualTo(204);
+        assertProblem(admin.get("/vms/gone"), 404, "not found");
+        assertThat(admin.delete("/vms/gone", Map.of()).status()).isEqualTo(404);
+        JsonNode desired = node.get("/v1/nodes/node-a/desired").json();
+        assertThat(desired.get("instances").findValuesAsText("desired_state")).containsExactly("destroyed");
+        node.post("/v1/nodes/node-a/observed", Map.of("desired_generation", desired.get("generation").asLong(),
+                "instances", List.of(Map.of("id", vm, "state", "destroyed", "events", List.of()))));
+        coordinator.runHousekeeping();
+        assertThat(admin.get("/v1/tenants/gone/pools/vm-gone").status()).isEqualTo(404);
+        // The same id can be used again.
+        assertThat(admin.post("/vms", Map.of("job_id", "gone", "spec", webSpec())).status()).isEqualTo(202);
+    }
+
+    @Test
+    void concurrentSubmissionsOfOneJobCreateOneVm() throws Exception {
+        var pool = Executors.newFixedThreadPool(8);
+        List<Callable<Integer>> calls = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            calls.add(() -> admin.post("/vms", Map.of("job_id", "race", "spec", webSpec())).status());
+        }
+        List<Integer> statuses = new ArrayList<>();
+        for (Future<Integer> f : pool.invokeAll(calls)) {
+            statuses.add(f.get());
+        }
+        pool.shutdown();
+        assertThat(statuses).containsOnly(200, 202);
+        assertThat(statuses.stream().filter(s -> s == 202).count()).isEqualTo(1);
+        assertThat(admin.get("/v1/tenants/race/instances").json().get("items")).hasSize(1);
+    }
+
+    // ---- the desired-VMs file ----
+
+    private static final String FILE = """
+            # two VMs; the second one's tenant defaults to its vm_id
+            [[vm]]
+            vm_id = "web-api"
+            tenant = "production"
+            [vm.spec]
+            cmd = ["/app/bin/server"]
+            env = { MIX_ENV = "prod" }
+            resources = { vcpu = 1, mem_mb = 128 }
+            lifecycle = "service"
+            warm_pool = { min = 1, max = 3 }
+
+            [[vm]]
+            vm_id = "consumer"
+            [vm.spec]
+            cmd = ["/app/bin/consumer"]
+            resources = { vcpu = 1, mem_mb = 128 }
+            lifecycle = "daemon"
+            """;
+
+    private Set<String> jobs(String source) {
+        Set<String> out = new java.util.TreeSet<>();
+        admin.get("/vms").json().get("items").forEach(j -> {
+            if (j.get("source").asText().equals(source)) {
+                out.add(j.get("job_id").asText());
+            }
+        });
+        return out;
+    }
+
+    @Test
+    void theDesiredVmsFileIsAppliedHotReloadedAndNeverTouchesApiJobs() throws Exception {
+        assertThat(admin.post("/vms", Map.of("job_id", "from-api", "spec", webSpec())).status()).isEqualTo(202);
+        Path file = db.dataDir().resolve("vms.toml");
+        Files.writeString(file, FILE);
+        DesiredVmsWatcher watcher = coordinator.watchDesiredVms(file, Duration.ofHours(1));
+        assertThat(watcher.last().applied()).isTrue();
+        assertThat(jobs("file")).containsExactly("consumer", "web-api");
+        assertThat(admin.get("/vms/web-api").json().get("tenant").asText()).isEqualTo("production");
+        assertProblem(admin.post("/vms", Map.of("job_id", "web-api", "tenant", "production", "spec", webSpec())), 409,
+                "declared in the desired-VMs file");
+        assertProblem(admin.delete("/vms/consumer", Map.of()), 409, "declared in the desired-VMs file");
+
+        // Invalid: every problem with its line; nothing changes.
+        String broken = FILE.replace("vcpu = 1, mem_mb = 128 }\nlifecycle = \"daemon\"",
+                "vcpu = 0, mem_mb = 128 }\nlifecycle = \"sometimes\"") + "\n[[vm]]\nvm_id = \"web-api\"\n";
+        Files.writeString(file, broken);
+        var rejected = watcher.checkNow();
+        assertThat(rejected.applied()).isFalse();
+        assertThat(rejected.problems()).anySatisfy(p -> assertThat(p).contains("vms.toml:12: vm[1]: spec.resources.vcpu"))
+                .anySatisfy(p -> assertThat(p).contains("vms.toml:12: vm[1]: spec.lifecycle must be"))
+                .anySatisfy(p -> assertThat(p).contains("vms.toml:19: vm[2]: vm_id 'web-api' is declared twice"))
+                .anySatisfy(p -> assertThat(p).contains("vms.toml:19: vm[2]: spec is required"));
+        assertThat(jobs("file")).containsExactly("consumer", "web-api");
+        Files.writeString(file, "[[vm]\nvm_id = 1\n");
+        assertThat(watcher.checkNow().problems()).singleElement().asString().contains("vms.toml:1: TOML syntax");
+
+        // Changed, removed, added: applied; the API's job stays.
+        String next = FILE.replace("[\"/app/bin/consumer\"]", "[\"/app/bin/consumer\", \"--fast\"]")
+                .replace("vm_id = \"web-api\"", "vm_id = \"web-api-2\"");
+        Files.writeString(file, next);
+        assertThat(watcher.checkNow().applied()).isTrue();
+        assertThat(jobs("file")).containsExactly("consumer", "web-api-2");
+        assertThat(admin.get("/vms/consumer").json().get("spec").get("cmd")).hasSize(2);
+        assertThat(jobs("api")).containsExactly("from-api");
+        // Survives a coordinator restart without the file: the desired state is in the database.
+        coordinator.stop();
+        coordinator = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
+                .withListen("127.0.0.1", 0).withClock(clock).withHousekeepingInterval(Duration.ofHours(1)));
+        admin = admin.withPort(coordinator.port());
+        assertThat(jobs("file")).containsExactly("consumer", "web-api-2");
+        assertThat(admin.get("/vms").json().get("items").findValuesAsText("job_id").stream()
+                .collect(Collectors.toSet())).contains("from-api");
+    }
+}

@@ -1,0 +1,52 @@
+package io.mvm.store.vm;
+
+import io.mvm.model.PoolName;
+import io.mvm.model.TenantId;
+import io.mvm.store.db.Tx;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/** {@code vm_jobs} rows. */
+public final class VmJobStore {
+    private static final String COLUMNS = "job_id, tenant_id, pool_name, spec, spec_hash, source, version, created_at, "
+            + "updated_at";
+
+    public Optional<VmJob> find(Tx tx, String jobId) throws SQLException {
+        return tx.one("SELECT " + COLUMNS + " FROM vm_jobs WHERE job_id = ?", VmJobStore::map, jobId);
+    }
+
+    public List<VmJob> list(Tx tx) throws SQLException {
+        return tx.query("SELECT " + COLUMNS + " FROM vm_jobs ORDER BY job_id", VmJobStore::map);
+    }
+
+    public List<VmJob> listBySource(Tx tx, String source) throws SQLException {
+        return tx.query("SELECT " + COLUMNS + " FROM vm_jobs WHERE source = ? ORDER BY job_id", VmJobStore::map, source);
+    }
+
+    public void insert(Tx tx, VmJob j) throws SQLException {
+        tx.update("INSERT INTO vm_jobs (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", j.jobId(),
+                j.tenant().value(), j.pool().value(), j.specJson(), j.specHash(), j.source(), j.version(),
+                j.createdAt().toEpochMilli(), j.updatedAt().toEpochMilli());
+    }
+
+    /** Replaces the spec if the row is still at {@code expectedVersion}. */
+    public boolean update(Tx tx, VmJob j, long expectedVersion) throws SQLException {
+        return tx.update("UPDATE vm_jobs SET spec = ?, spec_hash = ?, source = ?, version = ?, updated_at = ? "
+                        + "WHERE job_id = ? AND version = ?", j.specJson(), j.specHash(), j.source(), j.version(),
+                j.updatedAt().toEpochMilli(), j.jobId(), expectedVersion) == 1;
+    }
+
+    public void delete(Tx tx, String jobId) throws SQLException {
+        tx.update("DELETE FROM vm_jobs WHERE job_id = ?", jobId);
+    }
+
+    private static VmJob map(ResultSet rs) throws SQLException {
+        return new VmJob(rs.getString("job_id"), TenantId.of(rs.getString("tenant_id")),
+                PoolName.of(rs.getString("pool_name")), rs.getString("spec"), rs.getString("spec_hash"),
+                rs.getString("source"), rs.getLong("version"), Instant.ofEpochMilli(rs.getLong("created_at")),
+                Instant.ofEpochMilli(rs.getLong("updated_at")));
+    }
+}
