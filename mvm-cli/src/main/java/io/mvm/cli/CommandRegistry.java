@@ -21,6 +21,8 @@ final class CommandRegistry {
         cli.addSubcommand(new io.mvm.cli.pool.PoolCommand());
         cli.addSubcommand(new io.mvm.cli.instance.InstanceCommand());
         cli.addSubcommand(new io.mvm.cli.node.NodeCommand());
+        // /vms jobs and the desired-VMs file
+        cli.addSubcommand(new io.mvm.cli.vms.VmsCommand());
         // audit trails
         cli.addSubcommand(new io.mvm.cli.audit.AuditCommand());
         // agent, up

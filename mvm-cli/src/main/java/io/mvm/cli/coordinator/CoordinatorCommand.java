@@ -40,6 +40,10 @@ public final class CoordinatorCommand {
                 description = "Mark a node lost after this long without a heartbeat (default: ${DEFAULT-VALUE}).")
         long nodeTimeoutSecs;
 
+        @Option(names = "--vms", paramLabel = "FILE",
+                description = "A desired-VMs file (TOML): applied at start and whenever it changes; see 'mvm vms validate'.")
+        Path vmsFile;
+
         @Override
         public void run() {
             Path dir = dataDir.resolve();
@@ -50,6 +54,12 @@ public final class CoordinatorCommand {
                     .withClusterCidr(Ipv4Cidr.parse(clusterCidr))
                     .withNodeTimeouts(nodeTimeout(nodeTimeoutSecs), heartbeatFor(nodeTimeoutSecs));
             Coordinator coordinator = Coordinator.start(config);
+            if (vmsFile != null) {
+                var result = coordinator.watchDesiredVms(vmsFile, java.time.Duration.ofSeconds(1)).last();
+                spec.commandLine().getOut().println("desired-VMs file " + vmsFile + (result.applied()
+                        ? ": applied, watched for changes" : ": REJECTED (" + result.problems().size()
+                        + " problem(s), see the log); watched for changes"));
+            }
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 coordinator.stop();

@@ -64,6 +64,10 @@ public final class UpCommand implements Runnable {
             description = "Tenant networking for the VMs (default: ${DEFAULT-VALUE}).")
     String network;
 
+    @Option(names = "--vms", paramLabel = "FILE",
+            description = "A desired-VMs file (TOML): applied at start and whenever it changes; see 'mvm vms validate'.")
+    Path vmsFile;
+
     @Option(names = "--image-dir", paramLabel = "DIR", hidden = true,
             description = "Where the guest image is cached (default: the data dir); tests share one image this way.")
     Path imageDir;
@@ -91,6 +95,12 @@ public final class UpCommand implements Runnable {
         CoordinatorConfig config = CoordinatorConfig.defaults(dir)
                 .withListen(listenAt.host(), listenAt.port());
         Coordinator coordinator = Coordinator.start(config);
+        if (vmsFile != null) {
+            var result = coordinator.watchDesiredVms(vmsFile, Duration.ofSeconds(1)).last();
+            out.println("desired-VMs file " + vmsFile + (result.applied() ? ": applied, watched for changes"
+                    : ": REJECTED (" + result.problems().size() + " problem(s), see the log); watched for changes"));
+            out.flush();
+        }
         NodeAgent agent;
         URI url = URI.create("http://" + (listenAt.host().contains(":") ? "[" + listenAt.host() + "]" : listenAt.host())
                 + ":" + coordinator.port());
