@@ -3,14 +3,14 @@ package io.mvm.coordinator;
 import io.mvm.coordinator.audit.AuditTrail;
 import io.mvm.coordinator.auth.Caller;
 import io.mvm.coordinator.auth.AdminTokenBootstrap;
-import io.mvm.coordinator.auth.NodeTokens;
+import io.mvm.coordinator.auth.ApiTokens;
 import io.mvm.coordinator.auth.TokenAuthenticator;
 import io.mvm.coordinator.http.ApiServer;
 import io.mvm.coordinator.http.relay.InstanceRelay;
 import io.mvm.coordinator.instance.InstanceService;
 import io.mvm.coordinator.liveness.FleetLiveness;
 import io.mvm.coordinator.node.Housekeeping;
-import io.mvm.coordinator.vms.DesiredVmsWatcher;
+import io.mvm.coordinator.vmsfile.DesiredVmsWatcher;
 import io.mvm.coordinator.vms.VmJobService;
 import io.mvm.store.vm.VmJobStore;
 import io.mvm.coordinator.node.NodeService;
@@ -57,14 +57,14 @@ public final class Coordinator implements AutoCloseable {
     private final int port;
     private final Path adminTokenFile;
     private final Optional<Path> createdTokenFile;
-    private final NodeTokens nodeTokens;
+    private final ApiTokens nodeTokens;
     private final Housekeeping housekeeping;
     private final GenerationSignal signal;
     private final VmJobService vmJobs;
     private final List<AutoCloseable> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private Coordinator(Database db, ApiServer api, int port, Path adminTokenFile, Optional<Path> createdTokenFile,
-                        NodeTokens nodeTokens, Housekeeping housekeeping, GenerationSignal signal,
+                        ApiTokens nodeTokens, Housekeeping housekeeping, GenerationSignal signal,
                         VmJobService vmJobs) {
         this.signal = signal;
         this.vmJobs = vmJobs;
@@ -114,7 +114,7 @@ public final class Coordinator implements AutoCloseable {
                     config.clock(), scheduler);
             NodeService nodes = new NodeService(db, nodeStore, instanceStore, poolStore, scheduler, signal,
                     config.clock(), liveness);
-            NodeTokens nodeTokens = new NodeTokens(db, tokenStore, audit, random, config.clock());
+            ApiTokens nodeTokens = new ApiTokens(db, tokenStore, tenantStore, audit, random, config.clock());
             VmJobService vmJobs = new VmJobService(db, new VmJobStore(), tenantStore, poolStore, instanceStore, tenants,
                     pools, scheduler, config.clock(), jobIds(random));
             ApiServer api = new ApiServer(new TokenAuthenticator(db, tokenStore), tenants, pools, instances,
@@ -180,7 +180,7 @@ public final class Coordinator implements AutoCloseable {
      * starts its own agent, and for {@code POST /v1/node-tokens}.
      */
     public String issueNodeToken(NodeId node) {
-        return nodeTokens.issue(Caller.SYSTEM, node).token();
+        return nodeTokens.issueNode(Caller.SYSTEM, node).token();
     }
 
     /** One housekeeping round now (lost-node detection and a scheduling pass), for tests and tools. */

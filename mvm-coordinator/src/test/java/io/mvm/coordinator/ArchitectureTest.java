@@ -29,9 +29,11 @@ class ArchitectureTest {
     }
 
     @Test
-    void onlyTheHttpEdgeKnowsJavalinAndJackson() {
+    void onlyTheEdgesKnowJavalinAndJackson() {
+        // The edges translate wire formats: HTTP, and the desired-VMs file (TOML).
         noClasses().that().resideInAPackage("io.mvm.coordinator..")
                 .and().resideOutsideOfPackage("io.mvm.coordinator.http..")
+                .and().resideOutsideOfPackage("io.mvm.coordinator.vmsfile..")
                 .should().dependOnClassesThat().resideInAnyPackage("io.javalin..", "com.fasterxml.jackson..",
                         "io.micrometer..")
                 .check(classes);

@@ -194,10 +194,10 @@ abstract class FleetContract {
         assertProblem(a.get("/v1/nodes/node-b/desired"), 403, "node-b");
         assertProblem(a.post("/v1/nodes/node-b/observed", report(0)), 403, "node-b");
         assertProblem(a.get("/v1/nodes/node-b"), 403, "node-b");
-        assertProblem(a.get("/v1/nodes"), 403, "node token");
-        assertProblem(a.get("/v1/tenants"), 403, "node token");
-        assertProblem(a.post("/v1/tenants", Map.of("id", "evil")), 403, "node token");
-        assertProblem(a.post("/v1/node-tokens", Map.of("node_id", "node-c")), 403, "node token");
+        assertProblem(a.get("/v1/nodes"), 403, "token may not use it");
+        assertProblem(a.get("/v1/tenants"), 403, "token may not use it");
+        assertProblem(a.post("/v1/tenants", Map.of("id", "evil")), 403, "token may not use it");
+        assertProblem(a.post("/v1/node-tokens", Map.of("node_id", "node-c")), 403, "token may not use it");
         assertThat(admin.get("/v1/tenants/evil").status()).isEqualTo(404);
         assertThat(a.get("/v1/nodes/node-a/desired").status()).isEqualTo(200);
         assertThat(a.get("/v1/nodes/node-a").status()).isEqualTo(200);
@@ -216,7 +216,10 @@ abstract class FleetContract {
                 "capacity");
         assertProblem(a.post("/v1/nodes/register", registration("node-a", 2, 4096, "agent_url", "ftp://x")), 400,
                 "agent_url");
-        assertProblem(admin.post("/v1/nodes/ghost/heartbeat", Map.of()), 404, "not registered");
+        assertProblem(nodeClient("ghost").post("/v1/nodes/ghost/heartbeat", Map.of()), 404, "not registered");
+        // Desired state carries secrets: only the node's own token reads it, not even the admin.
+        assertProblem(admin.get("/v1/nodes/node-a/desired"), 403, "node node-a's own token");
+        assertProblem(admin.post("/v1/nodes/node-a/heartbeat", Map.of()), 403, "node node-a's own token");
     }
 
     @Test
@@ -235,8 +238,8 @@ abstract class FleetContract {
         assertThat(entry.get("created_at").asText()).isEqualTo("2026-11-21T12:00:00Z");
         assertThat(entry.get("revoked_at").isNull()).isTrue();
         assertThat(listed.body()).doesNotContain(secret).doesNotContain(io.mvm.coordinator.auth.TokenAuthenticator.hash(secret));
-        assertProblem(b.get("/v1/node-tokens"), 403, "node token");
-        assertProblem(b.delete("/v1/node-tokens/" + id, Map.of()), 403, "node token");
+        assertProblem(b.get("/v1/node-tokens"), 403, "token may not use it");
+        assertProblem(b.delete("/v1/node-tokens/" + id, Map.of()), 403, "token may not use it");
 
         clock.advance(Duration.ofSeconds(7));
         assertThat(admin.delete("/v1/node-tokens/" + id, Map.of()).status()).isEqualTo(204);
@@ -270,7 +273,7 @@ abstract class FleetContract {
         assertThat(trail).filteredOn(line -> line.contains("node-token.revoke")).hasSize(1);
         assertThat(trail).anySatisfy(line -> assertThat(line).startsWith("anonymous auth.denied"));
         assertThat(String.join("\n", trail)).doesNotContain(secret);
-        assertProblem(again.get("/v1/audit"), 403, "node token");
+        assertProblem(again.get("/v1/audit"), 403, "token may not use it");
         assertProblem(admin.get("/v1/audit?limit=0"), 400, "limit");
         assertProblem(admin.get("/v1/audit?limit=-4294967295"), 400, "limit");
     }
@@ -864,7 +867,7 @@ abstract class FleetContract {
             assertProblem(admin.post("/v1/instances/" + id + "/exec", Map.of("argv", List.of("ls"), "stdin_b64", "%%")),
                     400, "stdin_b64");
             assertProblem(admin.post("/v1/instances/i-000000000000/exec", exec), 404, "not found");
-            assertProblem(node.post("/v1/instances/" + id + "/exec", exec), 403, "node token");
+            assertProblem(node.post("/v1/instances/" + id + "/exec", exec), 403, "token may not use it");
 
             clock.advance(Duration.ofSeconds(31));
             coordinator.runHousekeeping();

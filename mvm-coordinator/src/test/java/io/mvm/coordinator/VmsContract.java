@@ -7,7 +7,7 @@ import io.mvm.coordinator.testing.ApiClient;
 import io.mvm.coordinator.testing.ApiClient.Response;
 import io.mvm.coordinator.testing.ManualClock;
 import io.mvm.coordinator.testing.TestDatabase;
-import io.mvm.coordinator.vms.DesiredVmsWatcher;
+import io.mvm.coordinator.vmsfile.DesiredVmsWatcher;
 import io.mvm.model.NodeId;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -151,6 +151,10 @@ abstract class VmsContract {
         JsonNode pool = admin.get("/v1/tenants/api/pools/vm-api").json();
         assertThat(pool.get("revision").asLong()).as("the VM is replaced").isEqualTo(revision + 1);
         assertThat(pool.get("cmd")).hasSize(2);
+        JsonNode now = admin.get("/vms/api").json();
+        assertThat(now.get("vm_id").asText()).as("a new VM").isNotEqualTo(first.get("vm_id").asText());
+        assertThat(admin.get("/v1/tenants/api/instances").json().get("items")).as("the old one was never placed: gone")
+                .hasSize(1);
         // Another tenant for the same job: refused.
         assertProblem(admin.post("/vms", Map.of("job_id", "api", "tenant", "other", "spec", changed)), 409,
                 "belongs to tenant 'api'");
@@ -174,6 +178,7 @@ abstract class VmsContract {
         assertProblem(admin.post("/vms", Map.of("spec", webSpec(), "colour", "red")), 400, "colour");
         assertProblem(admin.post("/vms", Map.of("job_id", "Bad_Id", "spec", webSpec())), 400, "invalid job_id");
         assertProblem(admin.get("/vms/nope"), 404, "job 'nope' not found");
+        assertThat(admin.post("/vms", Map.of("job_id", "x", "spec", webSpec())).status()).isEqualTo(202);
         assertProblem(admin.get("/vms/x?wait=stopped"), 400, "wait must be 'running'");
         assertThat(admin.post("/v1/tenants", Map.of("id", "small", "max_vcpus", 1)).status()).isEqualTo(201);
         Response quota = admin.post("/vms", Map.of("job_id", "big", "tenant", "small", "spec", webSpec()));

@@ -3,7 +3,7 @@ package io.mvm.cli.vms;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mvm.cli.client.ClientOptions;
 import io.mvm.cli.client.Table;
-import io.mvm.coordinator.vms.DesiredVmsFile;
+import io.mvm.coordinator.vmsfile.DesiredVmsFile;
 import io.mvm.coordinator.vms.VmJobService;
 import io.mvm.core.vms.VmSpecException;
 import io.mvm.model.ErrorCategory;

@@ -43,7 +43,7 @@ public final class AdminTokenBootstrap {
             random.nextBytes(secret);
             String token = "mvm_" + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
             writeAtomically(tokenFile, token + "\n");
-            tokens.insert(tx, new ApiToken(UUID.randomUUID().toString(), "admin", ApiToken.Kind.ADMIN, Optional.empty(),
+            tokens.insert(tx, ApiToken.admin(UUID.randomUUID().toString(), "admin",
                     clock.instant()), TokenAuthenticator.hash(token));
             return Optional.of(tokenFile);
         });

@@ -34,7 +34,16 @@ public final class TokenAuthenticator {
         String hash = hash(parts[1].strip());
         ApiToken token = db.read(tx -> tokens.findActiveByHash(tx, hash))
                 .orElseThrow(() -> new MvmException(ErrorCategory.UNAUTHENTICATED, "invalid or revoked token"));
-        return new Caller(token.actor(), token.kind() == ApiToken.Kind.NODE ? token.node() : java.util.Optional.empty());
+        return new Caller(token.actor(), principal(token));
+    }
+
+    static Principal principal(ApiToken token) {
+        return switch (token.kind()) {
+            case ADMIN -> new Principal.Admin();
+            case NODE -> new Principal.Node(token.node().orElseThrow());
+            case TENANT -> new Principal.TenantMember(token.tenant().orElseThrow(), TenantRole.parse(token.role().orElseThrow()));
+            case METRICS -> new Principal.MetricsReader();
+        };
     }
 
     public static String hash(String token) {

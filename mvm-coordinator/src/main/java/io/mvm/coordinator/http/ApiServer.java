@@ -9,7 +9,11 @@ import io.javalin.router.Endpoint;
 import io.mvm.coordinator.ExpectedVersion;
 import io.mvm.coordinator.audit.AuditTrail;
 import io.mvm.coordinator.auth.Caller;
-import io.mvm.coordinator.auth.NodeTokens;
+import io.mvm.coordinator.auth.Access;
+import io.mvm.coordinator.auth.ApiTokens;
+import io.mvm.coordinator.auth.TenantRole;
+import io.mvm.coordinator.http.GuardedRoutes.Scope;
+import io.mvm.store.auth.ApiToken;
 import io.mvm.coordinator.auth.TokenAuthenticator;
 import io.mvm.coordinator.http.relay.ExecRequest;
 import io.mvm.coordinator.http.relay.InstanceRelay;
@@ -65,8 +69,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ApiServer {
     private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
-    private static final Pattern NODE_ROUTE =
-            Pattern.compile("^/v1/nodes/(register|[^/]+(/(heartbeat|desired|observed))?)/?$");
     private static final Pattern TENANT_IN_PATH = Pattern.compile("^/v1/tenants/([^/]+)");
     private static final String STARTED = "mvm.started";
     private static final String JSON = "application/json";
@@ -78,7 +80,8 @@ public final class ApiServer {
     private final PoolService pools;
     private final InstanceService instances;
     private final NodeService nodes;
-    private final NodeTokens nodeTokens;
+    private final ApiTokens tokens;
+    private List<GuardedRoutes.Rule> rules = List.of();
     private final InstanceRelay relay;
     private final VmsRoutes vms;
     private final Duration heartbeatInterval;
@@ -94,9 +97,9 @@ public final class ApiServer {
                          LongSupplier nodesLost, LongSupplier instancesUnplaced) {}
 
     public ApiServer(TokenAuthenticator auth, TenantService tenants, PoolService pools, InstanceService instances,
-                     NodeService nodes, NodeTokens nodeTokens, InstanceRelay relay, VmJobService vmJobs,
+                     NodeService nodes, ApiTokens tokens, InstanceRelay relay, VmJobService vmJobs,
                      Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes) {
-        this.nodeTokens = nodeTokens;
+        this.tokens = tokens;
         this.relay = relay;
         this.heartbeatInterval = heartbeatInterval;
         // Observed reports list every instance of a node: allow them more room than user requests.
@@ -169,59 +172,83 @@ public final class ApiServer {
             }
         });
 
-        r.get("/healthz", ctx -> json(ctx, 200, new Views.Health("ok")));
-        r.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
-        r.get("/openapi.json", ctx -> ctx.contentType(JSON).result(openApi));
-        r.get("/v1/nodes", ctx -> {
-            caller(ctx).requireAdmin();
-            json(ctx, 200, new Views.ListOf<>(nodes.list().stream().map(Views::node).toList()));
+        GuardedRoutes g = new GuardedRoutes(r, this::tenantOf, (tenant, request, reason) -> {
+            try {
+                audit.denied(tenant, request, reason);
+            } catch (RuntimeException e) {
+                log.warn("could not audit a refused request to {}: {}", request, e.toString());
+            }
         });
-        r.get("/v1/nodes/{node}", ctx -> {
-            NodeId id = nodeId(ctx);
-            caller(ctx).requireNodeOrAdmin(id);
-            json(ctx, 200, Views.node(nodes.get(id)));
-        });
-        r.post("/v1/nodes/register", this::registerNode);
-        vms.register(r);
-        r.post("/v1/nodes/{node}/heartbeat", ctx -> {
+        g.get("/healthz", Access.PUBLIC, Scope.NONE, ctx -> json(ctx, 200, new Views.Health("ok")));
+        g.get("/metrics", Access.METRICS, Scope.NONE,
+                ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
+        g.get("/openapi.json", Access.ANY_TOKEN, Scope.NONE, ctx -> ctx.contentType(JSON).result(openApi));
+
+        // nodes: the agent protocol is for each node's own token; admins see nodes but never a
+        // node's desired state (it carries secrets).
+        g.get("/v1/nodes", Access.ADMIN, Scope.NONE,
+                ctx -> json(ctx, 200, new Views.ListOf<>(nodes.list().stream().map(Views::node).toList())));
+        g.get("/v1/nodes/{node}", Access.NODE_OR_ADMIN, Scope.PATH_NODE,
+                ctx -> json(ctx, 200, Views.node(nodes.get(nodeId(ctx)))));
+        g.post("/v1/nodes/register", Access.ANY_NODE, Scope.NONE, this::registerNode);
+        g.post("/v1/nodes/{node}/heartbeat", Access.NODE_SELF, Scope.PATH_NODE, ctx -> {
             agentBodies.read(ctx, Requests.Heartbeat.class);
             nodes.heartbeat(caller(ctx), nodeId(ctx));
             ctx.status(204);
         });
-        r.get("/v1/nodes/{node}/desired", this::desired);
-        r.post("/v1/nodes/{node}/observed", this::observed);
-        r.post("/v1/node-tokens", ctx -> {
-            caller(ctx).requireAdmin();
+        g.get("/v1/nodes/{node}/desired", Access.NODE_SELF, Scope.PATH_NODE, this::desired);
+        g.post("/v1/nodes/{node}/observed", Access.NODE_SELF, Scope.PATH_NODE, this::observed);
+        g.post("/v1/node-tokens", Access.ADMIN, Scope.NONE, ctx -> {
             Requests.CreateNodeToken req = bodies.read(ctx, Requests.CreateNodeToken.class);
-            NodeTokens.Issued issued = nodeTokens.issue(caller(ctx), NodeId.of(required(req.nodeId(), "node_id")));
-            json(ctx, 201, new Views.NodeTokenView(issued.id(), issued.node().value(), issued.token()));
+            ApiTokens.Issued issued = tokens.issueNode(caller(ctx), NodeId.of(required(req.nodeId(), "node_id")));
+            json(ctx, 201, new Views.NodeTokenView(issued.id(), issued.stored().node().orElseThrow().value(),
+                    issued.token()));
         });
-        r.get("/v1/node-tokens", ctx -> {
-            caller(ctx).requireAdmin();
-            json(ctx, 200, new Views.ListOf<>(nodeTokens.list().stream().map(Views::nodeToken).toList()));
+        g.get("/v1/node-tokens", Access.ADMIN, Scope.NONE, ctx -> json(ctx, 200,
+                new Views.ListOf<>(tokens.list(ApiToken.Kind.NODE).stream().map(Views::nodeToken).toList())));
+        g.delete("/v1/node-tokens/{token}", Access.ADMIN, Scope.NONE, ctx -> {
+            tokens.revoke(caller(ctx), ApiToken.Kind.NODE, ctx.pathParam("token"));
+            ctx.status(204);
         });
-        r.delete("/v1/node-tokens/{token}", ctx -> {
-            Caller caller = caller(ctx);
-            caller.requireAdmin();
-            nodeTokens.revoke(caller, ctx.pathParam("token"));
+        // tenant and metrics tokens
+        g.post("/v1/tokens", Access.ADMIN, Scope.NONE, this::createToken);
+        g.get("/v1/tokens", Access.ADMIN, Scope.NONE, ctx -> {
+            List<Views.TokenListing> all = new ArrayList<>();
+            tokens.list(ApiToken.Kind.TENANT).forEach(t -> all.add(Views.token(t)));
+            tokens.list(ApiToken.Kind.METRICS).forEach(t -> all.add(Views.token(t)));
+            json(ctx, 200, new Views.ListOf<>(all));
+        });
+        g.delete("/v1/tokens/{token}", Access.ADMIN, Scope.NONE, ctx -> {
+            String id = ctx.pathParam("token");
+            try {
+                tokens.revoke(caller(ctx), ApiToken.Kind.TENANT, id);
+            } catch (MvmException e) {
+                if (e.category() != ErrorCategory.NOT_FOUND) {
+                    throw e;
+                }
+                tokens.revoke(caller(ctx), ApiToken.Kind.METRICS, id);
+            }
             ctx.status(204);
         });
 
-        r.post("/v1/tenants", this::createTenant);
-        r.get("/v1/tenants", ctx -> json(ctx, 200, new Views.ListOf<>(tenants.list().stream()
-                .map(t -> Views.tenant(t, tenants.pools(t.id()))).toList())));
-        r.get("/v1/tenants/{tenant}", ctx -> {
+        g.post("/v1/tenants", Access.ADMIN, Scope.NONE, this::createTenant);
+        g.get("/v1/tenants", Access.TENANT_LIST, Scope.NONE, ctx -> {
+            Optional<TenantId> only = caller(ctx).tenant();
+            json(ctx, 200, new Views.ListOf<>(tenants.list().stream()
+                    .filter(t -> only.map(t.id()::equals).orElse(true))
+                    .map(t -> Views.tenant(t, tenants.pools(t.id()))).toList()));
+        });
+        g.get("/v1/tenants/{tenant}", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> {
             Tenant t = tenants.get(tenantId(ctx));
             etag(ctx, t.version());
             json(ctx, 200, Views.tenant(t, tenants.pools(t.id())));
         });
-        r.delete("/v1/tenants/{tenant}", ctx -> {
+        g.delete("/v1/tenants/{tenant}", Access.ADMIN, Scope.PATH_TENANT, ctx -> {
             tenants.delete(caller(ctx), tenantId(ctx), ifMatch(ctx), booleanQuery(ctx, "force"));
             ctx.status(204);
         });
-        r.get("/v1/tenants/{tenant}/audit", this::auditPage);
-        r.get("/v1/audit", ctx -> {
-            caller(ctx).requireAdmin();
+        g.get("/v1/tenants/{tenant}/audit", Access.TENANT_READ, Scope.PATH_TENANT, this::auditPage);
+        g.get("/v1/audit", Access.ADMIN, Scope.NONE, ctx -> {
             long after = longQuery(ctx, "after", 0);
             int limit = Math.clamp(longQuery(ctx, "limit", 100), Integer.MIN_VALUE, Integer.MAX_VALUE);
             List<AuditEntry> page = audit.clusterPage(after, limit);
@@ -229,34 +256,35 @@ public final class ApiServer {
             json(ctx, 200, new Views.AuditPage(page.stream().map(Views::audit).toList(), next));
         });
 
-        r.post("/v1/tenants/{tenant}/pools", this::createPool);
-        r.get("/v1/tenants/{tenant}/pools", ctx -> json(ctx, 200,
+        g.post("/v1/tenants/{tenant}/pools", Access.TENANT_WRITE, Scope.PATH_TENANT, this::createPool);
+        g.get("/v1/tenants/{tenant}/pools", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> json(ctx, 200,
                 new Views.ListOf<>(tenants.pools(tenantId(ctx)).stream().map(Views::pool).toList())));
-        r.get("/v1/tenants/{tenant}/pools/{pool}", ctx -> {
+        g.get("/v1/tenants/{tenant}/pools/{pool}", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> {
             Pool p = pools.get(poolRef(ctx));
             etag(ctx, p.version());
             json(ctx, 200, Views.pool(p));
         });
-        r.patch("/v1/tenants/{tenant}/pools/{pool}", this::patchPool);
-        r.delete("/v1/tenants/{tenant}/pools/{pool}", ctx -> {
+        g.patch("/v1/tenants/{tenant}/pools/{pool}", Access.TENANT_WRITE, Scope.PATH_TENANT, this::patchPool);
+        g.delete("/v1/tenants/{tenant}/pools/{pool}", Access.TENANT_WRITE, Scope.PATH_TENANT, ctx -> {
             pools.delete(caller(ctx), poolRef(ctx), ifMatch(ctx));
             ctx.status(204);
         });
 
-        r.get("/v1/tenants/{tenant}/instances", ctx -> {
+        g.get("/v1/tenants/{tenant}/instances", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> {
             Optional<PoolName> pool = Optional.ofNullable(ctx.queryParam("pool")).map(PoolName::of);
             json(ctx, 200, new Views.ListOf<>(instances.list(tenantId(ctx), pool).stream().map(Views::instance).toList()));
         });
-        r.get("/v1/instances/{id}", ctx -> {
+        g.get("/v1/instances/{id}", Access.TENANT_READ, Scope.INSTANCE, ctx -> {
             Instance i = instances.get(instanceId(ctx));
             etag(ctx, i.version());
             json(ctx, 200, Views.instance(i));
         });
-        r.get("/v1/instances/{id}/events", ctx -> {
+        g.get("/v1/instances/{id}/events", Access.TENANT_READ, Scope.INSTANCE, ctx -> {
             int limit = Math.clamp(longQuery(ctx, "limit", 50), Integer.MIN_VALUE, Integer.MAX_VALUE);
             json(ctx, 200, new Views.ListOf<>(nodes.events(instanceId(ctx), limit).stream().map(Views::event).toList()));
         });
-        r.post("/v1/instances/{id}/exec", ctx -> {
+        // exec runs code in the guest: a write, not a read
+        g.post("/v1/instances/{id}/exec", Access.TENANT_WRITE, Scope.INSTANCE, ctx -> {
             InstanceId id = instanceId(ctx);
             Requests.Exec req = bodies.read(ctx, Requests.Exec.class);
             ExecRequest exec = new ExecRequest(req.argv() == null ? null : noNulls(req.argv()),
@@ -267,7 +295,7 @@ public final class ApiServer {
             InstanceRelay.Answer answer = audited(ctx, tenant, "instance.exec", what, () -> relay.exec(id, exec));
             ctx.status(200).contentType(JSON).result(answer.body());
         });
-        r.get("/v1/instances/{id}/logs", ctx -> {
+        g.get("/v1/instances/{id}/logs", Access.TENANT_READ, Scope.INSTANCE, ctx -> {
             InstanceId id = instanceId(ctx);
             long lines = longQuery(ctx, "lines", 100);
             TenantId tenant = instances.get(id).pool().tenant();
@@ -275,7 +303,7 @@ public final class ApiServer {
                     () -> relay.logs(id, Math.clamp(lines, 0, Integer.MAX_VALUE)));
             ctx.status(200).contentType("text/plain; charset=utf-8").result(answer.body());
         });
-        r.delete("/v1/instances/{id}", ctx -> {
+        g.delete("/v1/instances/{id}", Access.TENANT_WRITE, Scope.INSTANCE, ctx -> {
             InstanceId id = instanceId(ctx);
             boolean deleted = instances.destroy(caller(ctx), id, ifMatch(ctx));
             if (deleted) {
@@ -284,18 +312,50 @@ public final class ApiServer {
                 json(ctx, 202, Views.instance(instances.get(id)));
             }
         });
-        r.post("/v1/instances/{id}/evacuate", ctx -> {
+        // giving up an instance's data on a lost node is the operator's call
+        g.post("/v1/instances/{id}/evacuate", Access.ADMIN, Scope.INSTANCE, ctx -> {
             Instance i = instances.evacuate(caller(ctx), instanceId(ctx));
             etag(ctx, i.version());
             json(ctx, 200, Views.instance(i));
         });
         for (InstanceAction action : InstanceAction.values()) {
-            r.post("/v1/instances/{id}/" + action.wireName(), ctx -> {
+            g.post("/v1/instances/{id}/" + action.wireName(), Access.TENANT_WRITE, Scope.INSTANCE, ctx -> {
                 Instance i = instances.act(caller(ctx), instanceId(ctx), action);
                 etag(ctx, i.version());
                 json(ctx, 200, Views.instance(i));
             });
         }
+        vms.register(g);
+        this.rules = g.rules();
+    }
+
+    /** Every route's access rule, for the test that walks them all with every kind of token. */
+    public List<String> accessRules() {
+        return rules.stream().map(rule -> rule.method() + " " + rule.path() + " " + rule.access()).toList();
+    }
+
+    private Optional<TenantId> tenantOf(Scope scope, Context ctx) {
+        return switch (scope) {
+            case PATH_TENANT -> Optional.of(tenantId(ctx));
+            case INSTANCE -> Optional.of(instances.get(instanceId(ctx)).pool().tenant());
+            case JOB -> Optional.of(vms.tenantOf(ctx));
+            case NONE, PATH_NODE, CALLERS_TENANT -> Optional.empty();
+        };
+    }
+
+    private void createToken(Context ctx) {
+        Requests.CreateToken req = bodies.read(ctx, Requests.CreateToken.class);
+        String kind = required(req.kind(), "kind");
+        ApiTokens.Issued issued = switch (kind) {
+            case "tenant" -> tokens.issueTenant(caller(ctx), TenantId.of(required(req.tenant(), "tenant")),
+                    TenantRole.parse(required(req.role(), "role")), Optional.ofNullable(req.name()));
+            case "metrics" -> tokens.issueMetrics(caller(ctx), Optional.ofNullable(req.name()));
+            default -> throw MvmException.invalid("kind must be tenant or metrics (node tokens: POST /v1/node-tokens),"
+                    + " got '" + kind + "'");
+        };
+        var t = issued.stored();
+        json(ctx, 201, new Views.TokenView(issued.id(), kind, t.name(), t.tenant().map(TenantId::value).orElse(null),
+                t.role().orElse(null), issued.token()));
     }
 
     private void createTenant(Context ctx) {
@@ -445,10 +505,6 @@ public final class ApiServer {
         }
         try {
             Caller caller = auth.authenticate(ctx.header("Authorization"));
-            if (caller.isNode() && !NODE_ROUTE.matcher(ctx.path()).matches()) {
-                throw new MvmException(ErrorCategory.PERMISSION_DENIED,
-                        "a node token may only use its own node's routes (/v1/nodes/...)");
-            }
             ctx.attribute("mvm.caller", caller);
         } catch (MvmException e) {
             try {

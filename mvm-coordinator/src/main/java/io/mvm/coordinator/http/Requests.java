@@ -49,6 +49,8 @@ final class Requests {
 
     record CreateNodeToken(String nodeId) {}
 
+    record CreateToken(String kind, String tenant, String role, String name) {}
+
     record Exec(List<String> argv, Map<String, String> env, String stdinB64, Integer timeoutSecs) {
         @Override
         public String toString() {

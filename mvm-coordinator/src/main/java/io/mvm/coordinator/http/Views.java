@@ -66,8 +66,23 @@ final class Views {
     /** A node token as listed: never its secret. */
     record NodeTokenListing(String id, String nodeId, Instant createdAt, Instant revokedAt) {}
 
-    static NodeTokenListing nodeToken(io.mvm.store.auth.TokenStore.NodeTokenRecord token) {
-        return new NodeTokenListing(token.id(), token.node().value(), token.createdAt(), token.revokedAt().orElse(null));
+    static NodeTokenListing nodeToken(io.mvm.store.auth.TokenStore.TokenRecord record) {
+        var t = record.token();
+        return new NodeTokenListing(t.id(), t.node().orElseThrow().value(), t.createdAt(), record.revokedAt().orElse(null));
+    }
+
+    /** A tenant or metrics token as issued: its secret is shown this once. */
+    record TokenView(String id, String kind, String name, String tenant, String role, String token) {}
+
+    /** A tenant or metrics token as listed: never its secret. */
+    record TokenListing(String id, String kind, String name, String tenant, String role, Instant createdAt,
+                        Instant revokedAt) {}
+
+    static TokenListing token(io.mvm.store.auth.TokenStore.TokenRecord record) {
+        var t = record.token();
+        return new TokenListing(t.id(), t.kind().name().toLowerCase(java.util.Locale.ROOT), t.name(),
+                t.tenant().map(x -> x.value()).orElse(null), t.role().orElse(null), t.createdAt(),
+                record.revokedAt().orElse(null));
     }
 
     record AuditView(long seq, Instant at, String actor, String action, String resource, Long beforeVersion,

@@ -1,13 +1,15 @@
 package io.mvm.coordinator.http;
 
-import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import io.mvm.coordinator.auth.Access;
+import io.mvm.coordinator.http.GuardedRoutes.Scope;
 import io.mvm.coordinator.vms.VmJobService;
 import io.mvm.coordinator.vms.VmJobService.JobState;
 import io.mvm.coordinator.vms.WaitTimeoutException;
 import io.mvm.core.vms.VmSpec;
 import io.mvm.core.vms.VmSpecDraft;
 import io.mvm.core.vms.VmSpecs;
+import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
 import io.mvm.model.TenantId;
 import io.mvm.store.vm.VmJob;
@@ -51,7 +53,7 @@ final class VmsRoutes {
     }
 
     record VmView(String jobId, String tenant, String vmId, String status, String node, String ip, String specHash,
-                  String source, VmJobService.StoredSpec spec, String pendingReason, String lastError, long version,
+                  String source, io.mvm.store.vm.StoredVmSpec spec, String pendingReason, String lastError, long version,
                   Instant createdAt, Instant updatedAt) {}
 
     record SubmittedView(String jobId, String tenant, String vmId, String status, String tier, long claimMs,
@@ -60,38 +62,53 @@ final class VmsRoutes {
     record StatsView(Summary summary, List<JobStat> jobs, List<WarmStat> warmPool) {
         record Summary(int totalJobs, int totalWarm) {}
 
-        record JobStat(String jobId, String vmId, String tenant, String status, VmJobService.StoredSpec spec) {}
+        record JobStat(String jobId, String vmId, String tenant, String status, io.mvm.store.vm.StoredVmSpec spec) {}
 
-        record WarmStat(String specHash, String vmId, String status, VmJobService.StoredSpec spec) {}
+        record WarmStat(String specHash, String vmId, String status, io.mvm.store.vm.StoredVmSpec spec) {}
     }
 
-    void register(RoutesConfig r) {
-        r.post("/vms", this::submit);
-        r.get("/vms", ctx -> {
-            ApiServer.caller(ctx).requireAdmin();
-            json.write(ctx, 200, new Views.ListOf<>(jobs.list().stream().map(VmsRoutes::view).toList()));
-        });
-        r.get("/vms/{job_id}", this::get);
-        r.delete("/vms/{job_id}", ctx -> {
-            ApiServer.caller(ctx).requireAdmin();
+    void register(GuardedRoutes g) {
+        g.post("/vms", Access.TENANT_WRITE, Scope.CALLERS_TENANT, this::submit);
+        g.get("/vms", Access.TENANT_LIST, Scope.NONE, ctx -> json.write(ctx, 200,
+                new Views.ListOf<>(visible(ctx).stream().map(VmsRoutes::view).toList())));
+        g.get("/vms/{job_id}", Access.TENANT_READ, Scope.JOB, this::get);
+        g.delete("/vms/{job_id}", Access.TENANT_WRITE, Scope.JOB, ctx -> {
             jobs.delete(ApiServer.caller(ctx), ctx.pathParam("job_id"), VmJob.API);
             ctx.status(204);
         });
-        r.get("/stats", ctx -> {
-            ApiServer.caller(ctx).requireAdmin();
-            List<JobState> all = jobs.list();
+        g.get("/stats", Access.TENANT_LIST, Scope.NONE, ctx -> {
+            List<JobState> all = visible(ctx);
             json.write(ctx, 200, new StatsView(new StatsView.Summary(all.size(), 0),
                     all.stream().map(s -> new StatsView.JobStat(s.job().jobId(), s.vm().map(i -> i.id().value())
                             .orElse(null), s.job().tenant().value(), s.status(), s.spec())).toList(), List.of()));
         });
     }
 
+    /** A job's tenant, for tenant-scoped access (404 for an unknown job). */
+    TenantId tenantOf(Context ctx) {
+        return jobs.get(ctx.pathParam("job_id")).job().tenant();
+    }
+
+    /** Every job for the admin; a tenant token's tenant's jobs only. */
+    private List<JobState> visible(Context ctx) {
+        Optional<TenantId> only = ApiServer.caller(ctx).tenant();
+        return jobs.list().stream().filter(s -> only.map(s.job().tenant()::equals).orElse(true)).toList();
+    }
+
     private void submit(Context ctx) {
-        ApiServer.caller(ctx).requireAdmin();
+        var caller = ApiServer.caller(ctx);
         SubmitVm req = bodies.read(ctx, SubmitVm.class);
-        VmSpec spec = VmSpecs.validate(req.spec(), "spec");
         Optional<TenantId> tenant = Optional.ofNullable(req.tenant()).map(TenantId::of);
-        var submitted = jobs.submit(ApiServer.caller(ctx), Optional.ofNullable(req.jobId()), tenant, spec, VmJob.API);
+        if (caller.tenant().isPresent()) {
+            // A tenant token submits for its own tenant only, whatever the job is called.
+            if (tenant.isPresent() && !tenant.equals(caller.tenant())) {
+                throw new MvmException(ErrorCategory.PERMISSION_DENIED, "this token is for tenant "
+                        + caller.tenant().get() + " and may not submit jobs for tenant " + tenant.get());
+            }
+            tenant = caller.tenant();
+        }
+        VmSpec spec = VmSpecs.validate(req.spec(), "spec");
+        var submitted = jobs.submit(caller, Optional.ofNullable(req.jobId()), tenant, spec, VmJob.API);
         JobState s = submitted.state();
         String id = s.job().jobId();
         int status = switch (submitted.outcome()) {
@@ -110,7 +127,6 @@ final class VmsRoutes {
     }
 
     private void get(Context ctx) throws InterruptedException {
-        ApiServer.caller(ctx).requireAdmin();
         String id = ctx.pathParam("job_id");
         String wait = ctx.queryParam("wait");
         if (wait == null) {

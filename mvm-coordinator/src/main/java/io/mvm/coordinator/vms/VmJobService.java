@@ -1,8 +1,5 @@
 package io.mvm.coordinator.vms;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import io.mvm.coordinator.ExpectedVersion;
 import io.mvm.coordinator.auth.Caller;
 import io.mvm.coordinator.pool.PoolPatch;
@@ -34,6 +31,7 @@ import io.mvm.store.pool.Workload;
 import io.mvm.store.tenant.TenantStore;
 import io.mvm.store.vm.VmJob;
 import io.mvm.store.vm.VmJobStore;
+import io.mvm.store.vm.StoredVmSpec;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -62,8 +60,6 @@ public final class VmJobService {
     private static final Pattern JOB_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,27}");
     public static final String POOL_PREFIX = "vm-";
     public static final Duration MAX_WAIT = Duration.ofMinutes(5);
-    private static final ObjectMapper SPEC_JSON = new ObjectMapper()
-            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
 
     private final Database db;
     private final VmJobStore jobs;
@@ -104,7 +100,7 @@ public final class VmJobService {
     }
 
     /** A job with its spec (without secrets) and its VM, if one exists yet. */
-    public record JobState(VmJob job, StoredSpec spec, Optional<Instance> vm) {
+    public record JobState(VmJob job, StoredVmSpec spec, Optional<Instance> vm) {
         public String status() {
             return vm.map(i -> i.state().wireName()).orElse("pending");
         }
@@ -117,19 +113,12 @@ public final class VmJobService {
     public record Submitted(JobState state, Outcome outcome, Duration took) {}
 
     /** The stored form of a spec: everything but secret values (their names are kept, to show). */
-    public record StoredSpec(String template, String rootfs, String kernel, List<String> cmd, Map<String, String> env,
-                             List<String> secretNames, Resources resources, String lifecycle, WarmPool warmPool,
-                             List<VmSpec.PortSpec> ports) {
-        public record Resources(int vcpu, long memMb) {}
-
-        public record WarmPool(int min, int max) {}
-
-        static StoredSpec of(VmSpec s) {
-            return new StoredSpec(s.template().orElse(null), s.rootfs().orElse(null), s.kernel().orElse(null), s.cmd(),
-                    new java.util.TreeMap<>(s.env()), s.secrets().keySet().stream().sorted().toList(),
-                    new Resources(s.vcpu(), s.memMb()), s.lifecycle().wireName(), new WarmPool(s.warmMin(), s.warmMax()),
-                    s.ports());
-        }
+    static StoredVmSpec stored(VmSpec s) {
+        return new StoredVmSpec(s.template().orElse(null), s.rootfs().orElse(null), s.kernel().orElse(null), s.cmd(),
+                s.env(), s.secrets().keySet().stream().sorted().toList(),
+                new StoredVmSpec.Resources(s.vcpu(), s.memMb()), s.lifecycle().wireName(),
+                new StoredVmSpec.WarmPool(s.warmMin(), s.warmMax()),
+                s.ports().stream().map(p -> new StoredVmSpec.Port(p.guest(), p.host(), p.protocol())).toList());
     }
 
     public static String validJobId(String text) {
@@ -151,7 +140,7 @@ public final class VmJobService {
         String id = validJobId(jobId.orElseGet(newJobId));
         TenantId tenantId = tenant.orElseGet(() -> TenantId.of(id));
         ensureTenant(caller, tenantId);
-        String specJson = json(StoredSpec.of(spec));
+        StoredVmSpec stored = stored(spec);
         String hash = VmSpecs.hash(spec);
         PoolRef ref = new PoolRef(tenantId, PoolName.of(POOL_PREFIX + id));
         Outcome outcome = db.inTransaction(tx -> {
@@ -162,7 +151,7 @@ public final class VmJobService {
             Instant now = clock.instant();
             if (existing.isEmpty()) {
                 poolService.createIn(tx, caller, poolSpec(ref, spec));
-                jobs.insert(tx, new VmJob(id, tenantId, ref.name(), specJson, hash, source, 1, now, now));
+                jobs.insert(tx, new VmJob(id, tenantId, ref.name(), stored, hash, source, 1, now, now));
                 return Outcome.COLD_BOOT;
             }
             VmJob job = existing.get();
@@ -178,16 +167,28 @@ public final class VmJobService {
             Pool pool = pools.find(tx, ref).orElseThrow(() -> MvmException.internal("job '" + id + "' has no pool "
                     + ref, null));
             boolean sameVm = job.specHash().equals(hash) && pool.workload().secrets().equals(spec.secrets());
-            if (sameVm && job.specJson().equals(specJson)) {
+            if (sameVm && job.spec().equals(stored)) {
                 return Outcome.UNCHANGED;
             }
-            VmJob next = new VmJob(id, tenantId, ref.name(), specJson, hash, source, job.version() + 1, job.createdAt(),
+            VmJob next = new VmJob(id, tenantId, ref.name(), stored, hash, source, job.version() + 1, job.createdAt(),
                     now);
             if (!jobs.update(tx, next, job.version())) {
                 throw new RetryTransaction("job " + id + " changed concurrently");
             }
             if (sameVm) {
                 return Outcome.UPDATED;
+            }
+            // The agent keeps a VM whose spec changed (rolling a pool is the templates work), so a
+            // job's new spec gets a new VM: the old one is destroyed, the pool makes another.
+            for (Instance old : instances.listByPool(tx, ref)) {
+                if (old.desired() == DesiredState.DESTROYED) {
+                    continue;
+                }
+                if (old.neverPlaced()) {
+                    instances.delete(tx, old.id());
+                } else if (!instances.updateIntent(tx, old.withDesired(DesiredState.DESTROYED, now), old.version())) {
+                    throw new RetryTransaction("instance " + old.id() + " changed concurrently");
+                }
             }
             poolService.patchIn(tx, caller, ref, new PoolPatch(Optional.empty(), Optional.empty(), Optional.empty(),
                     Optional.empty(), Optional.of(spec.vcpu()), Optional.of(spec.memMb()), Optional.empty(),
@@ -246,7 +247,7 @@ public final class VmJobService {
     private JobState state(Tx tx, VmJob job) throws SQLException {
         Optional<Instance> vm = instances.listByPool(tx, new PoolRef(job.tenant(), job.pool())).stream()
                 .filter(i -> i.desired() != DesiredState.DESTROYED).findFirst();
-        return new JobState(job, parse(job.specJson()), vm);
+        return new JobState(job, job.spec(), vm);
     }
 
     /**
@@ -311,19 +312,4 @@ public final class VmJobService {
         }
     }
 
-    private static String json(StoredSpec spec) {
-        try {
-            return SPEC_JSON.writeValueAsString(spec);
-        } catch (JsonProcessingException e) {
-            throw MvmException.internal("cannot encode a spec", e);
-        }
-    }
-
-    private static StoredSpec parse(String json) {
-        try {
-            return SPEC_JSON.readValue(json, StoredSpec.class);
-        } catch (JsonProcessingException e) {
-            throw MvmException.internal("stored spec is unreadable", e);
-        }
-    }
 }

@@ -1,6 +1,7 @@
 package io.mvm.store.auth;
 
 import io.mvm.model.NodeId;
+import io.mvm.model.TenantId;
 import io.mvm.store.db.Tx;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -11,9 +12,10 @@ import java.util.Optional;
 
 /** Token rows, looked up by the SHA-256 of the presented secret. */
 public final class TokenStore {
+    private static final String COLUMNS = "id, name, kind, node_id, tenant_id, role, created_at, revoked_at";
 
     public Optional<ApiToken> findActiveByHash(Tx tx, String tokenHash) throws SQLException {
-        return tx.one("SELECT id, name, kind, node_id, created_at FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+        return tx.one("SELECT " + COLUMNS + " FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
                 TokenStore::map, tokenHash);
     }
 
@@ -22,44 +24,48 @@ public final class TokenStore {
     }
 
     public void insert(Tx tx, ApiToken token, String tokenHash) throws SQLException {
-        tx.update("INSERT INTO api_tokens (id, name, kind, node_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        tx.update("INSERT INTO api_tokens (id, name, kind, node_id, tenant_id, role, token_hash, created_at)"
+                        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 token.id(), token.name(), token.kind().name().toLowerCase(Locale.ROOT),
-                token.node().map(NodeId::value).orElse(null), tokenHash, token.createdAt().toEpochMilli());
+                token.node().map(NodeId::value).orElse(null), token.tenant().map(TenantId::value).orElse(null),
+                token.role().orElse(null), tokenHash, token.createdAt().toEpochMilli());
     }
 
-    /** A node token as an operator sees it: never its secret or hash. */
-    public record NodeTokenRecord(String id, NodeId node, Instant createdAt, Optional<Instant> revokedAt) {}
+    /** A token as an operator sees it: never its secret or hash. */
+    public record TokenRecord(ApiToken token, Optional<Instant> revokedAt) {}
 
-    /** Every node token ever issued, oldest first, revoked ones included (with when). */
-    public List<NodeTokenRecord> nodeTokens(Tx tx) throws SQLException {
-        return tx.query("SELECT id, node_id, created_at, revoked_at FROM api_tokens WHERE kind = 'node' ORDER BY created_at, id",
-                TokenStore::mapNodeToken);
+    /** Every token of a kind ever issued, oldest first, revoked ones included (with when). */
+    public List<TokenRecord> list(Tx tx, ApiToken.Kind kind) throws SQLException {
+        return tx.query("SELECT " + COLUMNS + " FROM api_tokens WHERE kind = ? ORDER BY created_at, id",
+                TokenStore::mapRecord, kind.name().toLowerCase(Locale.ROOT));
     }
 
-    public Optional<NodeTokenRecord> nodeToken(Tx tx, String id) throws SQLException {
-        return tx.one("SELECT id, node_id, created_at, revoked_at FROM api_tokens WHERE kind = 'node' AND id = ?",
-                TokenStore::mapNodeToken, id);
+    public Optional<TokenRecord> find(Tx tx, ApiToken.Kind kind, String id) throws SQLException {
+        return tx.one("SELECT " + COLUMNS + " FROM api_tokens WHERE kind = ? AND id = ?", TokenStore::mapRecord,
+                kind.name().toLowerCase(Locale.ROOT), id);
     }
 
     /**
-     * Marks a node token revoked at {@code at}; a token revoked earlier keeps its first revocation
-     * time. True when this call revoked it (false when it already was, also by a concurrent call).
+     * Marks a token of {@code kind} revoked at {@code at}; a token revoked earlier keeps its first
+     * revocation time. True when this call revoked it (false when it already was, also by a
+     * concurrent call).
      */
-    public boolean revokeNodeToken(Tx tx, String id, Instant at) throws SQLException {
-        return 1 == tx.update("UPDATE api_tokens SET revoked_at = ? WHERE kind = 'node' AND id = ? AND revoked_at IS NULL",
-                at.toEpochMilli(), id);
+    public boolean revoke(Tx tx, ApiToken.Kind kind, String id, Instant at) throws SQLException {
+        return 1 == tx.update("UPDATE api_tokens SET revoked_at = ? WHERE kind = ? AND id = ? AND revoked_at IS NULL",
+                at.toEpochMilli(), kind.name().toLowerCase(Locale.ROOT), id);
     }
 
-    private static NodeTokenRecord mapNodeToken(ResultSet rs) throws SQLException {
+    private static TokenRecord mapRecord(ResultSet rs) throws SQLException {
         long revoked = rs.getLong("revoked_at");
         Optional<Instant> revokedAt = rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(revoked));
-        return new NodeTokenRecord(rs.getString("id"), NodeId.of(rs.getString("node_id")),
-                Instant.ofEpochMilli(rs.getLong("created_at")), revokedAt);
+        return new TokenRecord(map(rs), revokedAt);
     }
 
     private static ApiToken map(ResultSet rs) throws SQLException {
         return new ApiToken(rs.getString("id"), rs.getString("name"),
                 ApiToken.Kind.valueOf(rs.getString("kind").toUpperCase(Locale.ROOT)),
-                Optional.ofNullable(rs.getString("node_id")).map(NodeId::of), Instant.ofEpochMilli(rs.getLong("created_at")));
+                Optional.ofNullable(rs.getString("node_id")).map(NodeId::of),
+                Optional.ofNullable(rs.getString("tenant_id")).map(TenantId::of),
+                Optional.ofNullable(rs.getString("role")), Instant.ofEpochMilli(rs.getLong("created_at")));
     }
 }

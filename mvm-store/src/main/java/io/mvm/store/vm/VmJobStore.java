@@ -1,5 +1,8 @@
 package io.mvm.store.vm;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import io.mvm.model.PoolName;
 import io.mvm.model.TenantId;
 import io.mvm.store.db.Tx;
@@ -9,8 +12,10 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 
-/** {@code vm_jobs} rows. */
+/** {@code vm_jobs} rows; the spec is a JSON text column. */
 public final class VmJobStore {
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
     private static final String COLUMNS = "job_id, tenant_id, pool_name, spec, spec_hash, source, version, created_at, "
             + "updated_at";
 
@@ -28,14 +33,14 @@ public final class VmJobStore {
 
     public void insert(Tx tx, VmJob j) throws SQLException {
         tx.update("INSERT INTO vm_jobs (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", j.jobId(),
-                j.tenant().value(), j.pool().value(), j.specJson(), j.specHash(), j.source(), j.version(),
+                j.tenant().value(), j.pool().value(), write(j.spec()), j.specHash(), j.source(), j.version(),
                 j.createdAt().toEpochMilli(), j.updatedAt().toEpochMilli());
     }
 
     /** Replaces the spec if the row is still at {@code expectedVersion}. */
     public boolean update(Tx tx, VmJob j, long expectedVersion) throws SQLException {
         return tx.update("UPDATE vm_jobs SET spec = ?, spec_hash = ?, source = ?, version = ?, updated_at = ? "
-                        + "WHERE job_id = ? AND version = ?", j.specJson(), j.specHash(), j.source(), j.version(),
+                        + "WHERE job_id = ? AND version = ?", write(j.spec()), j.specHash(), j.source(), j.version(),
                 j.updatedAt().toEpochMilli(), j.jobId(), expectedVersion) == 1;
     }
 
@@ -43,9 +48,25 @@ public final class VmJobStore {
         tx.update("DELETE FROM vm_jobs WHERE job_id = ?", jobId);
     }
 
+    private static String write(StoredVmSpec spec) {
+        try {
+            return JSON.writeValueAsString(spec);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("a stored spec always encodes", e);
+        }
+    }
+
+    private static StoredVmSpec read(String json) throws SQLException {
+        try {
+            return JSON.readValue(json, StoredVmSpec.class);
+        } catch (JsonProcessingException e) {
+            throw new SQLException("unreadable vm_jobs.spec: " + e.getOriginalMessage(), e);
+        }
+    }
+
     private static VmJob map(ResultSet rs) throws SQLException {
         return new VmJob(rs.getString("job_id"), TenantId.of(rs.getString("tenant_id")),
-                PoolName.of(rs.getString("pool_name")), rs.getString("spec"), rs.getString("spec_hash"),
+                PoolName.of(rs.getString("pool_name")), read(rs.getString("spec")), rs.getString("spec_hash"),
                 rs.getString("source"), rs.getLong("version"), Instant.ofEpochMilli(rs.getLong("created_at")),
                 Instant.ofEpochMilli(rs.getLong("updated_at")));
     }

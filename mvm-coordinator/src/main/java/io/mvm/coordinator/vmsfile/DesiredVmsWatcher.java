@@ -1,6 +1,7 @@
-package io.mvm.coordinator.vms;
+package io.mvm.coordinator.vmsfile;
 
 import io.mvm.coordinator.auth.Caller;
+import io.mvm.coordinator.vms.VmJobService;
 import io.mvm.core.vms.VmSpecException;
 import io.mvm.model.MvmException;
 import io.mvm.store.vm.VmJob;

@@ -1,4 +1,4 @@
-package io.mvm.coordinator.vms;
+package io.mvm.coordinator.vmsfile;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import io.mvm.core.vms.VmSpec;
 import io.mvm.core.vms.VmSpecDraft;
+import io.mvm.coordinator.vms.VmJobService;
 import io.mvm.core.vms.VmSpecException;
 import io.mvm.core.vms.VmSpecs;
 import io.mvm.model.MvmException;
