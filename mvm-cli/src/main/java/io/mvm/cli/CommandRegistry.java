@@ -23,6 +23,8 @@ final class CommandRegistry {
         cli.addSubcommand(new io.mvm.cli.node.NodeCommand());
         // /vms jobs and the desired-VMs file
         cli.addSubcommand(new io.mvm.cli.vms.VmsCommand());
+        // tenant and metrics tokens
+        cli.addSubcommand(new io.mvm.cli.token.TokenCommand());
         // audit trails
         cli.addSubcommand(new io.mvm.cli.audit.AuditCommand());
         // agent, up

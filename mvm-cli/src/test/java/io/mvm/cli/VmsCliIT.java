@@ -91,6 +91,31 @@ class VmsCliIT {
     }
 
     @Test
+    void tenantTokensAreCreatedListedUsedAndRevoked() {
+        assertThat(mvm("tenant", "create", "acme").exit()).isZero();
+        Run created = mvm("token", "create", "--tenant", "acme", "--role", "tenant-read", "--name", "ci");
+        assertThat(created.exit()).as(created.err()).isZero();
+        String token = created.out().strip();
+        assertThat(token).startsWith("mvmt_");
+        assertThat(created.err()).contains("tenant acme, tenant-read");
+        Run list = mvm("token", "list");
+        assertThat(list.out()).contains("tenant").contains("ci").contains("acme").doesNotContain(token);
+        var readOnly = new io.mvm.cli.client.CoordinatorClient(java.net.URI.create(url + "/"), token);
+        assertThat(readOnly.get("v1/tenants").get("items").findValuesAsText("id")).containsExactly("acme");
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> readOnly.post("v1/tenants/acme/pools",
+                java.util.Map.of("name", "p", "profile", "m", "flake", ".", "vcpus", 1, "memory_mib", 64))))
+                .hasMessageContaining("tenant-admin token of tenant acme");
+        String id = mvm("token", "list", "--json").out().replaceAll("(?s).*\"id\" : \"([^\"]+)\".*", "$1");
+        assertThat(mvm("token", "revoke", id).out()).contains("revoked");
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> readOnly.get("v1/tenants")))
+                .hasMessageContaining("invalid or revoked token");
+        Run both = mvm("token", "create", "--metrics", "--tenant", "acme");
+        assertThat(both.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(both.err()).contains("either --tenant T --role R, or --metrics");
+        assertThat(mvm("token", "create", "--metrics").out()).startsWith("mvmm_");
+    }
+
+    @Test
     void validateChecksAFileWithoutACoordinator() throws IOException {
         Path good = dataDir.resolve("good.toml");
         Files.writeString(good, """
