@@ -473,6 +473,28 @@ abstract class FleetContract {
     }
 
     @Test
+    void orphansANodeReportsAreShownUntilItReportsThemGoneAndAReportWithoutThemKeepsThem() {
+        ApiClient node = register("node-a", 8, 16384);
+        Map<String, Object> orphan = Map.of("instance_id", "i-0123456789ab", "path",
+                "/var/lib/mvm/orphans/i-0123456789ab-20261203T100000.000Z", "bytes", 67108864,
+                "reason", "not in the desired state of generation 4", "at", "2026-12-03T10:00:00Z");
+        assertThat(node.post("/v1/nodes/node-a/observed", Map.of("desired_generation", 1, "instances", List.of(),
+                "orphans", List.of(orphan))).status()).isEqualTo(204);
+        JsonNode shown = admin.get("/v1/nodes/node-a").json().get("orphans");
+        assertThat(shown).hasSize(1);
+        assertThat(shown.get(0).get("path").asText()).endsWith("i-0123456789ab-20261203T100000.000Z");
+        assertThat(shown.get(0).get("bytes").asLong()).isEqualTo(67108864);
+        // A report that does not say (an older agent, or listing failed) keeps what was known.
+        assertThat(node.post("/v1/nodes/node-a/observed", report(1)).status()).isEqualTo(204);
+        assertThat(admin.get("/v1/nodes/node-a").json().get("orphans")).hasSize(1);
+        assertThat(node.post("/v1/nodes/node-a/observed", Map.of("desired_generation", 1, "instances", List.of(),
+                "orphans", List.of())).status()).isEqualTo(204);
+        assertThat(admin.get("/v1/nodes/node-a").json().get("orphans")).isEmpty();
+        assertProblem(node.post("/v1/nodes/node-a/observed", Map.of("desired_generation", 1, "instances", List.of(),
+                "orphans", List.of(Map.of("path", "/x", "at", "2026-12-03T10:00:00Z")))), 400, "orphans.instance_id");
+    }
+
+    @Test
     void eventsArePrunedToTheNewestFiveHundredPerInstanceAndReportsMayExceedTheUserBodyLimit() {
         ApiClient node = register("node-a", 8, 16384);
         tenantWithPool("acme", "w", 1, 1);

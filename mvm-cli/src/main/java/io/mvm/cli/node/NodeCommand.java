@@ -33,7 +33,8 @@ public final class NodeCommand {
                 ClientOptions.printJson(out, list);
                 return;
             }
-            Table table = new Table("NODE", "STATUS", "VCPUS", "MEMORY MIB", "INSTANCES", "ACCEL", "LAST HEARTBEAT");
+            Table table = new Table("NODE", "STATUS", "VCPUS", "MEMORY MIB", "INSTANCES", "ACCEL", "LAST HEARTBEAT",
+                    "ORPHANS");
             for (JsonNode n : list.get("items")) {
                 JsonNode cap = n.get("capacity");
                 JsonNode used = n.get("allocated");
@@ -41,9 +42,18 @@ public final class NodeCommand {
                         used.get("vcpus").asInt() + "/" + cap.get("vcpus").asInt(),
                         used.get("memory_mib").asLong() + "/" + cap.get("memory_mib").asLong(),
                         n.get("instances").asInt(), n.get("accelerator").asText(),
-                        n.get("last_heartbeat").isNull() ? "-" : n.get("last_heartbeat").asText());
+                        n.get("last_heartbeat").isNull() ? "-" : n.get("last_heartbeat").asText(),
+                        n.path("orphans").size());
             }
             table.print(out);
+            for (JsonNode n : list.get("items")) {
+                for (JsonNode o : n.path("orphans")) {
+                    out.println("orphan on " + n.get("id").asText() + ": " + o.get("path").asText() + " ("
+                            + o.get("instance_id").asText() + ", " + o.get("bytes").asLong() / (1024 * 1024) + " MiB, "
+                            + o.get("reason").asText() + ")");
+                }
+            }
+            out.flush();
         }
     }
 

@@ -43,6 +43,7 @@ import io.mvm.model.Role;
 import io.mvm.model.TenantId;
 import io.mvm.store.audit.AuditEntry;
 import io.mvm.store.instance.Instance;
+import io.mvm.store.node.NodeOrphan;
 import io.mvm.store.pool.Pool;
 import io.mvm.store.pool.Workload;
 import io.mvm.store.tenant.Tenant;
@@ -444,9 +445,18 @@ public final class ApiServer {
                     Optional.ofNullable(i.accelerator()).map(Accelerator::parse), Optional.ofNullable(i.lastError()),
                     events));
         }
+        Optional<List<NodeOrphan>> orphans = Optional.ofNullable(req.orphans()).map(list -> list.stream()
+                .map(o -> new NodeOrphan(required(o.instanceId(), "orphans.instance_id"), required(o.path(), "orphans.path"),
+                        o.bytes() == null ? 0 : o.bytes(), o.reason() == null ? "" : truncate(o.reason(), 500),
+                        time(required(o.at(), "orphans.at"))))
+                .toList());
         nodes.observe(caller(ctx), id, new ObservedReport(req.desiredGeneration() == null ? -1 : req.desiredGeneration(),
-                items));
+                items, orphans));
         ctx.status(204);
+    }
+
+    private static String truncate(String text, int max) {
+        return text.length() <= max ? text : text.substring(0, max) + "…";
     }
 
     private static Instant time(String text) {

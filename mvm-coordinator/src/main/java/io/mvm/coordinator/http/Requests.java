@@ -45,7 +45,9 @@ final class Requests {
     record ObservedInstance(String id, String state, Long pid, String accelerator, String lastError,
                             List<ObservedEvent> events) {}
 
-    record Observed(Long desiredGeneration, List<ObservedInstance> instances) {}
+    record Orphan(String instanceId, String path, Long bytes, String reason, String at) {}
+
+    record Observed(Long desiredGeneration, List<ObservedInstance> instances, List<Orphan> orphans) {}
 
     record CreateNodeToken(String nodeId) {}
 

@@ -48,7 +48,11 @@ final class Views {
     /** Never carries the agent token. */
     record NodeView(String id, String status, CapacityView capacity, CapacityView allocated, int instances,
                     Map<String, String> labels, String accelerator, Instant lastHeartbeat, long generation,
-                    long observedGeneration, String agentUrl, long version, Instant createdAt) {}
+                    long observedGeneration, String agentUrl, long version, Instant createdAt,
+                    List<OrphanView> orphans) {}
+
+    /** Data a node set aside when it evicted a VM (its data disk and snapshot); an operator removes it. */
+    record OrphanView(String instanceId, String path, long bytes, String reason, Instant at) {}
 
     record RegisteredView(String nodeId, String token, long heartbeatIntervalSecs) {}
 
@@ -128,7 +132,8 @@ final class Views {
         return new NodeView(n.id().value(), n.status(), new CapacityView(n.vcpus(), n.memoryMib(), n.diskMib()),
                 new CapacityView(a.vcpus(), a.memoryMib(), a.diskMib()), s.instances(), new java.util.TreeMap<>(n.labels()),
                 n.accelerator().wireName(), n.lastHeartbeat().orElse(null), n.generation(), n.observedGeneration(),
-                n.agentUrl().orElse(null), n.version(), n.createdAt());
+                n.agentUrl().orElse(null), n.version(), n.createdAt(), s.orphans().stream()
+                        .map(o -> new OrphanView(o.instanceId(), o.path(), o.bytes(), o.reason(), o.at())).toList());
     }
 
     static DesiredView desired(NodeService.Desired d) {

@@ -18,6 +18,7 @@ import io.mvm.store.instance.Instance;
 import io.mvm.store.instance.InstanceEvent;
 import io.mvm.store.instance.InstanceStore;
 import io.mvm.store.node.Node;
+import io.mvm.store.node.NodeOrphan;
 import io.mvm.store.node.NodeStore;
 import io.mvm.store.pool.Pool;
 import io.mvm.store.pool.PoolStore;
@@ -67,8 +68,8 @@ public final class NodeService {
         this.liveness = liveness;
     }
 
-    /** A node with what is placed on it. */
-    public record NodeSummary(Node node, Capacity allocated, int instances) {}
+    /** A node with what is placed on it, and the data it set aside (orphans) as it last reported. */
+    public record NodeSummary(Node node, Capacity allocated, int instances, List<NodeOrphan> orphans) {}
 
     /** The desired state of a node at one generation. */
     public record Desired(long generation, List<DesiredEntry> instances) {}
@@ -86,9 +87,10 @@ public final class NodeService {
                 allocated.merge(i.node().get(), new Capacity(p.vcpus(), p.memoryMib(), p.dataDiskMib()), Capacity::plus);
                 counts.merge(i.node().get(), 1, Integer::sum);
             }
+            Map<NodeId, List<NodeOrphan>> orphans = nodes.orphans(tx);
             return nodes.list(tx).stream()
                     .map(n -> new NodeSummary(n, allocated.getOrDefault(n.id(), Capacity.ZERO),
-                            counts.getOrDefault(n.id(), 0)))
+                            counts.getOrDefault(n.id(), 0), orphans.getOrDefault(n.id(), List.of())))
                     .toList();
         });
     }
@@ -170,6 +172,9 @@ public final class NodeService {
         int changed = db.inTransaction(tx -> {
             nodes.find(tx, id).orElseThrow(() -> notFound(id));
             nodes.observedGeneration(tx, id, report.desiredGeneration());
+            if (report.orphans().isPresent()) {
+                nodes.setOrphans(tx, id, report.orphans().get());
+            }
             int changes = 0;
             for (ObservedReport.Observed o : report.instances()) {
                 Optional<Instance> found = instances.find(tx, o.id());

@@ -3,14 +3,19 @@ package io.mvm.coordinator.node;
 import io.mvm.model.Accelerator;
 import io.mvm.model.InstanceId;
 import io.mvm.model.InstanceState;
+import io.mvm.store.node.NodeOrphan;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 
-/** A node's full report of its instances, validated. */
-public record ObservedReport(long desiredGeneration, List<Observed> instances) {
+/**
+ * A node's full report of its instances, validated. {@code orphans} is empty when the agent did
+ * not say (older agents, or it could not list them this time): absence never means "none".
+ */
+public record ObservedReport(long desiredGeneration, List<Observed> instances, Optional<List<NodeOrphan>> orphans) {
     public ObservedReport {
         instances = List.copyOf(instances);
+        orphans = orphans.map(List::copyOf);
     }
 
     public record Observed(InstanceId id, InstanceState state, Optional<Long> pid, Optional<Accelerator> accelerator,

@@ -13,6 +13,7 @@ public final class JsonColumns {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final TypeReference<List<String>> LIST = new TypeReference<>() {};
     private static final TypeReference<TreeMap<String, String>> MAP = new TypeReference<>() {};
+    private static final TypeReference<List<TreeMap<String, String>>> MAPS = new TypeReference<>() {};
 
     private JsonColumns() {}
 
@@ -29,6 +30,15 @@ public final class JsonColumns {
             return text == null ? List.of() : List.copyOf(JSON.readValue(text, LIST));
         } catch (JsonProcessingException e) {
             throw new SQLException("corrupt JSON list column", e);
+        }
+    }
+
+    /** A JSON list of string maps. */
+    public static List<Map<String, String>> maps(String text) throws SQLException {
+        try {
+            return text == null ? List.of() : List.copyOf(JSON.readValue(text, MAPS));
+        } catch (JsonProcessingException e) {
+            throw new SQLException("corrupt JSON list-of-maps column", e);
         }
     }
 

@@ -3,6 +3,7 @@ package io.mvm.store.node;
 import io.mvm.model.Accelerator;
 import io.mvm.model.NodeId;
 import io.mvm.store.db.Tx;
+import io.mvm.store.json.JsonColumns;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -69,6 +70,27 @@ public final class NodeStore {
     public boolean markLost(Tx tx, NodeId id, Instant cutoff) throws SQLException {
         return tx.update("UPDATE nodes SET status = 'lost', version = version + 1 WHERE id = ? AND status = 'ready' "
                 + "AND (last_heartbeat IS NULL OR last_heartbeat < ?)", id.value(), cutoff.toEpochMilli()) == 1;
+    }
+
+    /** Replaces the node's orphans with what it reported last. */
+    public void setOrphans(Tx tx, NodeId id, List<NodeOrphan> orphans) throws SQLException {
+        tx.update("UPDATE nodes SET orphans = ? WHERE id = ?", JsonColumns.write(orphans.stream()
+                .map(o -> Map.of("instance_id", o.instanceId(), "path", o.path(), "bytes", Long.toString(o.bytes()),
+                        "reason", o.reason(), "at", o.at().toString()))
+                .toList()), id.value());
+    }
+
+    /** Every node's orphans, as last reported. */
+    public Map<NodeId, List<NodeOrphan>> orphans(Tx tx) throws SQLException {
+        Map<NodeId, List<NodeOrphan>> out = new LinkedHashMap<>();
+        for (var row : tx.query("SELECT id, orphans FROM nodes ORDER BY id",
+                rs -> Map.entry(NodeId.of(rs.getString(1)), rs.getString(2)))) {
+            out.put(row.getKey(), JsonColumns.maps(row.getValue()).stream()
+                    .map(m -> new NodeOrphan(m.get("instance_id"), m.get("path"), Long.parseLong(m.get("bytes")),
+                            m.get("reason"), Instant.parse(m.get("at"))))
+                    .toList());
+        }
+        return out;
     }
 
     /** Moves the generation forward when the node's desired list changed. */
