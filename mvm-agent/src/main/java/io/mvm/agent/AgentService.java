@@ -288,8 +288,13 @@ public final class AgentService implements AutoCloseable {
         try {
             while (!Thread.currentThread().isInterrupted()) {
                 Thread.sleep(settings.resyncInterval());
-                if (desired.current().authoritative()) {
-                    enqueueEverything();
+                try {
+                    if (desired.current().authoritative()) {
+                        enqueueEverything();
+                    }
+                } catch (RuntimeException | Error e) {
+                    // The resync is what catches missed events: one failed round must not end it.
+                    log.warn("resync round failed: {}", e.toString());
                 }
             }
         } catch (InterruptedException e) {
@@ -328,7 +333,7 @@ public final class AgentService implements AutoCloseable {
                         log.warn("observed-state report failed: {}", e.getMessage());
                         Thread.sleep(settings.coordinatorBackoff().base());
                     }
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | Error e) {
                     log.warn("observed-state report failed", e);
                     Thread.sleep(settings.coordinatorBackoff().base());
                 }
