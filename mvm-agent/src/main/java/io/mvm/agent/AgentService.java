@@ -168,7 +168,9 @@ public final class AgentService implements AutoCloseable {
                 queue.enqueue(d.id());
             }
         }
-        for (var vm : observe()) {
+        // Peers as last recorded: asking every VMM of the node after every step would make a
+        // resync of N instances cost N² status queries.
+        for (var vm : runtime.observe(id)) {
             if (vm.tenant().equals(tenant) && !vm.id().equals(id)) {
                 queue.enqueue(vm.id());
             }
@@ -353,7 +355,7 @@ public final class AgentService implements AutoCloseable {
         for (var vm : observe()) {
             var history = restarts.get(vm.id());
             InstanceState state = executor.inFlight(vm.id()).orElseGet(() -> switch (vm.state()) {
-                case BUSY -> InstanceState.UNKNOWN;
+                case BUSY, UNKNOWN -> InstanceState.UNKNOWN;
                 case RUNNING -> InstanceState.RUNNING;
                 case WARM -> InstanceState.WARM;
                 case SLEEPING -> InstanceState.SLEEPING;

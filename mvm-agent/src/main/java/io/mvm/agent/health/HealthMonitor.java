@@ -117,7 +117,7 @@ public final class HealthMonitor {
     /** After a watched VMM exited: a crash only if the runtime says so (a planned stop or sleep is not). */
     private void recordIfCrashed(InstanceId id) {
         try {
-            runtime.observe().stream()
+            runtime.observe(id).stream()
                     .filter(v -> v.id().equals(id) && v.state() == VmState.CRASHED)
                     .findFirst()
                     .ifPresent(this::recordCrash);

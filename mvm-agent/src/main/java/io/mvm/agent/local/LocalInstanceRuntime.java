@@ -98,10 +98,26 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
 
     @Override
     public List<LocalVm> observe() {
+        return toLocalVms(vms.list());
+    }
+
+    @Override
+    public List<LocalVm> observe(InstanceId focus) {
+        var statuses = new ArrayList<VmStatus>();
+        for (var recorded : vms.listRecorded()) {
+            if (!recorded.name().equals(focus.value())) {
+                statuses.add(recorded);
+            }
+        }
+        vms.find(focus.value()).ifPresent(statuses::add);
+        return toLocalVms(statuses);
+    }
+
+    private List<LocalVm> toLocalVms(List<VmStatus> statuses) {
         var byId = new TreeMap<String, InstanceRecord>();
         readRecords().forEach(r -> byId.put(r.id(), r));
         var out = new ArrayList<LocalVm>();
-        for (var status : vms.list()) {
+        for (var status : statuses) {
             var record = byId.get(status.name());
             if (record == null) {
                 continue; // not an agent instance (e.g. made with `mvm vm run` in this data dir)
@@ -338,6 +354,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
             case SLEEPING -> VmState.SLEEPING;
             case STOPPED -> VmState.STOPPED;
             case FAILED -> VmState.CRASHED;
+            case UNKNOWN -> VmState.UNKNOWN;
             default -> VmState.BUSY;
         };
     }
@@ -375,8 +392,9 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
 
     // ------------------------------------------------------------------ records
 
+    /** This VM alone (one status query, not one per VM of the node). */
     private Optional<VmStatus> status(InstanceId id) {
-        return vms.list().stream().filter(s -> s.name().equals(id.value())).findFirst();
+        return vms.find(id.value());
     }
 
     private VmStatus requireStatus(InstanceId id) {

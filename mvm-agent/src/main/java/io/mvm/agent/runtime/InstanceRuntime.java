@@ -26,8 +26,21 @@ import java.util.List;
  */
 public interface InstanceRuntime {
 
-    /** Every VM this node has, in any state. Cheap enough to call on every reconcile pass. */
+    /**
+     * Every VM this node has, in any state, each checked live (for QEMU: one QMP status query per
+     * live VM). For reports and start-up; a reconcile pass uses {@link #observe(InstanceId)}.
+     */
     List<LocalVm> observe();
+
+    /**
+     * Every VM this node has, with {@code focus} checked live and the others as last recorded: what
+     * one instance's reconcile pass needs (its own state, and its tenant peers for the role order)
+     * at the cost of one check, so that a pass over every instance is not N² checks. A VM whose
+     * state cannot be read this time is {@link io.mvm.core.reconcile.VmState#UNKNOWN}.
+     */
+    default List<LocalVm> observe(InstanceId focus) {
+        return observe();
+    }
 
     /** Create drives (data, secrets, config as the role needs) and boot. */
     void create(InstanceSpec spec);

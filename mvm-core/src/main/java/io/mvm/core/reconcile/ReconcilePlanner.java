@@ -37,6 +37,8 @@ import java.util.TreeSet;
 public final class ReconcilePlanner {
     private static final String UNCONFIRMED = "waiting for the coordinator to confirm the desired state";
     private static final String BUSY = "an operation on it is still under way";
+    private static final String UNKNOWN = "the runtime could not read its state (its VMM's monitor did not answer);"
+            + " looking again";
 
     private final PlannerSettings settings;
 
@@ -106,6 +108,11 @@ public final class ReconcilePlanner {
         if (o != null && o.state() == VmState.BUSY) {
             return hold(o.id(), BUSY);
         }
+        if (o != null && o.state() == VmState.UNKNOWN) {
+            // Not knowing is no reason to act: a restart or a destroy would kill a VMM that may be
+            // perfectly healthy. The runtime itself turns a monitor that stays silent into CRASHED.
+            return hold(o.id(), UNKNOWN);
+        }
         if (d == null) {
             return act(new Step.DestroyInstance(o.id(), o.tenant(), o.role(),
                     "not in the desired state of generation " + generation));
@@ -119,6 +126,7 @@ public final class ReconcilePlanner {
         }
         return switch (o.state()) {
             case BUSY -> hold(o.id(), BUSY);
+            case UNKNOWN -> hold(o.id(), UNKNOWN);
             case CRASHED -> d.target() == Target.STOPPED
                     ? act(new Step.StopInstance(o.id(), o.tenant(), o.role()))
                     : restart(spec, "the VMM exited unexpectedly", history, now);

@@ -97,6 +97,22 @@ class ReconcilePlannerTest {
         assertThat(plan.waitFor(id("w1"))).hasValueSatisfying(w -> assertThat(w.reason()).contains("under way"));
     }
 
+    @ParameterizedTest
+    @MethodSource("targets")
+    void anInstanceWhoseStateCouldNotBeReadIsNeverActedOn(Target target) {
+        // Today a monitor that did not answer read as CRASHED: restarted, i.e. its VMM killed.
+        var plan = plan(desired(want("w1", Role.WORKER, target)), seen("w1", Role.WORKER, VmState.UNKNOWN));
+        assertThat(plan.steps()).isEmpty();
+        assertThat(plan.waitFor(id("w1"))).hasValueSatisfying(w -> assertThat(w.reason()).contains("could not read"));
+    }
+
+    @Test
+    void anUnnamedInstanceWhoseStateCouldNotBeReadIsNotRemoved() {
+        var plan = plan(desired(), seen("w1", Role.WORKER, VmState.UNKNOWN));
+        assertThat(plan.steps()).isEmpty();
+        assertThat(plan.waitFor(id("w1"))).isPresent();
+    }
+
     static Stream<Target> targets() {
         return Stream.of(Target.values());
     }

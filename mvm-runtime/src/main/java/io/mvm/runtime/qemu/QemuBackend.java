@@ -27,12 +27,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,11 +60,35 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     /**
      * @param bootTimeout from launch to a healthy guest agent (TCG under load needs generous values)
      * @param controlTimeout for single QMP commands and short guest calls
+     * @param monitorDeadline how long the QMP monitor of a live VMM may stay silent before the VM
+     *                        is observed FAILED; until then an unanswered status query is UNKNOWN
+     *                        (a busy host, a VMM stopped for a moment), never a reason to act
      */
     public record Settings(String binary, Accelerator accelerator, String acceleratorReason,
-                           Duration bootTimeout, Duration controlTimeout) {
+                           Duration bootTimeout, Duration controlTimeout, Duration monitorDeadline) {
+        public static final Duration DEFAULT_MONITOR_DEADLINE = Duration.ofSeconds(60);
+
+        public Settings {
+            if (monitorDeadline == null || monitorDeadline.isNegative() || monitorDeadline.isZero()) {
+                throw MvmException.invalid("the QMP monitor deadline must be positive, got " + monitorDeadline);
+            }
+        }
+
+        public Settings(String binary, Accelerator accelerator, String acceleratorReason, Duration bootTimeout,
+                        Duration controlTimeout) {
+            this(binary, accelerator, acceleratorReason, bootTimeout, controlTimeout, DEFAULT_MONITOR_DEADLINE);
+        }
+
         public static Settings defaults(Accelerator accelerator, String reason) {
             return new Settings("qemu-system-x86_64", accelerator, reason, Duration.ofSeconds(120), Duration.ofSeconds(30));
+        }
+
+        public Settings withMonitorDeadline(Duration deadline) {
+            return new Settings(binary, accelerator, acceleratorReason, bootTimeout, controlTimeout, deadline);
+        }
+
+        public Settings withControlTimeout(Duration timeout) {
+            return new Settings(binary, accelerator, acceleratorReason, bootTimeout, timeout, monitorDeadline);
         }
     }
 
@@ -71,6 +97,12 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private final CgroupLimits cgroups;
     private final AgentConnector agents;
     private final InstantSource clock;
+    /**
+     * Since when each live VM's monitor has not answered (by VM directory), for
+     * {@link Settings#monitorDeadline()}. In memory on purpose: a new runtime starts counting
+     * afresh, which errs on the side of leaving a live VMM alone.
+     */
+    private final Map<Path, Instant> silentMonitors = new ConcurrentHashMap<>();
 
     public QemuBackend(Settings settings, VmDrives drives, CgroupLimits cgroups, AgentConnector agents, InstantSource clock) {
         this.settings = settings;
@@ -361,7 +393,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             // snapshot: the guest may have written to its drives since, so the snapshot must go.
             observed = forgetSnapshot(observed);
         }
-        if (!observed.equals(handle)) {
+        if (!observed.equals(handle) && observed.state() != InstanceState.UNKNOWN) {
+            // UNKNOWN is an observation, not a state to keep: the handle keeps the last known one.
             journal.record(observed);
         }
         return observed;
@@ -411,25 +444,50 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private VmHandle observeLive(VmHandle handle) {
         VmmProcess process = handle.process();
         if (process == null || !process.isAlive()) {
+            silentMonitors.remove(handle.vmDir());
             cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
             return handle.withState(InstanceState.FAILED, "the VMM process " + handle.pid()
                             + " is gone (it exited or was killed)\n--- last serial lines ---\n"
                             + SerialLog.tail(handle.serialLog(), SERIAL_TAIL_LINES), clock.instant())
                     .withProcess(null, clock.instant());
         }
+        String status;
         try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
-            String status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
-            return switch (status) {
-                case "running" -> handle.state() == InstanceState.RUNNING ? handle
-                        : handle.withState(InstanceState.RUNNING, null, clock.instant());
-                case "paused" -> handle.state() == InstanceState.WARM ? handle
-                        : handle.withState(InstanceState.WARM, null, clock.instant());
-                default -> handle.withState(InstanceState.FAILED, "QEMU reports status '" + status + "'", clock.instant());
-            };
+            status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
         } catch (MvmException e) {
-            return handle.withState(InstanceState.FAILED, "the VMM (pid " + handle.pid()
-                    + ") is alive but its QMP monitor does not answer: " + e.getMessage(), clock.instant());
+            return monitorSilent(handle, e);
         }
+        silentMonitors.remove(handle.vmDir());
+        return switch (status) {
+            case "running" -> handle.state() == InstanceState.RUNNING ? handle
+                    : handle.withState(InstanceState.RUNNING, null, clock.instant());
+            case "paused" -> handle.state() == InstanceState.WARM ? handle
+                    : handle.withState(InstanceState.WARM, null, clock.instant());
+            default -> handle.withState(InstanceState.FAILED, "QEMU reports status '" + status + "'", clock.instant());
+        };
+    }
+
+    /**
+     * The VMM process lives but its monitor did not answer: a host under load, a VMM stopped for a
+     * moment, a monitor held by another client. That is not a failure (a FAILED VM gets restarted,
+     * and a restart kills the VMM): it is UNKNOWN until the monitor has stayed silent for
+     * {@link Settings#monitorDeadline()}, judged by the injected clock from the first silent query.
+     */
+    private VmHandle monitorSilent(VmHandle handle, MvmException cause) {
+        Instant now = clock.instant();
+        Instant since = silentMonitors.computeIfAbsent(handle.vmDir(), dir -> now);
+        Duration silent = Duration.between(since, now);
+        if (silent.compareTo(settings.monitorDeadline()) >= 0) {
+            silentMonitors.remove(handle.vmDir());
+            return handle.withState(InstanceState.FAILED, "the VMM (pid " + handle.pid()
+                    + ") is alive but its QMP monitor has not answered for " + silent.toSeconds() + " s (deadline "
+                    + settings.monitorDeadline().toSeconds() + " s): " + cause.getMessage(), now);
+        }
+        LOG.warn("VM {}: QMP monitor did not answer ({}); state unknown, checking again (silent for {} ms of {} s)",
+                handle.name(), cause.getMessage(), silent.toMillis(), settings.monitorDeadline().toSeconds());
+        return handle.withState(InstanceState.UNKNOWN, "its QMP monitor did not answer (silent for "
+                + silent.toSeconds() + " s; failed after " + settings.monitorDeadline().toSeconds() + " s): "
+                + cause.getMessage(), now);
     }
 
     // ---------------------------------------------------------------- pause / resume

@@ -130,6 +130,38 @@ public final class LocalVms {
         return out;
     }
 
+    /**
+     * One VM, re-checked like {@link #list()} does (a live VMM is asked over its monitor), or
+     * empty when there is no VM of that name. Costs one status query, not one per VM of the host.
+     */
+    public Optional<VmStatus> find(String name) {
+        InstanceId.of(name);
+        VmDirectory vm = new VmDirectory(vmsRoot.resolve(name));
+        if (!Files.isDirectory(vm.path())) {
+            return Optional.empty();
+        }
+        return vm.handle().map(handle -> VmStatus.of(observe(vm, handle), vm.definition().orElse(null)));
+    }
+
+    /**
+     * Every VM as its handle last recorded it, without asking any VMM: for callers that need the
+     * host's VMs as context (e.g. an instance's tenant peers) and would otherwise query every
+     * monitor on every call. A VMM that died since its last check still shows its last state here.
+     */
+    public List<VmStatus> listRecorded() {
+        List<VmStatus> out = new ArrayList<>();
+        for (Path dir : directories()) {
+            VmDirectory vm = new VmDirectory(dir);
+            try {
+                vm.handle().ifPresent(handle -> out.add(VmStatus.of(handle, vm.definition().orElse(null))));
+            } catch (RuntimeException e) {
+                LOG.warn("cannot read VM {}: {}", dir.getFileName(), e.getMessage());
+            }
+        }
+        out.sort(Comparator.comparing(VmStatus::name));
+        return out;
+    }
+
     /** Re-checks a live VM without blocking behind an operation in progress on it. */
     private VmHandle observe(VmDirectory vm, VmHandle handle) {
         if (!isLive(handle.state())) {
@@ -292,7 +324,8 @@ public final class LocalVms {
 
     private static boolean isLive(InstanceState state) {
         return switch (state) {
-            case RUNNING, WARM, CREATING, WAKING, PAUSING, SNAPSHOTTING, STOPPING -> true;
+            // UNKNOWN: a live VMM whose monitor did not answer the last query.
+            case RUNNING, WARM, CREATING, WAKING, PAUSING, SNAPSHOTTING, STOPPING, UNKNOWN -> true;
             default -> false;
         };
     }
