@@ -389,6 +389,16 @@ public final class AgentService implements AutoCloseable {
             reports.computeIfAbsent(e.getKey(), id -> new InstanceReport(id, InstanceState.DESTROYED,
                     OptionalLong.empty(), accelerator, Optional.empty(), e.getValue()));
         }
-        return new ObservedReport(snapshot.generation(), List.copyOf(reports.values()));
+        return new ObservedReport(snapshot.generation(), List.copyOf(reports.values()), orphans());
+    }
+
+    /** Empty (left out of the report) when they cannot be listed: the report must still go out. */
+    private Optional<List<io.mvm.agent.runtime.Orphan>> orphans() {
+        try {
+            return Optional.of(runtime.orphans());
+        } catch (RuntimeException e) {
+            log.warn("cannot list the node's orphaned data: {}", e.getMessage());
+            return Optional.empty();
+        }
     }
 }

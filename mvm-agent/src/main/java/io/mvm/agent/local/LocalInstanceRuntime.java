@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.mvm.agent.relay.GuestAccess;
 import io.mvm.agent.runtime.InstanceRuntime;
 import io.mvm.agent.runtime.LocalVm;
+import io.mvm.agent.runtime.Orphan;
 import io.mvm.core.netpolicy.HostNetworkSpec;
 import io.mvm.core.reconcile.InstanceSpec;
 import io.mvm.core.reconcile.VmState;
@@ -220,6 +221,31 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
         }
         deleteRecord(id);
         syncNetwork();
+    }
+
+    @Override
+    public Optional<Path> evict(InstanceId id, String reason) {
+        var current = status(id);
+        Optional<Path> kept = Optional.empty();
+        if (current.isPresent()) {
+            if (current.get().state() == InstanceState.FAILED) {
+                killStrayVmm(id);
+            }
+            kept = vms.setAside(id.value(), reason, STOP_GRACE);
+            kept.ifPresent(path -> log.warn("instance {} is no longer in this node's desired state ({}): its VMM is"
+                    + " ended and its data disk and snapshot are kept in {}; remove that directory once the instance's"
+                    + " data is safe elsewhere (docs/operations.md, \"Orphaned data\")", id, reason, path));
+        }
+        deleteRecord(id);
+        syncNetwork();
+        return kept;
+    }
+
+    @Override
+    public List<Orphan> orphans() {
+        return vms.orphans().list().stream()
+                .map(o -> new Orphan(o.name(), o.path(), o.bytes(), o.reason(), o.at()))
+                .toList();
     }
 
     @Override

@@ -63,6 +63,9 @@ class HealthMonitorIT {
         @Override public void wake(InstanceSpec spec) { throw new UnsupportedOperationException(); }
         @Override public void stop(InstanceId id) { throw new UnsupportedOperationException(); }
         @Override public void destroy(InstanceId id) { throw new UnsupportedOperationException(); }
+        @Override public Optional<java.nio.file.Path> evict(InstanceId id, String reason) {
+            throw new UnsupportedOperationException();
+        }
         @Override public void restart(InstanceSpec spec) { throw new UnsupportedOperationException(); }
     }
 

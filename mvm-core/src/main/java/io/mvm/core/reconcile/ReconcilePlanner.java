@@ -28,8 +28,9 @@ import java.util.TreeSet;
  *       desired running but not running; a step that takes an instance down waits while an
  *       instance of a later role of the same tenant that is not desired running still has work
  *       left to reach its target.</li>
- *   <li>VMs the desired state does not name are destroyed only when the snapshot is
- *       authoritative; before that nothing is created or destroyed at all.</li>
+ *   <li>VMs the desired state does not name are evicted (VMM ended, data kept aside) only when
+ *       the snapshot is authoritative; before that nothing is created or removed at all. Only an
+ *       instance desired {@code destroyed} is destroyed with its data.</li>
  *   <li>A crashed VMM or an unresponsive guest is restarted when its backoff allows; after
  *       {@link PlannerSettings#maxRestarts()} restarts it is marked failed instead.</li>
  * </ul>
@@ -114,7 +115,8 @@ public final class ReconcilePlanner {
             return hold(o.id(), UNKNOWN);
         }
         if (d == null) {
-            return act(new Step.DestroyInstance(o.id(), o.tenant(), o.role(),
+            // Omitted is not "destroyed": the instance may live on elsewhere and need this data.
+            return act(new Step.EvictInstance(o.id(), o.tenant(), o.role(),
                     "not in the desired state of generation " + generation));
         }
         var spec = d.spec();

@@ -4,17 +4,22 @@ import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceId;
 import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
+import io.mvm.runtime.backend.DriveKind;
 import io.mvm.runtime.backend.HypervisorBackend;
 import io.mvm.runtime.backend.Pausable;
 import io.mvm.runtime.backend.Snapshottable;
 import io.mvm.runtime.backend.VmHandle;
 import io.mvm.runtime.backend.VmSpec;
+import io.mvm.runtime.drive.VmDrives;
 import io.mvm.runtime.guest.GuestChannel;
+import io.mvm.runtime.state.AtomicFile;
 import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -40,11 +45,13 @@ public final class LocalVms {
     public static final Duration DEFAULT_DRAIN_DEADLINE = Duration.ofSeconds(10);
 
     private final Path vmsRoot;
+    private final Orphans orphans;
     private final HypervisorBackend backend;
     private final InstantSource clock;
 
     public LocalVms(Path dataDir, HypervisorBackend backend, InstantSource clock) {
         this.vmsRoot = dataDir.resolve("vms");
+        this.orphans = new Orphans(dataDir);
         this.backend = backend;
         this.clock = clock;
         try {
@@ -56,6 +63,11 @@ public final class LocalVms {
 
     public HypervisorBackend backend() {
         return backend;
+    }
+
+    /** Where {@link #setAside} keeps the data of VMs removed without deleting it. */
+    public Orphans orphans() {
+        return orphans;
     }
 
     /** What {@link #recoverAll()} found. */
@@ -239,6 +251,75 @@ public final class LocalVms {
             Files.deleteIfExists(lockFile(name));
         } catch (IOException ignored) {
             // an empty lock file is harmless
+        }
+    }
+
+    /**
+     * Removes a VM but keeps its data: the VMM is ended (gracefully when it runs, so the guest's
+     * writes reach the data disk; a stale snapshot of a running guest is dropped by the stop), and
+     * the data disk and any valid snapshot are set aside in a new directory under
+     * {@link #orphans()}. Used where the data may be the only copy of an instance that moved to
+     * another host. Idempotent in effect: a VM that is gone has nothing to set aside (empty).
+     *
+     * <p>Crash safety: the secrets go first, then a note is written and the whole VM directory is
+     * renamed into the orphans directory in one step (same filesystem), and only then is the rest
+     * (sockets, logs, config drive, handle) removed there. So the data is always either in the VM
+     * directory or in its orphan directory, never half-moved, and a crash at any point leaves no
+     * secret behind in an orphan.
+     *
+     * @return the orphan directory, or empty when there was no such VM
+     */
+    public Optional<Path> setAside(String name, String reason, Duration grace) {
+        InstanceId.of(name);
+        Path target;
+        try (VmLock lock = VmLock.acquire(lockFile(name))) {
+            VmDirectory vm = new VmDirectory(vmsRoot.resolve(name));
+            if (!Files.isDirectory(vm.path())) {
+                return Optional.empty();
+            }
+            Optional<VmHandle> recorded = vm.handle();
+            if (recorded.isPresent()) {
+                VmHandle current = backend.recover(recorded.get(), vm);
+                if (current.process() != null && current.process().isAlive()) {
+                    backend.stop(current, grace, vm);
+                }
+            }
+            DirectoryTree.deleteFilesQuietly(vm.secretsFile(), VmDrives.fileFor(vm.path(), DriveKind.SECRETS));
+            orphans.createRoot();
+            Instant at = clock.instant();
+            target = orphans.newDirectory(name, at);
+            Orphans.writeNote(vm.path(), name, reason, at);
+            try {
+                Files.move(vm.path(), target, StandardCopyOption.ATOMIC_MOVE);
+                AtomicFile.syncDirectory(orphans.root());
+                AtomicFile.syncDirectory(vmsRoot);
+            } catch (IOException e) {
+                throw new MvmException(ErrorCategory.INTERNAL, "cannot move " + vm.path() + " to " + target + ": "
+                        + e.getMessage(), e);
+            }
+            keepOnly(target);
+        }
+        try {
+            Files.deleteIfExists(lockFile(name));
+        } catch (IOException ignored) {
+            // an empty lock file is harmless
+        }
+        return Optional.of(target);
+    }
+
+    /** In a set-aside VM directory: the note, the data disk and a complete snapshot stay; the rest goes. */
+    private static void keepOnly(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                String n = f.getFileName().toString();
+                boolean keep = n.equals(Orphans.NOTE) || f.equals(VmDrives.fileFor(dir, DriveKind.DATA))
+                        || (n.startsWith("snapshot.") && !n.endsWith(".partial") && !n.endsWith(".discard"));
+                if (!keep) {
+                    DirectoryTree.deleteQuietly(f);
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot tidy the orphan directory {}: {}", dir, e.getMessage());
         }
     }
 
