@@ -6,6 +6,7 @@ import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.Capabilities;
+import io.mvm.runtime.backend.ControlSilence;
 import io.mvm.runtime.backend.Fingerprint;
 import io.mvm.runtime.backend.HandleJournal;
 import io.mvm.runtime.backend.HypervisorBackend;
@@ -27,14 +28,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -97,12 +96,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private final CgroupLimits cgroups;
     private final AgentConnector agents;
     private final InstantSource clock;
-    /**
-     * Since when each live VM's monitor has not answered (by VM directory), for
-     * {@link Settings#monitorDeadline()}. In memory on purpose: a new runtime starts counting
-     * afresh, which errs on the side of leaving a live VMM alone.
-     */
-    private final Map<Path, Instant> silentMonitors = new ConcurrentHashMap<>();
+    /** An unanswered status query is UNKNOWN until {@link Settings#monitorDeadline()}. */
+    private final ControlSilence silence;
 
     public QemuBackend(Settings settings, VmDrives drives, CgroupLimits cgroups, AgentConnector agents, InstantSource clock) {
         this.settings = settings;
@@ -110,6 +105,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         this.cgroups = cgroups;
         this.agents = agents;
         this.clock = clock;
+        this.silence = new ControlSilence("QMP monitor", settings.monitorDeadline(), clock);
     }
 
     @Override
@@ -444,7 +440,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private VmHandle observeLive(VmHandle handle) {
         VmmProcess process = handle.process();
         if (process == null || !process.isAlive()) {
-            silentMonitors.remove(handle.vmDir());
+            silence.reset(handle.vmDir());
             cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
             return handle.withState(InstanceState.FAILED, "the VMM process " + handle.pid()
                             + " is gone (it exited or was killed)\n--- last serial lines ---\n"
@@ -455,9 +451,9 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
             status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
         } catch (MvmException e) {
-            return monitorSilent(handle, e);
+            return silence.unanswered(handle, e);
         }
-        silentMonitors.remove(handle.vmDir());
+        silence.reset(handle.vmDir());
         return switch (status) {
             case "running" -> handle.state() == InstanceState.RUNNING ? handle
                     : handle.withState(InstanceState.RUNNING, null, clock.instant());
@@ -465,29 +461,6 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                     : handle.withState(InstanceState.WARM, null, clock.instant());
             default -> handle.withState(InstanceState.FAILED, "QEMU reports status '" + status + "'", clock.instant());
         };
-    }
-
-    /**
-     * The VMM process lives but its monitor did not answer: a host under load, a VMM stopped for a
-     * moment, a monitor held by another client. That is not a failure (a FAILED VM gets restarted,
-     * and a restart kills the VMM): it is UNKNOWN until the monitor has stayed silent for
-     * {@link Settings#monitorDeadline()}, judged by the injected clock from the first silent query.
-     */
-    private VmHandle monitorSilent(VmHandle handle, MvmException cause) {
-        Instant now = clock.instant();
-        Instant since = silentMonitors.computeIfAbsent(handle.vmDir(), dir -> now);
-        Duration silent = Duration.between(since, now);
-        if (silent.compareTo(settings.monitorDeadline()) >= 0) {
-            silentMonitors.remove(handle.vmDir());
-            return handle.withState(InstanceState.FAILED, "the VMM (pid " + handle.pid()
-                    + ") is alive but its QMP monitor has not answered for " + silent.toSeconds() + " s (deadline "
-                    + settings.monitorDeadline().toSeconds() + " s): " + cause.getMessage(), now);
-        }
-        LOG.warn("VM {}: QMP monitor did not answer ({}); state unknown, checking again (silent for {} ms of {} s)",
-                handle.name(), cause.getMessage(), silent.toMillis(), settings.monitorDeadline().toSeconds());
-        return handle.withState(InstanceState.UNKNOWN, "its QMP monitor did not answer (silent for "
-                + silent.toSeconds() + " s; failed after " + settings.monitorDeadline().toSeconds() + " s): "
-                + cause.getMessage(), now);
     }
 
     // ---------------------------------------------------------------- pause / resume
