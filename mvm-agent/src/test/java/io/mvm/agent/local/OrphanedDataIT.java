@@ -48,7 +48,8 @@ import org.junit.jupiter.api.Test;
  * the coordinator's desired list omits one (as when it was re-placed while this node was away)
  * and wants the other destroyed. The omitted one's VMM is stopped and its data disk — holding the
  * file, which was never synced by the test, so the graceful stop must have flushed it — is set
- * aside under {@code <data-dir>/orphans/} and reported; the destroyed one leaves nothing.
+ * aside under {@code <data-dir>/orphans/} and reported; the destroyed one leaves nothing. And a
+ * sleeping VM that is omitted keeps its snapshot next to its data disk.
  */
 class OrphanedDataIT {
     private static final Duration CONVERGE = Duration.ofMinutes(5);
@@ -148,6 +149,35 @@ class OrphanedDataIT {
         assertThat(VmHost.processesMentioning(dataDir.toString())).isEmpty();
     }
 
+    @Test
+    void anOmittedSleepingInstanceKeepsItsSnapshotWithItsDataDisk() throws Exception {
+        coordinator.want(List.of(wanted(moved, Target.RUNNING)));
+        awaitState(moved, VmState.RUNNING);
+        // Synced: a sleeping guest's unsynced writes live only in its snapshot (its memory), which
+        // is exactly why the snapshot is kept with the disk; here the disk alone is checked.
+        writeToData(moved, "asleep-" + run, true);
+        coordinator.want(List.of(wanted(moved, Target.SLEEPING)));
+        awaitState(moved, VmState.SLEEPING);
+        long snapshotBytes = Files.size(dataDir.resolve("vms").resolve(moved.value()).resolve("snapshot.bin"));
+
+        coordinator.want(List.of());
+        await().atMost(CONVERGE).pollInterval(Duration.ofSeconds(1)).until(() -> runtime.observe().isEmpty());
+
+        var orphan = orphanDirectories().getFirst();
+        try (Stream<Path> files = Files.list(orphan)) {
+            assertThat(files.map(f -> f.getFileName().toString()).sorted().toList())
+                    .containsExactly("data.ext4", "orphan.json", "snapshot.bin");
+        }
+        // The snapshot is the guest's memory, which another node cannot have: it is kept whole.
+        assertThat(Files.size(orphan.resolve("snapshot.bin"))).isEqualTo(snapshotBytes);
+        assertThat(readFromExt4(orphan.resolve("data.ext4"), "/keep.txt")).isEqualTo("asleep-" + run);
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofSeconds(1)).until(() ->
+                coordinator.orphans().map(List::size).orElse(0) == 1);
+        assertThat(coordinator.orphans().orElseThrow().getFirst().bytes())
+                .isEqualTo(snapshotBytes + Files.size(orphan.resolve("data.ext4")));
+        assertThat(VmHost.processesMentioning(dataDir.toString())).isEmpty();
+    }
+
     private DesiredInstance wanted(InstanceId id, Target target) {
         return new DesiredInstance(new InstanceSpec(id, TenantId.of("acme"), PoolName.of("workers"), Role.WORKER, 1,
                 256, 16, new NetworkSpec("10.99.0.10", 24, "10.99.0.1", Optional.empty(), 1), List.of(), Map.of(),
@@ -156,9 +186,14 @@ class OrphanedDataIT {
 
     /** Written through the guest agent and deliberately not synced: only a graceful stop keeps it. */
     private void writeToData(InstanceId id, String text) {
+        writeToData(id, text, false);
+    }
+
+    private void writeToData(InstanceId id, String text, boolean sync) {
         try (var guest = vms.guest(id.value())) {
             var result = guest.exec(GuestChannel.ExecRequest.of(Duration.ofSeconds(60), "sh", "-c",
-                    "grep -q ' /data ' /proc/mounts && printf %s '" + text + "' > /data/keep.txt && cat /data/keep.txt"));
+                    "grep -q ' /data ' /proc/mounts && printf %s '" + text + "' > /data/keep.txt"
+                            + (sync ? " && sync" : "") + " && cat /data/keep.txt"));
             assertThat(result.exitCode()).as(new String(result.stderr(), StandardCharsets.UTF_8)).isZero();
             assertThat(new String(result.stdout(), StandardCharsets.UTF_8)).isEqualTo(text);
         }
