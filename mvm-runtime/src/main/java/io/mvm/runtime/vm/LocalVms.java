@@ -265,7 +265,8 @@ public final class LocalVms {
      * renamed into the orphans directory in one step (same filesystem), and only then is the rest
      * (sockets, logs, config drive, handle) removed there. So the data is always either in the VM
      * directory or in its orphan directory, never half-moved, and a crash at any point leaves no
-     * secret behind in an orphan.
+     * secrets file in an orphan. (A snapshot is the guest's memory, secrets included: orphan
+     * directories are 0700, like the VM directories they were.)
      *
      * @return the orphan directory, or empty when there was no such VM
      */
