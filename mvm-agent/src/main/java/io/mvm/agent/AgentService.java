@@ -168,7 +168,9 @@ public final class AgentService implements AutoCloseable {
                 queue.enqueue(d.id());
             }
         }
-        for (var vm : observe()) {
+        // Peers as last recorded: asking every VMM of the node after every step would make a
+        // resync of N instances cost N² status queries.
+        for (var vm : runtime.observe(id)) {
             if (vm.tenant().equals(tenant) && !vm.id().equals(id)) {
                 queue.enqueue(vm.id());
             }
@@ -288,8 +290,13 @@ public final class AgentService implements AutoCloseable {
         try {
             while (!Thread.currentThread().isInterrupted()) {
                 Thread.sleep(settings.resyncInterval());
-                if (desired.current().authoritative()) {
-                    enqueueEverything();
+                try {
+                    if (desired.current().authoritative()) {
+                        enqueueEverything();
+                    }
+                } catch (RuntimeException | Error e) {
+                    // The resync is what catches missed events: one failed round must not end it.
+                    log.warn("resync round failed: {}", e.toString());
                 }
             }
         } catch (InterruptedException e) {
@@ -328,7 +335,7 @@ public final class AgentService implements AutoCloseable {
                         log.warn("observed-state report failed: {}", e.getMessage());
                         Thread.sleep(settings.coordinatorBackoff().base());
                     }
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | Error e) {
                     log.warn("observed-state report failed", e);
                     Thread.sleep(settings.coordinatorBackoff().base());
                 }
@@ -348,7 +355,7 @@ public final class AgentService implements AutoCloseable {
         for (var vm : observe()) {
             var history = restarts.get(vm.id());
             InstanceState state = executor.inFlight(vm.id()).orElseGet(() -> switch (vm.state()) {
-                case BUSY -> InstanceState.UNKNOWN;
+                case BUSY, UNKNOWN -> InstanceState.UNKNOWN;
                 case RUNNING -> InstanceState.RUNNING;
                 case WARM -> InstanceState.WARM;
                 case SLEEPING -> InstanceState.SLEEPING;
@@ -382,6 +389,16 @@ public final class AgentService implements AutoCloseable {
             reports.computeIfAbsent(e.getKey(), id -> new InstanceReport(id, InstanceState.DESTROYED,
                     OptionalLong.empty(), accelerator, Optional.empty(), e.getValue()));
         }
-        return new ObservedReport(snapshot.generation(), List.copyOf(reports.values()));
+        return new ObservedReport(snapshot.generation(), List.copyOf(reports.values()), orphans());
+    }
+
+    /** Empty (left out of the report) when they cannot be listed: the report must still go out. */
+    private Optional<List<io.mvm.agent.runtime.Orphan>> orphans() {
+        try {
+            return Optional.of(runtime.orphans());
+        } catch (RuntimeException e) {
+            log.warn("cannot list the node's orphaned data: {}", e.getMessage());
+            return Optional.empty();
+        }
     }
 }

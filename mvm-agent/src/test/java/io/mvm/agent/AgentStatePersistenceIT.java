@@ -99,6 +99,10 @@ class AgentStatePersistenceIT {
         @Override public void destroy(InstanceId id) {
             vms.remove(id);
         }
+        @Override public java.util.Optional<java.nio.file.Path> evict(InstanceId id, String reason) {
+            vms.remove(id);
+            return java.util.Optional.empty();
+        }
         @Override public void restart(InstanceSpec spec) {
             restarts.incrementAndGet();
             boot(spec.id());

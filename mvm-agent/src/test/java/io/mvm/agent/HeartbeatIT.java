@@ -69,6 +69,9 @@ class HeartbeatIT {
         @Override public void wake(InstanceSpec spec) {}
         @Override public void stop(InstanceId id) {}
         @Override public void destroy(InstanceId id) {}
+        @Override public java.util.Optional<java.nio.file.Path> evict(InstanceId id, String reason) {
+            return java.util.Optional.empty();
+        }
         @Override public void restart(InstanceSpec spec) {}
         @Override public boolean probeGuest(InstanceId id, Duration timeout) {
             return true;

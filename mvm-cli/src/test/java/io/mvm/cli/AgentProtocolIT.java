@@ -121,8 +121,11 @@ class AgentProtocolIT {
 
         InstanceId id = d.id();
         var event = new InstanceEvent(Instant.parse("2026-11-21T12:00:00Z"), id, "created", "booted");
+        // A node-level orphan the coordinator does not use yet: node routes read bodies leniently.
+        var orphan = new io.mvm.agent.runtime.Orphan("acme-old-1", java.nio.file.Path.of("/var/lib/mvm/orphans/x"), 1024,
+                "not in the desired state of generation 1", Instant.parse("2026-11-21T12:00:00Z"));
         var report = new ObservedReport(snapshot.generation(), List.of(new InstanceReport(id, InstanceState.RUNNING,
-                OptionalLong.of(4242), Accelerator.TCG, Optional.empty(), List.of(event))));
+                OptionalLong.of(4242), Accelerator.TCG, Optional.empty(), List.of(event))), Optional.of(List.of(orphan)));
         client.reportObserved(node, report);
         client.reportObserved(node, report);
         JsonNode instance = admin("GET", "/v1/instances/" + id, null);

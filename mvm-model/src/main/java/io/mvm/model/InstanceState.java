@@ -31,7 +31,10 @@ public enum InstanceState {
     STOPPED(true),
     /** Gave up after repeated failures; see last error. */
     FAILED(true),
-    /** The node that runs it is lost; state not known. */
+    /**
+     * State not known: the node that runs it is lost, or its VMM lives but did not answer a status
+     * query (never a reason to act on it; see docs/runtime.md).
+     */
     UNKNOWN(false),
     /** Gone for good. */
     DESTROYED(true);

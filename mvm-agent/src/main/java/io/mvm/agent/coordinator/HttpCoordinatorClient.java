@@ -106,7 +106,9 @@ public final class HttpCoordinatorClient implements CoordinatorClient {
                         i.lastError().orElse(null),
                         i.events().stream().map(e -> new Wire.EventBody(e.time().toString(), e.type(), e.message()))
                                 .toList()))
-                .toList());
+                .toList(),
+                report.orphans().map(list -> list.stream().map(o -> new Wire.OrphanBody(o.instanceId(),
+                        o.path().toString(), o.bytes(), o.reason(), o.at().toString())).toList()).orElse(null));
         send(post("v1/nodes/" + node + "/observed", body, requestTimeout), null);
     }
 

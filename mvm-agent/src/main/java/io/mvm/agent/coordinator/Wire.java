@@ -35,7 +35,12 @@ final class Wire {
     record ObservedInstanceBody(String id, String state, Long pid, String accelerator, String lastError,
                                 List<EventBody> events) {}
 
-    record ObservedRequest(long desiredGeneration, List<ObservedInstanceBody> instances) {}
+    /** {@code orphans} is left out when the agent could not list them (never sent as "none"). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record ObservedRequest(long desiredGeneration, List<ObservedInstanceBody> instances, List<OrphanBody> orphans) {}
+
+    /** Data set aside on the node: {@code at} is an ISO-8601 instant, {@code bytes} the kept files' size. */
+    record OrphanBody(String instanceId, String path, long bytes, String reason, String at) {}
 
     record Problem(String title, String detail, Integer status) {}
 }

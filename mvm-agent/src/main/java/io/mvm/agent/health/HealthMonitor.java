@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
  *       also looks for VMs the runtime reports CRASHED (catches deaths while the agent was down).</li>
  *   <li>Guest health: every running VM's guest agent is probed each tick, concurrently.</li>
  * </ul>
- * The tick body never throws, so one bad probe cannot stop monitoring.
+ * The tick body never throws, not even an {@link Error} from the runtime, so one bad probe or
+ * round cannot stop monitoring for good.
  */
 public final class HealthMonitor {
     private static final Logger log = LoggerFactory.getLogger(HealthMonitor.class);
@@ -85,8 +86,8 @@ public final class HealthMonitor {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            log.warn("health check round failed: {}", e.getMessage());
+        } catch (RuntimeException | Error e) {
+            log.warn("health check round failed: {}", e.toString());
         }
     }
 
@@ -94,7 +95,7 @@ public final class HealthMonitor {
         boolean answered;
         try {
             answered = runtime.probeGuest(vm.id(), probeTimeout);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             answered = false;
         }
         if (registry.record(vm.id(), answered)) {
@@ -116,7 +117,7 @@ public final class HealthMonitor {
     /** After a watched VMM exited: a crash only if the runtime says so (a planned stop or sleep is not). */
     private void recordIfCrashed(InstanceId id) {
         try {
-            runtime.observe().stream()
+            runtime.observe(id).stream()
                     .filter(v -> v.id().equals(id) && v.state() == VmState.CRASHED)
                     .findFirst()
                     .ifPresent(this::recordCrash);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.mvm.agent.relay.GuestAccess;
 import io.mvm.agent.runtime.InstanceRuntime;
 import io.mvm.agent.runtime.LocalVm;
+import io.mvm.agent.runtime.Orphan;
 import io.mvm.core.netpolicy.HostNetworkSpec;
 import io.mvm.core.reconcile.InstanceSpec;
 import io.mvm.core.reconcile.VmState;
@@ -98,10 +99,26 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
 
     @Override
     public List<LocalVm> observe() {
+        return toLocalVms(vms.list());
+    }
+
+    @Override
+    public List<LocalVm> observe(InstanceId focus) {
+        var statuses = new ArrayList<VmStatus>();
+        for (var recorded : vms.listRecorded()) {
+            if (!recorded.name().equals(focus.value())) {
+                statuses.add(recorded);
+            }
+        }
+        vms.find(focus.value()).ifPresent(statuses::add);
+        return toLocalVms(statuses);
+    }
+
+    private List<LocalVm> toLocalVms(List<VmStatus> statuses) {
         var byId = new TreeMap<String, InstanceRecord>();
         readRecords().forEach(r -> byId.put(r.id(), r));
         var out = new ArrayList<LocalVm>();
-        for (var status : vms.list()) {
+        for (var status : statuses) {
             var record = byId.get(status.name());
             if (record == null) {
                 continue; // not an agent instance (e.g. made with `mvm vm run` in this data dir)
@@ -204,6 +221,31 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
         }
         deleteRecord(id);
         syncNetwork();
+    }
+
+    @Override
+    public Optional<Path> evict(InstanceId id, String reason) {
+        var current = status(id);
+        Optional<Path> kept = Optional.empty();
+        if (current.isPresent()) {
+            if (current.get().state() == InstanceState.FAILED) {
+                killStrayVmm(id);
+            }
+            kept = vms.setAside(id.value(), reason, STOP_GRACE);
+            kept.ifPresent(path -> log.warn("instance {} is no longer in this node's desired state ({}): its VMM is"
+                    + " ended and its data disk and snapshot are kept in {}; remove that directory once the instance's"
+                    + " data is safe elsewhere (docs/operations.md, \"Orphaned data\")", id, reason, path));
+        }
+        deleteRecord(id);
+        syncNetwork();
+        return kept;
+    }
+
+    @Override
+    public List<Orphan> orphans() {
+        return vms.orphans().list().stream()
+                .map(o -> new Orphan(o.name(), o.path(), o.bytes(), o.reason(), o.at()))
+                .toList();
     }
 
     @Override
@@ -338,6 +380,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
             case SLEEPING -> VmState.SLEEPING;
             case STOPPED -> VmState.STOPPED;
             case FAILED -> VmState.CRASHED;
+            case UNKNOWN -> VmState.UNKNOWN;
             default -> VmState.BUSY;
         };
     }
@@ -375,8 +418,9 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
 
     // ------------------------------------------------------------------ records
 
+    /** This VM alone (one status query, not one per VM of the node). */
     private Optional<VmStatus> status(InstanceId id) {
-        return vms.list().stream().filter(s -> s.name().equals(id.value())).findFirst();
+        return vms.find(id.value());
     }
 
     private VmStatus requireStatus(InstanceId id) {

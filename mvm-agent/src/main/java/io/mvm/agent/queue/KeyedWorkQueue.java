@@ -25,6 +25,12 @@ import org.slf4j.LoggerFactory;
  * waiting is not added twice; a key whose pass is running is marked dirty and runs once more after
  * it. At most one pass per key runs at a time, on virtual threads. A pass ends as
  * {@link PassResult}: done, requeue-after, or failed (retried with per-key exponential backoff).
+ *
+ * <p>A failure's backoff is kept whatever else happens to the key: an event (a resync, a peer's
+ * change) only marks it, and the pass runs when the backoff ends. Otherwise a key that fails at
+ * once on every pass would be retried at the rate of unrelated events instead of backing off.
+ * A pass that throws anything, an {@link Error} included, counts as failed: the worker survives
+ * and the key never stays marked running.
  */
 public final class KeyedWorkQueue<K> implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(KeyedWorkQueue.class);
@@ -45,7 +51,8 @@ public final class KeyedWorkQueue<K> implements AutoCloseable {
     private final ScheduledExecutorService timer;
     private boolean closed;
 
-    private record Delayed(long dueNanos, ScheduledFuture<?> future) {}
+    /** @param backoff whether this is a failure's retry, which events must not bring forward */
+    private record Delayed(long dueNanos, ScheduledFuture<?> future, boolean backoff) {}
 
     public KeyedWorkQueue(String name, int workers, ExponentialBackoff failureBackoff, Function<K, PassResult> pass) {
         if (workers < 1) {
@@ -69,7 +76,10 @@ public final class KeyedWorkQueue<K> implements AutoCloseable {
         }
     }
 
-    /** Mark {@code key} for a pass as soon as a worker is free. */
+    /**
+     * Mark {@code key} for a pass as soon as a worker is free, or when its failure backoff ends if
+     * its last pass failed.
+     */
     public void enqueue(K key) {
         Objects.requireNonNull(key, "key");
         lock.lock();
@@ -77,8 +87,12 @@ public final class KeyedWorkQueue<K> implements AutoCloseable {
             if (closed) {
                 return;
             }
-            var d = delayed.remove(key);
+            var d = delayed.get(key);
+            if (d != null && d.backoff()) {
+                return; // the retry already scheduled reads the latest state anyway
+            }
             if (d != null) {
+                delayed.remove(key);
                 d.future().cancel(false);
             }
             if (running.contains(key)) {
@@ -95,12 +109,19 @@ public final class KeyedWorkQueue<K> implements AutoCloseable {
         keys.forEach(this::enqueue);
     }
 
-    /** Mark {@code key} for a pass after {@code delay}; an earlier pending time wins. */
+    /**
+     * Mark {@code key} for a pass after {@code delay}; an earlier pending time wins, except over a
+     * failure's backoff, which is kept.
+     */
     public void enqueueAfter(K key, Duration delay) {
         if (delay.isZero() || delay.isNegative()) {
             enqueue(key);
             return;
         }
+        schedule(key, delay, false);
+    }
+
+    private void schedule(K key, Duration delay, boolean backoff) {
         lock.lock();
         try {
             if (closed || waiting.contains(key)) {
@@ -108,14 +129,14 @@ public final class KeyedWorkQueue<K> implements AutoCloseable {
             }
             long due = System.nanoTime() + delay.toNanos();
             var existing = delayed.get(key);
-            if (existing != null && existing.dueNanos() - due <= 0) {
+            if (existing != null && !backoff && (existing.backoff() || existing.dueNanos() - due <= 0)) {
                 return;
             }
             if (existing != null) {
                 existing.future().cancel(false);
             }
             var future = timer.schedule(() -> fire(key, due), delay.toNanos(), TimeUnit.NANOSECONDS);
-            delayed.put(key, new Delayed(due, future));
+            delayed.put(key, new Delayed(due, future, backoff));
         } finally {
             lock.unlock();
         }
@@ -125,13 +146,18 @@ public final class KeyedWorkQueue<K> implements AutoCloseable {
         lock.lock();
         try {
             var d = delayed.get(key);
-            if (d == null || d.dueNanos() != due) {
+            if (closed || d == null || d.dueNanos() != due) {
                 return;
+            }
+            delayed.remove(key);
+            if (running.contains(key)) {
+                dirty.add(key);
+            } else if (waiting.add(key)) {
+                ready.signal();
             }
         } finally {
             lock.unlock();
         }
-        enqueue(key);
     }
 
     /** Keys waiting, running or scheduled; for tests and diagnostics. */
@@ -167,7 +193,12 @@ public final class KeyedWorkQueue<K> implements AutoCloseable {
             PassResult result;
             try {
                 result = pass.apply(key);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
+                // An Error too (an assertion, a stack overflow in one pass): if it ended the worker,
+                // the key would stay "running" for ever and no event could bring it back.
+                if (e instanceof Error) {
+                    log.error("{}: pass for {} threw", name, key, e);
+                }
                 result = PassResult.failed(e);
             }
             if (Thread.currentThread().isInterrupted()) {
@@ -179,6 +210,7 @@ public final class KeyedWorkQueue<K> implements AutoCloseable {
 
     private void finish(K key, PassResult result) {
         Duration retryIn = null;
+        boolean backoff = false;
         lock.lock();
         try {
             running.remove(key);
@@ -192,11 +224,13 @@ public final class KeyedWorkQueue<K> implements AutoCloseable {
                 case PassResult.Failed f -> {
                     int n = failures.merge(key, 1, Integer::sum);
                     retryIn = failureBackoff.delay(n);
+                    backoff = true;
                     log.warn("{}: pass for {} failed (attempt {}), retrying in {}: {}", name, key, n, retryIn,
                             f.cause().getMessage());
                 }
             }
-            if (again && !closed && waiting.add(key)) {
+            // An event during a failed pass waits for the backoff: the retry reads the latest state.
+            if (again && !backoff && !closed && waiting.add(key)) {
                 ready.signal();
                 retryIn = null;
             }
@@ -204,7 +238,11 @@ public final class KeyedWorkQueue<K> implements AutoCloseable {
             lock.unlock();
         }
         if (retryIn != null) {
-            enqueueAfter(key, retryIn);
+            if (backoff) {
+                schedule(key, retryIn, true);
+            } else {
+                enqueueAfter(key, retryIn);
+            }
         }
     }
 

@@ -78,7 +78,7 @@ public final class InstanceReconciler {
             return PassResult.done();
         }
         try {
-            var observed = observe();
+            var observed = runtime.observe(id).stream().map(this::toObserved).toList();
             var wanted = snapshot.instances().stream().filter(d -> d.id().equals(id)).findFirst().orElse(null);
             var mine = observed.stream().filter(o -> o.id().equals(id)).findFirst();
             var now = clock.instant();

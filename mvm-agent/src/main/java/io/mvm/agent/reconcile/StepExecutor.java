@@ -88,6 +88,12 @@ public final class StepExecutor {
                     restarts.forget(id);
                     record(id, "destroyed", s.reason());
                 }
+                case Step.EvictInstance s -> {
+                    var kept = runtime.evict(id, s.reason());
+                    restarts.forget(id);
+                    record(id, "orphaned", s.reason() + "; VMM ended, data disk and snapshot kept"
+                            + kept.map(p -> " in " + p).orElse(""));
+                }
                 case Step.MarkFailed s -> {
                     restarts.recordGaveUp(id, s.reason(), desired);
                     record(id, "failed", s.reason());
@@ -114,6 +120,7 @@ public final class StepExecutor {
             case Step.SleepInstance s -> InstanceState.SNAPSHOTTING;
             case Step.StopInstance s -> InstanceState.STOPPING;
             case Step.DestroyInstance s -> InstanceState.STOPPING;
+            case Step.EvictInstance s -> InstanceState.STOPPING;
             case Step.MarkFailed s -> InstanceState.FAILED;
         };
     }

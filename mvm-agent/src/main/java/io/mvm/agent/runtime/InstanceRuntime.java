@@ -3,8 +3,10 @@ package io.mvm.agent.runtime;
 import io.mvm.core.reconcile.InstanceSpec;
 import io.mvm.model.Accelerator;
 import io.mvm.model.InstanceId;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The port through which the agent acts on VMs: exactly the operations reconcile steps need, plus
@@ -26,8 +28,21 @@ import java.util.List;
  */
 public interface InstanceRuntime {
 
-    /** Every VM this node has, in any state. Cheap enough to call on every reconcile pass. */
+    /**
+     * Every VM this node has, in any state, each checked live (for QEMU: one QMP status query per
+     * live VM). For reports and start-up; a reconcile pass uses {@link #observe(InstanceId)}.
+     */
     List<LocalVm> observe();
+
+    /**
+     * Every VM this node has, with {@code focus} checked live and the others as last recorded: what
+     * one instance's reconcile pass needs (its own state, and its tenant peers for the role order)
+     * at the cost of one check, so that a pass over every instance is not N² checks. A VM whose
+     * state cannot be read this time is {@link io.mvm.core.reconcile.VmState#UNKNOWN}.
+     */
+    default List<LocalVm> observe(InstanceId focus) {
+        return observe();
+    }
 
     /** Create drives (data, secrets, config as the role needs) and boot. */
     void create(InstanceSpec spec);
@@ -53,8 +68,22 @@ public interface InstanceRuntime {
     /** End the VMM and drop any snapshot; drives kept. */
     void stop(InstanceId id);
 
-    /** Remove the VM, its drives, snapshot and handle. */
+    /** Remove the VM, its drives, snapshot and handle: the instance is desired destroyed. */
     void destroy(InstanceId id);
+
+    /**
+     * Remove a VM the desired state no longer names without losing its data: end the VMM, keep
+     * the data disk and any snapshot aside (see {@link #orphans()}), remove the rest. The instance
+     * may have moved to another node while this one was away, with this disk its only copy.
+     *
+     * @return where the data was kept, empty when there was no VM
+     */
+    Optional<Path> evict(InstanceId id, String reason);
+
+    /** The data {@link #evict} set aside that is still there (an operator removes it). */
+    default List<Orphan> orphans() {
+        return List.of();
+    }
 
     /** Tear down a dead or hung VMM and boot again from the kept drives. */
     void restart(InstanceSpec spec);

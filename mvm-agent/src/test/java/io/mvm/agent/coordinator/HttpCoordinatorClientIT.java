@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.mvm.agent.events.InstanceEvent;
+import io.mvm.agent.runtime.Orphan;
 import io.mvm.core.placement.Capacity;
 import io.mvm.core.reconcile.Target;
 import io.mvm.model.Accelerator;
@@ -21,6 +22,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -167,6 +169,19 @@ class HttpCoordinatorClientIT {
                    "events": [{"time": "2026-11-21T11:59:58Z", "type": "created", "message": "booted"}]},
                   {"id": "acme-w-2", "state": "failed", "accelerator": "tcg",
                    "last_error": "the VMM exited unexpectedly; gave up after 5 restarts", "events": []}]}"""));
+    }
+
+    @Test
+    void reportsTheNodesOrphanedDataAsANodeLevelArray() throws Exception {
+        client.reportObserved(NODE, new ObservedReport(7, List.of(), Optional.of(List.of(new Orphan("acme-w-3",
+                Path.of("/var/lib/mvm/orphans/acme-w-3-20261203T100000.000Z"), 67108864L,
+                "not in the desired state of generation 7", Instant.parse("2026-12-03T10:00:00Z"))))));
+
+        assertThat(requests.getFirst().body()).isEqualTo(json.readTree("""
+                {"desired_generation": 7, "instances": [], "orphans": [
+                  {"instance_id": "acme-w-3", "path": "/var/lib/mvm/orphans/acme-w-3-20261203T100000.000Z",
+                   "bytes": 67108864, "reason": "not in the desired state of generation 7",
+                   "at": "2026-12-03T10:00:00Z"}]}"""));
     }
 
     @Test

@@ -33,9 +33,14 @@ class HealthMonitorIT {
     static final class ObservingRuntime implements InstanceRuntime {
         final AtomicReference<LocalVm> vm = new AtomicReference<>();
         final AtomicBoolean guestAnswers = new AtomicBoolean(true);
+        final AtomicReference<Error> nextObserveError = new AtomicReference<>();
 
         @Override
         public List<LocalVm> observe() {
+            var error = nextObserveError.getAndSet(null);
+            if (error != null) {
+                throw error;
+            }
             var v = vm.get();
             return v == null ? List.of() : List.of(v);
         }
@@ -58,6 +63,9 @@ class HealthMonitorIT {
         @Override public void wake(InstanceSpec spec) { throw new UnsupportedOperationException(); }
         @Override public void stop(InstanceId id) { throw new UnsupportedOperationException(); }
         @Override public void destroy(InstanceId id) { throw new UnsupportedOperationException(); }
+        @Override public Optional<java.nio.file.Path> evict(InstanceId id, String reason) {
+            throw new UnsupportedOperationException();
+        }
         @Override public void restart(InstanceSpec spec) { throw new UnsupportedOperationException(); }
     }
 
@@ -120,5 +128,22 @@ class HealthMonitorIT {
         runtime.guestAnswers.set(true);
         monitor.tick();
         assertThat(registry.health(ID)).isEqualTo(GuestHealth.RESPONSIVE);
+    }
+
+    @Test
+    void aRoundThatThrowsAnErrorDoesNotEndMonitoring() {
+        var runtime = new ObservingRuntime();
+        var enqueued = new CopyOnWriteArrayList<InstanceId>();
+        var monitor = new HealthMonitor(runtime, new HealthRegistry(2), enqueued::add, new EventOutbox(10), CLOCK,
+                Duration.ofMillis(100));
+        runtime.vm.set(vm(VmState.CRASHED, OptionalLong.empty()));
+        runtime.nextObserveError.set(new AssertionError("a bug in the runtime"));
+
+        // Thrown out of tick(), the Error would end HealthMonitor.run()'s loop and with it every
+        // later health verdict of the node.
+        monitor.tick();
+        monitor.tick();
+
+        assertThat(enqueued).containsExactly(ID);
     }
 }

@@ -6,6 +6,7 @@ import io.mvm.agent.coordinator.NodeRegistration;
 import io.mvm.agent.coordinator.ObservedReport;
 import io.mvm.agent.coordinator.Registration;
 import io.mvm.agent.events.InstanceEvent;
+import io.mvm.agent.runtime.Orphan;
 import io.mvm.core.reconcile.DesiredInstance;
 import io.mvm.core.reconcile.DesiredSnapshot;
 import io.mvm.model.InstanceId;
@@ -30,6 +31,7 @@ final class ScriptedCoordinator implements CoordinatorClient {
     private final Map<InstanceId, InstanceState> observed = new ConcurrentHashMap<>();
     private final Map<InstanceId, InstanceReport> reports = new ConcurrentHashMap<>();
     private final List<InstanceEvent> events = new ArrayList<>();
+    private volatile Optional<List<Orphan>> orphans = Optional.empty();
 
     synchronized void want(List<DesiredInstance> instances) {
         desired = List.copyOf(instances);
@@ -48,6 +50,11 @@ final class ScriptedCoordinator implements CoordinatorClient {
     /** The instance's entry in the last observed report. */
     Optional<InstanceReport> report(InstanceId id) {
         return Optional.ofNullable(reports.get(id));
+    }
+
+    /** The node-level orphans of the last observed report (empty: the report had none listed). */
+    Optional<List<Orphan>> orphans() {
+        return orphans;
     }
 
     synchronized List<InstanceEvent> events(InstanceId id) {
@@ -85,6 +92,7 @@ final class ScriptedCoordinator implements CoordinatorClient {
     public synchronized void reportObserved(NodeId node, ObservedReport report) {
         observed.clear();
         reports.clear();
+        orphans = report.orphans();
         for (InstanceReport i : report.instances()) {
             observed.put(i.id(), i.state());
             reports.put(i.id(), i);

@@ -18,8 +18,15 @@ class KeyedWorkQueueIT {
     static final ExponentialBackoff FAST = new ExponentialBackoff(Duration.ofMillis(10), Duration.ofMillis(80));
     KeyedWorkQueue<String> queue;
 
+    /** A backoff no test waits out: a pass that runs again after a failure was brought forward. */
+    static final ExponentialBackoff HOUR = new ExponentialBackoff(Duration.ofHours(1), Duration.ofHours(2));
+
     KeyedWorkQueue<String> start(int workers, Function<String, PassResult> pass) {
-        queue = new KeyedWorkQueue<>("test", workers, FAST, pass);
+        return start(workers, FAST, pass);
+    }
+
+    KeyedWorkQueue<String> start(int workers, ExponentialBackoff backoff, Function<String, PassResult> pass) {
+        queue = new KeyedWorkQueue<>("test", workers, backoff, pass);
         queue.start();
         return queue;
     }
@@ -111,6 +118,71 @@ class KeyedWorkQueueIT {
         queue.enqueue("bad");
         queue.enqueue("good");
         await().atMost(Duration.ofSeconds(30)).until(() -> passes.get() >= 3 && queue.pending() == 0);
+    }
+
+    @Test
+    void aPassThatThrowsAnErrorIsAFailureAndNeitherTheKeyNorTheWorkerIsLost() {
+        var passes = new ConcurrentHashMap<String, AtomicInteger>();
+        start(1, key -> {
+            if (passes.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet() == 1 && key.equals("bad")) {
+                throw new AssertionError("a bug in one pass");
+            }
+            return PassResult.done();
+        });
+
+        queue.enqueue("bad");
+        await().atMost(Duration.ofSeconds(30)).until(() -> passes.containsKey("bad"));
+        queue.enqueue("good");
+
+        // The failed "bad" is retried after its backoff; the only worker is still there for "good".
+        await().atMost(Duration.ofSeconds(30)).until(() -> queue.pending() == 0
+                && passes.getOrDefault("bad", new AtomicInteger()).get() == 2
+                && passes.getOrDefault("good", new AtomicInteger()).get() == 1);
+    }
+
+    @Test
+    void anEventDoesNotCancelAFailuresBackoff() {
+        var passes = new AtomicInteger();
+        start(1, HOUR, key -> {
+            passes.incrementAndGet();
+            return PassResult.failed(new IllegalStateException("fails at once, every time"));
+        });
+
+        queue.enqueue("k");
+        await().atMost(Duration.ofSeconds(30)).until(() -> passes.get() == 1 && queue.pending() == 1);
+        for (int i = 0; i < 10; i++) {
+            queue.enqueue("k");
+            queue.enqueueAfter("k", Duration.ofMillis(1));
+        }
+
+        // The retry stays an hour away: no event brings a failing key forward.
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
+                .until(() -> passes.get() == 1 && queue.pending() == 1);
+    }
+
+    @Test
+    void anEventDuringAFailingPassWaitsForTheBackoff() throws Exception {
+        var passes = new AtomicInteger();
+        var inPass = new CountDownLatch(1);
+        var release = new CountDownLatch(1);
+        start(1, HOUR, key -> {
+            passes.incrementAndGet();
+            inPass.countDown();
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return PassResult.failed(new IllegalStateException("fails"));
+        });
+
+        queue.enqueue("k");
+        assertThat(inPass.await(30, TimeUnit.SECONDS)).isTrue();
+        queue.enqueue("k"); // marks the running key dirty
+        release.countDown();
+
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
+                .until(() -> passes.get() == 1 && queue.pending() == 1);
     }
 
     @Test

@@ -53,6 +53,10 @@ class InstanceReconcilerTest {
         @Override public void wake(InstanceSpec spec) { calls.add("wake"); }
         @Override public void stop(InstanceId id) { calls.add("stop"); }
         @Override public void destroy(InstanceId id) { calls.add("destroy"); }
+        @Override public Optional<java.nio.file.Path> evict(InstanceId id, String reason) {
+            calls.add("evict");
+            return Optional.empty();
+        }
         @Override public void restart(InstanceSpec spec) { calls.add("restart"); }
         @Override public boolean probeGuest(InstanceId id, Duration timeout) { return true; }
         @Override public Accelerator accelerator() { return Accelerator.TCG; }

@@ -35,7 +35,7 @@ class AgentAdoptionIT {
     }
 
     @Test
-    void doesNothingUntilTheCoordinatorAnswersThenDestroysWhatItDoesNotWant() {
+    void doesNothingUntilTheCoordinatorAnswersThenEvictsWhatItDoesNotWant() {
         var runtime = new FakeRuntime(node, clock, 7);
         runtime.create(spec("old-1"));
         runtime.create(spec("old-2"));
@@ -57,7 +57,7 @@ class AgentAdoptionIT {
             await().atMost(Duration.ofSeconds(60)).until(() -> runtime.states().isEmpty());
             assertThat(agent.desiredGeneration()).isPresent();
             assertThat(runtime.journal).extracting(FakeRuntime.Op::verb)
-                    .containsExactly("create", "create", "destroy", "destroy");
+                    .containsExactly("create", "create", "evict", "evict");
         }
     }
 }

@@ -193,6 +193,13 @@ final class FakeRuntime implements InstanceRuntime {
         operate(id, "destroy", () -> vms.get(id), vm -> vms.remove(id), vm -> { });
     }
 
+    /** The VM goes as with destroy; this runtime has no data to keep (LocalInstanceRuntime does). */
+    @Override
+    public java.util.Optional<java.nio.file.Path> evict(InstanceId id, String reason) {
+        operate(id, "evict", () -> vms.get(id), vm -> vms.remove(id), vm -> { });
+        return java.util.Optional.empty();
+    }
+
     @Override
     public synchronized boolean probeGuest(InstanceId id, Duration timeout) {
         var vm = vms.get(id);

@@ -117,8 +117,8 @@ public final class Scheduler {
         Set<NodeId> lost = allNodes.stream().filter(n -> !n.ready()).map(Node::id).collect(Collectors.toSet());
         List<Instance> all = new ArrayList<>();
         for (Instance i : instances.listAll(tx)) {
-            // A lost node cannot confirm a destroy, and need not: an agent destroys whatever its
-            // (complete) list omits, so the record can go now and a returning node cleans up.
+            // A lost node cannot confirm a destroy, and need not: an agent evicts whatever its (complete)
+            // list omits (VMM stopped, data kept aside as an orphan), so the record can go now.
             if (i.desired() == DesiredState.DESTROYED && i.node().map(lost::contains).orElse(false)) {
                 instances.delete(tx, i.id());
                 log.info("instance {} wanted destroyed on lost node {}: forgotten", i.id(), i.node().get());

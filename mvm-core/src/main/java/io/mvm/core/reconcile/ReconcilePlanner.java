@@ -28,8 +28,9 @@ import java.util.TreeSet;
  *       desired running but not running; a step that takes an instance down waits while an
  *       instance of a later role of the same tenant that is not desired running still has work
  *       left to reach its target.</li>
- *   <li>VMs the desired state does not name are destroyed only when the snapshot is
- *       authoritative; before that nothing is created or destroyed at all.</li>
+ *   <li>VMs the desired state does not name are evicted (VMM ended, data kept aside) only when
+ *       the snapshot is authoritative; before that nothing is created or removed at all. Only an
+ *       instance desired {@code destroyed} is destroyed with its data.</li>
  *   <li>A crashed VMM or an unresponsive guest is restarted when its backoff allows; after
  *       {@link PlannerSettings#maxRestarts()} restarts it is marked failed instead.</li>
  * </ul>
@@ -37,6 +38,8 @@ import java.util.TreeSet;
 public final class ReconcilePlanner {
     private static final String UNCONFIRMED = "waiting for the coordinator to confirm the desired state";
     private static final String BUSY = "an operation on it is still under way";
+    private static final String UNKNOWN = "the runtime could not read its state (its VMM's monitor did not answer);"
+            + " looking again";
 
     private final PlannerSettings settings;
 
@@ -106,8 +109,14 @@ public final class ReconcilePlanner {
         if (o != null && o.state() == VmState.BUSY) {
             return hold(o.id(), BUSY);
         }
+        if (o != null && o.state() == VmState.UNKNOWN) {
+            // Not knowing is no reason to act: a restart or a destroy would kill a VMM that may be
+            // perfectly healthy. The runtime itself turns a monitor that stays silent into CRASHED.
+            return hold(o.id(), UNKNOWN);
+        }
         if (d == null) {
-            return act(new Step.DestroyInstance(o.id(), o.tenant(), o.role(),
+            // Omitted is not "destroyed": the instance may live on elsewhere and need this data.
+            return act(new Step.EvictInstance(o.id(), o.tenant(), o.role(),
                     "not in the desired state of generation " + generation));
         }
         var spec = d.spec();
@@ -119,6 +128,7 @@ public final class ReconcilePlanner {
         }
         return switch (o.state()) {
             case BUSY -> hold(o.id(), BUSY);
+            case UNKNOWN -> hold(o.id(), UNKNOWN);
             case CRASHED -> d.target() == Target.STOPPED
                     ? act(new Step.StopInstance(o.id(), o.tenant(), o.role()))
                     : restart(spec, "the VMM exited unexpectedly", history, now);

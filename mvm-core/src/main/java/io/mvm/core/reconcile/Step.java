@@ -73,8 +73,17 @@ public sealed interface Step {
         public Direction direction() { return Direction.DOWN; }
     }
 
-    /** Remove the VM and everything it has on this node. */
+    /** Remove the VM and everything it has on this node: the user asked for it (desired destroyed). */
     record DestroyInstance(InstanceId instance, TenantId tenant, Role role, String reason) implements Step {
+        public Direction direction() { return Direction.DOWN; }
+    }
+
+    /**
+     * Remove a VM the desired state no longer names, but not its data: nobody asked for that, and
+     * the instance may have moved to another node with this disk as its only copy. The VMM is
+     * ended and the data disk and snapshot are set aside as an orphan for an operator.
+     */
+    record EvictInstance(InstanceId instance, TenantId tenant, Role role, String reason) implements Step {
         public Direction direction() { return Direction.DOWN; }
     }
 

@@ -16,5 +16,11 @@ public enum VmState {
     /** No VMM process and no snapshot; drives kept. */
     STOPPED,
     /** The VMM process died although nobody asked it to stop. */
-    CRASHED
+    CRASHED,
+    /**
+     * The VMM process lives but the runtime could not read its state this time (its monitor did
+     * not answer). Never acted on: look again. A monitor silent past the runtime's deadline is
+     * reported CRASHED instead.
+     */
+    UNKNOWN
 }

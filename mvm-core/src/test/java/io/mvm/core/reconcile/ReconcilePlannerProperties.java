@@ -92,6 +92,7 @@ class ReconcilePlannerProperties {
             case Step.SleepInstance s -> observed.put(id, base.withState(VmState.SLEEPING));
             case Step.StopInstance s -> observed.put(id, base.withState(VmState.STOPPED));
             case Step.DestroyInstance s -> observed.remove(id);
+            case Step.EvictInstance s -> observed.remove(id);
             case Step.MarkFailed s -> restarts.put(id, new RestartHistory(2, NOW, true, s.reason()));
         }
     }

@@ -43,31 +43,31 @@ class ReconcilePlannerTest {
                 {VmState.RUNNING, Target.SLEEPING, Step.SleepInstance.class},
                 {VmState.RUNNING, Target.STOPPED, Step.StopInstance.class},
                 {VmState.RUNNING, Target.DESTROYED, Step.DestroyInstance.class},
-                {VmState.RUNNING, null, Step.DestroyInstance.class},
+                {VmState.RUNNING, null, Step.EvictInstance.class},
                 {VmState.WARM, Target.RUNNING, Step.ResumeInstance.class},
                 {VmState.WARM, Target.WARM, null},
                 {VmState.WARM, Target.SLEEPING, Step.SleepInstance.class},
                 {VmState.WARM, Target.STOPPED, Step.StopInstance.class},
                 {VmState.WARM, Target.DESTROYED, Step.DestroyInstance.class},
-                {VmState.WARM, null, Step.DestroyInstance.class},
+                {VmState.WARM, null, Step.EvictInstance.class},
                 {VmState.SLEEPING, Target.RUNNING, Step.WakeInstance.class},
                 {VmState.SLEEPING, Target.WARM, Step.WakeInstance.class},
                 {VmState.SLEEPING, Target.SLEEPING, null},
                 {VmState.SLEEPING, Target.STOPPED, Step.StopInstance.class},
                 {VmState.SLEEPING, Target.DESTROYED, Step.DestroyInstance.class},
-                {VmState.SLEEPING, null, Step.DestroyInstance.class},
+                {VmState.SLEEPING, null, Step.EvictInstance.class},
                 {VmState.STOPPED, Target.RUNNING, Step.StartInstance.class},
                 {VmState.STOPPED, Target.WARM, Step.StartInstance.class},
                 {VmState.STOPPED, Target.SLEEPING, Step.StartInstance.class},
                 {VmState.STOPPED, Target.STOPPED, null},
                 {VmState.STOPPED, Target.DESTROYED, Step.DestroyInstance.class},
-                {VmState.STOPPED, null, Step.DestroyInstance.class},
+                {VmState.STOPPED, null, Step.EvictInstance.class},
                 {VmState.CRASHED, Target.RUNNING, Step.RestartInstance.class},
                 {VmState.CRASHED, Target.WARM, Step.RestartInstance.class},
                 {VmState.CRASHED, Target.SLEEPING, Step.RestartInstance.class},
                 {VmState.CRASHED, Target.STOPPED, Step.StopInstance.class},
                 {VmState.CRASHED, Target.DESTROYED, Step.DestroyInstance.class},
-                {VmState.CRASHED, null, Step.DestroyInstance.class},
+                {VmState.CRASHED, null, Step.EvictInstance.class},
         };
         for (var r : rows) {
             table.add(Arguments.of(r[0], r[1], r[2]));
@@ -95,6 +95,22 @@ class ReconcilePlannerTest {
         var plan = plan(desired(want("w1", Role.WORKER, target)), seen("w1", Role.WORKER, VmState.BUSY));
         assertThat(plan.steps()).isEmpty();
         assertThat(plan.waitFor(id("w1"))).hasValueSatisfying(w -> assertThat(w.reason()).contains("under way"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("targets")
+    void anInstanceWhoseStateCouldNotBeReadIsNeverActedOn(Target target) {
+        // Today a monitor that did not answer read as CRASHED: restarted, i.e. its VMM killed.
+        var plan = plan(desired(want("w1", Role.WORKER, target)), seen("w1", Role.WORKER, VmState.UNKNOWN));
+        assertThat(plan.steps()).isEmpty();
+        assertThat(plan.waitFor(id("w1"))).hasValueSatisfying(w -> assertThat(w.reason()).contains("could not read"));
+    }
+
+    @Test
+    void anUnnamedInstanceWhoseStateCouldNotBeReadIsNotRemoved() {
+        var plan = plan(desired(), seen("w1", Role.WORKER, VmState.UNKNOWN));
+        assertThat(plan.steps()).isEmpty();
+        assertThat(plan.waitFor(id("w1"))).isPresent();
     }
 
     static Stream<Target> targets() {
@@ -224,9 +240,9 @@ class ReconcilePlannerTest {
     }
 
     @Test
-    void orphansAreDestroyedInReverseRoleOrder() {
+    void unnamedVmsAreEvictedNotDestroyedInReverseRoleOrder() {
         var plan = plan(desired(), seen("g1", Role.GATEWAY, VmState.RUNNING), seen("w1", Role.WORKER, VmState.WARM));
-        assertThat(plan.steps()).singleElement().isInstanceOfSatisfying(Step.DestroyInstance.class, s -> {
+        assertThat(plan.steps()).singleElement().isInstanceOfSatisfying(Step.EvictInstance.class, s -> {
             assertThat(s.instance()).isEqualTo(id("w1"));
             assertThat(s.reason()).isEqualTo("not in the desired state of generation 7");
         });
@@ -239,7 +255,7 @@ class ReconcilePlannerTest {
         var plan = plan(d, seen("g2", "beta", Role.GATEWAY, VmState.RUNNING), seen("x9", "acme", Role.WORKER,
                 VmState.RUNNING));
         assertThat(plan.steps()).extracting(s -> s.getClass().getSimpleName() + " " + s.instance())
-                .containsExactly("DestroyInstance x9", "StopInstance g2", "CreateInstance w1", "CreateInstance w2");
+                .containsExactly("EvictInstance x9", "StopInstance g2", "CreateInstance w1", "CreateInstance w2");
     }
 
     @Test

@@ -5,6 +5,7 @@ import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.Capabilities;
+import io.mvm.runtime.backend.ControlSilence;
 import io.mvm.runtime.backend.Fingerprint;
 import io.mvm.runtime.backend.HandleJournal;
 import io.mvm.runtime.backend.HypervisorBackend;
@@ -73,7 +74,21 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
      */
     static final String FIRECRACKER_BOOT_ARGS = "reboot=k panic=1 mvm.agent=vsock";
 
-    public record Settings(String binary, Duration bootTimeout, Duration controlTimeout) {
+    /**
+     * @param apiDeadline how long the API of a live VMM may stay silent before the VM is observed
+     *                    FAILED; until then an unanswered status read is UNKNOWN (see ControlSilence)
+     */
+    public record Settings(String binary, Duration bootTimeout, Duration controlTimeout, Duration apiDeadline) {
+        public Settings {
+            if (apiDeadline == null || apiDeadline.isNegative() || apiDeadline.isZero()) {
+                throw MvmException.invalid("the API deadline must be positive, got " + apiDeadline);
+            }
+        }
+
+        public Settings(String binary, Duration bootTimeout, Duration controlTimeout) {
+            this(binary, bootTimeout, controlTimeout, Duration.ofSeconds(60));
+        }
+
         public static Settings defaults() {
             return new Settings("firecracker", Duration.ofSeconds(120), Duration.ofSeconds(30));
         }
@@ -88,6 +103,8 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
     private final AgentConnector agents;
     private final FirecrackerLauncher launcher;
     private final InstantSource clock;
+    /** An unanswered status read is UNKNOWN until {@link Settings#apiDeadline()}. */
+    private final ControlSilence silence;
 
     public FirecrackerBackend(Settings settings, VmDrives drives, CgroupLimits cgroups, AgentConnector agents,
                               FirecrackerLauncher launcher, InstantSource clock) {
@@ -97,6 +114,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         this.agents = agents;
         this.launcher = launcher;
         this.clock = clock;
+        this.silence = new ControlSilence("API", settings.apiDeadline(), clock);
     }
 
     /**
@@ -305,7 +323,8 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
             case STOPPED, FAILED, DESTROYED -> handle;
             default -> observeLive(handle);
         };
-        if (!observed.equals(handle)) {
+        if (!observed.equals(handle) && observed.state() != InstanceState.UNKNOWN) {
+            // UNKNOWN is an observation, not a state to keep: the handle keeps the last known one.
             journal.record(observed);
         }
         return observed;
@@ -314,25 +333,27 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
     private VmHandle observeLive(VmHandle handle) {
         VmmProcess process = handle.process();
         if (process == null || !process.isAlive()) {
+            silence.reset(handle.vmDir());
             cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
             return handle.withState(InstanceState.FAILED, "the VMM process " + handle.pid()
                             + " is gone (it exited or was killed)\n--- last console lines ---\n"
                             + SerialLog.tail(handle.serialLog(), SERIAL_TAIL_LINES), clock.instant())
                     .withProcess(null, clock.instant());
         }
+        String state;
         try {
-            String state = api(handle).instanceState();
-            return switch (state) {
-                case "Running" -> handle.state() == InstanceState.RUNNING ? handle
-                        : handle.withState(InstanceState.RUNNING, null, clock.instant());
-                case "Paused" -> handle.state() == InstanceState.WARM ? handle
-                        : handle.withState(InstanceState.WARM, null, clock.instant());
-                default -> handle.withState(InstanceState.FAILED, "Firecracker reports state '" + state + "'", clock.instant());
-            };
+            state = api(handle).instanceState();
         } catch (MvmException e) {
-            return handle.withState(InstanceState.FAILED, "the VMM (pid " + handle.pid()
-                    + ") is alive but its API does not answer: " + e.getMessage(), clock.instant());
+            return silence.unanswered(handle, e);
         }
+        silence.reset(handle.vmDir());
+        return switch (state) {
+            case "Running" -> handle.state() == InstanceState.RUNNING ? handle
+                    : handle.withState(InstanceState.RUNNING, null, clock.instant());
+            case "Paused" -> handle.state() == InstanceState.WARM ? handle
+                    : handle.withState(InstanceState.WARM, null, clock.instant());
+            default -> handle.withState(InstanceState.FAILED, "Firecracker reports state '" + state + "'", clock.instant());
+        };
     }
 
     // ---------------------------------------------------------------- pause / resume

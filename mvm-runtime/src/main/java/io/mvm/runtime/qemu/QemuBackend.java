@@ -6,6 +6,7 @@ import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.Capabilities;
+import io.mvm.runtime.backend.ControlSilence;
 import io.mvm.runtime.backend.Fingerprint;
 import io.mvm.runtime.backend.HandleJournal;
 import io.mvm.runtime.backend.HypervisorBackend;
@@ -58,11 +59,35 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     /**
      * @param bootTimeout from launch to a healthy guest agent (TCG under load needs generous values)
      * @param controlTimeout for single QMP commands and short guest calls
+     * @param monitorDeadline how long the QMP monitor of a live VMM may stay silent before the VM
+     *                        is observed FAILED; until then an unanswered status query is UNKNOWN
+     *                        (a busy host, a VMM stopped for a moment), never a reason to act
      */
     public record Settings(String binary, Accelerator accelerator, String acceleratorReason,
-                           Duration bootTimeout, Duration controlTimeout) {
+                           Duration bootTimeout, Duration controlTimeout, Duration monitorDeadline) {
+        public static final Duration DEFAULT_MONITOR_DEADLINE = Duration.ofSeconds(60);
+
+        public Settings {
+            if (monitorDeadline == null || monitorDeadline.isNegative() || monitorDeadline.isZero()) {
+                throw MvmException.invalid("the QMP monitor deadline must be positive, got " + monitorDeadline);
+            }
+        }
+
+        public Settings(String binary, Accelerator accelerator, String acceleratorReason, Duration bootTimeout,
+                        Duration controlTimeout) {
+            this(binary, accelerator, acceleratorReason, bootTimeout, controlTimeout, DEFAULT_MONITOR_DEADLINE);
+        }
+
         public static Settings defaults(Accelerator accelerator, String reason) {
             return new Settings("qemu-system-x86_64", accelerator, reason, Duration.ofSeconds(120), Duration.ofSeconds(30));
+        }
+
+        public Settings withMonitorDeadline(Duration deadline) {
+            return new Settings(binary, accelerator, acceleratorReason, bootTimeout, controlTimeout, deadline);
+        }
+
+        public Settings withControlTimeout(Duration timeout) {
+            return new Settings(binary, accelerator, acceleratorReason, bootTimeout, timeout, monitorDeadline);
         }
     }
 
@@ -71,6 +96,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private final CgroupLimits cgroups;
     private final AgentConnector agents;
     private final InstantSource clock;
+    /** An unanswered status query is UNKNOWN until {@link Settings#monitorDeadline()}. */
+    private final ControlSilence silence;
 
     public QemuBackend(Settings settings, VmDrives drives, CgroupLimits cgroups, AgentConnector agents, InstantSource clock) {
         this.settings = settings;
@@ -78,6 +105,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         this.cgroups = cgroups;
         this.agents = agents;
         this.clock = clock;
+        this.silence = new ControlSilence("QMP monitor", settings.monitorDeadline(), clock);
     }
 
     @Override
@@ -361,7 +389,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             // snapshot: the guest may have written to its drives since, so the snapshot must go.
             observed = forgetSnapshot(observed);
         }
-        if (!observed.equals(handle)) {
+        if (!observed.equals(handle) && observed.state() != InstanceState.UNKNOWN) {
+            // UNKNOWN is an observation, not a state to keep: the handle keeps the last known one.
             journal.record(observed);
         }
         return observed;
@@ -411,25 +440,27 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private VmHandle observeLive(VmHandle handle) {
         VmmProcess process = handle.process();
         if (process == null || !process.isAlive()) {
+            silence.reset(handle.vmDir());
             cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
             return handle.withState(InstanceState.FAILED, "the VMM process " + handle.pid()
                             + " is gone (it exited or was killed)\n--- last serial lines ---\n"
                             + SerialLog.tail(handle.serialLog(), SERIAL_TAIL_LINES), clock.instant())
                     .withProcess(null, clock.instant());
         }
+        String status;
         try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
-            String status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
-            return switch (status) {
-                case "running" -> handle.state() == InstanceState.RUNNING ? handle
-                        : handle.withState(InstanceState.RUNNING, null, clock.instant());
-                case "paused" -> handle.state() == InstanceState.WARM ? handle
-                        : handle.withState(InstanceState.WARM, null, clock.instant());
-                default -> handle.withState(InstanceState.FAILED, "QEMU reports status '" + status + "'", clock.instant());
-            };
+            status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
         } catch (MvmException e) {
-            return handle.withState(InstanceState.FAILED, "the VMM (pid " + handle.pid()
-                    + ") is alive but its QMP monitor does not answer: " + e.getMessage(), clock.instant());
+            return silence.unanswered(handle, e);
         }
+        silence.reset(handle.vmDir());
+        return switch (status) {
+            case "running" -> handle.state() == InstanceState.RUNNING ? handle
+                    : handle.withState(InstanceState.RUNNING, null, clock.instant());
+            case "paused" -> handle.state() == InstanceState.WARM ? handle
+                    : handle.withState(InstanceState.WARM, null, clock.instant());
+            default -> handle.withState(InstanceState.FAILED, "QEMU reports status '" + status + "'", clock.instant());
+        };
     }
 
     // ---------------------------------------------------------------- pause / resume

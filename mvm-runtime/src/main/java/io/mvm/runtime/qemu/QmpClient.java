@@ -65,7 +65,7 @@ public final class QmpClient implements AutoCloseable {
             SocketChannel channel = null;
             try {
                 channel = SocketChannel.open(StandardProtocolFamily.UNIX);
-                channel.connect(UnixDomainSocketAddress.of(socket));
+                connectBefore(channel, UnixDomainSocketAddress.of(socket), deadline, timeout);
                 QmpClient client = handshake(channel, timeout);
                 return client;
             } catch (IOException e) {
@@ -79,6 +79,44 @@ public final class QmpClient implements AutoCloseable {
                 throw new QmpException("cannot connect to QMP socket " + socket + ": " + last.getMessage(), last);
             }
             sleep(Duration.ofMillis(50));
+        }
+    }
+
+    /**
+     * A UNIX-socket connect blocks without limit once the listener's backlog is full, which is what
+     * a stopped or hung QEMU's monitor looks like after a few earlier attempts: so the connect runs
+     * on a virtual thread, and closing the channel at the deadline ends it.
+     */
+    private static final Duration MIN_CONNECT_WAIT = Duration.ofMillis(100);
+
+    private static void connectBefore(SocketChannel channel, UnixDomainSocketAddress address, long deadline,
+                                      Duration timeout) throws IOException {
+        CompletableFuture<Void> connected = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                channel.connect(address);
+                connected.complete(null);
+            } catch (Exception e) {
+                connected.completeExceptionally(e);
+            }
+        });
+        try {
+            // At least a moment even at the deadline: a missing socket fails at once, and should
+            // say so rather than look like a full backlog.
+            connected.get(Math.max(MIN_CONNECT_WAIT.toNanos(), deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            closeQuietly(channel);
+            throw new QmpException("cannot connect to QMP socket " + address.getPath() + ": it accepted no connection within "
+                    + timeout + " (a stopped or hung VMM?)", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new QmpException("cannot connect to QMP socket " + address.getPath() + ": " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            closeQuietly(channel);
+            throw new QmpException("interrupted while connecting to " + address.getPath(), e);
         }
     }
 

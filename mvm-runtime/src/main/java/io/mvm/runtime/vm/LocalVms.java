@@ -4,17 +4,22 @@ import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceId;
 import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
+import io.mvm.runtime.backend.DriveKind;
 import io.mvm.runtime.backend.HypervisorBackend;
 import io.mvm.runtime.backend.Pausable;
 import io.mvm.runtime.backend.Snapshottable;
 import io.mvm.runtime.backend.VmHandle;
 import io.mvm.runtime.backend.VmSpec;
+import io.mvm.runtime.drive.VmDrives;
 import io.mvm.runtime.guest.GuestChannel;
+import io.mvm.runtime.state.AtomicFile;
 import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -40,11 +45,13 @@ public final class LocalVms {
     public static final Duration DEFAULT_DRAIN_DEADLINE = Duration.ofSeconds(10);
 
     private final Path vmsRoot;
+    private final Orphans orphans;
     private final HypervisorBackend backend;
     private final InstantSource clock;
 
     public LocalVms(Path dataDir, HypervisorBackend backend, InstantSource clock) {
         this.vmsRoot = dataDir.resolve("vms");
+        this.orphans = new Orphans(dataDir);
         this.backend = backend;
         this.clock = clock;
         try {
@@ -56,6 +63,11 @@ public final class LocalVms {
 
     public HypervisorBackend backend() {
         return backend;
+    }
+
+    /** Where {@link #setAside} keeps the data of VMs removed without deleting it. */
+    public Orphans orphans() {
+        return orphans;
     }
 
     /** What {@link #recoverAll()} found. */
@@ -122,6 +134,38 @@ public final class LocalVms {
             VmDirectory vm = new VmDirectory(dir);
             try {
                 vm.handle().ifPresent(handle -> out.add(VmStatus.of(observe(vm, handle), vm.definition().orElse(null))));
+            } catch (RuntimeException e) {
+                LOG.warn("cannot read VM {}: {}", dir.getFileName(), e.getMessage());
+            }
+        }
+        out.sort(Comparator.comparing(VmStatus::name));
+        return out;
+    }
+
+    /**
+     * One VM, re-checked like {@link #list()} does (a live VMM is asked over its monitor), or
+     * empty when there is no VM of that name. Costs one status query, not one per VM of the host.
+     */
+    public Optional<VmStatus> find(String name) {
+        InstanceId.of(name);
+        VmDirectory vm = new VmDirectory(vmsRoot.resolve(name));
+        if (!Files.isDirectory(vm.path())) {
+            return Optional.empty();
+        }
+        return vm.handle().map(handle -> VmStatus.of(observe(vm, handle), vm.definition().orElse(null)));
+    }
+
+    /**
+     * Every VM as its handle last recorded it, without asking any VMM: for callers that need the
+     * host's VMs as context (e.g. an instance's tenant peers) and would otherwise query every
+     * monitor on every call. A VMM that died since its last check still shows its last state here.
+     */
+    public List<VmStatus> listRecorded() {
+        List<VmStatus> out = new ArrayList<>();
+        for (Path dir : directories()) {
+            VmDirectory vm = new VmDirectory(dir);
+            try {
+                vm.handle().ifPresent(handle -> out.add(VmStatus.of(handle, vm.definition().orElse(null))));
             } catch (RuntimeException e) {
                 LOG.warn("cannot read VM {}: {}", dir.getFileName(), e.getMessage());
             }
@@ -211,6 +255,76 @@ public final class LocalVms {
     }
 
     /**
+     * Removes a VM but keeps its data: the VMM is ended (gracefully when it runs, so the guest's
+     * writes reach the data disk; a stale snapshot of a running guest is dropped by the stop), and
+     * the data disk and any valid snapshot are set aside in a new directory under
+     * {@link #orphans()}. Used where the data may be the only copy of an instance that moved to
+     * another host. Idempotent in effect: a VM that is gone has nothing to set aside (empty).
+     *
+     * <p>Crash safety: the secrets go first, then a note is written and the whole VM directory is
+     * renamed into the orphans directory in one step (same filesystem), and only then is the rest
+     * (sockets, logs, config drive, handle) removed there. So the data is always either in the VM
+     * directory or in its orphan directory, never half-moved, and a crash at any point leaves no
+     * secrets file in an orphan. (A snapshot is the guest's memory, secrets included: orphan
+     * directories are 0700, like the VM directories they were.)
+     *
+     * @return the orphan directory, or empty when there was no such VM
+     */
+    public Optional<Path> setAside(String name, String reason, Duration grace) {
+        InstanceId.of(name);
+        Path target;
+        try (VmLock lock = VmLock.acquire(lockFile(name))) {
+            VmDirectory vm = new VmDirectory(vmsRoot.resolve(name));
+            if (!Files.isDirectory(vm.path())) {
+                return Optional.empty();
+            }
+            Optional<VmHandle> recorded = vm.handle();
+            if (recorded.isPresent()) {
+                VmHandle current = backend.recover(recorded.get(), vm);
+                if (current.process() != null && current.process().isAlive()) {
+                    backend.stop(current, grace, vm);
+                }
+            }
+            DirectoryTree.deleteFilesQuietly(vm.secretsFile(), VmDrives.fileFor(vm.path(), DriveKind.SECRETS));
+            orphans.createRoot();
+            Instant at = clock.instant();
+            target = orphans.newDirectory(name, at);
+            Orphans.writeNote(vm.path(), name, reason, at);
+            try {
+                Files.move(vm.path(), target, StandardCopyOption.ATOMIC_MOVE);
+                AtomicFile.syncDirectory(orphans.root());
+                AtomicFile.syncDirectory(vmsRoot);
+            } catch (IOException e) {
+                throw new MvmException(ErrorCategory.INTERNAL, "cannot move " + vm.path() + " to " + target + ": "
+                        + e.getMessage(), e);
+            }
+            keepOnly(target);
+        }
+        try {
+            Files.deleteIfExists(lockFile(name));
+        } catch (IOException ignored) {
+            // an empty lock file is harmless
+        }
+        return Optional.of(target);
+    }
+
+    /** In a set-aside VM directory: the note, the data disk and a complete snapshot stay; the rest goes. */
+    private static void keepOnly(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                String n = f.getFileName().toString();
+                boolean keep = n.equals(Orphans.NOTE) || f.equals(VmDrives.fileFor(dir, DriveKind.DATA))
+                        || (n.startsWith("snapshot.") && !n.endsWith(".partial") && !n.endsWith(".discard"));
+                if (!keep) {
+                    DirectoryTree.deleteQuietly(f);
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot tidy the orphan directory {}: {}", dir, e.getMessage());
+        }
+    }
+
+    /**
      * Completes, with the VM's status observed afterwards, once its current VMM process is gone
      * (exit, crash, kill -9, or a stop/sleep by someone else). An event source for the agent's
      * reconcile queue. Polls /proc on a virtual thread: a process-exit notification cannot be used
@@ -292,7 +406,8 @@ public final class LocalVms {
 
     private static boolean isLive(InstanceState state) {
         return switch (state) {
-            case RUNNING, WARM, CREATING, WAKING, PAUSING, SNAPSHOTTING, STOPPING -> true;
+            // UNKNOWN: a live VMM whose monitor did not answer the last query.
+            case RUNNING, WARM, CREATING, WAKING, PAUSING, SNAPSHOTTING, STOPPING, UNKNOWN -> true;
             default -> false;
         };
     }

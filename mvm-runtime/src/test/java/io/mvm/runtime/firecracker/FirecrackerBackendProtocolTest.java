@@ -102,6 +102,24 @@ class FirecrackerBackendProtocolTest {
     }
 
     @Test
+    void aLiveVmmWhoseApiDoesNotAnswerIsUnknownAndNotJournalled() throws Exception {
+        Path vmDir = Files.createDirectories(dir.resolve("vms/fc-1"));
+        VmHandle running = backend.start(spec(), vmDir, journal::add);
+        int journalled = journal.size();
+        for (FakeFirecrackerApi fake : fakes) {
+            fake.close(); // the VMM process lives on; its API no longer answers
+        }
+
+        VmHandle observed = backend.recover(running, journal::add);
+
+        // Was FAILED, which the agent restarts, killing the VMM; FAILED only after the deadline (60 s).
+        assertThat(observed.state()).isEqualTo(InstanceState.UNKNOWN);
+        assertThat(observed.stateReason()).contains("API did not answer");
+        assertThat(journal).hasSize(journalled);
+        assertThat(running.process().isAlive()).isTrue();
+    }
+
+    @Test
     void fullLifecycleSendsExactlyTheExpectedSpecValidRequests() throws Exception {
         VmSpec spec = spec();
         Path vmDir = Files.createDirectories(dir.resolve("vms/fc-1"));

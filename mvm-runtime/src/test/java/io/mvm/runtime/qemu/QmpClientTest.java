@@ -89,6 +89,40 @@ class QmpClientTest {
     }
 
     @Test
+    void aMonitorWhoseBacklogIsFullTimesOutInsteadOfBlockingForever() throws Exception {
+        // What a stopped QEMU's monitor becomes after a few status queries: nobody accepts, the
+        // listen backlog fills up, and a plain connect() then blocks without any limit.
+        Path full = dir.resolve("full.sock");
+        List<SocketChannel> queued = new CopyOnWriteArrayList<>();
+        try (ServerSocketChannel neverAccepts = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            neverAccepts.bind(UnixDomainSocketAddress.of(full), 1);
+            for (int i = 0; i < 4; i++) {
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
+                        queued.add(c);
+                        c.connect(UnixDomainSocketAddress.of(full));
+                    } catch (IOException ignored) {
+                        // closed by the test
+                    }
+                });
+            }
+            Thread.sleep(200);
+
+            long started = System.nanoTime();
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(10), () ->
+                    assertThatThrownBy(() -> QmpClient.connect(full, Duration.ofMillis(300)))
+                            .isInstanceOf(QmpException.class)
+                            .satisfies(e -> assertThat(((QmpException) e).category()).isEqualTo(ErrorCategory.UNAVAILABLE)));
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
+        } finally {
+            for (SocketChannel c : queued) {
+                c.close();
+            }
+        }
+    }
+
+    @Test
     void negotiatesCapabilitiesAndMatchesRepliesById() {
         serve(GREETING, request -> switch (request.get("execute").asText()) {
             case "qmp_capabilities" -> ok(request, "{}");
