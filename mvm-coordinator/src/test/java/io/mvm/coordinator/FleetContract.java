@@ -156,9 +156,10 @@ abstract class FleetContract {
 
     @Test
     void registrationIsIdempotentAndNodesShowCapacityAllocationAndHeartbeat() {
-        ApiClient node = register("node-a", 4, 8192, "agent_url", "http://127.0.0.1:1", "agent_token", AGENT_TOKEN,
+        ApiClient node = register("node-a", 8, 16384, "agent_url", "http://127.0.0.1:1", "agent_token", AGENT_TOKEN,
                 "some_future_field", 7);
-        Response again = node.post("/v1/nodes/register", registration("node-a", 8, 16384));
+        // A smaller host applies at once (a bigger one waits for approval: see below).
+        Response again = node.post("/v1/nodes/register", registration("node-a", 4, 8192));
         assertThat(again.status()).isEqualTo(200);
         assertThat(again.json().get("node_id").asText()).isEqualTo("node-a");
         assertThat(again.json().get("heartbeat_interval_secs").asInt()).isEqualTo(5);
@@ -167,8 +168,8 @@ abstract class FleetContract {
         assertThat(list).hasSize(1);
         JsonNode n = list.get(0);
         assertThat(n.get("status").asText()).isEqualTo("ready");
-        assertThat(n.get("capacity").get("vcpus").asInt()).isEqualTo(8);
-        assertThat(n.get("capacity").get("memory_mib").asLong()).isEqualTo(16384);
+        assertThat(n.get("capacity").get("vcpus").asInt()).isEqualTo(4);
+        assertThat(n.get("capacity").get("memory_mib").asLong()).isEqualTo(8192);
         assertThat(n.get("allocated").get("vcpus").asInt()).isZero();
         assertThat(n.get("last_heartbeat").asText()).isEqualTo("2026-11-21T12:00:00Z");
         assertThat(n.get("labels").get("zone").asText()).isEqualTo("eu");
@@ -470,6 +471,30 @@ abstract class FleetContract {
         admin.patch("/v1/tenants/acme/pools/w", Map.of("running", 1), Map.of());
         assertThat(instances("acme").getFirst().get("ip").asText()).isEqualTo(ip);
         assertThat(admin.delete("/v1/tenants/acme/pools/w", Map.of()).status()).isIn(204, 409);
+    }
+
+    @Test
+    void aNodeClaimingMoreCapacityThanApprovedGetsOnlyTheApprovedUntilAnAdminApproves() {
+        ApiClient node = register("node-a", 4, 8192);
+        // A re-registration (a stolen token, say) claims a far bigger host.
+        Response big = node.post("/v1/nodes/register", registration("node-a", 64, 1 << 20));
+        assertThat(big.status()).isEqualTo(200);
+        JsonNode shown = admin.get("/v1/nodes/node-a").json();
+        assertThat(shown.get("capacity").get("vcpus").asInt()).isEqualTo(4);
+        assertThat(shown.get("pending_claim").get("vcpus").asInt()).isEqualTo(64);
+        tenantWithPool("acme", "big", 1, 8);
+        assertThat(instances("acme").getFirst().get("pending_reason").asText()).contains("no node can fit");
+        assertProblem(node.post("/v1/nodes/node-a/approve-capacity", Map.of()), 403, "admin");
+        Response approved = admin.post("/v1/nodes/node-a/approve-capacity", Map.of());
+        assertThat(approved.status()).as(approved.toString()).isEqualTo(200);
+        assertThat(approved.json().get("capacity").get("vcpus").asInt()).isEqualTo(64);
+        assertThat(approved.json().get("pending_claim").isNull()).isTrue();
+        assertThat(instances("acme").getFirst().get("node").asText()).isEqualTo("node-a");
+        assertProblem(admin.post("/v1/nodes/node-a/approve-capacity", Map.of()), 409, "no capacity claim waiting");
+        // A smaller claim applies at once.
+        assertThat(node.post("/v1/nodes/register", registration("node-a", 16, 8192)).status()).isEqualTo(200);
+        assertThat(admin.get("/v1/nodes/node-a").json().get("capacity").get("vcpus").asInt()).isEqualTo(16);
+        assertThat(admin.get("/v1/nodes/node-a").json().get("pending_claim").isNull()).isTrue();
     }
 
     @Test

@@ -17,7 +17,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code mvm node list} and {@code mvm node token create|list|revoke}. */
 @Command(name = "node", description = "Hosts in the fleet: list them, mint tokens for their agents.",
-        mixinStandardHelpOptions = true, subcommands = {NodeCommand.ListNodes.class, NodeCommand.Token.class})
+        mixinStandardHelpOptions = true, subcommands = {NodeCommand.ListNodes.class, NodeCommand.Approve.class, NodeCommand.Token.class})
 public final class NodeCommand {
 
     @Command(name = "list", description = "List nodes with capacity, allocation, last heartbeat and status.")
@@ -47,12 +47,39 @@ public final class NodeCommand {
             }
             table.print(out);
             for (JsonNode n : list.get("items")) {
+                if (n.hasNonNull("pending_claim")) {
+                    out.println("node " + n.get("id").asText() + " claims " + n.get("pending_claim").get("vcpus").asInt()
+                            + " vCPUs, " + n.get("pending_claim").get("memory_mib").asLong()
+                            + " MiB: waiting for 'mvm node approve " + n.get("id").asText() + "'");
+                }
                 for (JsonNode o : n.path("orphans")) {
                     out.println("orphan on " + n.get("id").asText() + ": " + o.get("path").asText() + " ("
                             + o.get("instance_id").asText() + ", " + o.get("bytes").asLong() / (1024 * 1024) + " MiB, "
                             + o.get("reason").asText() + ")");
                 }
             }
+            out.flush();
+        }
+    }
+
+    @Command(name = "approve", description = "Approve the bigger capacity a node claims (it gets only its approved"
+            + " capacity until then; 'mvm node list' shows waiting claims).")
+    static final class Approve implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @picocli.CommandLine.Parameters(paramLabel = "NODE") String node;
+
+        @Override
+        public void run() {
+            JsonNode n = client.client().post("v1/nodes/" + NodeId.of(node) + "/approve-capacity", Map.of());
+            PrintWriter out = spec.commandLine().getOut();
+            if (client.json) {
+                ClientOptions.printJson(out, n);
+                return;
+            }
+            JsonNode cap = n.get("capacity");
+            out.println("node " + node + " approved: " + cap.get("vcpus").asInt() + " vCPUs, "
+                    + cap.get("memory_mib").asLong() + " MiB memory, " + cap.get("disk_mib").asLong() + " MiB disk");
             out.flush();
         }
     }

@@ -192,6 +192,8 @@ public final class ApiServer {
         g.get("/v1/nodes/{node}", Access.NODE_OR_ADMIN, Scope.PATH_NODE,
                 ctx -> json(ctx, 200, Views.node(nodes.get(nodeId(ctx)))));
         g.post("/v1/nodes/register", Access.ANY_NODE, Scope.NONE, this::registerNode);
+        g.post("/v1/nodes/{node}/approve-capacity", Access.ADMIN, Scope.PATH_NODE,
+                ctx -> json(ctx, 200, Views.node(nodes.approveCapacity(caller(ctx), nodeId(ctx)))));
         g.post("/v1/nodes/{node}/heartbeat", Access.NODE_SELF, Scope.PATH_NODE, ctx -> {
             agentBodies.read(ctx, Requests.Heartbeat.class);
             nodes.heartbeat(caller(ctx), nodeId(ctx));

@@ -9,6 +9,7 @@ import io.mvm.coordinator.scheduler.GenerationSignal;
 import io.mvm.coordinator.scheduler.Scheduler;
 import io.mvm.core.lifecycle.DesiredState;
 import io.mvm.core.placement.Capacity;
+import io.mvm.core.placement.CapacityClaim;
 import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
 import io.mvm.model.NodeId;
@@ -69,7 +70,8 @@ public final class NodeService {
     }
 
     /** A node with what is placed on it, and the data it set aside (orphans) as it last reported. */
-    public record NodeSummary(Node node, Capacity allocated, int instances, List<NodeOrphan> orphans) {}
+    public record NodeSummary(Node node, Capacity allocated, int instances, List<NodeOrphan> orphans,
+                              Optional<Capacity> pendingClaim) {}
 
     /** The desired state of a node at one generation. */
     public record Desired(long generation, List<DesiredEntry> instances) {}
@@ -88,10 +90,13 @@ public final class NodeService {
                 counts.merge(i.node().get(), 1, Integer::sum);
             }
             Map<NodeId, List<NodeOrphan>> orphans = nodes.orphans(tx);
-            return nodes.list(tx).stream()
-                    .map(n -> new NodeSummary(n, allocated.getOrDefault(n.id(), Capacity.ZERO),
-                            counts.getOrDefault(n.id(), 0), orphans.getOrDefault(n.id(), List.of())))
-                    .toList();
+            List<NodeSummary> out = new java.util.ArrayList<>();
+            for (Node n : nodes.list(tx)) {
+                out.add(new NodeSummary(n, allocated.getOrDefault(n.id(), Capacity.ZERO), counts.getOrDefault(n.id(), 0),
+                        orphans.getOrDefault(n.id(), List.of()),
+                        nodes.approval(tx, n.id()).pending().map(NodeService::capacity)));
+            }
+            return out;
         });
     }
 
@@ -99,13 +104,20 @@ public final class NodeService {
         return list().stream().filter(s -> s.node().id().equals(id)).findFirst().orElseThrow(() -> notFound(id));
     }
 
-    /** Registers or re-registers a node (idempotent); a lost node becomes ready. */
+    /**
+     * Registers or re-registers a node (idempotent); a lost node becomes ready. Its capacity is
+     * what it claims, capped by what was approved ({@link CapacityClaim}): the first claim is
+     * approved as it is, a bigger one later waits for {@link #approveCapacity}.
+     */
     public Node register(Caller caller, NodeRegistration r) {
         caller.requireNodeOrAdmin(r.node());
         Instant now = clock.instant();
         Node node = db.inTransaction(tx -> {
             Optional<Node> existing = nodes.find(tx, r.node());
-            Node next = new Node(r.node(), r.capacity().vcpus(), r.capacity().memoryMib(), r.capacity().diskMib(),
+            NodeStore.Approval approval = nodes.approval(tx, r.node());
+            CapacityClaim claim = CapacityClaim.judge(r.capacity(), approval.approved().map(NodeService::capacity));
+            Capacity c = claim.effective();
+            Node next = new Node(r.node(), c.vcpus(), c.memoryMib(), c.diskMib(),
                     r.labels(), r.accelerator(), Node.READY, Optional.of(now),
                     existing.map(n -> n.version() + 1).orElse(1L), existing.map(Node::createdAt).orElse(now),
                     r.agentUrl().map(URI::toString), r.agentToken(), existing.map(Node::generation).orElse(0L),
@@ -115,12 +127,45 @@ public final class NodeService {
             } else {
                 nodes.insert(tx, next);
             }
+            nodes.setApproval(tx, r.node(), new NodeStore.Approval(
+                    Optional.of(approval.approved().orElse(row(r.capacity()))), claim.pending().map(NodeService::row)));
+            claim.pending().ifPresent(p -> log.warn("node {} claims {} but {} is approved: it gets the approved capacity"
+                    + " until an admin approves the claim (mvm node approve {})", r.node(), p.describe(),
+                    c.describe(), r.node()));
             return next;
         });
-        log.info("node {} registered by {} ({} vCPUs, {} MiB, {})", r.node(), caller.actor(), r.capacity().vcpus(),
-                r.capacity().memoryMib(), r.accelerator());
+        log.info("node {} registered by {} ({} vCPUs, {} MiB, {})", r.node(), caller.actor(), node.vcpus(),
+                node.memoryMib(), r.accelerator());
         scheduler.convergeQuietly();
         return node;
+    }
+
+    /** Approves a node's waiting capacity claim (admin); it applies at once. No claim waiting: 409. */
+    public NodeSummary approveCapacity(Caller caller, NodeId id) {
+        caller.requireAdmin();
+        db.inTransaction(tx -> {
+            Node n = nodes.find(tx, id).orElseThrow(() -> notFound(id));
+            NodeStore.Approval approval = nodes.approval(tx, id);
+            NodeStore.CapacityRow claim = approval.pending().orElseThrow(() -> MvmException.conflict("node '" + id
+                    + "' has no capacity claim waiting for approval"));
+            nodes.setApproval(tx, id, new NodeStore.Approval(Optional.of(claim), Optional.empty()));
+            nodes.reregister(tx, new Node(id, claim.vcpus(), claim.memoryMib(), claim.diskMib(), n.labels(),
+                    n.accelerator(), n.status(), n.lastHeartbeat(), n.version() + 1, n.createdAt(), n.agentUrl(),
+                    n.agentToken(), n.generation(), n.desiredHash(), n.observedGeneration()));
+            log.info("node {}: {} approved capacity {} vCPUs, {} MiB", id, caller.actor(), claim.vcpus(),
+                    claim.memoryMib());
+            return null;
+        });
+        scheduler.convergeQuietly();
+        return get(id);
+    }
+
+    private static Capacity capacity(NodeStore.CapacityRow r) {
+        return new Capacity(r.vcpus(), r.memoryMib(), r.diskMib());
+    }
+
+    private static NodeStore.CapacityRow row(Capacity c) {
+        return new NodeStore.CapacityRow(c.vcpus(), c.memoryMib(), c.diskMib());
     }
 
     public void heartbeat(Caller caller, NodeId id) {

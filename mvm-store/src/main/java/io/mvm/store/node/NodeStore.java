@@ -72,6 +72,34 @@ public final class NodeStore {
                 + "AND (last_heartbeat IS NULL OR last_heartbeat < ?)", id.value(), cutoff.toEpochMilli()) == 1;
     }
 
+    /** Capacity as {vcpus, memory MiB, disk MiB}; a node's approved one and a claim waiting above it. */
+    public record CapacityRow(int vcpus, long memoryMib, long diskMib) {}
+
+    public record Approval(Optional<CapacityRow> approved, Optional<CapacityRow> pending) {}
+
+    public Approval approval(Tx tx, NodeId id) throws SQLException {
+        return tx.one("SELECT approved_vcpus, approved_memory_mib, approved_disk_mib, pending_vcpus, pending_memory_mib,"
+                + " pending_disk_mib FROM nodes WHERE id = ?", rs -> new Approval(row(rs, 1), row(rs, 4)), id.value())
+                .orElse(new Approval(Optional.empty(), Optional.empty()));
+    }
+
+    private static Optional<CapacityRow> row(ResultSet rs, int first) throws SQLException {
+        int vcpus = rs.getInt(first);
+        if (rs.wasNull()) {
+            return Optional.empty();
+        }
+        return Optional.of(new CapacityRow(vcpus, rs.getLong(first + 1), rs.getLong(first + 2)));
+    }
+
+    public void setApproval(Tx tx, NodeId id, Approval a) throws SQLException {
+        tx.update("UPDATE nodes SET approved_vcpus = ?, approved_memory_mib = ?, approved_disk_mib = ?, pending_vcpus = ?,"
+                        + " pending_memory_mib = ?, pending_disk_mib = ? WHERE id = ?",
+                a.approved().map(CapacityRow::vcpus).orElse(null), a.approved().map(CapacityRow::memoryMib).orElse(null),
+                a.approved().map(CapacityRow::diskMib).orElse(null), a.pending().map(CapacityRow::vcpus).orElse(null),
+                a.pending().map(CapacityRow::memoryMib).orElse(null), a.pending().map(CapacityRow::diskMib).orElse(null),
+                id.value());
+    }
+
     /** Replaces the node's orphans with what it reported last. */
     public void setOrphans(Tx tx, NodeId id, List<NodeOrphan> orphans) throws SQLException {
         tx.update("UPDATE nodes SET orphans = ? WHERE id = ?", JsonColumns.write(orphans.stream()
