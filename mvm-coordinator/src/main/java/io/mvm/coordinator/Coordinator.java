@@ -114,10 +114,12 @@ public final class Coordinator implements AutoCloseable {
                     config.clock(), scheduler);
             NodeService nodes = new NodeService(db, nodeStore, instanceStore, poolStore, scheduler, signal,
                     config.clock(), liveness);
-            ApiTokens nodeTokens = new ApiTokens(db, tokenStore, tenantStore, audit, random, config.clock());
+            TokenAuthenticator authenticator = new TokenAuthenticator(db, tokenStore, System::nanoTime);
+            ApiTokens nodeTokens = new ApiTokens(db, tokenStore, tenantStore, audit, random, config.clock(),
+                    authenticator::forget);
             VmJobService vmJobs = new VmJobService(db, new VmJobStore(), tenantStore, poolStore, instanceStore, tenants,
                     pools, scheduler, config.clock(), jobIds(random));
-            ApiServer api = new ApiServer(new TokenAuthenticator(db, tokenStore), tenants, pools, instances,
+            ApiServer api = new ApiServer(authenticator, tenants, pools, instances,
                     nodes, nodeTokens, new InstanceRelay(db, instanceStore, nodeStore), vmJobs, config.heartbeatInterval(),
                     audit,
                     new ApiServer.Gauges(() -> db.read(tenantStore::count), () -> db.read(poolStore::count),
@@ -125,7 +127,7 @@ public final class Coordinator implements AutoCloseable {
                             () -> db.read(tx -> nodeStore.countByStatus(tx, Node.READY)),
                             () -> db.read(tx -> nodeStore.countByStatus(tx, Node.LOST)),
                             () -> db.read(instanceStore::countUnplaced)),
-                    config.bodyLimitBytes());
+                    config.bodyLimitBytes(), config.httpLimits());
             int port;
             try {
                 port = api.start(config.host(), config.port());

@@ -17,10 +17,11 @@ import java.util.Objects;
  * @param nodeTimeout a node silent for longer is marked lost
  * @param heartbeatInterval what registration tells agents to heartbeat at
  * @param housekeepingInterval how often silent nodes are looked for and a scheduling pass runs
+ * @param httpLimits rate limits and in-flight budgets of the API
  */
 public record CoordinatorConfig(DatabaseUrl database, String host, int port, Path dataDir, Ipv4Cidr clusterCidr,
                                 InstantSource clock, int bodyLimitBytes, Duration nodeTimeout,
-                                Duration heartbeatInterval, Duration housekeepingInterval) {
+                                Duration heartbeatInterval, Duration housekeepingInterval, HttpLimits httpLimits) {
     public static final int DEFAULT_PORT = 7777;
     public static final Duration DEFAULT_NODE_TIMEOUT = Duration.ofSeconds(30);
 
@@ -48,6 +49,7 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
             throw MvmException.invalid("node timeout (" + nodeTimeout.toSeconds() + "s) must be at least twice the"
                     + " heartbeat interval (" + heartbeatInterval.toSeconds() + "s), or healthy nodes would flap to lost");
         }
+        java.util.Objects.requireNonNull(httpLimits, "httpLimits");
         if (housekeepingInterval.toMillis() < 10) {
             throw MvmException.invalid("housekeeping interval must be at least 10 ms, got " + housekeepingInterval);
         }
@@ -57,7 +59,7 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
     public static CoordinatorConfig defaults(Path dataDir) {
         return new CoordinatorConfig(new DatabaseUrl.Sqlite(defaultDatabase(dataDir)), "127.0.0.1", DEFAULT_PORT,
                 dataDir, SubnetAllocator.DEFAULT_CLUSTER_CIDR, InstantSource.system(), 64 * 1024, DEFAULT_NODE_TIMEOUT,
-                Duration.ofSeconds(5), Duration.ofSeconds(1));
+                Duration.ofSeconds(5), Duration.ofSeconds(1), HttpLimits.DEFAULT);
     }
 
     public static Path defaultDatabase(Path dataDir) {
@@ -70,33 +72,38 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
 
     public CoordinatorConfig withDatabase(DatabaseUrl db) {
         return new CoordinatorConfig(db, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval);
+                housekeepingInterval, httpLimits);
     }
 
     public CoordinatorConfig withListen(String h, int p) {
         return new CoordinatorConfig(database, h, p, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval);
+                housekeepingInterval, httpLimits);
     }
 
     public CoordinatorConfig withClusterCidr(Ipv4Cidr cidr) {
         return new CoordinatorConfig(database, host, port, dataDir, cidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval);
+                housekeepingInterval, httpLimits);
     }
 
     public CoordinatorConfig withClock(InstantSource c) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, c, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval);
+                housekeepingInterval, httpLimits);
     }
 
     /** Node liveness: lost after {@code timeout} of silence, heartbeats asked for every {@code heartbeat}. */
     public CoordinatorConfig withNodeTimeouts(Duration timeout, Duration heartbeat) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, timeout,
-                heartbeat, housekeepingInterval);
+                heartbeat, housekeepingInterval, httpLimits);
     }
 
     public CoordinatorConfig withHousekeepingInterval(Duration interval) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, interval);
+                heartbeatInterval, interval, httpLimits);
+    }
+
+    public CoordinatorConfig withHttpLimits(HttpLimits limits) {
+        return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
+                heartbeatInterval, housekeepingInterval, limits);
     }
 
     /** Parses {@code host:port} (port 0 picks a free one). */

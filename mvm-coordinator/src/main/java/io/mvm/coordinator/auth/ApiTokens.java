@@ -32,9 +32,12 @@ public final class ApiTokens {
     private final AuditTrail audit;
     private final SecureRandom random;
     private final InstantSource clock;
+    private final java.util.function.Consumer<String> onRevoke;
 
+    /** {@code onRevoke} is told a revoked token's id (the authenticator drops it from its cache). */
     public ApiTokens(Database db, TokenStore tokens, TenantStore tenants, AuditTrail audit, SecureRandom random,
-                     InstantSource clock) {
+                     InstantSource clock, java.util.function.Consumer<String> onRevoke) {
+        this.onRevoke = onRevoke;
         this.db = db;
         this.tokens = tokens;
         this.tenants = tenants;
@@ -98,7 +101,7 @@ public final class ApiTokens {
         if (kind == ApiToken.Kind.ADMIN) {
             throw MvmException.invalid("the admin token is not revoked through the API");
         }
-        return db.inTransaction(tx -> {
+        TokenRecord revoked = db.inTransaction(tx -> {
             TokenRecord token = tokens.find(tx, kind, id)
                     .orElseThrow(() -> MvmException.notFound("no " + kindName(kind).replace('-', ' ') + " with id " + id));
             // The conditional update decides, not the read above: two concurrent revokes (PostgreSQL
@@ -109,6 +112,8 @@ public final class ApiTokens {
             }
             return tokens.find(tx, kind, id).orElseThrow();
         });
+        onRevoke.accept(id);
+        return revoked;
     }
 
     private static String scope(ApiToken t) {

@@ -13,14 +13,32 @@ import java.util.HexFormat;
 /**
  * Turns an Authorization header into a {@link Caller}. Tokens carry 256 random bits, so one
  * SHA-256 is enough to store them safely (no slow hash needed against guessing).
+ *
+ * <p>Valid tokens are cached for {@link #CACHE_FOR} so a flood of requests does not become a flood
+ * of database reads; a revocation through this coordinator drops its entry at once
+ * ({@link #forget}), one through another coordinator on the same database applies within
+ * {@link #CACHE_FOR}. Unknown tokens are never cached (nothing to save them from; the per-address
+ * limit at the edge handles floods of them).
  */
 public final class TokenAuthenticator {
+    public static final java.time.Duration CACHE_FOR = java.time.Duration.ofSeconds(5);
+    private static final int MAX_CACHED = 10_000;
     private final Database db;
     private final TokenStore tokens;
+    private final java.util.function.LongSupplier nanos;
+    private final java.util.Map<String, Cached> cache = new java.util.concurrent.ConcurrentHashMap<>();
 
-    public TokenAuthenticator(Database db, TokenStore tokens) {
+    private record Cached(ApiToken token, long until) {}
+
+    public TokenAuthenticator(Database db, TokenStore tokens, java.util.function.LongSupplier nanos) {
         this.db = db;
         this.tokens = tokens;
+        this.nanos = nanos;
+    }
+
+    /** Drops a revoked token's cached entry. */
+    public void forget(String tokenId) {
+        cache.values().removeIf(c -> c.token().id().equals(tokenId));
     }
 
     public Caller authenticate(String authorizationHeader) {
@@ -32,8 +50,19 @@ public final class TokenAuthenticator {
             throw new MvmException(ErrorCategory.UNAUTHENTICATED, "malformed Authorization header: expected 'Bearer <token>'");
         }
         String hash = hash(parts[1].strip());
-        ApiToken token = db.read(tx -> tokens.findActiveByHash(tx, hash))
-                .orElseThrow(() -> new MvmException(ErrorCategory.UNAUTHENTICATED, "invalid or revoked token"));
+        long now = nanos.getAsLong();
+        Cached cached = cache.get(hash);
+        ApiToken token;
+        if (cached != null && now - cached.until() < 0) {
+            token = cached.token();
+        } else {
+            token = db.read(tx -> tokens.findActiveByHash(tx, hash))
+                    .orElseThrow(() -> new MvmException(ErrorCategory.UNAUTHENTICATED, "invalid or revoked token"));
+            if (cache.size() >= MAX_CACHED) {
+                cache.clear(); // crude but bounded; the next requests refill it
+            }
+            cache.put(hash, new Cached(token, now + CACHE_FOR.toNanos()));
+        }
         return new Caller(token.actor(), principal(token));
     }
 

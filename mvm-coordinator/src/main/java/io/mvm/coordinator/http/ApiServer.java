@@ -7,6 +7,7 @@ import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.router.Endpoint;
 import io.mvm.coordinator.ExpectedVersion;
+import io.mvm.coordinator.HttpLimits;
 import io.mvm.coordinator.audit.AuditTrail;
 import io.mvm.coordinator.auth.Caller;
 import io.mvm.coordinator.auth.Access;
@@ -72,6 +73,7 @@ public final class ApiServer {
     private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
     private static final Pattern TENANT_IN_PATH = Pattern.compile("^/v1/tenants/([^/]+)");
     private static final String STARTED = "mvm.started";
+    private static final String PERMIT = "mvm.permit";
     private static final String JSON = "application/json";
 
     private final ObjectMapper mapper = ApiJson.mapper();
@@ -85,6 +87,13 @@ public final class ApiServer {
     private List<GuardedRoutes.Rule> rules = List.of();
     private final InstanceRelay relay;
     private final VmsRoutes vms;
+    private final Limits limits;
+
+    /** The in-flight budget and the two rate limiters of this edge. */
+    private record Limits(RequestBudget budget, RateLimiter perToken, RateLimiter unauthenticated) {}
+
+    private final HttpLimits httpLimits;
+    private final ExecLimiter execs;
     private final Duration heartbeatInterval;
     private final RequestBodies agentBodies;
     private final AuditTrail audit;
@@ -99,7 +108,13 @@ public final class ApiServer {
 
     public ApiServer(TokenAuthenticator auth, TenantService tenants, PoolService pools, InstanceService instances,
                      NodeService nodes, ApiTokens tokens, InstanceRelay relay, VmJobService vmJobs,
-                     Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes) {
+                     Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes,
+                     HttpLimits httpLimits) {
+        this.httpLimits = httpLimits;
+        this.execs = new ExecLimiter(httpLimits.execPerInstance(), httpLimits.execTotal());
+        this.limits = new Limits(new RequestBudget(httpLimits.nodeInFlight(), httpLimits.userInFlight()),
+                new RateLimiter(httpLimits.tokenRatePerSec(), httpLimits.tokenBurst(), System::nanoTime),
+                new RateLimiter(httpLimits.refusedRatePerSec(), httpLimits.refusedBurst(), System::nanoTime));
         this.tokens = tokens;
         this.relay = relay;
         this.heartbeatInterval = heartbeatInterval;
@@ -295,8 +310,16 @@ public final class ApiServer {
                     req.timeoutSecs() == null ? ExecRequest.DEFAULT_TIMEOUT_SECS : req.timeoutSecs());
             TenantId tenant = instances.get(id).pool().tenant();
             String what = "instance/" + id + " " + exec.argv().getFirst();
-            InstanceRelay.Answer answer = audited(ctx, tenant, "instance.exec", what, () -> relay.exec(id, exec));
-            ctx.status(200).contentType(JSON).result(answer.body());
+            if (!execs.tryEnter(id)) {
+                throw new RateLimitedException("too many exec calls running (at most " + httpLimits.execPerInstance()
+                        + " per instance, " + httpLimits.execTotal() + " in all); retry when one ends", 1);
+            }
+            try {
+                InstanceRelay.Answer answer = audited(ctx, tenant, "instance.exec", what, () -> relay.exec(id, exec));
+                ctx.status(200).contentType(JSON).result(answer.body());
+            } finally {
+                execs.exit(id);
+            }
         });
         g.get("/v1/instances/{id}/logs", Access.TENANT_READ, Scope.INSTANCE, ctx -> {
             InstanceId id = instanceId(ctx);
@@ -515,10 +538,32 @@ public final class ApiServer {
         if (ctx.path().equals("/healthz")) {
             return;
         }
+        boolean nodeTraffic = ctx.path().startsWith("/v1/nodes/") && !ctx.path().endsWith("/approve-capacity");
+        java.util.concurrent.Semaphore permit = limits.budget().tryEnter(nodeTraffic);
+        if (permit == null) {
+            throw new RateLimitedException("too many requests in flight (" + (nodeTraffic ? "node" : "user")
+                    + " traffic); retry shortly", 1);
+        }
+        ctx.attribute(PERMIT, permit);
         try {
             Caller caller = auth.authenticate(ctx.header("Authorization"));
             ctx.attribute("mvm.caller", caller);
+            // Node tokens are not rate-limited per token: their own budget keeps them apart.
+            long wait = caller.isNode() ? 0 : limits.perToken().acquire(caller.actor());
+            if (wait > 0) {
+                throw new RateLimitedException("too many requests from " + caller.actor() + "; retry in " + wait
+                        + " s", wait);
+            }
+        } catch (RateLimitedException e) {
+            throw e;
         } catch (MvmException e) {
+            // Refused before any database work is repeated: a flood of bad tokens from one address
+            // is cut off by address.
+            long wait = limits.unauthenticated().acquire(ctx.ip());
+            if (wait > 0) {
+                throw new RateLimitedException("too many refused requests from " + ctx.ip() + "; retry in " + wait
+                        + " s", wait);
+            }
             try {
                 audit.denied(tenantInPath(ctx.path()), ctx.method().name() + " " + ctx.path(), e.getMessage());
             } catch (RuntimeException auditFailure) {
@@ -529,6 +574,11 @@ public final class ApiServer {
     }
 
     private void afterEach(Context ctx) {
+        java.util.concurrent.Semaphore permit = ctx.attribute(PERMIT);
+        if (permit != null) {
+            permit.release();
+            ctx.attribute(PERMIT, null);
+        }
         Long started = ctx.attribute(STARTED);
         if (started == null) {
             return;
@@ -669,6 +719,9 @@ public final class ApiServer {
 
     private void problem(Context ctx, MvmException e) {
         int status = Problems.status(e);
+        if (e instanceof RateLimitedException limited) {
+            ctx.header("Retry-After", Long.toString(limited.retryAfterSeconds()));
+        }
         if (status >= 500) {
             log.warn("{} {} failed: {}", ctx.method(), ctx.path(), e.toString(), e.getCause());
         }

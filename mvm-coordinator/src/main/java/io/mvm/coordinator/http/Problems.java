@@ -27,6 +27,9 @@ final class Problems {
         if (e instanceof VmSpecException) {
             return 422;
         }
+        if (e instanceof RateLimitedException) {
+            return 429;
+        }
         if (e instanceof WaitTimeoutException) {
             return 408;
         }
@@ -48,12 +51,14 @@ final class Problems {
         String slug = e instanceof BodyTooLargeException ? "body-too-large"
                 : e instanceof StaleVersionException ? "stale-version"
                 : e instanceof VmSpecException ? "invalid-spec"
-                : e instanceof WaitTimeoutException ? "wait-timeout" : slug(e.category());
+                : e instanceof WaitTimeoutException ? "wait-timeout"
+                : e instanceof RateLimitedException ? "rate-limited" : slug(e.category());
         body.put("type", TYPE_BASE + slug);
         body.put("title", title(status));
         body.put("status", status);
         boolean hideCause = e.category() == ErrorCategory.INTERNAL
-                || (e.category() == ErrorCategory.UNAVAILABLE && !(e instanceof RelayUnavailableException) && !(e instanceof WaitTimeoutException));
+                || (e.category() == ErrorCategory.UNAVAILABLE && !(e instanceof RelayUnavailableException) && !(e instanceof WaitTimeoutException)
+                && !(e instanceof RateLimitedException));
         body.put("detail", hideCause ? publicDetail(e) : e.getMessage());
         body.put("instance", instance);
         body.put("category", e.category().name().toLowerCase(Locale.ROOT));
@@ -96,6 +101,7 @@ final class Problems {
             case 413 -> "Content Too Large";
             case 415 -> "Unsupported Media Type";
             case 422 -> "Unprocessable Content";
+            case 429 -> "Too Many Requests";
             case 503 -> "Service Unavailable";
             case 507 -> "Insufficient Storage";
             default -> status >= 500 ? "Internal Server Error" : "Error";
