@@ -137,7 +137,9 @@ public final class Coordinator implements AutoCloseable {
             }
             log.info("coordinator listening on {}:{} (database {})", config.host(), port, config.database().display());
             created.ifPresent(f -> log.info("admin token written to {}", f));
-            Housekeeping housekeeping = new Housekeeping(nodes, scheduler, List.of(vmJobs::reapDeletedJobPools));
+            CoordinatorConfig.AuditRetention retention = config.auditRetention();
+            Housekeeping housekeeping = new Housekeeping(nodes, scheduler, List.of(vmJobs::reapDeletedJobPools,
+                    () -> audit.prune(retention.maxAge(), retention.maxRows())));
             housekeeping.start(config.housekeepingInterval());
             return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs);
         } catch (RuntimeException e) {

@@ -18,10 +18,12 @@ import java.util.Objects;
  * @param heartbeatInterval what registration tells agents to heartbeat at
  * @param housekeepingInterval how often silent nodes are looked for and a scheduling pass runs
  * @param httpLimits rate limits and in-flight budgets of the API
+ * @param auditRetention how long and how many audit entries are kept
  */
 public record CoordinatorConfig(DatabaseUrl database, String host, int port, Path dataDir, Ipv4Cidr clusterCidr,
                                 InstantSource clock, int bodyLimitBytes, Duration nodeTimeout,
-                                Duration heartbeatInterval, Duration housekeepingInterval, HttpLimits httpLimits) {
+                                Duration heartbeatInterval, Duration housekeepingInterval, HttpLimits httpLimits,
+                                AuditRetention auditRetention) {
     public static final int DEFAULT_PORT = 7777;
     public static final Duration DEFAULT_NODE_TIMEOUT = Duration.ofSeconds(30);
 
@@ -50,6 +52,7 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
                     + " heartbeat interval (" + heartbeatInterval.toSeconds() + "s), or healthy nodes would flap to lost");
         }
         java.util.Objects.requireNonNull(httpLimits, "httpLimits");
+        java.util.Objects.requireNonNull(auditRetention, "auditRetention");
         if (housekeepingInterval.toMillis() < 10) {
             throw MvmException.invalid("housekeeping interval must be at least 10 ms, got " + housekeepingInterval);
         }
@@ -59,7 +62,8 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
     public static CoordinatorConfig defaults(Path dataDir) {
         return new CoordinatorConfig(new DatabaseUrl.Sqlite(defaultDatabase(dataDir)), "127.0.0.1", DEFAULT_PORT,
                 dataDir, SubnetAllocator.DEFAULT_CLUSTER_CIDR, InstantSource.system(), 64 * 1024, DEFAULT_NODE_TIMEOUT,
-                Duration.ofSeconds(5), Duration.ofSeconds(1), HttpLimits.DEFAULT);
+                Duration.ofSeconds(5), Duration.ofSeconds(1), HttpLimits.DEFAULT,
+                AuditRetention.DEFAULT);
     }
 
     public static Path defaultDatabase(Path dataDir) {
@@ -72,38 +76,54 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
 
     public CoordinatorConfig withDatabase(DatabaseUrl db) {
         return new CoordinatorConfig(db, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits);
+                housekeepingInterval, httpLimits, auditRetention);
     }
 
     public CoordinatorConfig withListen(String h, int p) {
         return new CoordinatorConfig(database, h, p, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits);
+                housekeepingInterval, httpLimits, auditRetention);
     }
 
     public CoordinatorConfig withClusterCidr(Ipv4Cidr cidr) {
         return new CoordinatorConfig(database, host, port, dataDir, cidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits);
+                housekeepingInterval, httpLimits, auditRetention);
     }
 
     public CoordinatorConfig withClock(InstantSource c) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, c, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits);
+                housekeepingInterval, httpLimits, auditRetention);
     }
 
     /** Node liveness: lost after {@code timeout} of silence, heartbeats asked for every {@code heartbeat}. */
     public CoordinatorConfig withNodeTimeouts(Duration timeout, Duration heartbeat) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, timeout,
-                heartbeat, housekeepingInterval, httpLimits);
+                heartbeat, housekeepingInterval, httpLimits, auditRetention);
     }
 
     public CoordinatorConfig withHousekeepingInterval(Duration interval) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, interval, httpLimits);
+                heartbeatInterval, interval, httpLimits, auditRetention);
     }
 
     public CoordinatorConfig withHttpLimits(HttpLimits limits) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, housekeepingInterval, limits);
+                heartbeatInterval, housekeepingInterval, limits, auditRetention);
+    }
+
+    public CoordinatorConfig withAuditRetention(AuditRetention retention) {
+        return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
+                heartbeatInterval, housekeepingInterval, httpLimits, retention);
+    }
+
+    /** The audit trail keeps entries for {@code maxAge} and at most {@code maxRows} of them (newest kept). */
+    public record AuditRetention(Duration maxAge, long maxRows) {
+        public static final AuditRetention DEFAULT = new AuditRetention(Duration.ofDays(90), 1_000_000);
+
+        public AuditRetention {
+            if (maxAge.isNegative() || maxAge.isZero() || maxRows < 1) {
+                throw MvmException.invalid("audit retention must keep a positive age and at least one entry");
+            }
+        }
     }
 
     /** Parses {@code host:port} (port 0 picks a free one). */

@@ -498,6 +498,33 @@ abstract class FleetContract {
     }
 
     @Test
+    void theAuditTrailKeepsEntriesForItsRetentionAgeAndAtMostItsRowCount() throws Exception {
+        assertThat(admin.post("/v1/tenants", Map.of("id", "old")).status()).isEqualTo(201);
+        assertThat(admin.get("/v1/tenants/old/audit").json().get("entries")).hasSize(1);
+        clock.advance(Duration.ofDays(91));
+        assertThat(admin.post("/v1/tenants", Map.of("id", "new")).status()).isEqualTo(201);
+        coordinator.runHousekeeping();
+        assertThat(admin.get("/v1/tenants/old/audit").json().get("entries")).as("older than 90 days").isEmpty();
+        assertThat(admin.get("/v1/tenants/new/audit").json().get("entries")).hasSize(1);
+
+        try (TestDatabase small = kind().create();
+             Coordinator c = Coordinator.start(CoordinatorConfig.defaults(small.dataDir()).withDatabase(small.url())
+                     .withListen("127.0.0.1", 0).withClock(clock).withHousekeepingInterval(Duration.ofHours(1))
+                     .withAuditRetention(new CoordinatorConfig.AuditRetention(Duration.ofDays(1), 3)))) {
+            ApiClient api = new ApiClient(c.port(), Files.readString(c.adminTokenFile()).strip());
+            for (String t : List.of("a", "b", "c", "d", "e")) {
+                assertThat(api.post("/v1/tenants", Map.of("id", t)).status()).isEqualTo(201);
+            }
+            c.runHousekeeping();
+            List<String> left = new ArrayList<>();
+            for (String t : List.of("a", "b", "c", "d", "e")) {
+                api.get("/v1/tenants/" + t + "/audit").json().get("entries").forEach(e -> left.add(t));
+            }
+            assertThat(left).as("the newest three").containsExactly("c", "d", "e");
+        }
+    }
+
+    @Test
     void orphansANodeReportsAreShownUntilItReportsThemGoneAndAReportWithoutThemKeepsThem() {
         ApiClient node = register("node-a", 8, 16384);
         Map<String, Object> orphan = Map.of("instance_id", "i-0123456789ab", "path",

@@ -88,6 +88,15 @@ public final class AuditTrail {
         });
     }
 
+    /**
+     * Applies the retention: entries older than {@code maxAge} go, then all but the newest
+     * {@code maxRows}. Returns how many went (housekeeping runs it).
+     */
+    public int prune(java.time.Duration maxAge, long maxRows) {
+        return db.inTransaction(tx -> store.pruneOlderThan(tx, clock.instant().minus(maxAge))
+                + store.pruneBeyond(tx, maxRows));
+    }
+
     public List<AuditEntry> page(TenantId tenant, long afterSeq, int limit) {
         checkPage(afterSeq, limit);
         return db.read(tx -> store.page(tx, tenant, afterSeq, limit));

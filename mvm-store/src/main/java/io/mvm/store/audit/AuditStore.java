@@ -20,6 +20,17 @@ public final class AuditStore {
     }
 
     /** A page of a tenant's trail, oldest first, starting after sequence number {@code afterSeq}. */
+    /** Deletes entries older than {@code cutoff}; returns how many. */
+    public int pruneOlderThan(Tx tx, Instant cutoff) throws SQLException {
+        return tx.update("DELETE FROM audit_log WHERE at < ?", cutoff.toEpochMilli());
+    }
+
+    /** Keeps the newest {@code keep} entries, deleting the rest; returns how many went. */
+    public int pruneBeyond(Tx tx, long keep) throws SQLException {
+        return tx.update("DELETE FROM audit_log WHERE seq <= (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1"
+                + " OFFSET ?)", keep);
+    }
+
     public List<AuditEntry> page(Tx tx, TenantId tenant, long afterSeq, int limit) throws SQLException {
         return tx.query("SELECT seq, tenant_id, at, actor, action, resource, before_version, after_version, outcome "
                         + "FROM audit_log WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
