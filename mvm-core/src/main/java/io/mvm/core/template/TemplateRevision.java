@@ -17,6 +17,9 @@ import java.util.Optional;
  * @param cacheKey      {@link CacheKey#of}: lock hash, profile and role
  * @param builderRecipe what of mvm went into the image (guest init and agent, base kernel and
  *                      initramfs): a revision with the same cache key but another recipe is stale
+ * @param kernelVersion the guest kernel in {@code artifacts} (empty when a schema-1 file did not say)
+ * @param bootArgs      the kernel command line that kernel and initramfs need; per-VM arguments are
+ *                      appended to it
  * @param workload      the image's own default workload (OCI Entrypoint/Cmd/...), when it has one
  */
 public record TemplateRevision(
@@ -27,6 +30,8 @@ public record TemplateRevision(
         String cacheKey,
         String builderRecipe,
         List<ArtifactFile> artifacts,
+        String kernelVersion,
+        String bootArgs,
         Instant builtAt,
         String profile,
         Role role,
@@ -41,6 +46,8 @@ public record TemplateRevision(
 
     public TemplateRevision {
         artifacts = List.copyOf(artifacts);
+        kernelVersion = kernelVersion == null ? "" : kernelVersion;
+        bootArgs = bootArgs == null ? "" : bootArgs;
         workload = workload == null ? Optional.empty() : workload;
         snapshot = snapshot == null ? Optional.empty() : snapshot;
     }
