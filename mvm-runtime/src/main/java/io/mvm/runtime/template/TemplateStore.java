@@ -108,9 +108,36 @@ public final class TemplateStore {
         });
     }
 
+    /** Every template with a directory in this store, by name. */
+    public List<TemplateId> templates() {
+        if (!Files.isDirectory(templatesDir)) {
+            return List.of();
+        }
+        List<TemplateId> ids = new ArrayList<>();
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(templatesDir,
+                p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && TemplateId.isValid(p.getFileName().toString()))) {
+            dirs.forEach(dir -> ids.add(new TemplateId(dir.getFileName().toString())));
+        } catch (IOException e) {
+            throw MvmException.internal("cannot list " + templatesDir + ": " + e.getMessage(), e);
+        }
+        ids.sort(Comparator.comparing(TemplateId::value));
+        return ids;
+    }
+
     /** The revision new VMs of this template boot, if it has an intact one. */
     public Optional<TemplateRevision> current(TemplateId id) {
-        return currentDirectory(id).flatMap(dir -> loadIntact(id, dir));
+        return currentRevision(id).map(Current::revision);
+    }
+
+    /** A revision with the directory it was read from: read together, so a concurrent switch cannot mix two. */
+    public record Current(TemplateRevision revision, Path directory) {
+        public GuestImage image() {
+            return imageOf(revision, directory);
+        }
+    }
+
+    public Optional<Current> currentRevision(TemplateId id) {
+        return currentDirectory(id).flatMap(dir -> loadIntact(id, dir).map(revision -> new Current(revision, dir)));
     }
 
     public Optional<Path> currentDirectory(TemplateId id) {
@@ -149,9 +176,8 @@ public final class TemplateStore {
      */
     public GuestImage currentImage(TemplateId id) {
         Path dir = currentDirectory(id).orElseThrow(() -> MvmException.notFound("template " + id + " has no built revision"));
-        TemplateRevision revision = loadIntact(id, dir).orElseThrow(() -> MvmException.precondition(
-                "template " + id + ": the current revision in " + dir + " is missing or damaged; build it again"));
-        return imageOf(revision, dir);
+        return currentRevision(id).orElseThrow(() -> MvmException.precondition(
+                "template " + id + ": the current revision in " + dir + " is missing or damaged; build it again")).image();
     }
 
     public static GuestImage imageOf(TemplateRevision revision, Path dir) {

@@ -1,0 +1,69 @@
+package io.mvm.runtime.template;
+
+import io.mvm.core.template.TemplateConfig;
+import io.mvm.core.template.TemplateId;
+import io.mvm.core.template.TemplateSource;
+import io.mvm.core.template.TemplateVariant;
+import io.mvm.model.MvmException;
+import io.mvm.model.Role;
+import io.mvm.runtime.image.ImageBuilder;
+import io.mvm.runtime.image.ProgressListener;
+import io.mvm.runtime.template.oci.OciTemplateBuilder;
+import io.mvm.runtime.template.oci.UnpackLimits;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Builds a template's variants on this host into its {@link TemplateStore}: the entry point for the
+ * CLI's {@code mvm template build --on-host} and, later, for an agent asked to build. Each variant is
+ * its own template in the store, named by the variant ({@code <template_id>-<role>} by default), as
+ * in the seed's layout.
+ *
+ * <p>Only the OCI builder exists yet; Debian and Nix sources are refused with that reason.
+ */
+public final class TemplateBuilds {
+    private final Path dataDir;
+    private final TemplateStore store;
+    private final UnpackLimits limits;
+
+    public TemplateBuilds(Path dataDir, InstantSource clock, UnpackLimits limits) {
+        this.dataDir = dataDir.toAbsolutePath();
+        this.store = new TemplateStore(this.dataDir, clock);
+        this.limits = limits;
+    }
+
+    public TemplateStore store() {
+        return store;
+    }
+
+    /**
+     * @param configDir where relative paths in the template file are read from
+     * @param role      only this role's variant; all variants when empty
+     */
+    public List<BuildOutcome> build(TemplateConfig config, Path configDir, Optional<Role> role, boolean force, ProgressListener progress) {
+        List<TemplateVariant> variants = role.map(r -> List.of(config.variant(r))).orElse(config.variants());
+        List<BuildOutcome> outcomes = new ArrayList<>();
+        for (TemplateVariant variant : variants) {
+            TemplateId id = new TemplateId(variant.name());
+            BuildOutcome outcome = switch (config.source()) {
+                case TemplateSource.Oci oci -> ociBuilder(progress).build(id, oci, configDir, variant, force, progress);
+                case TemplateSource.Debian debian -> throw MvmException.precondition(
+                        "template " + config.id() + ": the Debian (mmdebstrap) builder is not implemented yet");
+                case TemplateSource.Nix nix -> throw MvmException.precondition(
+                        "template " + config.id() + ": the Nix builder is not implemented yet");
+            };
+            outcomes.add(outcome);
+        }
+        return outcomes;
+    }
+
+    private OciTemplateBuilder ociBuilder(ProgressListener progress) {
+        // The default image supplies kernel and initramfs; built here if this host has none yet.
+        ImageBuilder.ensureDefaultImage(dataDir, progress);
+        return new OciTemplateBuilder(store, BaseImage.ofDefaultImage(dataDir), GuestAgentInjection.withHostBusybox(), limits,
+                dataDir.resolve("templates").resolve(".scratch"));
+    }
+}
