@@ -67,7 +67,7 @@ public final class GuestAgentInjection {
     public String recipe() {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            digest.update(("mvm guest injection 1\nbusybox " + ImageBuilder.sha256(busybox) + "\n").getBytes(StandardCharsets.UTF_8));
+            digest.update(("mvm guest injection 2\nbusybox " + ImageBuilder.sha256(busybox) + "\n").getBytes(StandardCharsets.UTF_8));
             for (Map.Entry<String, String> script : SCRIPTS.entrySet()) {
                 digest.update(script.getValue().getBytes(StandardCharsets.UTF_8));
                 digest.update(rewrite(script.getKey(), guestScript(script.getKey())));
@@ -96,6 +96,7 @@ public final class GuestAgentInjection {
             for (Map.Entry<String, Integer> mountPoint : MOUNT_POINTS.entrySet()) {
                 ensureDirectory(root, mountPoint.getKey(), mountPoint.getValue());
             }
+            makeAbsoluteLinkRelative(root, "sbin");
             Path sbin = ensureDirectory(root, "sbin", 0755);
             for (Map.Entry<String, String> script : SCRIPTS.entrySet()) {
                 Path file = sbin.resolve(script.getValue());
@@ -133,6 +134,27 @@ public final class GuestAgentInjection {
             throw new TemplateBuildException("the image has a file at /" + relative + ", where mvm's guest needs a directory");
         }
         return dir;
+    }
+
+    /**
+     * The initramfs checks {@code [ -x /newroot/sbin/mvm-init ]} before switching root, in its own
+     * namespace: an absolute {@code /sbin -> /usr/sbin} would be followed into the initramfs and the
+     * check would fail. The same link made relative ({@code usr/sbin}) means exactly the same in the
+     * guest and resolves under /newroot too.
+     */
+    private static void makeAbsoluteLinkRelative(Path root, String topLevel) throws IOException {
+        Path link = root.resolve(topLevel);
+        if (!Files.isSymbolicLink(link)) {
+            return;
+        }
+        String target = Files.readSymbolicLink(link).toString();
+        // A top-level link's directory is the root, so the target minus its leading slashes means the
+        // same there; a target with ".." could climb out of /newroot in the initramfs: left alone.
+        if (target.startsWith("/") && !List.of(target.split("/")).contains("..")) {
+            String relative = target.replaceFirst("^/+", "");
+            Files.delete(link);
+            Files.createSymbolicLink(link, Path.of(relative.isEmpty() ? "." : relative));
+        }
     }
 
     /** The exact rewrites per script; each replacement must occur exactly the given number of times. */

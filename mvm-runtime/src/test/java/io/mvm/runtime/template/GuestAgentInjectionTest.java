@@ -66,4 +66,16 @@ class GuestAgentInjectionTest {
         assertThat(Files.getAttribute(root.resolve("tmp"), "unix:mode")).isEqualTo(040000 | 01777);
         assertThat(injection.recipe()).hasSize(64).isEqualTo(injection.recipe());
     }
+
+    @Test
+    void anAbsoluteSbinLinkBecomesTheSameLinkRelativeSoTheInitramfsFindsMvmInit() throws Exception {
+        HostCapabilities.require(RootUser.isRoot(), "root (injected files are chowned)");
+        HostCapabilities.require(io.mvm.runtime.image.StaticBusybox.locate().isPresent(), "a static busybox (busybox-static)");
+        Path root = Files.createDirectory(work.resolve("merged-usr"));
+        Files.createDirectories(root.resolve("usr/sbin"));
+        Files.createSymbolicLink(root.resolve("sbin"), Path.of("/usr/sbin"));
+        GuestAgentInjection.withHostBusybox().inject(root);
+        assertThat(Files.readSymbolicLink(root.resolve("sbin"))).isEqualTo(Path.of("usr/sbin"));
+        assertThat(root.resolve("usr/sbin/mvm-init")).isExecutable();
+    }
 }
