@@ -41,6 +41,25 @@ public final class GuestAgentInjection {
     private static final String HOST_PATH = "export PATH=/sbin:/bin:/usr/sbin:/usr/bin";
     private static final String GUEST_PATH = "export PATH=" + MVM_BIN + ":/sbin:/bin:/usr/sbin:/usr/bin";
 
+    /**
+     * The default image has nothing under /var, so mvm-init mounts an empty tmpfs there. A user's
+     * image often has (package state, cache and log directories its programs expect): its /var is
+     * bind-mounted aside first and copied into the tmpfs, so it is there and writable. It costs the
+     * guest RAM for what /var holds.
+     */
+    private static final String VAR_TMPFS = "mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /var\n";
+    private static final String VAR_TMPFS_WITH_IMAGE_CONTENT = """
+            mkdir -p /run/mvm-image-var
+            if mount --bind /var /run/mvm-image-var 2> /dev/null; then
+                mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /var
+                cp -a /run/mvm-image-var/. /var/ || echo "mvm-init: cannot copy the image's /var" > /dev/console
+                umount /run/mvm-image-var
+            else
+                mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /var
+            fi
+            rmdir /run/mvm-image-var
+            """;
+
     /** guest script resource → file name under /sbin (as ImageBuilder installs them). */
     private static final Map<String, String> SCRIPTS = scripts();
 
@@ -162,7 +181,10 @@ public final class GuestAgentInjection {
         String text = new String(original, StandardCharsets.UTF_8);
         text = replace(script, text, "#!/bin/sh\n", "#!" + MVM_BIN + "/sh\n", 1);
         switch (script) {
-            case "mvm-init" -> text = replace(script, text, HOST_PATH, GUEST_PATH, 1);
+            case "mvm-init" -> {
+                text = replace(script, text, HOST_PATH, GUEST_PATH, 1);
+                text = replace(script, text, VAR_TMPFS, VAR_TMPFS_WITH_IMAGE_CONTENT, 1);
+            }
             case "mvm-agent" -> {
                 text = replace(script, text, HOST_PATH, GUEST_PATH, 1);
                 // exec's own environment may set PATH (the request's env): setsid is ours regardless

@@ -25,6 +25,9 @@ class GuestAgentInjectionTest {
         String workload = new String(GuestAgentInjection.rewrite("mvm-workload", GuestAgentInjection.guestScript("mvm-workload")),
                 StandardCharsets.UTF_8);
         assertThat(workload).contains("/.mvm/bin/setsid /.mvm/bin/sh -c").doesNotContain(" && mv ");
+        String init = new String(GuestAgentInjection.rewrite("mvm-init", GuestAgentInjection.guestScript("mvm-init")), StandardCharsets.UTF_8);
+        assertThat(init).contains("mount --bind /var /run/mvm-image-var", "cp -a /run/mvm-image-var/. /var/");
+        assertThat(init.indexOf("tmpfs /run")).isLessThan(init.indexOf("mount --bind /var"));
         String agent = new String(GuestAgentInjection.rewrite("mvm-agent", GuestAgentInjection.guestScript("mvm-agent")), StandardCharsets.UTF_8);
         assertThat(agent).contains("export PATH=/.mvm/bin:/sbin:/bin:/usr/sbin:/usr/bin", "exec /.mvm/bin/setsid \"$@\"");
     }

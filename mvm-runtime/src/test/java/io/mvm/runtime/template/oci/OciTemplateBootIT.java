@@ -74,6 +74,8 @@ class OciTemplateBootIT {
                 .symlink("bin/sh", "busybox")
                 .dir("etc", 0755, 0, 0)
                 .file("etc/image-marker", "built by OciTemplateBootIT\n")
+                .dir("var", 0755, 0, 0).dir("var/lib", 0755, 0, 0).dir("var/lib/app", 0700, 1000, 1000)
+                .file("var/lib/app/state", "state from the image\n", 0600, 1000, 1000)
                 .dir("app", 0755, 0, 0)
                 .file("app/serve", SERVE, 0755, 0, 0)
                 .dir("app/www", 0755, 0, 0)
@@ -169,6 +171,12 @@ class OciTemplateBootIT {
         List<String> inodes = new ArrayList<>(exec("stat", "-c", "%i", "/app/suid-tool", "/app/suid-tool-link").stdoutText().lines().toList());
         assertThat(inodes).hasSize(2);
         assertThat(inodes.get(0)).isEqualTo(inodes.get(1));
+        // the image's /var is there, with its owners, and writable (tmpfs)
+        assertThat(exec("cat", "/var/lib/app/state").stdoutText()).isEqualTo("state from the image\n");
+        assertThat(exec("stat", "-c", "%u:%g:%a", "/var/lib/app", "/var/lib/app/state").stdoutText()).isEqualTo("1000:1000:700\n1000:1000:600\n");
+        assertThat(exec("sh", "-c", "echo more >> /var/lib/app/state && grep -c '' /var/lib/app/state").stdoutText().strip()).isEqualTo("2");
+        assertThat(exec("grep", "-c", " /var tmpfs", "/proc/mounts").stdoutText().strip()).isEqualTo("1");
+        assertThat(exec("test", "-e", "/run/mvm-image-var").exitCode()).isEqualTo(1);
         // the image's /bin/sh is its own; mvm's busybox lives apart
         assertThat(exec("readlink", "/bin/sh").stdoutText().strip()).isEqualTo("busybox");
         assertThat(exec("test", "-x", "/.mvm/bin/busybox").exitCode()).isZero();
