@@ -8,6 +8,7 @@ import io.mvm.core.template.TemplateSource;
 import io.mvm.core.template.TemplateVariant;
 import io.mvm.model.InstanceState;
 import io.mvm.model.Role;
+import io.mvm.runtime.backend.DriveSpec;
 import io.mvm.runtime.backend.VmSpec;
 import io.mvm.runtime.guest.GuestChannel;
 import io.mvm.runtime.image.GuestImage;
@@ -104,6 +105,7 @@ class OciTemplateBootIT {
         DefaultWorkload workload = built.revision().workload().orElseThrow();
         vm = "oci-" + java.util.UUID.randomUUID().toString().substring(0, 8);
         runtime.vms().run(VmSpec.builder(vm, image).vcpus(1).memoryMib(256)
+                .drive(new DriveSpec.Data(16)).drive(new DriveSpec.Secrets(java.util.Map.of("API_KEY", "first")))
                 .cmd(workload.shellCommandLine().orElseThrow()).env(workload.environment()).build());
     }
 
@@ -188,6 +190,8 @@ class OciTemplateBootIT {
         try (GuestChannel guest = runtime.vms().guest(vm)) {
             assertThat(guest.health(CALL).hostname()).isEqualTo(vm);
         }
+        assertThat(exec("cat", "/run/secrets/API_KEY").stdoutText()).isEqualTo("first");
+        assertThat(exec("sh", "-c", "echo kept > /data/note && sync && cat /data/note").stdoutText()).isEqualTo("kept\n");
         assertThat(exec("grep", "-c", " / ext4 ro", "/proc/mounts").stdoutText().strip()).isEqualTo("1");
         assertThat(exec("sh", "-c", "echo $0").exitCode()).isZero();
         // drain: the workload (httpd) gets SIGTERM and exits
@@ -196,5 +200,15 @@ class OciTemplateBootIT {
             assertThat(drained.completed()).isTrue();
             assertThat(guest.workload(CALL).state()).isEqualTo("exited");
         }
+    }
+
+    @Test
+    @Order(5)
+    void itSleepsAndWakesWithARotatedSecretAndItsDataKept() {
+        assertThat(runtime.vms().sleep(vm, Duration.ofSeconds(10)).state()).isEqualTo(InstanceState.SLEEPING);
+        assertThat(runtime.vms().wake(vm, Optional.of(java.util.Map.of("API_KEY", "rotated"))).state()).isEqualTo(InstanceState.RUNNING);
+        assertThat(exec("cat", "/run/secrets/API_KEY").stdoutText()).isEqualTo("rotated");
+        assertThat(exec("cat", "/data/note").stdoutText()).isEqualTo("kept\n");
+        assertThat(exec("cat", "/etc/image-marker").stdoutText()).isEqualTo("built by OciTemplateBootIT\n");
     }
 }
