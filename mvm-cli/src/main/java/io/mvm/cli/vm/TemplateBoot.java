@@ -5,6 +5,7 @@ import io.mvm.core.template.TemplateId;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.image.GuestImage;
 import io.mvm.runtime.template.TemplateStore;
+import io.mvm.runtime.template.TemplateWorkloads;
 import java.nio.file.Path;
 import java.time.InstantSource;
 import java.util.LinkedHashMap;
@@ -26,7 +27,7 @@ record TemplateBoot(GuestImage image, String cmd, Map<String, String> env) {
         Optional<DefaultWorkload> workload = current.revision().workload();
         Map<String, String> merged = new LinkedHashMap<>(workload.map(DefaultWorkload::environment).orElse(Map.of()));
         merged.putAll(env);
-        String command = cmd != null ? cmd : workload.flatMap(DefaultWorkload::shellCommandLine).orElse(null);
+        String command = cmd != null ? cmd : workload.flatMap(TemplateWorkloads::commandLine).orElse(null);
         return new TemplateBoot(current.image(), command, merged);
     }
 }

@@ -9,14 +9,29 @@ import java.util.Optional;
 /**
  * What an image says to run when nothing else is asked for: an OCI image config's Entrypoint, Cmd,
  * Env, WorkingDir and User. A pool or VM spec may override it.
+ *
+ * @param user  the config's User as written ({@code name}, {@code uid}, {@code name:group}, ...)
+ * @param runAs the guest account {@code user} resolved to when the image was built (a name from the
+ *              image's /etc/passwd); empty to run as root
  */
-public record DefaultWorkload(List<String> entrypoint, List<String> cmd, List<String> env, String workingDir, String user) {
+public record DefaultWorkload(List<String> entrypoint, List<String> cmd, List<String> env, String workingDir, String user,
+                              String runAs) {
     public DefaultWorkload {
         entrypoint = List.copyOf(entrypoint);
         cmd = List.copyOf(cmd);
         env = List.copyOf(env);
         workingDir = workingDir == null ? "" : workingDir;
         user = user == null ? "" : user;
+        runAs = runAs == null ? "" : runAs;
+    }
+
+    /** As read from an image config, before its user is resolved against the image's accounts. */
+    public DefaultWorkload(List<String> entrypoint, List<String> cmd, List<String> env, String workingDir, String user) {
+        this(entrypoint, cmd, env, workingDir, user, "");
+    }
+
+    public DefaultWorkload withRunAs(String account) {
+        return new DefaultWorkload(entrypoint, cmd, env, workingDir, user, account);
     }
 
     /** Entrypoint followed by Cmd, the way a container runtime combines them. */
@@ -59,7 +74,7 @@ public record DefaultWorkload(List<String> entrypoint, List<String> cmd, List<St
         return Optional.of(line.toString());
     }
 
-    static String quote(String arg) {
+    public static String quote(String arg) {
         return "'" + arg.replace("'", "'\\''") + "'";
     }
 }

@@ -48,7 +48,8 @@ public final class TemplateRevisionJson {
 
     record ArtifactV2(String role, String path, Long size, String sha256) {}
 
-    record WorkloadV2(List<String> entrypoint, List<String> cmd, List<String> env, String workingDir, String user) {}
+    /** run_as was added within schema 2: absent (an earlier build) reads as root, as such builds ran. */
+    record WorkloadV2(List<String> entrypoint, List<String> cmd, List<String> env, String workingDir, String user, String runAs) {}
 
     record SnapshotV2(String createdAt, long vmstateSizeBytes, long memSizeBytes, String bootArgs, int vcpus, int memMib) {}
 
@@ -73,7 +74,7 @@ public final class TemplateRevisionJson {
                         a.size().isPresent() ? a.size().getAsLong() : null, a.sha256().orElse(null))).toList(),
                 revision.kernelVersion(), revision.bootArgs(), revision.builtAt().toString(), revision.profile(), revision.role().wireName(),
                 revision.vcpus(), revision.memMib(), revision.dataDiskMib(),
-                revision.workload().map(w -> new WorkloadV2(w.entrypoint(), w.cmd(), w.env(), w.workingDir(), w.user())).orElse(null),
+                revision.workload().map(w -> new WorkloadV2(w.entrypoint(), w.cmd(), w.env(), w.workingDir(), w.user(), w.runAs())).orElse(null),
                 revision.snapshot().map(TemplateRevisionJson::snapshotOut).orElse(null));
         try {
             return JSON.writeValueAsBytes(out);
@@ -111,7 +112,7 @@ public final class TemplateRevisionJson {
                         Optional.ofNullable(a.sha256())))
                 .toList();
         Optional<DefaultWorkload> workload = Optional.ofNullable(in.workload()).map(w -> new DefaultWorkload(
-                orEmpty(w.entrypoint()), orEmpty(w.cmd()), orEmpty(w.env()), w.workingDir(), w.user()));
+                orEmpty(w.entrypoint()), orEmpty(w.cmd()), orEmpty(w.env()), w.workingDir(), w.user(), w.runAs()));
         return new TemplateRevision(2, in.revisionHash(), in.templateId(),
                 new SourceIdentity(in.source().kind(), in.source().reference(), in.source().lockHash()),
                 in.cacheKey(), in.builderRecipe() == null ? "" : in.builderRecipe(), artifacts, in.kernelVersion(), in.bootArgs(),

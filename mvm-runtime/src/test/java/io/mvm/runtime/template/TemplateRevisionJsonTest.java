@@ -27,7 +27,7 @@ class TemplateRevisionJsonTest {
                 List.of(ArtifactFile.of("rootfs", "rootfs.ext4", 4096, "ab".repeat(32)),
                         ArtifactFile.of("kernel", "vmlinuz", 10, "cd".repeat(32))),
                 "6.12.1-cloud-amd64", "console=ttyS0", Instant.parse("2026-12-03T09:00:00Z"), "minimal", Role.WORKER, 1, 256, 64,
-                Optional.of(new DefaultWorkload(List.of("/app/serve"), List.of("--port", "80"), List.of("A=1"), "/app", "0")),
+                Optional.of(new DefaultWorkload(List.of("/app/serve"), List.of("--port", "80"), List.of("A=1"), "/app", "1000", "app")),
                 Optional.of(new SnapshotInfo(Instant.parse("2026-12-03T10:00:00Z"), 1, 2, "console=ttyS0", 1, 256)));
     }
 

@@ -1,6 +1,7 @@
 package io.mvm.runtime.template.oci;
 
 import io.mvm.core.template.ArtifactFile;
+import io.mvm.core.template.DefaultWorkload;
 import io.mvm.core.template.SourceIdentity;
 import io.mvm.core.template.TemplateId;
 import io.mvm.core.template.TemplateSource;
@@ -13,6 +14,7 @@ import io.mvm.runtime.template.BaseImage;
 import io.mvm.runtime.template.BuildOutcome;
 import io.mvm.runtime.template.BuildRequest;
 import io.mvm.runtime.template.GuestAgentInjection;
+import io.mvm.runtime.template.ImageUser;
 import io.mvm.runtime.template.RootfsImage;
 import io.mvm.runtime.template.TemplateBuildException;
 import io.mvm.runtime.template.TemplateStore;
@@ -28,6 +30,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Builds a template revision from an OCI image on this host: reads and checks the image, applies
@@ -122,6 +125,8 @@ public final class OciTemplateBuilder {
             Path tree = Files.createDirectory(staging.resolve("rootfs-tree"));
             Files.setAttribute(tree, "unix:mode", 0755);
             unpack(image, tree, limits, progress);
+            Optional<DefaultWorkload> workload = image.workload()
+                    .map(w -> w.withRunAs(ImageUser.resolve(tree, w.user(), progress::step)));
             injection.inject(tree);
             progress.step("rootfs: mkfs.ext4 over the image and mvm's guest agent");
             RootfsImage.write(tree, staging.resolve(ImageBuilder.ROOTFS_FILE));
@@ -132,7 +137,7 @@ public final class OciTemplateBuilder {
                     ArtifactFile.ROOTFS, ImageBuilder.ROOTFS_FILE,
                     ArtifactFile.KERNEL, ImageBuilder.KERNEL_FILE,
                     ArtifactFile.INITRAMFS, ImageBuilder.INITRAMFS_FILE),
-                    base.image().kernelVersion(), base.image().bootArgs(), image.workload());
+                    base.image().kernelVersion(), base.image().bootArgs(), workload);
         } catch (IOException e) {
             throw new TemplateBuildException("cannot assemble the root filesystem: " + e.getMessage(), e);
         }

@@ -17,6 +17,7 @@ import io.mvm.runtime.template.BaseImage;
 import io.mvm.runtime.template.BuildOutcome;
 import io.mvm.runtime.template.GuestAgentInjection;
 import io.mvm.runtime.template.TemplateStore;
+import io.mvm.runtime.template.TemplateWorkloads;
 import io.mvm.runtime.testing.HostCapabilities;
 import io.mvm.runtime.vm.TemplateVmFixture;
 import java.nio.file.Files;
@@ -53,12 +54,13 @@ class OciTemplateBootIT {
             #!/bin/sh
             # The image's own program: no other image has it.
             {
+              echo "uid: $(id -u)"
               echo "args: $*"
               echo "pwd: $(pwd)"
               echo "source: $GREETING_SOURCE"
               echo "path: $PATH"
               echo "shell: $(readlink /bin/sh)"
-            } > /run/app-started
+            } > /tmp/app-started
             exec busybox httpd -f -p 127.0.0.1:8080 -h /app/www
             """;
 
@@ -75,6 +77,8 @@ class OciTemplateBootIT {
                 .symlink("bin/sh", "busybox")
                 .dir("etc", 0755, 0, 0)
                 .file("etc/image-marker", "built by OciTemplateBootIT\n")
+                .file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/app:/bin/sh\n")
+                .file("etc/group", "root:x:0:\napp:x:1000:\n")
                 .dir("var", 0755, 0, 0).dir("var/lib", 0755, 0, 0).dir("var/lib/app", 0700, 1000, 1000)
                 .file("var/lib/app/state", "state from the image\n", 0600, 1000, 1000)
                 .dir("app", 0755, 0, 0)
@@ -92,7 +96,7 @@ class OciTemplateBootIT {
                 .file("app/suid-tool", "#!/bin/sh\n", 04755, 0, 0)
                 .hardlink("app/suid-tool-link", "app/suid-tool");
         OciTestImages.writeLayout(layout, OciTestImages.config(List.of("/app/serve"), List.of("--greeting", "hello world"),
-                List.of("PATH=/app:/bin", "GREETING_SOURCE=oci"), "/app", ""), List.of(lower, upper), "latest");
+                List.of("PATH=/app:/bin", "GREETING_SOURCE=oci"), "/app", "app"), List.of(lower, upper), "latest");
 
         TemplateStore store = new TemplateStore(runtime.dataDir(), InstantSource.system());
         OciTemplateBuilder builder = new OciTemplateBuilder(store, BaseImage.ofDefaultImage(HostCapabilities.testDataDir()),
@@ -106,7 +110,7 @@ class OciTemplateBootIT {
         vm = "oci-" + java.util.UUID.randomUUID().toString().substring(0, 8);
         runtime.vms().run(VmSpec.builder(vm, image).vcpus(1).memoryMib(256)
                 .drive(new DriveSpec.Data(16)).drive(new DriveSpec.Secrets(java.util.Map.of("API_KEY", "first")))
-                .cmd(workload.shellCommandLine().orElseThrow()).env(workload.environment()).build());
+                .cmd(TemplateWorkloads.commandLine(workload).orElseThrow()).env(workload.environment()).build());
     }
 
     @AfterAll
@@ -133,6 +137,7 @@ class OciTemplateBootIT {
         assertThat(built.revision().artifact("kernel").orElseThrow().sha256()).contains(base.kernelSha256());
         assertThat(built.revision().artifact("initramfs").orElseThrow().sha256()).contains(base.initramfsSha256());
         assertThat(built.revision().workload().orElseThrow().argv()).containsExactly("/app/serve", "--greeting", "hello world");
+        assertThat(built.revision().workload().orElseThrow().runAs()).isEqualTo("app");
         assertThat(runtime.vms().status(vm).state()).isEqualTo(InstanceState.RUNNING);
     }
 
@@ -141,13 +146,14 @@ class OciTemplateBootIT {
     void theImagesOwnProgramRunsAsTheWorkloadWithTheImagesEnvAndWorkingDir() throws Exception {
         String marker = "";
         for (int i = 0; i < 60 && marker.isEmpty(); i++) {
-            GuestChannel.ExecResult result = exec("cat", "/run/app-started");
+            GuestChannel.ExecResult result = exec("cat", "/tmp/app-started");
             marker = result.exitCode() == 0 ? result.stdoutText() : "";
             if (marker.isEmpty()) {
                 Thread.sleep(500);
             }
         }
-        assertThat(marker).contains("args: --greeting hello world", "pwd: /app", "source: oci", "path: /app:/bin", "shell: busybox");
+        // the image's User: its own account, from its own /etc/passwd
+        assertThat(marker).contains("uid: 1000", "args: --greeting hello world", "pwd: /app", "source: oci", "path: /app:/bin", "shell: busybox");
         String page = "";
         for (int i = 0; i < 60 && !page.contains("hello"); i++) {
             page = exec("wget", "-q", "-O", "-", "http://127.0.0.1:8080/index.html").stdoutText();
