@@ -54,6 +54,7 @@ public final class LayerApplier {
         return bytes;
     }
 
+    /** Entries read so far, whiteouts included (what the limit counts). */
     public long entriesCreated() {
         return entries;
     }
@@ -94,6 +95,10 @@ public final class LayerApplier {
         if (parts.isEmpty()) {
             return; // "./" itself: the root keeps mvm's owner and mode
         }
+        // Every entry counts, whiteouts too: a layer of a million whiteouts is as hostile as one of files.
+        if (++entries > limits.maxEntries()) {
+            throw new TemplateBuildException("the image has more than " + limits.maxEntries() + " entries (the limit)");
+        }
         String base = parts.getLast();
         if (base.equals(OPAQUE_MARKER)) {
             List<String> dirParts = parts.subList(0, parts.size() - 1);
@@ -102,8 +107,13 @@ public final class LayerApplier {
             return;
         }
         if (base.startsWith(WHITEOUT_PREFIX)) {
+            String victimName = base.substring(WHITEOUT_PREFIX.length());
+            if (victimName.isEmpty() || victimName.equals(".") || victimName.equals("..")) {
+                // ".wh.." would name the directory's parent: a whiteout can only remove an entry of its own directory
+                throw new TemplateBuildException("layer " + layer + ": whiteout '" + name + "' names no entry of its directory");
+            }
             List<String> victim = new java.util.ArrayList<>(parts.subList(0, parts.size() - 1));
-            victim.add(base.substring(WHITEOUT_PREFIX.length()));
+            victim.add(victimName);
             if (!created.contains(String.join("/", victim))) {
                 RootfsPath.entry(root, victim, false).ifPresent(DirectoryTree::delete);
             }
@@ -115,9 +125,6 @@ public final class LayerApplier {
         if (entry.isFIFO()) {
             notes.accept("layer " + layer + ": skipped FIFO " + name);
             return;
-        }
-        if (++entries > limits.maxEntries()) {
-            throw new TemplateBuildException("the image has more than " + limits.maxEntries() + " files (the limit)");
         }
         Path target = RootfsPath.entry(root, parts, true).orElseThrow(() -> new TemplateBuildException(
                 "layer " + layer + ": cannot place '" + name + "': a parent is not a directory"));

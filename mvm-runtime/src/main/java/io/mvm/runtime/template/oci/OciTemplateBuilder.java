@@ -44,7 +44,8 @@ import java.util.Optional;
  * image as a layout or as an archive is one cache entry.
  */
 public final class OciTemplateBuilder {
-    static final String FORMAT = "oci-builder 1";
+    /** Moves when the builder's output changes for the same image (2: the User resolved into run_as). */
+    static final String FORMAT = "oci-builder 2";
 
     private final TemplateStore store;
     private final BaseImage base;

@@ -126,7 +126,9 @@ class OciUnpackTest {
                 new Case(new OciTestImages.Layer().dir("a", 0755, 0, 0).symlink("a/b", "../../sentinel"), "points outside the image"),
                 new Case(new OciTestImages.Layer().file("f", "f").hardlink("h", "../sentinel"), "climbs out with '..'"),
                 new Case(new OciTestImages.Layer().hardlink("h", "missing"), "which is not a file in the image"),
-                new Case(new OciTestImages.Layer().charDevice("dev/mem"), "device node 'dev/mem' is not allowed"));
+                new Case(new OciTestImages.Layer().charDevice("dev/mem"), "device node 'dev/mem' is not allowed"),
+                new Case(new OciTestImages.Layer().dir("a", 0755, 0, 0).file("a/.wh..", ""), "names no entry of its directory"),
+                new Case(new OciTestImages.Layer().file(".wh.", ""), "names no entry of its directory"));
         for (Case c : cases) {
             assertThatThrownBy(() -> apply(c.layer())).as(c.message()).isInstanceOf(TemplateBuildException.class).hasMessageContaining(c.message());
         }
@@ -138,7 +140,7 @@ class OciUnpackTest {
     void sizeAndFileCountAreBounded() {
         assertThatThrownBy(() -> apply(new UnpackLimits(1 << 20, 3),
                 new OciTestImages.Layer().file("a", "").file("b", "").file("c", "").file("d", "")))
-                .hasMessageContaining("more than 3 files");
+                .hasMessageContaining("more than 3 entries");
         assertThatThrownBy(() -> apply(new UnpackLimits(10, 100),
                 new OciTestImages.Layer().file("a", "123456").file("b", "123456")))
                 .hasMessageContaining("more than 10 bytes");
