@@ -41,10 +41,15 @@ class TemplateCliIT {
     final ByteArrayOutputStream err = new ByteArrayOutputStream();
     PrintStream originalOut;
     PrintStream originalErr;
+    Thread reaper;
 
     @BeforeEach
     void setUp() throws Exception {
         dataDir = Files.createTempDirectory("mvm-template-cli-it-");
+        // The CLI's VMMs are detached daemons: if this JVM dies before tearDown, still kill them.
+        Path mine = dataDir;
+        reaper = new Thread(() -> io.mvm.cli.vm.VmCliITAccess.killProcessesNaming(mine), "reap-" + mine.getFileName());
+        Runtime.getRuntime().addShutdownHook(reaper);
         originalOut = System.out;
         originalErr = System.err;
         System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
@@ -55,6 +60,11 @@ class TemplateCliIT {
     void tearDown() throws Exception {
         System.setOut(originalOut);
         System.setErr(originalErr);
+        try {
+            Runtime.getRuntime().removeShutdownHook(reaper);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running
+        }
         Path vms = dataDir.resolve("vms");
         if (Files.isDirectory(vms)) {
             try (Stream<Path> dirs = Files.list(vms)) {
