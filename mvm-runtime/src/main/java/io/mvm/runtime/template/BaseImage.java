@@ -3,7 +3,10 @@ package io.mvm.runtime.template;
 import io.mvm.runtime.image.GuestImage;
 import io.mvm.runtime.image.ImageBuilder;
 import io.mvm.runtime.image.ImageMetadata;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 
 /**
  * The kernel and initramfs a template revision boots with: those of this host's default image
@@ -19,6 +22,23 @@ public record BaseImage(GuestImage image, String kernelSha256, String initramfsS
                 "the default guest image in " + dataDir + "/images/default is missing or damaged; run mvm bootstrap first"));
         ImageMetadata metadata = ImageBuilder.metadata(dataDir, ImageBuilder.DEFAULT_IMAGE).orElseThrow();
         return new BaseImage(image, metadata.artifacts().get(ImageBuilder.KERNEL_FILE), metadata.artifacts().get(ImageBuilder.INITRAMFS_FILE));
+    }
+
+    /**
+     * Puts the kernel and initramfs into a revision's staging directory: hard links when on the same
+     * filesystem (the default image replaces its files by rename, never in place), else copies.
+     */
+    public void copyInto(Path staging) throws IOException {
+        linkOrCopy(image.kernel(), staging.resolve(ImageBuilder.KERNEL_FILE));
+        linkOrCopy(image.initramfs(), staging.resolve(ImageBuilder.INITRAMFS_FILE));
+    }
+
+    private static void linkOrCopy(Path from, Path to) throws IOException {
+        try {
+            Files.createLink(to, from);
+        } catch (IOException | UnsupportedOperationException e) {
+            Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES);
+        }
     }
 
     /** What of the base goes into a revision, for its recipe. */

@@ -8,9 +8,12 @@ import io.mvm.model.MvmException;
 import io.mvm.model.Role;
 import io.mvm.runtime.image.ImageBuilder;
 import io.mvm.runtime.image.ProgressListener;
+import io.mvm.runtime.template.debian.DebianTemplateBuilder;
 import io.mvm.runtime.template.oci.OciTemplateBuilder;
 import io.mvm.runtime.template.oci.UnpackLimits;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,15 +25,17 @@ import java.util.Optional;
  * its own template in the store, named by the variant ({@code <template_id>-<role>} by default), as
  * in the seed's layout.
  *
- * <p>Only the OCI builder exists yet; Debian and Nix sources are refused with that reason.
+ * <p>OCI and Debian sources are built; Nix sources are refused with that reason.
  */
 public final class TemplateBuilds {
     private final Path dataDir;
     private final TemplateStore store;
     private final UnpackLimits limits;
+    private final InstantSource clock;
 
     public TemplateBuilds(Path dataDir, InstantSource clock, UnpackLimits limits) {
         this.dataDir = dataDir.toAbsolutePath();
+        this.clock = clock;
         this.store = new TemplateStore(this.dataDir, clock);
         this.limits = limits;
     }
@@ -50,14 +55,31 @@ public final class TemplateBuilds {
             TemplateId id = new TemplateId(variant.name());
             BuildOutcome outcome = switch (config.source()) {
                 case TemplateSource.Oci oci -> ociBuilder(progress).build(id, oci, configDir, variant, force, progress);
-                case TemplateSource.Debian debian -> throw MvmException.precondition(
-                        "template " + config.id() + ": the Debian (mmdebstrap) builder is not implemented yet");
+                case TemplateSource.Debian debian -> debianBuilder(progress).build(id, debian, configDir, variant, force, progress);
                 case TemplateSource.Nix nix -> throw MvmException.precondition(
                         "template " + config.id() + ": the Nix builder is not implemented yet");
             };
             outcomes.add(outcome);
         }
         return outcomes;
+    }
+
+    private DebianTemplateBuilder debianBuilder(ProgressListener progress) {
+        if (!onPath("mmdebstrap")) {
+            throw MvmException.precondition("Debian templates are built with mmdebstrap: install it (apt-get install mmdebstrap)");
+        }
+        ImageBuilder.ensureDefaultImage(dataDir, progress);
+        return new DebianTemplateBuilder(store, BaseImage.ofDefaultImage(dataDir), GuestAgentInjection.withHostBusybox(), clock,
+                Duration.ofMinutes(30));
+    }
+
+    private static boolean onPath(String program) {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
+            if (!dir.isBlank() && Files.isExecutable(Path.of(dir, program))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private OciTemplateBuilder ociBuilder(ProgressListener progress) {

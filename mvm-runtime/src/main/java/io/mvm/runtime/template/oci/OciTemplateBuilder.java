@@ -23,7 +23,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
@@ -132,8 +131,7 @@ public final class OciTemplateBuilder {
             progress.step("rootfs: mkfs.ext4 over the image and mvm's guest agent");
             RootfsImage.write(tree, staging.resolve(ImageBuilder.ROOTFS_FILE));
             DirectoryTree.delete(tree);
-            linkOrCopy(base.image().kernel(), staging.resolve(ImageBuilder.KERNEL_FILE));
-            linkOrCopy(base.image().initramfs(), staging.resolve(ImageBuilder.INITRAMFS_FILE));
+            base.copyInto(staging);
             return new ArtifactProducer.Produced(Map.of(
                     ArtifactFile.ROOTFS, ImageBuilder.ROOTFS_FILE,
                     ArtifactFile.KERNEL, ImageBuilder.KERNEL_FILE,
@@ -172,14 +170,5 @@ public final class OciTemplateBuilder {
             }
         }
         progress.step("unpacked " + applier.entriesCreated() + " entries, " + applier.bytesWritten() / (1 << 20) + " MiB");
-    }
-
-    private static void linkOrCopy(Path from, Path to) throws IOException {
-        try {
-            Files.createLink(to, from);
-        } catch (IOException | UnsupportedOperationException e) {
-            // another filesystem than the default image's: a copy
-            Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES);
-        }
     }
 }
