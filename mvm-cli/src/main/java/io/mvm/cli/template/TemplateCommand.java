@@ -32,7 +32,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "template", mixinStandardHelpOptions = true,
         description = "Build and inspect guest templates on this host (no coordinator).",
         subcommands = {TemplateCommand.Build.class, TemplateCommand.ListTemplates.class, TemplateCommand.Info.class,
-            TemplateCommand.Revisions.class})
+            TemplateCommand.Revisions.class, TemplateCommand.Delete.class})
 public final class TemplateCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -142,6 +142,44 @@ public final class TemplateCommand implements Runnable {
                         shortHash(r.revisionHash()), r.source().kind(), r.builtAt(), r.source().lockHash());
             }
             return 0;
+        }
+    }
+
+    @Command(name = "delete", mixinStandardHelpOptions = true,
+            description = "Remove a template and all its revisions from this host; refused while a VM here boots from it.")
+    static final class Delete implements Callable<Integer> {
+        @Mixin DataDirOption dataDir;
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Option(names = "--force", description = "Delete even while VMs use it (running ones keep their open files; sleeping ones cannot wake).")
+        boolean force;
+
+        @Override
+        public Integer call() throws Exception {
+            Path dir = dataDir.resolve();
+            TemplateStore store = new TemplateStore(dir, InstantSource.system());
+            TemplateId id = new TemplateId(name);
+            List<String> users = vmsUsing(dir, store.templateDir(id));
+            if (!users.isEmpty() && !force) {
+                throw MvmException.conflict("template " + name + " is used by VM(s) " + String.join(", ", users)
+                        + "; destroy them first or pass --force");
+            }
+            store.delete(id);
+            System.out.println("template " + name + " deleted");
+            return 0;
+        }
+
+        /** VMs on this host whose definition boots from a file under the template's directory. */
+        private static List<String> vmsUsing(Path dataDir, Path templateDir) throws java.io.IOException {
+            Path vms = dataDir.resolve("vms");
+            if (!java.nio.file.Files.isDirectory(vms)) {
+                return List.of();
+            }
+            try (java.util.stream.Stream<Path> dirs = java.nio.file.Files.list(vms)) {
+                return dirs.filter(java.nio.file.Files::isDirectory)
+                        .filter(d -> new io.mvm.runtime.vm.VmDirectory(d).definition()
+                                .map(def -> def.image().rootfs().toAbsolutePath().startsWith(templateDir)).orElse(false))
+                        .map(d -> d.getFileName().toString()).sorted().toList();
+            }
         }
     }
 }

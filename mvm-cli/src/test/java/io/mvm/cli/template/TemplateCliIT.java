@@ -154,7 +154,12 @@ class TemplateCliIT {
             }
         }
         assertThat(ran).isEqualTo("job ran with MODE=cli in /app args --once\n");
+        assertThat(Main.run("template", "delete", "app-worker", "--data-dir", d)).isEqualTo(4);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("is used by VM(s) " + name);
         assertThat(Main.run("vm", "destroy", name, "--data-dir", d)).isZero();
+        assertThat(Main.run("template", "delete", "app-worker", "--data-dir", d)).isZero();
+        assertThat(dataDir.resolve("templates/app-worker")).doesNotExist();
+        assertThat(Main.run("template", "info", "app-worker", "--data-dir", d)).isEqualTo(3);
     }
 
     /** An OCI layout with one gzip layer holding {@code files} (mode 0755) and a config running /app/job --once in /app. */

@@ -108,6 +108,30 @@ public final class TemplateStore {
         });
     }
 
+    /**
+     * Removes a template with all its revisions, under its build lock (a build in progress finishes
+     * first). The directory is renamed aside before it is deleted, so readers see the whole template
+     * or none. Whether a VM still boots from it is the caller's question: a running VMM keeps its open
+     * files, but a sleeping VM could not wake.
+     */
+    public void delete(TemplateId id) {
+        Path dir = templateDir(id);
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            throw MvmException.notFound("template " + id + " does not exist on this host");
+        }
+        ExclusiveFileLock.holding(dir.resolve(".build.lock"), () -> {
+            try {
+                Path aside = Files.createTempDirectory(templatesDir, ".deleted-" + id + "-");
+                Files.move(dir, aside.resolve(id.value()), StandardCopyOption.ATOMIC_MOVE);
+                AtomicFile.syncDirectory(templatesDir);
+                DirectoryTree.deleteQuietly(aside);
+            } catch (IOException e) {
+                throw MvmException.internal("cannot delete template " + id + ": " + e.getMessage(), e);
+            }
+            return null;
+        });
+    }
+
     /** Every template with a directory in this store, by name. */
     public List<TemplateId> templates() {
         if (!Files.isDirectory(templatesDir)) {

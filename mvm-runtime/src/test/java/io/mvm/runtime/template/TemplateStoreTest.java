@@ -188,6 +188,19 @@ class TemplateStoreTest {
         assertThat(abandoned).doesNotExist();
     }
 
+    @Test
+    void aDeletedTemplateIsGoneWithItsRevisionsAndCanBeBuiltAgain() {
+        TemplateStore store = new TemplateStore(data, clock);
+        store.build(request("web-worker", "sha256:one"), writing("x"), false, listener);
+        store.build(request("api-worker", "sha256:one"), writing("y"), false, listener);
+        store.delete(new TemplateId("web-worker"));
+        assertThat(data.resolve("templates/web-worker")).doesNotExist();
+        assertThat(store.templates()).containsExactly(new TemplateId("api-worker"));
+        assertThat(data.resolve("templates").toFile().list()).containsExactly("api-worker");
+        assertThatThrownBy(() -> store.delete(new TemplateId("web-worker"))).hasMessageContaining("does not exist");
+        assertThat(store.build(request("web-worker", "sha256:one"), writing("x"), false, listener)).isInstanceOf(BuildOutcome.Built.class);
+    }
+
     private List<Path> leftovers() {
         try (Stream<Path> files = Files.list(data.resolve("templates/web-worker/artifacts"))) {
             return files.filter(p -> p.getFileName().toString().startsWith(".")).toList();
