@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * Turns a parsed template file into a {@link TemplateConfig}, or a {@link TemplateConfigException}
@@ -24,7 +25,7 @@ import java.util.regex.Pattern;
  * template_id = "web"
  * profile = "minimal"                 # default for variants that do not name one
  * [source.oci]                        # exactly one of [source.oci], [source.debian], [source.nix]
- * layout = "/srv/images/web"          # or: archive = "/srv/images/web.tar"; optional ref = "latest"
+ * layout = "/srv/images/web"          # or archive = "web.tar" (optional ref = "latest"), or image = "docker://..."
  * [[variants]]
  * role = "worker"                     # name defaults to web-worker
  * vcpus = 1
@@ -130,18 +131,30 @@ public final class TemplateConfigReader {
     }
 
     private Optional<TemplateSource> oci(String at, Map<String, ?> body) {
-        unknownKeys(at, body, Set.of("layout", "archive", "ref"));
+        unknownKeys(at, body, Set.of("layout", "archive", "image", "ref"));
         Optional<String> layout = optionalString(body, at, "layout");
         Optional<String> archive = optionalString(body, at, "archive");
+        Optional<String> image = optionalString(body, at, "image");
         Optional<String> ref = optionalString(body, at, "ref");
-        if (layout.isPresent() == archive.isPresent()) {
-            problem(at, at + " needs exactly one of layout = \"<OCI layout directory>\" or archive = \"<OCI or docker-save tar>\"");
+        if (Stream.of(layout, archive, image).filter(Optional::isPresent).count() != 1) {
+            problem(at, at + " needs exactly one of layout = \"<OCI layout directory>\", archive = \"<OCI or docker-save tar>\""
+                    + " or image = \"<skopeo reference, e.g. docker://registry/app:1.0>\"");
             return Optional.empty();
         }
         TemplateSource.Location location = layout.<TemplateSource.Location>map(TemplateSource.Location.LayoutDirectory::new)
-                .orElseGet(() -> new TemplateSource.Location.Archive(archive.orElseThrow()));
-        if (location.path().isBlank()) {
-            problem(at + (layout.isPresent() ? ".layout" : ".archive"), "the OCI image path must not be empty");
+                .or(() -> archive.map(TemplateSource.Location.Archive::new))
+                .orElseGet(() -> new TemplateSource.Location.Registry(image.orElseThrow()));
+        String key = at + (layout.isPresent() ? ".layout" : archive.isPresent() ? ".archive" : ".image");
+        if (location.text().isBlank()) {
+            problem(key, "the OCI image location must not be empty");
+        }
+        if (image.isPresent()) {
+            if (!image.get().matches("[a-z][a-z0-9-]*:.+")) {
+                problem(key, "image '" + image.get() + "' is not a skopeo reference (transport:name, e.g. docker://registry/app:1.0)");
+            }
+            if (ref.isPresent()) {
+                problem(at + ".ref", "ref picks an image in a layout or archive; with image = the reference names it already");
+            }
         }
         return Optional.of(new TemplateSource.Oci(location, ref));
     }

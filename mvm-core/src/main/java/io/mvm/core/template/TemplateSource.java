@@ -15,8 +15,9 @@ public sealed interface TemplateSource {
     String kind();
 
     /**
-     * An OCI image on this host: an image layout directory ({@code oci-layout}, {@code index.json},
-     * {@code blobs/}) or an archive file (an OCI layout as a tar, or {@code docker save} output).
+     * An OCI image: an image layout directory on this host ({@code oci-layout}, {@code index.json},
+     * {@code blobs/}), an archive file (an OCI layout as a tar, or {@code docker save} output), or a
+     * registry reference.
      *
      * @param ref the {@code org.opencontainers.image.ref.name} to pick when the index lists several
      */
@@ -31,13 +32,34 @@ public sealed interface TemplateSource {
         }
     }
 
-    /** An OCI image is given either as a layout directory or as one archive file. */
+    /**
+     * An OCI image is given as a layout directory, as one archive file, or as a reference skopeo
+     * copies from ({@code docker://registry/app:1.0}, or any other skopeo transport).
+     */
     sealed interface Location {
-        String path();
+        /** What the user wrote: a path, or a skopeo reference. */
+        String text();
 
-        record LayoutDirectory(String path) implements Location {}
+        record LayoutDirectory(String path) implements Location {
+            @Override
+            public String text() {
+                return path;
+            }
+        }
 
-        record Archive(String path) implements Location {}
+        record Archive(String path) implements Location {
+            @Override
+            public String text() {
+                return path;
+            }
+        }
+
+        record Registry(String reference) implements Location {
+            @Override
+            public String text() {
+                return reference;
+            }
+        }
     }
 
     /**

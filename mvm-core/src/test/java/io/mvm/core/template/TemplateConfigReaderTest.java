@@ -116,7 +116,8 @@ class TemplateConfigReaderTest {
         assertThat(problems).containsExactly(
                 "line 1: template_id 'Web Site' is not valid (1-63 of a-z 0-9 _ -, starting with a letter or digit)",
                 "line 2: unknown key 'colour' (expected [profile, source, template_id, variants])",
-                "line 3: source.oci needs exactly one of layout = \"<OCI layout directory>\" or archive = \"<OCI or docker-save tar>\"",
+                "line 3: source.oci needs exactly one of layout = \"<OCI layout directory>\", archive = \"<OCI or docker-save tar>\""
+                        + " or image = \"<skopeo reference, e.g. docker://registry/app:1.0>\"",
                 "line 9: vcpus must be an integer from 1 to 32, got 0",
                 "line 12: variants[1] needs vcpus (an integer from 1 to 32)",
                 "line 13: role worker has more than one variant",
@@ -142,6 +143,33 @@ class TemplateConfigReaderTest {
                 """)).containsExactly(
                 "line 4: source has more than one builder (oci, nix); pick one",
                 "line 7: unknown role 'pilot' (expected one of [gateway, builder, worker, capability-imessage])");
+    }
+
+    @Test
+    void aRegistryImageIsASkopeoReferenceWithoutRef() {
+        TemplateConfig config = parse("""
+                template_id = "web"
+                [source.oci]
+                image = "docker://registry.example/web:1.0"
+                [[variants]]
+                role = "worker"
+                vcpus = 1
+                mem_mib = 64
+                """);
+        assertThat(config.source()).isEqualTo(new TemplateSource.Oci(
+                new TemplateSource.Location.Registry("docker://registry.example/web:1.0"), Optional.empty()));
+        assertThat(problems("""
+                template_id = "web"
+                [source.oci]
+                image = "registry.example/web"
+                ref = "1.0"
+                [[variants]]
+                role = "worker"
+                vcpus = 1
+                mem_mib = 64
+                """)).containsExactly(
+                "line 3: image 'registry.example/web' is not a skopeo reference (transport:name, e.g. docker://registry/app:1.0)",
+                "line 4: ref picks an image in a layout or archive; with image = the reference names it already");
     }
 
     @Test

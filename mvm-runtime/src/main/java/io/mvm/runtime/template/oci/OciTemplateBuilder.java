@@ -6,6 +6,8 @@ import io.mvm.core.template.SourceIdentity;
 import io.mvm.core.template.TemplateId;
 import io.mvm.core.template.TemplateSource;
 import io.mvm.core.template.TemplateVariant;
+import io.mvm.runtime.image.HostProgram;
+import io.mvm.runtime.image.ImageBuildException;
 import io.mvm.runtime.image.ImageBuilder;
 import io.mvm.runtime.image.ProgressListener;
 import io.mvm.runtime.state.DirectoryTree;
@@ -27,6 +29,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
@@ -45,6 +48,8 @@ import java.util.Optional;
 public final class OciTemplateBuilder {
     /** Moves when the builder's output changes for the same image (2: the User resolved into run_as). */
     static final String FORMAT = "oci-builder 2";
+    /** The tag skopeo gives the image in its scratch layout. */
+    static final String SKOPEO_TAG = "mvm";
 
     private final TemplateStore store;
     private final BaseImage base;
@@ -68,32 +73,49 @@ public final class OciTemplateBuilder {
      */
     public BuildOutcome build(TemplateId template, TemplateSource.Oci source, Path relativeTo, TemplateVariant variant,
                               boolean force, ProgressListener progress) {
-        Path location = relativeTo.resolve(source.location().path()).toAbsolutePath().normalize();
+        String location = switch (source.location()) {
+            case TemplateSource.Location.LayoutDirectory dir -> relativeTo.resolve(dir.path()).toAbsolutePath().normalize().toString();
+            case TemplateSource.Location.Archive archive -> relativeTo.resolve(archive.path()).toAbsolutePath().normalize().toString();
+            case TemplateSource.Location.Registry registry -> registry.reference();
+        };
         Path unpacked = null;
         try {
+            Optional<String> ref = source.ref();
             Path layout = switch (source.location()) {
                 case TemplateSource.Location.LayoutDirectory dir -> {
-                    if (!Files.isDirectory(location)) {
+                    if (!Files.isDirectory(Path.of(location))) {
                         throw new TemplateBuildException("OCI layout directory " + location + " does not exist");
                     }
-                    yield location;
+                    yield Path.of(location);
                 }
                 case TemplateSource.Location.Archive archive -> {
-                    if (!Files.isRegularFile(location)) {
+                    if (!Files.isRegularFile(Path.of(location))) {
                         throw new TemplateBuildException("image archive " + location + " does not exist");
                     }
-                    Files.createDirectories(scratchDir);
-                    unpacked = Files.createTempDirectory(scratchDir, "oci-archive-",
-                            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                    unpacked = scratch();
                     progress.step("unpacking image archive " + location);
-                    ImageArchive.extract(location, unpacked, limits);
+                    ImageArchive.extract(Path.of(location), unpacked, limits);
                     yield unpacked;
                 }
+                case TemplateSource.Location.Registry registry -> {
+                    // skopeo fetches (and verifies) the image into a local OCI layout; from there on it is
+                    // read like any layout, every digest checked again by mvm's own reader.
+                    unpacked = scratch();
+                    progress.step("skopeo copy " + registry.reference());
+                    try {
+                        HostProgram.of("skopeo", "copy", "--quiet", registry.reference(), "oci:" + unpacked.resolve("layout") + ":" + SKOPEO_TAG)
+                                .timeout(Duration.ofMinutes(30)).run();
+                    } catch (ImageBuildException e) {
+                        throw new TemplateBuildException("cannot fetch image " + registry.reference() + ": " + e.getMessage(), e);
+                    }
+                    ref = Optional.of(SKOPEO_TAG);
+                    yield unpacked.resolve("layout");
+                }
             };
-            OciImage image = OciImageReader.read(layout, source.ref());
+            OciImage image = OciImageReader.read(layout, ref);
             progress.step("image " + image.manifestDigest() + ": " + image.layers().size() + " layer(s)");
             BuildRequest request = new BuildRequest(template, new SourceIdentity("oci",
-                    source.location() instanceof TemplateSource.Location.Archive ? location + ref(source) : image.reference(),
+                    source.location() instanceof TemplateSource.Location.LayoutDirectory ? image.reference() : location + ref(source),
                     image.manifestDigest().toString()), variant.profile(), variant.role(), variant.vcpus(), variant.memMib(),
                     variant.dataDiskMib(), recipe());
             return store.build(request, staging -> produce(image, staging, progress), force, progress);
@@ -104,6 +126,11 @@ public final class OciTemplateBuilder {
                 DirectoryTree.deleteQuietly(unpacked);
             }
         }
+    }
+
+    private Path scratch() throws IOException {
+        Files.createDirectories(scratchDir);
+        return Files.createTempDirectory(scratchDir, "oci-source-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     }
 
     private static String ref(TemplateSource.Oci source) {

@@ -82,6 +82,25 @@ class OciTemplateBuildIT {
     }
 
     @Test
+    void aRegistryReferenceIsCopiedWithSkopeoAndIsTheSameImage() throws Exception {
+        HostCapabilities.require(java.nio.file.Files.isExecutable(Path.of("/usr/bin/skopeo")), "skopeo (apt-get install skopeo)");
+        // No registry is reachable here: skopeo's oci: transport stands in for docker://, through the same command.
+        OciTestImages.writeLayout(data.resolve("registry-stand-in"), OciTestImages.config(List.of("/hello"), List.of(), List.of(), "", ""),
+                List.of(new OciTestImages.Layer().dir("srv", 0750, 33, 33).file("srv/page", "from skopeo", 0640, 33, 33)), "1.0");
+        BuildOutcome built = build(new TemplateSource.Location.Registry("oci:" + data.resolve("registry-stand-in") + ":1.0"));
+        assertThat(built).isInstanceOf(BuildOutcome.Built.class);
+        assertThat(built.revision().source().reference()).startsWith("oci:");
+        Path rootfs = built.directory().resolve("rootfs.ext4");
+        assertThat(HostProgram.of("debugfs", "-R", "cat /srv/page", rootfs.toString()).run()).isEqualTo("from skopeo");
+        assertThat(progress).anyMatch(line -> line.startsWith("skopeo copy oci:"));
+        assertThat(data.resolve("tmp")).isEmptyDirectory();
+
+        assertThatThrownBy(() -> build(new TemplateSource.Location.Registry("oci:" + data.resolve("nowhere") + ":1.0")))
+                .isInstanceOf(TemplateBuildException.class).hasMessageContaining("cannot fetch image oci:");
+        assertThat(store.current(id)).contains(built.revision());
+    }
+
+    @Test
     void brokenInputsFailClearlyAndLeaveTheCurrentRevision() throws Exception {
         writeImage(data.resolve("good"), "good");
         BuildOutcome good = build(new TemplateSource.Location.LayoutDirectory("good"));
