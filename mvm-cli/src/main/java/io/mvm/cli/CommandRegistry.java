@@ -15,6 +15,8 @@ final class CommandRegistry {
         cli.addSubcommand(new io.mvm.cli.host.DoctorCommand());
         // vm: local microVMs without a coordinator
         cli.addSubcommand(new io.mvm.cli.vm.VmCommand());
+        // template: guest templates built on this host
+        cli.addSubcommand(new io.mvm.cli.template.TemplateCommand());
         // coordinator, tenant, pool, instance, node
         cli.addSubcommand(new io.mvm.cli.coordinator.CoordinatorCommand());
         cli.addSubcommand(new io.mvm.cli.tenant.TenantCommand());

@@ -51,7 +51,7 @@ public final class VmCommand implements Runnable {
                 + (s.pid() > 0 ? ", pid " + s.pid() : "") + (s.ip() != null ? ", ip " + s.ip() : "") + ")");
     }
 
-    @Command(name = "run", description = "Create and boot a VM from the default image; returns when its guest agent is healthy.")
+    @Command(name = "run", description = "Create and boot a VM from the default image or a template; returns when its guest agent is healthy.")
     static final class Run implements Callable<Integer> {
         @Mixin DataDirOption dataDir;
         @Mixin BackendOption backend;
@@ -63,6 +63,8 @@ public final class VmCommand implements Runnable {
         @Option(names = "--config-file", paramLabel = "PATH", description = "A file for /etc/mvm-config (repeatable).") List<Path> configFiles = new ArrayList<>();
         @Option(names = "--cmd", description = "Workload command the guest runs and supervises.") String cmd;
         @Option(names = "--env", paramLabel = "K=V", description = "Environment for the workload (repeatable).") Map<String, String> env = new LinkedHashMap<>();
+        @Option(names = "--template", paramLabel = "NAME", description = "Boot this template's current revision (mvm template build); "
+                + "its image's workload runs unless --cmd is given.") String template;
 
         @Override
         public Integer call() {
@@ -74,8 +76,11 @@ public final class VmCommand implements Runnable {
             DriveSpec data = dataDisk == null ? null : new DriveSpec.Data(dataDisk);
             DriveSpec secretDrive = secrets.isEmpty() ? null : new DriveSpec.Secrets(secrets);
             LocalRuntime.requireAvailable(backend.kind(), dir);
-            GuestImage image = ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message));
-            VmSpec.Builder b = VmSpec.builder(name, image).vcpus(cpus).memoryMib(memory).cmd(cmd).env(env);
+            TemplateBoot boot = template == null
+                    ? new TemplateBoot(ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message)), cmd, env)
+                    : TemplateBoot.of(dir, template, cmd, env);
+            GuestImage image = boot.image();
+            VmSpec.Builder b = VmSpec.builder(name, image).vcpus(cpus).memoryMib(memory).cmd(boot.cmd()).env(boot.env());
             Optional.ofNullable(data).ifPresent(b::drive);
             Optional.ofNullable(secretDrive).ifPresent(b::drive);
             if (!config.isEmpty()) {

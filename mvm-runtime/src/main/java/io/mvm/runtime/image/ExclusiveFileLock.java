@@ -18,12 +18,12 @@ import java.util.function.Supplier;
  * in-process lock for the same file first. This map of locks is the only process-wide state here,
  * and it exists because the file lock itself is process-wide.
  */
-final class ExclusiveFileLock {
+public final class ExclusiveFileLock {
     private static final Map<Path, ReentrantLock> IN_PROCESS = new ConcurrentHashMap<>();
 
     private ExclusiveFileLock() {}
 
-    static <T> T holding(Path lockFile, Supplier<T> action) {
+    public static <T> T holding(Path lockFile, Supplier<T> action) {
         Path key;
         try {
             Files.createDirectories(lockFile.getParent());

@@ -1,0 +1,33 @@
+package io.mvm.cli.vm;
+
+import io.mvm.core.template.DefaultWorkload;
+import io.mvm.core.template.TemplateId;
+import io.mvm.model.MvmException;
+import io.mvm.runtime.image.GuestImage;
+import io.mvm.runtime.template.TemplateStore;
+import io.mvm.runtime.template.TemplateWorkloads;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What {@code mvm vm run} boots: an image plus the workload. For a template, its current revision's
+ * image, and the image's own workload (Entrypoint/Cmd/WorkingDir, Env) unless the user gives
+ * {@code --cmd}; {@code --env} entries override the image's.
+ */
+record TemplateBoot(GuestImage image, String cmd, Map<String, String> env) {
+
+    static TemplateBoot of(Path dataDir, String template, String cmd, Map<String, String> env) {
+        TemplateStore store = new TemplateStore(dataDir, InstantSource.system());
+        TemplateId id = new TemplateId(template);
+        TemplateStore.Current current = store.currentRevision(id).orElseThrow(() -> MvmException.notFound(
+                "template " + template + " has no intact built revision on this host (mvm template build FILE --on-host)"));
+        Optional<DefaultWorkload> workload = current.revision().workload();
+        Map<String, String> merged = new LinkedHashMap<>(workload.map(DefaultWorkload::environment).orElse(Map.of()));
+        merged.putAll(env);
+        String command = cmd != null ? cmd : workload.flatMap(TemplateWorkloads::commandLine).orElse(null);
+        return new TemplateBoot(current.image(), command, merged);
+    }
+}
