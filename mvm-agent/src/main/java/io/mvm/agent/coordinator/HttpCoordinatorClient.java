@@ -127,7 +127,7 @@ public final class HttpCoordinatorClient implements CoordinatorClient {
                 new NetworkSpec(nonNull(b.ip(), "ip"), b.prefix(), nonNull(b.gateway(), "gateway"),
                         Optional.ofNullable(b.mac()), b.netId()),
                 b.cmd() == null ? List.of() : b.cmd(), orEmpty(b.env()), orEmpty(b.secrets()),
-                orEmpty(b.configFiles()), b.revision() == null ? "" : b.revision());
+                orEmpty(b.configFiles()), b.revision() == null ? "" : b.revision(), Optional.ofNullable(b.template()));
         return new DesiredInstance(spec, Target.parse(b.desiredState()));
     }
 

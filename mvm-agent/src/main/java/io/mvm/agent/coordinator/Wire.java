@@ -24,7 +24,7 @@ final class Wire {
     record DesiredInstanceBody(String id, String tenant, String pool, String role, String desiredState, int vcpus,
                                long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
                                int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
-                               Map<String, String> configFiles, String revision) {}
+                               Map<String, String> configFiles, String revision, String template) {}
 
     record DesiredResponse(long generation, List<DesiredInstanceBody> instances) {}
 

@@ -21,6 +21,7 @@ import io.mvm.runtime.backend.VmSpec;
 import io.mvm.runtime.guest.GuestChannel;
 import io.mvm.runtime.hostnet.GuestNetworkConfig;
 import io.mvm.runtime.image.GuestImage;
+import io.mvm.runtime.template.TemplateBoot;
 import io.mvm.runtime.qemu.QemuBackend;
 import io.mvm.runtime.qemu.SerialLog;
 import io.mvm.runtime.state.AtomicFile;
@@ -66,8 +67,11 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     private final Path records;
     // A lock, not synchronized: a virtual thread waiting here must not pin its carrier.
     private final ReentrantLock networkLock = new ReentrantLock();
+    /** Where this node's templates are built ({@code <data-dir>/templates}). */
+    private final Path dataDir;
 
     public LocalInstanceRuntime(LocalVms vms, GuestImage image, AgentNetwork network, Path dataDir) {
+        this.dataDir = dataDir;
         this.vms = vms;
         this.image = image;
         this.network = network;
@@ -337,10 +341,16 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     // ------------------------------------------------------------------ mapping
 
     VmSpec vmSpec(InstanceSpec spec, Optional<HostNetworkSpec> hostSpec) {
-        var b = VmSpec.builder(spec.id().value(), image).vcpus(spec.vcpus()).memoryMib(spec.memoryMib())
-                .env(spec.env());
-        if (!spec.cmd().isEmpty()) {
-            b.cmd(shellCommand(spec.cmd()));
+        // A template's current revision on this node (built with 'mvm template build'), with the
+        // image's own workload and environment unless the pool gives its own.
+        TemplateBoot boot = spec.template()
+                .map(t -> TemplateBoot.of(dataDir, t, spec.cmd().isEmpty() ? null : shellCommand(spec.cmd()), spec.env()))
+                .orElseGet(() -> new TemplateBoot(image, spec.cmd().isEmpty() ? null : shellCommand(spec.cmd()),
+                        spec.env()));
+        var b = VmSpec.builder(spec.id().value(), boot.image()).vcpus(spec.vcpus()).memoryMib(spec.memoryMib())
+                .env(boot.env());
+        if (boot.cmd() != null) {
+            b.cmd(boot.cmd());
         }
         if (spec.dataDiskMib() > 0) {
             b.drive(new DriveSpec.Data(Math.max(8, spec.dataDiskMib())));

@@ -3,6 +3,7 @@ package io.mvm.cli.vm;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.mvm.runtime.template.TemplateBoot;
 import io.mvm.cli.DataDirOption;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceState;

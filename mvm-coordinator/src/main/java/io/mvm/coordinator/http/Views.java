@@ -59,7 +59,7 @@ final class Views {
     record DesiredInstanceView(String id, String tenant, String pool, String role, String desiredState, int vcpus,
                                long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
                                int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
-                               Map<String, String> configFiles, String revision) {}
+                               Map<String, String> configFiles, String revision, String template) {}
 
     record DesiredView(long generation, List<DesiredInstanceView> instances) {}
 
@@ -141,7 +141,7 @@ final class Views {
         return new DesiredView(d.generation(), d.instances().stream().map(e -> new DesiredInstanceView(e.id(),
                 e.tenant(), e.pool(), e.role(), e.desiredState(), e.vcpus(), e.memoryMib(), e.dataDiskMib(), e.ip(),
                 e.prefix(), e.gateway(), e.mac(), e.netId(), e.cmd(), e.env(), e.secrets(), e.configFiles(),
-                e.revision())).toList());
+                e.revision(), e.template())).toList());
     }
 
     static EventView event(InstanceEvent e) {

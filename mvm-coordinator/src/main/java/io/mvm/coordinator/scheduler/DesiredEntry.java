@@ -10,7 +10,7 @@ import java.util.Map;
 public record DesiredEntry(String id, String tenant, String pool, String role, String desiredState, int vcpus,
                            long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
                            int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
-                           Map<String, String> configFiles, String revision) {
+                           Map<String, String> configFiles, String revision, String template) {
     public DesiredEntry {
         cmd = List.copyOf(cmd);
         env = Map.copyOf(env);

@@ -248,7 +248,7 @@ public final class Scheduler {
                     i.desired().wireName(), p.vcpus(), p.memoryMib(), p.dataDiskMib(), i.ip(), t.subnet().prefix(),
                     Ipv4.format(new TenantSubnet(t.subnet()).gateway()), MacAddress.forInstance(i.id()).value(),
                     t.netId(), w.cmd(), w.env(), w.secrets(), w.configFiles(),
-                    "r" + p.revision() + p.template().map(tpl -> "-" + tpl).orElse("")));
+                    "r" + p.revision() + p.template().map(tpl -> "-" + tpl).orElse(""), p.template().orElse(null)));
         }
         out.sort((a, b) -> a.id().compareTo(b.id()));
         return out;

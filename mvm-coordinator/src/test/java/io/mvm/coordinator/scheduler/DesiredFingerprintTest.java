@@ -12,7 +12,7 @@ class DesiredFingerprintTest {
 
     private static DesiredEntry entry(List<String> cmd, Map<String, String> env, Map<String, String> secrets) {
         return new DesiredEntry("i-1", "acme", "w", "worker", "running", 1, 256, 512, "10.240.0.2", 24, "10.240.0.1",
-                "02:00:00:00:00:01", 1, cmd, env, secrets, Map.of(), "r1");
+                "02:00:00:00:00:01", 1, cmd, env, secrets, Map.of(), "r1", null);
     }
 
     @Test

@@ -12,12 +12,24 @@ import java.util.Objects;
 /**
  * Everything a node needs to boot (or wake) one instance, as the coordinator states it.
  * {@code secrets} are written to the secrets drive on every start and wake; they never appear in
- * {@link #toString()}.
+ * {@link #toString()}. {@code template} names the template whose current revision the instance
+ * boots (none: the default image).
  */
 public record InstanceSpec(InstanceId id, TenantId tenant, PoolName pool, Role role, int vcpus, long memoryMib,
                            long dataDiskMib, NetworkSpec network, List<String> cmd, Map<String, String> env,
-                           Map<String, String> secrets, Map<String, String> configFiles, String revision) {
+                           Map<String, String> secrets, Map<String, String> configFiles, String revision,
+                           java.util.Optional<String> template) {
+
+    /** An instance of the default image. */
+    public InstanceSpec(InstanceId id, TenantId tenant, PoolName pool, Role role, int vcpus, long memoryMib,
+                        long dataDiskMib, NetworkSpec network, List<String> cmd, Map<String, String> env,
+                        Map<String, String> secrets, Map<String, String> configFiles, String revision) {
+        this(id, tenant, pool, role, vcpus, memoryMib, dataDiskMib, network, cmd, env, secrets, configFiles, revision,
+                java.util.Optional.empty());
+    }
+
     public InstanceSpec {
+        Objects.requireNonNull(template, "template");
         Objects.requireNonNull(id, "id");
         Objects.requireNonNull(tenant, "tenant");
         Objects.requireNonNull(pool, "pool");

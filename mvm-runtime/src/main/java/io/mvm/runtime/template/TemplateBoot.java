@@ -1,11 +1,9 @@
-package io.mvm.cli.vm;
+package io.mvm.runtime.template;
 
 import io.mvm.core.template.DefaultWorkload;
 import io.mvm.core.template.TemplateId;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.image.GuestImage;
-import io.mvm.runtime.template.TemplateStore;
-import io.mvm.runtime.template.TemplateWorkloads;
 import java.nio.file.Path;
 import java.time.InstantSource;
 import java.util.LinkedHashMap;
@@ -13,13 +11,13 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * What {@code mvm vm run} boots: an image plus the workload. For a template, its current revision's
- * image, and the image's own workload (Entrypoint/Cmd/WorkingDir, Env) unless the user gives
- * {@code --cmd}; {@code --env} entries override the image's.
+ * What a VM of a template boots: its current revision's image, and the image's own workload
+ * (Entrypoint/Cmd/WorkingDir, Env) unless a command is given; given env entries override the
+ * image's. Used by {@code mvm vm run --template} and by the agent for pools naming a template.
  */
-record TemplateBoot(GuestImage image, String cmd, Map<String, String> env) {
+public record TemplateBoot(GuestImage image, String cmd, Map<String, String> env) {
 
-    static TemplateBoot of(Path dataDir, String template, String cmd, Map<String, String> env) {
+    public static TemplateBoot of(Path dataDir, String template, String cmd, Map<String, String> env) {
         TemplateStore store = new TemplateStore(dataDir, InstantSource.system());
         TemplateId id = new TemplateId(template);
         TemplateStore.Current current = store.currentRevision(id).orElseThrow(() -> MvmException.notFound(
