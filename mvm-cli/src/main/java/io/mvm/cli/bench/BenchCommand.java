@@ -77,7 +77,7 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--density", defaultValue = "10", description = "VMs of each kind for the PSS comparison, 0 to skip (default ${DEFAULT-VALUE}).") int density;
         @Option(names = "--mem", defaultValue = "256", paramLabel = "MiB", description = "Guest memory (default ${DEFAULT-VALUE}).") int memoryMib;
         @Option(names = "--sleep-sizes", defaultValue = "256,1024", split = ",", paramLabel = "MiB",
-                description = "Guest sizes for sleep/wake of file-backed vs ordinary RAM, empty to skip (default ${DEFAULT-VALUE}).") List<Integer> sleepSizes;
+                description = "Guest sizes for sleep/wake of file-backed vs ordinary RAM, 0 to skip (default ${DEFAULT-VALUE}).") List<Integer> sleepSizes;
         @Option(names = "--sleep-cycles", defaultValue = "3", description = "Sleep/wake cycles per size and kind (default ${DEFAULT-VALUE}).") int sleepCycles;
         @Option(names = "--out", paramLabel = "FILE.json", description = "Write the results here (default: stdout only).") Path out;
 
@@ -93,7 +93,8 @@ public final class BenchCommand implements Runnable {
                 throw MvmException.invalid("--density must be between 0 and 50");
             }
             io.mvm.runtime.backend.VmSpec.checkResources(1, memoryMib);
-            sleepSizes.forEach(size -> io.mvm.runtime.backend.VmSpec.checkResources(1, size));
+            List<Integer> sizes = sleepSizes.stream().filter(size -> size != 0).toList();
+            sizes.forEach(size -> io.mvm.runtime.backend.VmSpec.checkResources(1, size));
             if (sleepCycles < 1 || sleepCycles > 20) {
                 throw MvmException.invalid("--sleep-cycles must be between 1 and 20");
             }
@@ -105,7 +106,7 @@ public final class BenchCommand implements Runnable {
                 LocalVms vms = LocalRuntime.open(benchData, dir, Optional.of(image));
                 var accelerator = vms.backend().fingerprint().accelerator();
                 CloneBenchmark.Result result = new CloneBenchmark(vms, image, accelerator, scratch, memoryMib,
-                        line -> System.err.println("mvm: " + line)).run(warmup, runs, density, sleepSizes, sleepCycles);
+                        line -> System.err.println("mvm: " + line)).run(warmup, runs, density, sizes, sleepCycles);
                 String json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result);
                 if (out != null) {
                     Files.writeString(out, json + "\n");
