@@ -33,8 +33,14 @@ public final class CloneBenchmark {
     public record Run(int index, double cloneToAnswerMs, double cloneMs, double coldMs, double coldOverClone,
                       Map<String, Long> clonePhasesMs) {}
 
-    /** Summed PSS in KiB of {@code count} VMMs of each kind, all running at once. */
+    /**
+     * Summed PSS in KiB of {@code count} VMMs of each kind, all running at once, and the part of it
+     * that is guest RAM (the mapping as large as the guest's memory: the golden file's copy-on-write
+     * mapping in a clone, anonymous memory in a cold VM); the rest is QEMU's own memory (under TCG
+     * mostly translated code and its tables), the same for both kinds.
+     */
     public record Density(int count, long clonesPssKibTotal, long coldPssKibTotal, double clonesOverCold,
+                          long clonesGuestRamPssKibTotal, long coldGuestRamPssKibTotal,
                           List<Long> perClonePssKib, List<Long> perColdPssKib) {}
 
     /**
@@ -155,16 +161,19 @@ public final class CloneBenchmark {
 
     /** {@code count} clones running at once, then {@code count} cold-booted VMs: summed PSS of their VMMs. */
     private Density density(GoldenSnapshot golden, int count) {
-        List<Long> clonePss = runAllThenMeasure(count, "bench-dclone-", name -> clones.runClone(spec(name), golden.dir()));
-        progress.accept("density: " + count + " clones, PSS " + clonePss + " KiB");
-        List<Long> coldPss = runAllThenMeasure(count, "bench-dcold-", name -> vms.run(spec(name)));
-        progress.accept("density: " + count + " cold VMs, PSS " + coldPss + " KiB");
+        long[] cloneRam = new long[1];
+        List<Long> clonePss = runAllThenMeasure(count, "bench-dclone-", name -> clones.runClone(spec(name), golden.dir()), cloneRam);
+        progress.accept("density: " + count + " clones, PSS " + clonePss + " KiB (guest RAM " + cloneRam[0] + " KiB)");
+        long[] coldRam = new long[1];
+        List<Long> coldPss = runAllThenMeasure(count, "bench-dcold-", name -> vms.run(spec(name)), coldRam);
+        progress.accept("density: " + count + " cold VMs, PSS " + coldPss + " KiB (guest RAM " + coldRam[0] + " KiB)");
         long clonesSum = clonePss.stream().mapToLong(Long::longValue).sum();
         long coldSum = coldPss.stream().mapToLong(Long::longValue).sum();
-        return new Density(count, clonesSum, coldSum, round((double) clonesSum / coldSum), clonePss, coldPss);
+        return new Density(count, clonesSum, coldSum, round((double) clonesSum / coldSum), cloneRam[0], coldRam[0],
+                clonePss, coldPss);
     }
 
-    private List<Long> runAllThenMeasure(int count, String prefix, Consumer<String> start) {
+    private List<Long> runAllThenMeasure(int count, String prefix, Consumer<String> start, long[] guestRamTotal) {
         List<String> names = new ArrayList<>();
         try {
             for (int i = 0; i < count; i++) {
@@ -175,7 +184,9 @@ public final class CloneBenchmark {
             // Every guest has answered its agent: measure them all at the same moment.
             List<Long> pss = new ArrayList<>();
             for (String name : names) {
-                pss.add(pssKib(vms.handle(name).pid()));
+                long pid = vms.handle(name).pid();
+                pss.add(pssKib(pid));
+                guestRamTotal[0] += guestRamPssKib(pid, (long) memoryMib << 20);
             }
             return pss;
         } finally {
@@ -237,6 +248,28 @@ public final class CloneBenchmark {
                     .findFirst().orElseThrow(() -> MvmException.internal("no Pss line for pid " + pid, null));
         } catch (IOException e) {
             throw MvmException.internal("cannot read smaps_rollup of pid " + pid + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** PSS of the mappings exactly as large as guest RAM (from /proc/PID/smaps). */
+    static long guestRamPssKib(long pid, long ramBytes) {
+        try {
+            long total = 0;
+            boolean inRam = false;
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/smaps"))) {
+                int dash = line.indexOf('-');
+                int space = line.indexOf(' ');
+                if (dash > 0 && space > dash && line.substring(0, dash).chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
+                    long start = Long.parseUnsignedLong(line.substring(0, dash), 16);
+                    long end = Long.parseUnsignedLong(line.substring(dash + 1, space), 16);
+                    inRam = end - start == ramBytes;
+                } else if (inRam && line.startsWith("Pss:")) {
+                    total += Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+            return total;
+        } catch (IOException e) {
+            throw MvmException.internal("cannot read smaps of pid " + pid + ": " + e.getMessage(), e);
         }
     }
 
