@@ -44,8 +44,9 @@ public record SnapshotInfo(
     public static final String FILE_NAME = "info.json";
 
     public SnapshotInfo {
-        imageSha256 = Map.copyOf(imageSha256);
-        driveSlots = List.copyOf(driveSlots);
+        // Tolerant of absent fields, so an info.json of another schema version reaches the version check.
+        imageSha256 = imageSha256 == null ? Map.of() : Map.copyOf(imageSha256);
+        driveSlots = driveSlots == null ? List.of() : List.copyOf(driveSlots);
     }
 
     /**
