@@ -595,8 +595,8 @@ final class QemuClones {
     }
 
     /** sha256 of the image files by role, from image.json where it has them (no hashing on the clone path). */
-    private static Map<String, String> imageSha256(VmSpec spec) {
-        Map<String, ImageFileDigest> recorded = ImageDigests.recorded(spec.image(), java.time.Instant.now());
+    private Map<String, String> imageSha256(VmSpec spec) {
+        Map<String, ImageFileDigest> recorded = ImageDigests.recorded(spec.image(), clock.instant());
         Map<String, String> out = new TreeMap<>();
         out.put("kernel", recorded.get(spec.image().kernel().toAbsolutePath().toString()).sha256());
         out.put("initramfs", recorded.get(spec.image().initramfs().toAbsolutePath().toString()).sha256());
