@@ -1,13 +1,11 @@
 package io.mvm.runtime.qemu;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.DriveKind;
 import io.mvm.runtime.backend.HandleJournal;
 import io.mvm.runtime.backend.ImageFileDigest;
-import io.mvm.runtime.backend.Polling;
 import io.mvm.runtime.backend.VmHandle;
 import io.mvm.runtime.backend.VmSpec;
 import io.mvm.runtime.backend.VmmProcess;
@@ -26,17 +24,14 @@ import io.mvm.runtime.state.AtomicFile;
 import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -48,8 +43,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Guest RAM in files on QEMU: templates (RAM in a file of their own, {@code share=on}), golden
- * snapshots of them, clones (the golden RAM mapped {@code share=off}, i.e. private copy-on-write),
- * and the sleep/wake of any VM whose RAM is file-backed. Kept apart from {@link QemuBackend}, which
+ * snapshots of them, clones (the golden RAM mapped {@code share=off}, i.e. private copy-on-write);
+ * the sleep/wake of any VM whose RAM is file-backed is {@link FileBackedSleep}'s. Kept apart from {@link QemuBackend}, which
  * calls in here for VMs that have a {@link MemoryBacking}, and reuses its launch and agent wait.
  *
  * <p>Verified on QEMU 7.2 microvm under TCG (docs/runtime.md, "Golden snapshots and clones"):
@@ -69,6 +64,8 @@ final class QemuClones {
     private final AgentConnector agents;
     private final InstantSource clock;
     private final RandomGenerator random;
+    private final QmpMigration migration;
+    private final FileBackedSleep fileBacked;
     private volatile CachedVersion qemuVersion;
 
     private record CachedVersion(String binaryIdentity, String version) {}
@@ -82,6 +79,8 @@ final class QemuClones {
         this.agents = agents;
         this.clock = clock;
         this.random = random;
+        this.migration = new QmpMigration(settings, agents);
+        this.fileBacked = new FileBackedSleep(backend, settings, drives, cgroups, clock, random, migration, this);
     }
 
     // ---------------------------------------------------------------- template
@@ -110,6 +109,14 @@ final class QemuClones {
         return backing.get().arguments(arguments, memoryMib, false, Optional.empty());
     }
 
+    VmHandle sleep(VmHandle handle, Duration drainDeadline, HandleJournal journal) {
+        return fileBacked.sleep(handle, drainDeadline, journal);
+    }
+
+    VmHandle wake(VmSpec spec, VmHandle handle, HandleJournal journal) {
+        return fileBacked.wake(spec, handle, journal);
+    }
+
     static boolean isFileBacked(Path vmDir) {
         return Files.isRegularFile(vmDir.resolve(MemoryBacking.FILE_NAME));
     }
@@ -129,20 +136,20 @@ final class QemuClones {
         createPrivateDir(dir);
         boolean vmmEnded = false;
         try {
-            resumeAndDrain(handle, drainDeadline);
+            migration.resumeAndDrain(handle, drainDeadline);
             phases.lap("drain");
             Path partial = dir.resolve(GoldenSnapshot.VMSTATE + ".partial");
-            createOwnerOnly(partial);
+            QmpMigration.createOwnerOnly(partial);
             try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
                 qmp.execute("stop", settings.controlTimeout());
-                ignoreShared(qmp);
+                migration.ignoreShared(qmp);
                 qmp.execute("migrate", Map.of("uri", "exec:cat > " + QemuLaunch.shellQuote(partial.toString())),
                         settings.controlTimeout());
-                awaitOutgoingMigration(qmp, handle.name());
+                migration.awaitOutgoingMigration(qmp, handle.name());
                 phases.lap("device state");
-                force(partial);
+                QmpMigration.force(partial);
                 Files.move(partial, dir.resolve(GoldenSnapshot.VMSTATE), StandardCopyOption.ATOMIC_MOVE);
-                quit(qmp);
+                migration.quit(qmp);
             }
             // From here on the template's RAM file is never written again: its VMM is gone.
             process.awaitExit(settings.controlTimeout());
@@ -155,13 +162,13 @@ final class QemuClones {
             Path memory = dir.resolve(GoldenSnapshot.MEMORY);
             moveOrCopy(backing.file(), memory);
             // The shared mapping's pages were in the page cache: on disk before info.json names the file.
-            force(memory);
+            QmpMigration.force(memory);
             phases.lap("ram file");
             Path dataDrive = VmDrives.fileFor(handle.vmDir(), DriveKind.DATA);
             SnapshotInfo.SnapshotFile data = null;
             if (Files.isRegularFile(dataDrive)) {
                 copySparse(dataDrive, dir.resolve(GoldenSnapshot.DATA_DRIVE));
-                force(dir.resolve(GoldenSnapshot.DATA_DRIVE));
+                QmpMigration.force(dir.resolve(GoldenSnapshot.DATA_DRIVE));
             }
             for (String name : List.of(GoldenSnapshot.MEMORY, GoldenSnapshot.VMSTATE, GoldenSnapshot.DATA_DRIVE)) {
                 if (Files.exists(dir.resolve(name))) {
@@ -247,7 +254,7 @@ final class QemuClones {
             handle = handle.withProcess(process, clock.instant());
             journal.record(handle);
             phases.lap("vmm start");
-            restore(handle, golden.vmstate(), true);
+            migration.restore(handle, golden.vmstate(), true);
             phases.lap("device state");
             backend.waitForAgent(handle, process, false, phases, channel -> channel.health(Duration.ofSeconds(5)));
             GuestIdentity identity = GuestIdentity.forClone(clock.instant(), random, spec.name().value(),
@@ -305,7 +312,7 @@ final class QemuClones {
         }
     }
 
-    private static void growTo(Path file, long bytes, String context) {
+    static void growTo(Path file, long bytes, String context) {
         try {
             long size = Files.size(file);
             if (size > bytes) {
@@ -322,268 +329,9 @@ final class QemuClones {
         }
     }
 
-    // ---------------------------------------------------------------- sleep / wake of file-backed VMs
-
-    /**
-     * A VM with a RAM file of its own saves only its device state: its RAM is already in the file,
-     * which stays where it is (in the page cache, written back by the kernel when it likes). A clone
-     * saves its RAM in the stream too, since its own pages exist only in its private mapping.
-     * The RAM file is not fsynced: that would cost time in proportion to the dirty RAM, which is
-     * what this path avoids; a host crash (not a VMM or runtime crash) can therefore lose a
-     * sleeping file-backed VM.
-     */
-    VmHandle sleep(VmHandle handle, Duration drainDeadline, HandleJournal journal) {
-        handle.requireState("sleep", InstanceState.RUNNING, InstanceState.WARM);
-        VmmProcess process = handle.requireLiveProcess();
-        MemoryBacking backing = MemoryBacking.read(handle.vmDir()).orElseThrow();
-        LaunchPhases phases = new LaunchPhases();
-        resumeAndDrain(handle, drainDeadline);
-        phases.lap("drain");
-        Path snapshot = handle.vmDir().resolve(SNAPSHOT);
-        VmHandle snapshotting = handle.withState(InstanceState.SNAPSHOTTING, null, clock.instant())
-                .withSnapshot(snapshot, clock.instant());
-        journal.record(snapshotting);
-        Path partial = handle.vmDir().resolve(SNAPSHOT + ".partial");
-        try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
-            createOwnerOnly(partial);
-            qmp.execute("stop", settings.controlTimeout());
-            // Set either way: a clone's VMM still has the capability on from its own restore, and a
-            // stream written with it carries an extra field per RAM block that a wake without it misreads.
-            setIgnoreShared(qmp, backing.shared());
-            if (!backing.shared()) {
-                qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 8L << 30), settings.controlTimeout());
-            }
-            qmp.execute("migrate", Map.of("uri", "exec:cat > " + QemuLaunch.shellQuote(partial.toString())),
-                    settings.controlTimeout());
-            awaitOutgoingMigration(qmp, handle.name());
-            phases.lap(backing.shared() ? "device state" : "device state + RAM");
-            force(partial);
-            Files.move(partial, snapshot, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            AtomicFile.syncDirectory(handle.vmDir());
-            quit(qmp);
-        } catch (IOException | RuntimeException e) {
-            DirectoryTree.deleteFilesQuietly(partial);
-            journal.record(handle.withState(InstanceState.WARM, "sleep failed: " + e.getMessage(), clock.instant()));
-            throw e instanceof MvmException mvm ? mvm
-                    : new MvmException(ErrorCategory.INTERNAL, "cannot snapshot " + handle.name() + ": " + e.getMessage(), e);
-        }
-        process.awaitExit(settings.controlTimeout());
-        process.killAndAwait();
-        cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
-        DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(QemuBackend.PID_FILE));
-        VmHandle sleeping = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
-                InstanceState.SLEEPING, null, 0, 0, handle.vmDir(), handle.controlSocket(), handle.agentSocket(),
-                handle.serialLog(), snapshot, null, handle.ip(), clock.instant(), handle.imageDigests());
-        journal.record(sleeping);
-        phases.lap("quit+journal");
-        LOG.info("VM {} asleep in {} ms ({} RAM; {})", handle.name(), phases.totalMillis(),
-                backing.shared() ? "file-backed" : "clone", phases.summary());
-        return sleeping;
-    }
-
-    /**
-     * Restores a file-backed VM. One that slept with its own RAM file maps it again ({@code share=on})
-     * and loads only the device state; a clone, whose sleep wrote its RAM into the stream, is
-     * restored into a new RAM file of its own and is a file-backed VM from then on (it no longer
-     * needs its template's file). Either way the guest then gets the current time, fresh entropy
-     * and a generation bump, after its secrets are remounted.
-     */
-    VmHandle wake(VmSpec spec, VmHandle handle, HandleJournal journal) {
-        handle.requireState("wake", InstanceState.SLEEPING, InstanceState.FAILED);
-        Path snapshot = handle.snapshot();
-        if (snapshot == null || !Files.isRegularFile(snapshot)) {
-            throw MvmException.precondition("VM " + handle.name() + " has no snapshot to wake from; start it to cold-boot");
-        }
-        LaunchPhases phases = new LaunchPhases();
-        ImageDigests.requireUnchanged(handle, spec.image());
-        MemoryBacking backing = MemoryBacking.read(handle.vmDir()).orElseThrow();
-        boolean deviceStateOnly = backing.shared();
-        MemoryBacking target = deviceStateOnly ? backing : MemoryBacking.ownFile(handle.vmDir());
-        if (deviceStateOnly) {
-            requireRamFile(backing, spec, handle.name());
-        } else {
-            MemoryBacking.createEmpty(target.file());
-        }
-        Path vmDir = handle.vmDir();
-        Map<String, Long> slotSizes = readOnlyDriveSizes(vmDir);
-        OrphanedVmm.find(vmDir, QemuBackend.QMP_SOCKET, QemuBackend.PID_FILE).ifPresent(VmmProcess::killAndAwait);
-        DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket(), vmDir.resolve(QemuBackend.PID_FILE));
-        phases.lap("checks");
-        List<AttachedDrive> attached = drives.prepare(spec, vmDir);
-        for (AttachedDrive drive : attached.subList(1, attached.size())) {
-            Long slot = slotSizes.get(drive.id());
-            if (slot != null) {
-                growTo(drive.file(), slot, "cannot wake " + handle.name());
-            }
-        }
-        phases.lap("drives");
-        QemuLaunch launch = launchFor(spec, handle.accelerator(), attached, vmDir);
-        List<String> arguments = target.arguments(launch.arguments(), spec.memoryMib(), true, Optional.empty());
-        Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(handle.name(), vmDir), spec.vcpus(), spec.memoryMib());
-        VmHandle current = handle.withState(InstanceState.WAKING, null, clock.instant()).withProcess(null, clock.instant());
-        current = new VmHandle(current.schemaVersion(), current.name(), current.backend(), current.accelerator(),
-                current.state(), null, 0, 0, vmDir, current.controlSocket(), current.agentSocket(), current.serialLog(),
-                snapshot, group.map(VmCgroup::encode).orElse(null), current.ip(), clock.instant(), current.imageDigests());
-        journal.record(current);
-        phases.lap("cgroup+journal");
-        VmmProcess process = null;
-        boolean guestResumed = false;
-        try {
-            process = backend.launch(arguments, vmDir, group);
-            current = current.withProcess(process, clock.instant());
-            journal.record(current);
-            phases.lap("vmm start");
-            restore(current, snapshot, deviceStateOnly);
-            phases.lap("restore");
-            guestResumed = true;
-            // The guest now writes to its RAM and drives: this device state must never be loaded again.
-            DirectoryTree.deleteFilesQuietly(snapshot);
-            current = current.withSnapshot(null, clock.instant());
-            journal.record(current);
-            if (!deviceStateOnly) {
-                target.write(vmDir);
-            }
-            GuestIdentity identity = GuestIdentity.afterWake(clock.instant(), random);
-            backend.waitForAgent(current, process, false, phases, channel -> {
-                channel.reloadSecrets(settings.controlTimeout());
-                channel.applyIdentity(identity, settings.controlTimeout());
-            });
-            current = current.withState(InstanceState.RUNNING, null, clock.instant());
-            journal.record(current);
-            phases.lap("journal");
-            LOG.info("VM {} awake in {} ms (pid {}, {}; {})", current.name(), phases.totalMillis(), process.pid(),
-                    deviceStateOnly ? "device state only" : "clone RAM into its own file", phases.summary());
-            return current;
-        } catch (RuntimeException e) {
-            if (guestResumed && process != null && process.isAlive()) {
-                // Its snapshot is gone and its memory lives only in this VMM: keep it, as QemuBackend does.
-                journal.record(current.withState(InstanceState.FAILED, "woke, but the guest's first call failed: "
-                        + e.getMessage() + " (the VMM keeps running; stop and start the VM to cold-boot)", clock.instant()));
-            } else {
-                if (process != null) {
-                    process.killAndAwait();
-                }
-                group.ifPresent(cgroups::removeQuietly);
-                journal.record(current.withProcess(null, clock.instant()).withState(InstanceState.FAILED,
-                        "wake failed: " + e.getMessage(), clock.instant()));
-            }
-            ErrorCategory category = e instanceof MvmException mvm ? mvm.category() : ErrorCategory.INTERNAL;
-            throw new MvmException(category, "VM " + handle.name() + " did not wake: " + e.getMessage(), e);
-        }
-    }
-
-    private static void requireRamFile(MemoryBacking backing, VmSpec spec, String name) {
-        try {
-            long expected = spec.memoryMib() << 20;
-            if (!Files.isRegularFile(backing.file()) || Files.size(backing.file()) != expected) {
-                throw MvmException.precondition("VM " + name + ": its RAM file " + backing.file()
-                        + " is missing or not " + expected + " bytes; start it to cold-boot");
-            }
-        } catch (IOException e) {
-            throw MvmException.precondition("VM " + name + ": cannot read its RAM file: " + e.getMessage());
-        }
-    }
-
-    private static Map<String, Long> readOnlyDriveSizes(Path vmDir) {
-        Map<String, Long> out = new LinkedHashMap<>();
-        for (DriveKind kind : List.of(DriveKind.SECRETS, DriveKind.CONFIG)) {
-            Path file = VmDrives.fileFor(vmDir, kind);
-            try {
-                if (Files.isRegularFile(file)) {
-                    out.put(kind.wireName(), Files.size(file));
-                }
-            } catch (IOException e) {
-                // rebuilt below anyway; without a known size it is simply not padded
-            }
-        }
-        return out;
-    }
-
-    // ---------------------------------------------------------------- QMP steps
-
-    /** Loads device state into a VMM started with {@code -incoming defer}, then lets the guest run. */
-    private void restore(VmHandle handle, Path state, boolean ramAlreadyMapped) {
-        try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
-            if (ramAlreadyMapped) {
-                ignoreShared(qmp);
-            }
-            qmp.execute("migrate-incoming", Map.of("uri", "exec:cat " + QemuLaunch.shellQuote(state.toString())),
-                    settings.controlTimeout());
-            long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
-            while (true) {
-                String status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
-                switch (status) {
-                    case "running" -> {
-                        return;
-                    }
-                    case "inmigrate" -> {
-                        if (System.nanoTime() > deadline) {
-                            throw new MvmException(ErrorCategory.UNAVAILABLE, "loading the device state took longer than " + settings.bootTimeout());
-                        }
-                        Polling.pause(Duration.ofMillis(2));
-                    }
-                    case "paused", "postmigrate", "prelaunch", "restore-vm" -> {
-                        qmp.execute("cont", settings.controlTimeout());
-                        return;
-                    }
-                    default -> throw new MvmException(ErrorCategory.INTERNAL, "loading the device state left QEMU in state '" + status + "'");
-                }
-            }
-        }
-    }
-
-    private void ignoreShared(QmpClient qmp) {
-        setIgnoreShared(qmp, true);
-    }
-
-    private void setIgnoreShared(QmpClient qmp, boolean on) {
-        qmp.execute("migrate-set-capabilities", Map.of("capabilities",
-                List.of(Map.of("capability", "x-ignore-shared", "state", on))), settings.controlTimeout());
-    }
-
-    private void awaitOutgoingMigration(QmpClient qmp, String name) {
-        long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
-        while (System.nanoTime() < deadline) {
-            JsonNode info = qmp.execute("query-migrate", settings.controlTimeout());
-            String status = info.path("status").asText();
-            switch (status) {
-                case "completed" -> {
-                    return;
-                }
-                case "failed", "cancelled" -> throw new MvmException(ErrorCategory.INTERNAL, "snapshot of "
-                        + name + " " + status + ": " + info.path("error-desc").asText("no detail"));
-                default -> Polling.pause(Duration.ofMillis(2));
-            }
-        }
-        throw new MvmException(ErrorCategory.UNAVAILABLE, "snapshot of " + name + " did not finish within " + settings.bootTimeout());
-    }
-
-    private void quit(QmpClient qmp) {
-        try {
-            qmp.execute("quit", settings.controlTimeout());
-        } catch (MvmException e) {
-            // QEMU may close the monitor before answering quit.
-        }
-    }
-
-    private void resumeAndDrain(VmHandle handle, Duration drainDeadline) {
-        if (handle.state() == InstanceState.WARM) {
-            // Paused vCPUs cannot hear a drain (WarmSleepDrainIT): run for the drain, stopped again below.
-            try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
-                qmp.execute("cont", settings.controlTimeout());
-            }
-        }
-        try (GuestChannel channel = agents.connect(handle.agentSocket())) {
-            GuestChannel.DrainResult drained = channel.drain(drainDeadline);
-            LOG.info("VM {} drained (completed={}, took {})", handle.name(), drained.completed(), drained.took());
-        } catch (RuntimeException e) {
-            LOG.warn("VM {}: drain failed, snapshotting anyway: {}", handle.name(), e.getMessage());
-        }
-    }
-
     // ---------------------------------------------------------------- facts about the launch
 
-    private QemuLaunch launchFor(VmSpec spec, io.mvm.model.Accelerator accelerator, List<AttachedDrive> attached, Path vmDir) {
+    QemuLaunch launchFor(VmSpec spec, io.mvm.model.Accelerator accelerator, List<AttachedDrive> attached, Path vmDir) {
         return new QemuLaunch(settings.binary(), accelerator, spec.vcpus(), spec.memoryMib(), spec.image().kernel(),
                 spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(), spec.cmd(), spec.env(), spec.nic(),
                 attached, vmDir.resolve(QemuBackend.SERIAL_LOG), vmDir.resolve(QemuBackend.QMP_SOCKET),
@@ -648,7 +396,6 @@ final class QemuClones {
     }
 
     // ---------------------------------------------------------------- files
-
     private static void createPrivateDir(Path dir) {
         try {
             Files.createDirectories(dir.getParent());
@@ -658,21 +405,7 @@ final class QemuClones {
         }
     }
 
-    private static void createOwnerOnly(Path file) {
-        try {
-            Files.deleteIfExists(file);
-            // It holds guest state (secrets included): owner-only before a byte is written.
-            Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        } catch (IOException e) {
-            throw new MvmException(ErrorCategory.INTERNAL, "cannot create " + file + ": " + e.getMessage(), e);
-        }
-    }
 
-    private static void force(Path file) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            channel.force(true);
-        }
-    }
 
     private static void moveOrCopy(Path from, Path to) throws IOException {
         try {
