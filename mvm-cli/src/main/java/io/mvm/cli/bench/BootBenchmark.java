@@ -127,7 +127,7 @@ public final class BootBenchmark {
     }
 
     /** The 1-minute load average, or -1 where /proc/loadavg cannot be read. */
-    private static double loadAverage() {
+    static double loadAverage() {
         try {
             return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
         } catch (IOException | RuntimeException e) {

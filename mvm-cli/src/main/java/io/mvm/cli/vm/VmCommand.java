@@ -37,7 +37,7 @@ import picocli.CommandLine.Parameters;
         subcommands = {
             VmCommand.Run.class, VmCommand.ListVms.class, VmCommand.Exec.class, VmCommand.Pause.class,
             VmCommand.Resume.class, VmCommand.Sleep.class, VmCommand.Wake.class, VmCommand.Stop.class,
-            VmCommand.Start.class, VmCommand.Destroy.class})
+            VmCommand.Start.class, VmCommand.Destroy.class, VmTemplateCommand.class})
 public final class VmCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -66,12 +66,31 @@ public final class VmCommand implements Runnable {
         @Option(names = "--env", paramLabel = "K=V", description = "Environment for the workload (repeatable).") Map<String, String> env = new LinkedHashMap<>();
         @Option(names = "--template", paramLabel = "NAME", description = "Boot this template's current revision (mvm template build); "
                 + "its image's workload runs unless --cmd is given.") String template;
+        @Option(names = "--ram-file", description = "Keep guest RAM in a file, so the VM can be saved as a golden snapshot with 'mvm vm template save'.") boolean ramInFile;
+        @Option(names = "--from-snapshot", paramLabel = "DIR", description = "Clone a golden snapshot instead of booting "
+                + "(vCPUs and memory default to the snapshot's; the workload starts after the clone has its own identity).") Path fromSnapshot;
+        @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec commandSpec;
 
         @Override
         public Integer call() {
             Path dir = dataDir.resolve();
             // Validate what can be validated before building or booting anything.
             io.mvm.model.InstanceId.of(name);
+            if (ramInFile && fromSnapshot != null) {
+                throw MvmException.invalid("--ram-file and --from-snapshot exclude each other (save a clone with its own RAM file after it slept once)");
+            }
+            if (template != null && fromSnapshot != null) {
+                throw MvmException.invalid("--template and --from-snapshot exclude each other (a snapshot names its own image)");
+            }
+            Optional<io.mvm.runtime.snapshot.GoldenSnapshot> golden = Optional.ofNullable(fromSnapshot)
+                    .map(p -> io.mvm.runtime.snapshot.GoldenSnapshot.open(p.toAbsolutePath().normalize()));
+            var parsed = commandSpec.commandLine().getParseResult();
+            if (golden.isPresent() && !parsed.hasMatchedOption("--cpus")) {
+                cpus = golden.get().info().vcpus();
+            }
+            if (golden.isPresent() && !parsed.hasMatchedOption("--mem")) {
+                memory = golden.get().info().memoryMib();
+            }
             VmSpec.checkResources(cpus, memory);
             Map<String, byte[]> config = readConfigFiles(configFiles);
             DriveSpec data = dataDisk == null ? null : new DriveSpec.Data(dataDisk);
@@ -89,7 +108,15 @@ public final class VmCommand implements Runnable {
             }
             VmSpec vmSpec = b.build();
             LocalVms vms = LocalRuntime.open(dir, Optional.of(image), backend.kind());
-            print(vms.run(vmSpec));
+            if (golden.isPresent()) {
+                var cloned = new io.mvm.runtime.vm.LocalClones(vms).runClone(vmSpec, golden.get().dir());
+                print(vms.status(name));
+                System.out.println("cloned in " + cloned.totalMillis() + " ms " + cloned.phaseMillis());
+            } else if (ramInFile) {
+                print(new io.mvm.runtime.vm.LocalClones(vms).runTemplate(vmSpec));
+            } else {
+                print(vms.run(vmSpec));
+            }
             return 0;
         }
 

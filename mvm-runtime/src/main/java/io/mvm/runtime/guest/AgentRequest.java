@@ -116,6 +116,43 @@ public sealed interface AgentRequest {
         }
     }
 
+    /**
+     * Re-sending it is harmless: the guest applies the same identity again and bumps its generation
+     * once more, and watchers of the generation only need to see it change.
+     */
+    record CloneIdentity(GuestIdentity identity) implements AgentRequest {
+        public String verb() {
+            return "clone-identity";
+        }
+
+        public List<AgentField> fields() {
+            List<AgentField> fields = new ArrayList<>();
+            fields.add(new AgentField("entropy", identity.entropy()));
+            fields.add(AgentField.text("time", Long.toString(identity.now().getEpochSecond())));
+            identity.hostname().ifPresent(h -> fields.add(AgentField.text("hostname", h)));
+            identity.network().ifPresent(n -> {
+                fields.add(AgentField.text("mac", n.mac()));
+                fields.add(AgentField.text("ip", n.cidr()));
+                if (n.gateway() != null) {
+                    fields.add(AgentField.text("gw", n.gateway()));
+                }
+            });
+            identity.machineId().ifPresent(id -> fields.add(AgentField.text("machine-id", id)));
+            fields.add(AgentField.text("drives", Boolean.toString(identity.remountDrives())));
+            identity.cmd().ifPresent(cmd -> {
+                fields.add(AgentField.text("cmd", cmd));
+                String lines = new TreeMap<>(identity.env()).entrySet().stream()
+                        .map(e -> e.getKey() + "=" + e.getValue() + "\n").reduce("", String::concat);
+                fields.add(AgentField.text("env", lines));
+            });
+            return fields;
+        }
+
+        public boolean idempotent() {
+            return true;
+        }
+    }
+
     /** A key and its raw value; on the wire the value is base64, so it may hold any bytes. */
     record AgentField(String key, byte[] value) {
         public AgentField {

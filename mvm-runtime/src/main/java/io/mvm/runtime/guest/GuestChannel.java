@@ -37,6 +37,12 @@ public interface GuestChannel extends AutoCloseable {
      */
     void reloadSecrets(Duration timeout);
 
+    /**
+     * Makes a restored guest its own machine (a clone) or its own moment (a wake): see
+     * {@link GuestIdentity}. Returns the guest's generation counter after the bump.
+     */
+    long applyIdentity(GuestIdentity identity, Duration timeout);
+
     @Override
     void close();
 

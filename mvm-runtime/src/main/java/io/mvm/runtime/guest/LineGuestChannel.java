@@ -146,6 +146,16 @@ public abstract sealed class LineGuestChannel implements GuestChannel
         call(new AgentRequest.ReloadSecrets(), timeout);
     }
 
+    @Override
+    public long applyIdentity(GuestIdentity identity, Duration timeout) {
+        AgentAnswer answer = call(new AgentRequest.CloneIdentity(identity), timeout);
+        try {
+            return Long.parseLong(answer.required("generation").strip());
+        } catch (NumberFormatException e) {
+            throw new GuestChannelException("guest agent reported a malformed generation", e);
+        }
+    }
+
     /** Closes the connection; calls in flight fail at once with "closed" instead of at their deadline. */
     @Override
     public void close() {

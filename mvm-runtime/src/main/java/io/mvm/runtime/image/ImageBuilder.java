@@ -235,6 +235,9 @@ public final class ImageBuilder {
         Files.writeString(tree.resolve("etc/group"), "root:x:0:\n");
         Files.writeString(tree.resolve("etc/hosts"), "127.0.0.1 localhost\n");
         Files.createSymbolicLink(tree.resolve("etc/resolv.conf"), Path.of("/run/resolv.conf"));
+        // The rootfs is read-only and shared by every VM (and every clone of a snapshot): mvm-init
+        // writes a fresh machine-id to /run at boot and the clone-identity call replaces it.
+        Files.createSymbolicLink(tree.resolve("etc/machine-id"), Path.of("/run/machine-id"));
 
         long bytes;
         try (Stream<Path> walk = Files.walk(tree)) {

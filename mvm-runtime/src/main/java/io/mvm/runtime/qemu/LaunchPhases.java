@@ -27,6 +27,13 @@ final class LaunchPhases {
         return (System.nanoTime() - started) / 1_000_000;
     }
 
+    /** Each phase's duration in milliseconds, in the order they ran. */
+    java.util.Map<String, Long> millis() {
+        java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
+        phases.forEach(p -> out.merge(p.name(), p.nanos() / 1_000_000, Long::sum));
+        return java.util.Collections.unmodifiableMap(out);
+    }
+
     /** e.g. {@code "checks 3 ms, drives 0 ms, launch 41 ms, boot 4870 ms, agent 35 ms"}. */
     String summary() {
         return phases.stream().map(p -> p.name() + " " + p.nanos() / 1_000_000 + " ms").collect(Collectors.joining(", "));

@@ -21,7 +21,12 @@ import io.mvm.runtime.cgroup.VmCgroup;
 import io.mvm.runtime.drive.AttachedDrive;
 import io.mvm.runtime.drive.VmDrives;
 import io.mvm.runtime.guest.GuestChannel;
+import io.mvm.runtime.guest.GuestIdentity;
 import io.mvm.runtime.guest.GuestRefusedException;
+import io.mvm.runtime.snapshot.GoldenSnapshot;
+import io.mvm.runtime.snapshot.MemorySharing;
+import java.security.SecureRandom;
+import java.util.random.RandomGenerator;
 import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -43,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * start-up errors through its exit status, then runs in its own session, so this JVM (or the agent
  * around it) can exit without taking VMs down. Every state change is journalled before returning.
  */
-public final class QemuBackend implements HypervisorBackend, Pausable, Snapshottable {
+public final class QemuBackend implements HypervisorBackend, Pausable, Snapshottable, MemorySharing {
     private static final Logger LOG = LoggerFactory.getLogger(QemuBackend.class);
     private static final int SERIAL_TAIL_LINES = 15;
 
@@ -98,14 +103,24 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private final InstantSource clock;
     /** An unanswered status query is UNKNOWN until {@link Settings#monitorDeadline()}. */
     private final ControlSilence silence;
+    /** Fresh entropy for restored guests (every wake and clone): see {@link GuestIdentity}. */
+    private final RandomGenerator random;
+    private final QemuClones clones;
 
     public QemuBackend(Settings settings, VmDrives drives, CgroupLimits cgroups, AgentConnector agents, InstantSource clock) {
+        this(settings, drives, cgroups, agents, clock, new SecureRandom());
+    }
+
+    public QemuBackend(Settings settings, VmDrives drives, CgroupLimits cgroups, AgentConnector agents, InstantSource clock,
+                       RandomGenerator random) {
         this.settings = settings;
         this.drives = drives;
         this.cgroups = cgroups;
         this.agents = agents;
         this.clock = clock;
         this.silence = new ControlSilence("QMP monitor", settings.monitorDeadline(), clock);
+        this.random = random;
+        this.clones = new QemuClones(this, settings, drives, cgroups, agents, clock, random);
     }
 
     @Override
@@ -173,6 +188,9 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                 spec.cmd(), spec.env(), spec.nic(), attached, initial.serialLog(), initial.controlSocket(),
                 initial.agentSocket(), vmDir.resolve(PID_FILE), snapshot);
         List<String> arguments = launch.arguments(); // validates the kernel command line before anything runs
+        if (snapshot.isEmpty()) {
+            arguments = clones.coldBootArguments(arguments, spec.memoryMib(), vmDir); // RAM in a file, if it has one
+        }
         Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(initial.name(), initial.vmDir()), spec.vcpus(), spec.memoryMib());
         VmHandle handle = new VmHandle(initial.schemaVersion(), initial.name(), initial.backend(), accelerator,
                 snapshot.isPresent() ? InstanceState.WAKING : InstanceState.CREATING, null, 0, 0, vmDir,
@@ -200,7 +218,13 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                     // it is harmless, it only re-reads the drive). It gets the full control timeout:
                     // unlike health, a remount after a restore can take seconds under TCG and load,
                     // and abandoning it for a new attempt only queues more work in the guest.
-                    waitForAgent(handle, process, false, phases, channel -> channel.reloadSecrets(settings.controlTimeout()));
+                    // Then the woken guest learns the time and gets fresh entropy (and a generation bump),
+                    // since it resumes with the clock and RNG state of the moment it slept.
+                    GuestIdentity identity = GuestIdentity.afterWake(clock.instant(), random);
+                    waitForAgent(handle, process, false, phases, channel -> {
+                        channel.reloadSecrets(settings.controlTimeout());
+                        channel.applyIdentity(identity, settings.controlTimeout());
+                    });
                 } finally {
                     awaitQuietly(unlink);
                 }
@@ -289,7 +313,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
      * Starts QEMU through a tiny shell that first joins the VM's cgroups, so every thread and every
      * byte QEMU allocates is accounted there from the start; {@code -daemonize} then detaches it.
      */
-    private VmmProcess launch(List<String> arguments, Path vmDir, Optional<VmCgroup> group) {
+    VmmProcess launch(List<String> arguments, Path vmDir, Optional<VmCgroup> group) {
         StringBuilder script = new StringBuilder();
         group.ifPresent(g -> g.procsFiles().forEach(f ->
                 script.append("echo $$ > ").append(QemuLaunch.shellQuote(f.toString())).append(" || exit 97; ")));
@@ -331,7 +355,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         }
     }
 
-    private void waitForAgent(VmHandle handle, VmmProcess process, boolean coldBoot, LaunchPhases phases,
+    void waitForAgent(VmHandle handle, VmmProcess process, boolean coldBoot, LaunchPhases phases,
                               java.util.function.Consumer<GuestChannel> firstCall) {
         long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
         SerialLog serial = new SerialLog(handle.serialLog());
@@ -487,6 +511,9 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     @Override
     public VmHandle sleep(VmHandle handle, Duration drainDeadline, HandleJournal journal) {
+        if (QemuClones.isFileBacked(handle.vmDir())) {
+            return clones.sleep(handle, drainDeadline, journal);
+        }
         handle.requireState("sleep", InstanceState.RUNNING, InstanceState.WARM);
         VmmProcess process = handle.requireLiveProcess();
         if (handle.state() == InstanceState.WARM) {
@@ -573,6 +600,9 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     @Override
     public VmHandle wake(VmSpec spec, VmHandle handle, HandleJournal journal) {
+        if (QemuClones.isFileBacked(handle.vmDir())) {
+            return clones.wake(spec, handle, journal);
+        }
         // FAILED is allowed too: a wake that failed before the guest resumed keeps its snapshot, so
         // it can be retried; once the guest ran, the snapshot is gone (see discardSnapshot).
         handle.requireState("wake", InstanceState.SLEEPING, InstanceState.FAILED);
@@ -611,6 +641,24 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                 }
             }
         }
+    }
+
+    // ---------------------------------------------------------------- golden snapshots and clones (QemuClones)
+
+    @Override
+    public VmHandle startTemplate(VmSpec spec, Path vmDir, HandleJournal journal) {
+        return clones.startTemplate(spec, vmDir, journal);
+    }
+
+    @Override
+    public GoldenSnapshot saveGolden(VmSpec spec, VmHandle template, Path snapshotDir, Duration drainDeadline,
+                                     HandleJournal journal) {
+        return clones.saveGolden(spec, template, snapshotDir, drainDeadline, journal);
+    }
+
+    @Override
+    public ClonedVm startClone(VmSpec spec, GoldenSnapshot snapshot, Path vmDir, HandleJournal journal) {
+        return clones.startClone(spec, snapshot, vmDir, journal);
     }
 
     // ---------------------------------------------------------------- stop / destroy

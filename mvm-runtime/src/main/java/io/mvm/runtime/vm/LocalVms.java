@@ -109,6 +109,14 @@ public final class LocalVms {
 
     /** Creates and boots a new VM; returns once its guest agent is healthy. */
     public VmStatus run(VmSpec spec) {
+        return create(spec, (vm, validated) -> backend.start(validated, vm.path(), vm));
+    }
+
+    /**
+     * Creates a new VM's directory (lock, definition, secrets) and lets {@code start} launch it: how
+     * {@link #run} boots one and {@link LocalClones} starts templates and clones.
+     */
+    VmStatus create(VmSpec spec, java.util.function.BiFunction<VmDirectory, VmSpec, VmHandle> start) {
         String name = spec.name().value();
         backend.validate(spec);
         try (VmLock lock = VmLock.acquire(lockFile(name))) {
@@ -123,7 +131,15 @@ public final class LocalVms {
             vm.saveSecrets(spec.drive(io.mvm.runtime.backend.DriveSpec.Secrets.class)
                     .map(io.mvm.runtime.backend.DriveSpec.Secrets::entries).orElse(Map.of()));
             vm.saveDefinition(VmDefinition.of(spec));
-            VmHandle handle = backend.start(spec, vm.path(), vm);
+            VmHandle handle;
+            try {
+                handle = start.apply(vm, spec);
+            } catch (RuntimeException e) {
+                if (vm.handle().isEmpty()) {
+                    DirectoryTree.deleteQuietly(vm.path()); // refused before anything was journalled: leave nothing
+                }
+                throw e;
+            }
             return VmStatus.of(handle, vm.definition().orElse(null));
         }
     }
@@ -374,6 +390,19 @@ public final class LocalVms {
             vm.saveDefinition(VmDefinition.of(spec));
         }
         return spec;
+    }
+
+    /** Runs {@code operation} on an existing VM under its lock, with its directory, handle and spec. */
+    <T> T locked(String name, Locked<T> operation) {
+        try (VmLock lock = VmLock.acquire(lockFile(existing(name).name()))) {
+            VmDirectory vm = existing(name);
+            VmHandle handle = vm.handle().orElseThrow(() -> MvmException.notFound("VM " + name + " has no handle"));
+            return operation.apply(vm, handle, specFor(vm, Optional.empty()));
+        }
+    }
+
+    interface Locked<T> {
+        T apply(VmDirectory vm, VmHandle handle, VmSpec spec);
     }
 
     private interface Operation {

@@ -294,6 +294,12 @@ class FirecrackerBackendProtocolTest {
         }
 
         @Override
+        public long applyIdentity(io.mvm.runtime.guest.GuestIdentity identity, Duration timeout) {
+            calls.add("applyIdentity");
+            return 1;
+        }
+
+        @Override
         public void close() {}
     }
 }
