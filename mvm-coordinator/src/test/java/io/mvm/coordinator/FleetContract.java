@@ -474,6 +474,17 @@ abstract class FleetContract {
     }
 
     @Test
+    void aPoolsTemplateReachesItsNodesDesiredState() {
+        ApiClient node = register("node-a", 8, 16384);
+        tenantWithPool("acme", "web", 1, 1, "template", "web-worker");
+        tenantWithPool("other", "plain", 1, 1);
+        Map<String, String> templates = new TreeMap<>();
+        desired(node, "node-a").get("instances").forEach(i -> templates.put(i.get("pool").asText(),
+                i.get("template").isNull() ? "-" : i.get("template").asText()));
+        assertThat(templates).isEqualTo(Map.of("web", "web-worker", "plain", "-"));
+    }
+
+    @Test
     void aNodeClaimingMoreCapacityThanApprovedGetsOnlyTheApprovedUntilAnAdminApproves() {
         ApiClient node = register("node-a", 4, 8192);
         // A re-registration (a stolen token, say) claims a far bigger host.
