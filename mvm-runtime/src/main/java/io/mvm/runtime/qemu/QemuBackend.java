@@ -620,26 +620,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     /** With -incoming and no -S, QEMU runs the guest by itself once the state is loaded. */
     private void finishIncomingMigration(VmHandle handle) {
         try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
-            long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
-            while (true) {
-                String status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
-                switch (status) {
-                    case "running" -> {
-                        return;
-                    }
-                    case "inmigrate" -> {
-                        if (System.nanoTime() > deadline) {
-                            throw new MvmException(ErrorCategory.UNAVAILABLE, "restoring the snapshot took longer than " + settings.bootTimeout());
-                        }
-                        Polling.pause(Duration.ofMillis(20));
-                    }
-                    case "paused", "postmigrate", "prelaunch", "restore-vm" -> {
-                        qmp.execute("cont", settings.controlTimeout());
-                        return;
-                    }
-                    default -> throw new MvmException(ErrorCategory.INTERNAL, "restoring the snapshot left QEMU in state '" + status + "'");
-                }
-            }
+            QmpMigration.runWhenLoaded(qmp, settings, Duration.ofMillis(20), "restoring the snapshot");
         }
     }
 

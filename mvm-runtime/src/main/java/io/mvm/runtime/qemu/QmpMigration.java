@@ -43,25 +43,33 @@ final class QmpMigration {
             }
             qmp.execute("migrate-incoming", Map.of("uri", "exec:cat " + QemuLaunch.shellQuote(state.toString())),
                     settings.controlTimeout());
-            long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
-            while (true) {
-                String status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
-                switch (status) {
-                    case "running" -> {
-                        return;
-                    }
-                    case "inmigrate" -> {
-                        if (System.nanoTime() > deadline) {
-                            throw new MvmException(ErrorCategory.UNAVAILABLE, "loading the device state took longer than " + settings.bootTimeout());
-                        }
-                        Polling.pause(Duration.ofMillis(2));
-                    }
-                    case "paused", "postmigrate", "prelaunch", "restore-vm" -> {
-                        qmp.execute("cont", settings.controlTimeout());
-                        return;
-                    }
-                    default -> throw new MvmException(ErrorCategory.INTERNAL, "loading the device state left QEMU in state '" + status + "'");
+            runWhenLoaded(qmp, settings, Duration.ofMillis(2), "loading the device state");
+        }
+    }
+
+    /**
+     * Waits until an incoming migration has loaded (polling every {@code poll}) and makes sure the
+     * guest runs; {@code what} names the operation in errors. Shared by wake and clone restores.
+     */
+    static void runWhenLoaded(QmpClient qmp, QemuBackend.Settings settings, Duration poll, String what) {
+        long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
+        while (true) {
+            String status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
+            switch (status) {
+                case "running" -> {
+                    return;
                 }
+                case "inmigrate" -> {
+                    if (System.nanoTime() > deadline) {
+                        throw new MvmException(ErrorCategory.UNAVAILABLE, what + " took longer than " + settings.bootTimeout());
+                    }
+                    Polling.pause(poll);
+                }
+                case "paused", "postmigrate", "prelaunch", "restore-vm" -> {
+                    qmp.execute("cont", settings.controlTimeout());
+                    return;
+                }
+                default -> throw new MvmException(ErrorCategory.INTERNAL, what + " left QEMU in state '" + status + "'");
             }
         }
     }
