@@ -19,7 +19,8 @@ public final class CacheKey {
         return sha256Hex(lockHash + ":" + profile + ":" + role.wireName());
     }
 
-    static String sha256Hex(String text) {
+    /** SHA-256 of a text's UTF-8 bytes, hex. */
+    public static String sha256Hex(String text) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {

@@ -28,6 +28,22 @@ public record BaseImage(GuestImage image, String kernelSha256, String initramfsS
      * Puts the kernel and initramfs into a revision's staging directory: hard links when on the same
      * filesystem (the default image replaces its files by rename, never in place), else copies.
      */
+    /**
+     * Makes {@code tree} the staging revision's rootfs.ext4 (then removes the tree), puts this base's
+     * kernel and initramfs beside it, and says what was produced: the end of every builder that
+     * boots a root tree with mvm's kernel.
+     */
+    public ArtifactProducer.Produced rootfsFromTree(Path tree, Path staging) throws IOException {
+        RootfsImage.write(tree, staging.resolve(io.mvm.runtime.image.ImageBuilder.ROOTFS_FILE));
+        io.mvm.runtime.state.DirectoryTree.delete(tree);
+        copyInto(staging);
+        java.util.Map<String, String> artifacts = new java.util.LinkedHashMap<>();
+        artifacts.put(io.mvm.core.template.ArtifactFile.ROOTFS, io.mvm.runtime.image.ImageBuilder.ROOTFS_FILE);
+        artifacts.put(io.mvm.core.template.ArtifactFile.KERNEL, io.mvm.runtime.image.ImageBuilder.KERNEL_FILE);
+        artifacts.put(io.mvm.core.template.ArtifactFile.INITRAMFS, io.mvm.runtime.image.ImageBuilder.INITRAMFS_FILE);
+        return new ArtifactProducer.Produced(artifacts, image.kernelVersion(), image.bootArgs(), java.util.Optional.empty());
+    }
+
     public void copyInto(Path staging) throws IOException {
         linkOrCopy(image.kernel(), staging.resolve(ImageBuilder.KERNEL_FILE));
         linkOrCopy(image.initramfs(), staging.resolve(ImageBuilder.INITRAMFS_FILE));

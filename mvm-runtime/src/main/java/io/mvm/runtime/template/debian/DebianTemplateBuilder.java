@@ -1,6 +1,5 @@
 package io.mvm.runtime.template.debian;
 
-import io.mvm.core.template.ArtifactFile;
 import io.mvm.core.template.SourceIdentity;
 import io.mvm.core.template.TemplateId;
 import io.mvm.core.template.TemplateSource;
@@ -14,26 +13,19 @@ import io.mvm.runtime.template.BaseImage;
 import io.mvm.runtime.template.BuildOutcome;
 import io.mvm.runtime.template.BuildRequest;
 import io.mvm.runtime.template.GuestAgentInjection;
-import io.mvm.runtime.template.RootfsImage;
 import io.mvm.runtime.template.RootfsPath;
 import io.mvm.runtime.template.TemplateBuildException;
 import io.mvm.runtime.template.TemplateStore;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -95,11 +87,11 @@ public final class DebianTemplateBuilder {
                 throw new TemplateBuildException("cannot read " + file.getValue() + ": " + e.getMessage(), e);
             }
         }
-        return "sha256:" + sha256(text.toString());
+        return "sha256:" + io.mvm.core.template.CacheKey.sha256Hex(text.toString());
     }
 
     public String recipe() {
-        return sha256(FORMAT + "\n" + base.recipe() + "injection " + injection.recipe() + "\n");
+        return io.mvm.core.template.CacheKey.sha256Hex(FORMAT + "\n" + base.recipe() + "injection " + injection.recipe() + "\n");
     }
 
     /** The mmdebstrap command line (pure, tested): minbase, the packages, a directory target. */
@@ -130,24 +122,10 @@ public final class DebianTemplateBuilder {
             }
             injection.inject(tree);
             progress.step("rootfs: mkfs.ext4 over the Debian tree and mvm's guest agent");
-            RootfsImage.write(tree, staging.resolve(ImageBuilder.ROOTFS_FILE));
-            DirectoryTree.delete(tree);
-            base.copyInto(staging);
+            return base.rootfsFromTree(tree, staging);
         } catch (IOException e) {
             throw new TemplateBuildException("cannot assemble the Debian root filesystem: " + e.getMessage(), e);
         }
-        Map<String, String> artifacts = new LinkedHashMap<>();
-        artifacts.put(ArtifactFile.ROOTFS, ImageBuilder.ROOTFS_FILE);
-        artifacts.put(ArtifactFile.KERNEL, ImageBuilder.KERNEL_FILE);
-        artifacts.put(ArtifactFile.INITRAMFS, ImageBuilder.INITRAMFS_FILE);
-        return new ArtifactProducer.Produced(artifacts, base.image().kernelVersion(), base.image().bootArgs(), Optional.empty());
     }
 
-    private static String sha256(String text) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

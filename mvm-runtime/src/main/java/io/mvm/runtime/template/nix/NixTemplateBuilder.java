@@ -3,7 +3,6 @@ package io.mvm.runtime.template.nix;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
-import io.mvm.core.template.ArtifactFile;
 import io.mvm.core.template.SourceIdentity;
 import io.mvm.core.template.TemplateId;
 import io.mvm.core.template.TemplateSource;
@@ -12,25 +11,18 @@ import io.mvm.model.Role;
 import io.mvm.runtime.image.HostProgram;
 import io.mvm.runtime.image.ImageBuilder;
 import io.mvm.runtime.image.ProgressListener;
-import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.runtime.template.ArtifactProducer;
 import io.mvm.runtime.template.BaseImage;
 import io.mvm.runtime.template.BuildOutcome;
 import io.mvm.runtime.template.BuildRequest;
 import io.mvm.runtime.template.GuestAgentInjection;
-import io.mvm.runtime.template.RootfsImage;
 import io.mvm.runtime.template.TemplateBuildException;
 import io.mvm.runtime.template.TemplateStore;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -148,7 +140,7 @@ public final class NixTemplateBuilder {
     }
 
     public String recipe() {
-        return sha256(FORMAT + "\n" + base.recipe() + "injection " + injection.recipe() + "\n");
+        return io.mvm.core.template.CacheKey.sha256Hex(FORMAT + "\n" + base.recipe() + "injection " + injection.recipe() + "\n");
     }
 
     private ArtifactProducer.Produced produce(String flake, String attribute, Path staging, ProgressListener progress) {
@@ -176,24 +168,10 @@ public final class NixTemplateBuilder {
             Files.delete(result);
             injection.inject(tree);
             progress.step("rootfs: mkfs.ext4 over the Nix output and mvm's guest agent");
-            RootfsImage.write(tree, staging.resolve(ImageBuilder.ROOTFS_FILE));
-            DirectoryTree.delete(tree);
-            base.copyInto(staging);
+            return base.rootfsFromTree(tree, staging);
         } catch (IOException e) {
             throw new TemplateBuildException("cannot assemble the Nix root filesystem: " + e.getMessage(), e);
         }
-        Map<String, String> artifacts = new LinkedHashMap<>();
-        artifacts.put(ArtifactFile.ROOTFS, ImageBuilder.ROOTFS_FILE);
-        artifacts.put(ArtifactFile.KERNEL, ImageBuilder.KERNEL_FILE);
-        artifacts.put(ArtifactFile.INITRAMFS, ImageBuilder.INITRAMFS_FILE);
-        return new ArtifactProducer.Produced(artifacts, base.image().kernelVersion(), base.image().bootArgs(), Optional.empty());
     }
 
-    private static String sha256(String text) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }
