@@ -154,6 +154,62 @@ class SerialFloodIT {
         }
     }
 
+    /**
+     * The same flood under a whole agent (report loop, health monitor, resync) talking to a scripted
+     * coordinator that counts reports: they keep arriving every report interval, the VM reported
+     * running, while the agent's own observations keep the log bounded.
+     */
+    @Test
+    void anAgentKeepsReportingWhileItsGuestFloodsTheConsole() throws Exception {
+        var coordinator = new ScriptedCoordinator();
+        var reports = new java.util.concurrent.atomic.AtomicInteger();
+        var counting = new io.mvm.agent.coordinator.CoordinatorClient() {
+            @Override public io.mvm.agent.coordinator.Registration register(io.mvm.agent.coordinator.NodeRegistration r) {
+                return coordinator.register(r);
+            }
+            @Override public void heartbeat(io.mvm.model.NodeId node, int count) { coordinator.heartbeat(node, count); }
+            @Override public DesiredSnapshot desired(io.mvm.model.NodeId node, java.util.OptionalLong after, Duration wait) {
+                return coordinator.desired(node, after, wait);
+            }
+            @Override public void reportObserved(io.mvm.model.NodeId node, io.mvm.agent.coordinator.ObservedReport report) {
+                coordinator.reportObserved(node, report);
+                reports.incrementAndGet();
+            }
+        };
+        var settings = io.mvm.agent.AgentSettings.defaults(io.mvm.model.NodeId.of("flood-" + run),
+                new io.mvm.core.placement.Capacity(4, 2048, 10_000), Map.of(), Duration.ofSeconds(1));
+        try (var agent = new io.mvm.agent.AgentService(settings, runtime, counting, clock)) {
+            agent.start();
+            coordinator.want(List.of(new DesiredInstance(new InstanceSpec(id, TenantId.of("acme"), PoolName.of("workers"),
+                    Role.WORKER, 1, 256, 0, new NetworkSpec("10.99.0.10", 24, "10.99.0.1", Optional.empty(), 1),
+                    List.of(), Map.of(), Map.of(), Map.of(), "r1"), Target.RUNNING)));
+            long end = System.nanoTime() + Duration.ofSeconds(150).toNanos();
+            while (coordinator.state(id).filter(InstanceState.RUNNING::equals).isEmpty() && System.nanoTime() < end) {
+                Thread.sleep(200);
+            }
+            assertThat(coordinator.state(id)).hasValue(InstanceState.RUNNING);
+
+            Path log = vms.handle(id.value()).serialLog();
+            Path rotated = log.resolveSibling(log.getFileName() + ".1");
+            try (var guest = vms.guest(id.value())) {
+                assertThat(guest.exec(ExecRequest.of(Duration.ofSeconds(30), "sh", "-c",
+                        "setsid sh -c 'while :; do echo " + "y".repeat(200) + "; done' < /dev/null > /dev/console 2>&1 &"))
+                        .exitCode()).isZero();
+            }
+            // Each 3 s window of the flood must see reports (the interval is 1 s) and a running VM.
+            for (int window = 0; window < 10 && !(Files.exists(rotated) && window >= 5); window++) {
+                int before = reports.get();
+                Thread.sleep(3000);
+                assertThat(reports.get()).as("reports keep flowing during the flood (window %d)", window)
+                        .isGreaterThan(before);
+                assertThat(coordinator.state(id)).hasValue(InstanceState.RUNNING);
+                assertThat(Files.size(log)).isLessThanOrEqualTo(2 * SerialLog.DEFAULT_CAP);
+            }
+            assertThat(rotated).as("the flood passed the cap and the agent rotated it").exists();
+            assertThat(Files.size(rotated)).isLessThanOrEqualTo(SerialLog.DEFAULT_CAP);
+        }
+    }
+
     private LocalVm vm() {
         return runtime.observe(id).stream().filter(v -> v.id().equals(id)).findFirst().orElseThrow();
     }
