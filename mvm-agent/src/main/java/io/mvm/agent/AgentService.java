@@ -70,6 +70,7 @@ public final class AgentService implements AutoCloseable {
     private final InstanceReconciler reconciler;
     private final KeyedWorkQueue<InstanceId> queue;
     private final HealthMonitor monitor;
+    private final ReportDelivery delivery;
     private final BlockingQueue<Boolean> reportNudges = new ArrayBlockingQueue<>(1);
     private final AtomicReference<NodeId> registeredAs = new AtomicReference<>();
     private final AtomicInteger desiredResponses = new AtomicInteger();
@@ -112,6 +113,7 @@ public final class AgentService implements AutoCloseable {
         this.reconciler = new InstanceReconciler(desired, runtime, new ReconcilePlanner(settings.planner()), executor,
                 restarts, health, outbox, clock, settings.waitRecheck(), this::changed);
         this.monitor = new HealthMonitor(runtime, health, queue::enqueue, outbox, clock, settings.probeTimeout());
+        this.delivery = new ReportDelivery(outbox, coordinator, this::buildReport, EVENTS_PER_REPORT);
     }
 
     public synchronized void start() {
@@ -322,9 +324,7 @@ public final class AgentService implements AutoCloseable {
             while (!Thread.currentThread().isInterrupted()) {
                 reportNudges.poll(settings.reportInterval().toNanos(), TimeUnit.NANOSECONDS);
                 try {
-                    var events = outbox.peek(EVENTS_PER_REPORT);
-                    coordinator.reportObserved(node, buildReport(events));
-                    outbox.acknowledge(events);
+                    delivery.deliver(node);
                 } catch (MvmException e) {
                     if (Thread.currentThread().isInterrupted()) {
                         return;

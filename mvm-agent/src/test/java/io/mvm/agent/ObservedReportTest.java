@@ -95,4 +95,30 @@ class ObservedReportTest {
             throw MvmException.internal("cannot list orphans", null);
         })).orphans()).as("absent, never an empty list that would mean 'none'").isEmpty();
     }
+
+    @Test
+    void guestControlledErrorsAndEventMessagesAreCutBeforeTheyAreSentOrKept(@org.junit.jupiter.api.io.TempDir Path dir) {
+        // e.g. a failed exec quoting 5 MB of the guest's stderr
+        var flood = "x".repeat(5_000_000);
+        var vm = new LocalVm(ID, TenantId.of("acme"), Role.WORKER, VmState.CRASHED, OptionalLong.empty(),
+                Optional.of(flood));
+        var settings = AgentSettings.defaults(NodeId.of("n1"), new Capacity(4, 4096, 10_000), Map.of(),
+                Duration.ofSeconds(1));
+        var event = new io.mvm.agent.events.InstanceEvent(CLOCK.instant(), ID, "error", flood);
+
+        ObservedReport report;
+        try (var agent = new AgentService(settings, new StubRuntime(List.of(vm), List::of), NO_COORDINATOR, CLOCK)) {
+            report = agent.buildReport(List.of(event));
+        }
+
+        assertThat(report.instances()).singleElement().satisfies(r -> {
+            assertThat(r.lastError()).hasValueSatisfying(e ->
+                    assertThat(e).hasSize(io.mvm.model.BoundedText.MESSAGE_LIMIT).endsWith("(5000000 chars, cut)"));
+            assertThat(r.events()).singleElement().satisfies(e ->
+                    assertThat(e.message()).hasSize(io.mvm.model.BoundedText.MESSAGE_LIMIT));
+        });
+        var outbox = new io.mvm.agent.events.EventOutbox(10, Optional.of(dir.resolve("outbox.json")));
+        outbox.add(event);
+        assertThat(dir.resolve("outbox.json").toFile().length()).as("kept on disk bounded too").isLessThan(2_000);
+    }
 }

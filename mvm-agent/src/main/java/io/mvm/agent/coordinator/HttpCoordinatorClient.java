@@ -198,7 +198,8 @@ public final class HttpCoordinatorClient implements CoordinatorClient {
 
     private static ErrorCategory category(int status) {
         return switch (status) {
-            case 400, 422 -> ErrorCategory.INVALID_ARGUMENT;
+            // 413 too: a body the coordinator will not take is as final as a malformed one.
+            case 400, 413, 422 -> ErrorCategory.INVALID_ARGUMENT;
             case 401 -> ErrorCategory.UNAUTHENTICATED;
             case 403 -> ErrorCategory.PERMISSION_DENIED;
             case 404 -> ErrorCategory.NOT_FOUND;

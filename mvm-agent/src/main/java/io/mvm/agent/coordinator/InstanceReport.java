@@ -2,6 +2,7 @@ package io.mvm.agent.coordinator;
 
 import io.mvm.agent.events.InstanceEvent;
 import io.mvm.model.Accelerator;
+import io.mvm.model.BoundedText;
 import io.mvm.model.InstanceId;
 import io.mvm.model.InstanceState;
 import java.util.List;
@@ -18,6 +19,8 @@ public record InstanceReport(InstanceId id, InstanceState state, OptionalLong pi
         Objects.requireNonNull(pid, "pid");
         Objects.requireNonNull(accelerator, "accelerator");
         Objects.requireNonNull(lastError, "lastError");
+        // It may quote the guest (a failed exec's stderr): bounded before the coordinator stores it.
+        lastError = lastError.map(BoundedText::message);
         events = List.copyOf(events);
     }
 }

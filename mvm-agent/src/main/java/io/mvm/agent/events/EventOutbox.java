@@ -68,6 +68,19 @@ public final class EventOutbox {
         }
     }
 
+    /**
+     * Drops the oldest event, if it is {@code event}, without it having been delivered: the
+     * coordinator refused it as malformed, and keeping it would block every event behind it.
+     * Counted with the events dropped for lack of room.
+     */
+    public synchronized void discard(InstanceEvent event) {
+        if (!events.isEmpty() && events.peekFirst().equals(event)) {
+            events.removeFirst();
+            dropped++;
+            save();
+        }
+    }
+
     public synchronized long dropped() {
         return dropped;
     }

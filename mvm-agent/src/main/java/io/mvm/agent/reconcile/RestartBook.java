@@ -3,6 +3,7 @@ package io.mvm.agent.reconcile;
 import io.mvm.agent.queue.ExponentialBackoff;
 import io.mvm.core.reconcile.DesiredInstance;
 import io.mvm.core.reconcile.RestartHistory;
+import io.mvm.model.BoundedText;
 import io.mvm.model.InstanceId;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,13 +55,14 @@ public final class RestartBook {
     }
 
     public void recordRestart(InstanceId id, int attempt, String reason, Instant now) {
-        histories.put(id, new RestartHistory(attempt, now.plus(backoff.delay(attempt)), false, reason));
+        histories.put(id, new RestartHistory(attempt, now.plus(backoff.delay(attempt)), false,
+                BoundedText.message(reason)));
         save();
     }
 
     public void recordGaveUp(InstanceId id, String reason, DesiredInstance desired) {
         histories.compute(id, (k, h) -> new RestartHistory(h == null ? 0 : h.restarts(),
-                h == null ? Instant.EPOCH : h.notBefore(), true, reason));
+                h == null ? Instant.EPOCH : h.notBefore(), true, BoundedText.message(reason)));
         gaveUpFor.put(id, fingerprint(desired));
         save();
     }

@@ -47,7 +47,7 @@ public final class RelayServer implements AutoCloseable {
 
     record ExecBody(List<String> argv, Map<String, String> env, String stdinB64, Integer timeoutSecs) {}
 
-    record ExecResponse(int exitCode, String stdoutB64, String stderrB64, boolean timedOut) {}
+    record ExecResponse(int exitCode, String stdoutB64, String stderrB64, boolean timedOut, boolean truncated) {}
 
     record Problem(String type, String title, int status, String detail) {}
 
@@ -153,7 +153,8 @@ public final class RelayServer implements AutoCloseable {
         var result = guests.exec(id, new GuestChannel.ExecRequest(body.argv(), env, stdin, Duration.ofSeconds(timeout)));
         var b64 = Base64.getEncoder();
         send(exchange, 200, "application/json", JSON.writeValueAsBytes(new ExecResponse(result.exitCode(),
-                b64.encodeToString(result.stdout()), b64.encodeToString(result.stderr()), result.timedOut())));
+                b64.encodeToString(result.stdout()), b64.encodeToString(result.stderr()), result.timedOut(),
+                result.truncated())));
     }
 
     private void logs(HttpExchange exchange, InstanceId id) throws IOException {

@@ -1,6 +1,7 @@
 package io.mvm.agent.runtime;
 
 import io.mvm.core.reconcile.VmState;
+import io.mvm.model.BoundedText;
 import io.mvm.model.InstanceId;
 import io.mvm.model.Role;
 import io.mvm.model.TenantId;
@@ -22,5 +23,6 @@ public record LocalVm(InstanceId id, TenantId tenant, Role role, VmState state, 
         Objects.requireNonNull(state, "state");
         Objects.requireNonNull(pid, "pid");
         Objects.requireNonNull(lastError, "lastError");
+        lastError = lastError.map(BoundedText::message);
     }
 }

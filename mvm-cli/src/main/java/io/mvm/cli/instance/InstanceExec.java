@@ -64,6 +64,10 @@ final class InstanceExec implements Callable<Integer> {
             write(out, result.path("stdout_b64").asText(""));
             write(err, result.path("stderr_b64").asText(""));
         }
+        if (result.path("truncated").asBoolean(false)) {
+            err.println("note: the guest agent sent only the first 1 MiB of stdout and of stderr");
+            err.flush();
+        }
         if (result.path("timed_out").asBoolean(false)) {
             err.println("error: the command timed out after " + timeoutSecs + "s");
             err.flush();

@@ -63,7 +63,15 @@ public interface GuestChannel extends AutoCloseable {
         }
     }
 
-    record ExecResult(int exitCode, byte[] stdout, byte[] stderr, boolean timedOut) {
+    /**
+     * @param truncated the guest agent kept only the first 1 MiB of stdout or stderr (or both): a
+     *                  guest cannot make an answer, or the host's memory, as large as it likes
+     */
+    record ExecResult(int exitCode, byte[] stdout, byte[] stderr, boolean timedOut, boolean truncated) {
+        public ExecResult(int exitCode, byte[] stdout, byte[] stderr, boolean timedOut) {
+            this(exitCode, stdout, stderr, timedOut, false);
+        }
+
         public String stdoutText() {
             return new String(stdout, java.nio.charset.StandardCharsets.UTF_8);
         }

@@ -44,7 +44,14 @@ public abstract sealed class LineGuestChannel implements GuestChannel
     private static final Logger log = LoggerFactory.getLogger(LineGuestChannel.class);
     /** Extra time over a guest-side timeout for the guest shell to answer under TCG and load. */
     static final Duration TRANSPORT_MARGIN = Duration.ofSeconds(30);
-    private static final int MAX_LINE_BYTES = 256 * 1024 * 1024;
+    /**
+     * The longest answer line taken from a guest: room for an exec's stdout and stderr at the guest
+     * agent's cap (1 MiB each, base64: 4/3 of that) plus the header. A guest that writes more gets
+     * that call refused, never the host's memory: the reader keeps at most this much of one line.
+     */
+    static final int MAX_LINE_BYTES = 4 * 1024 * 1024;
+    /** How much of an over-long line is kept to find whose answer it was (its header). */
+    private static final int HEADER_BYTES = 64;
     private static final long RECONNECT_PAUSE_MILLIS = 50;
 
     /**
@@ -114,7 +121,9 @@ public abstract sealed class LineGuestChannel implements GuestChannel
             return new ExecResult(Integer.parseInt(answer.required("exit").strip()),
                     answer.bytes("stdout").orElse(new byte[0]),
                     answer.bytes("stderr").orElse(new byte[0]),
-                    Boolean.parseBoolean(answer.required("timed-out")));
+                    Boolean.parseBoolean(answer.required("timed-out")),
+                    // absent from guest agents older than the output cap
+                    answer.text("truncated").map(Boolean::parseBoolean).orElse(false));
         } catch (NumberFormatException e) {
             throw new GuestChannelException("guest agent reported a malformed exit code", e);
         }
@@ -196,6 +205,11 @@ public abstract sealed class LineGuestChannel implements GuestChannel
             } catch (TimeoutException e) {
                 break;
             } catch (ExecutionException e) {
+                if (e.getCause() instanceof AnswerTooLongException tooLong) {
+                    // The guest will answer the same way again: a refusal for this call, not a retry.
+                    throw new GuestRefusedException("guest agent's answer to " + request.verb() + " on " + socket
+                            + " " + tooLong.getMessage());
+                }
                 lastFailure = e.getCause();
                 log.debug("guest channel {}: {} lost its connection: {}", socket, request.verb(), e.getCause().toString());
                 pause(deadline);
@@ -273,6 +287,36 @@ public abstract sealed class LineGuestChannel implements GuestChannel
             return;
         }
         waiting.answer().complete(answer.get());
+    }
+
+    /**
+     * The guest sent a line longer than {@link #MAX_LINE_BYTES}: the call it answers (named by the
+     * id in its header, if the header is one) fails; the rest of the line is skipped by the reader.
+     */
+    private void answerTooLong(Connection from, String header) {
+        String[] words = header.split(" ", 4);
+        if (words.length < 4 || !words[0].equals("mvm")) {
+            log.debug("guest channel {}: dropping an over-long line that is no answer", socket);
+            return;
+        }
+        long id;
+        try {
+            id = Long.parseLong(words[2]);
+        } catch (NumberFormatException e) {
+            return;
+        }
+        Pending waiting = pending.get(id);
+        if (waiting != null && waiting.connection() == from) {
+            waiting.answer().completeExceptionally(new AnswerTooLongException(
+                    "was longer than " + MAX_LINE_BYTES + " bytes; dropped"));
+        }
+    }
+
+    /** An answer line over the limit: whose call fails with a refusal, the connection lives on. */
+    private static final class AnswerTooLongException extends IOException {
+        AnswerTooLongException(String message) {
+            super(message);
+        }
     }
 
     private void connectionLost(Connection lost, IOException cause) {
@@ -397,8 +441,9 @@ public abstract sealed class LineGuestChannel implements GuestChannel
                         owner.deliver(this, line.get());
                     }
                     if (lines.size() > MAX_LINE_BYTES) {
-                        cause = new IOException("guest agent sent a line longer than " + MAX_LINE_BYTES + " bytes");
-                        break;
+                        // Skipped to its end rather than closing the connection: a reconnect would
+                        // only read the rest of the same line as the start of the next one.
+                        owner.answerTooLong(this, lines.discardCurrentLine(HEADER_BYTES));
                     }
                 }
             } catch (IOException e) {
@@ -438,13 +483,31 @@ public abstract sealed class LineGuestChannel implements GuestChannel
         }
     }
 
-    /** Bytes received but not yet split into lines; scans each byte for the newline only once. */
+    /**
+     * Bytes received but not yet split into lines; scans each byte for the newline only once. After
+     * {@link #discardCurrentLine} it drops everything up to the next newline instead of keeping it.
+     */
     private static final class LineBuffer {
-        private byte[] bytes = new byte[64 * 1024];
+        private static final int INITIAL = 64 * 1024;
+        private byte[] bytes = new byte[INITIAL];
         private int length;
         private int scanned;
+        private boolean discarding;
 
         void append(byte[] source, int offset, int count) {
+            if (discarding) {
+                int end = offset + count;
+                int newline = offset;
+                while (newline < end && source[newline] != '\n') {
+                    newline++;
+                }
+                if (newline == end) {
+                    return;
+                }
+                discarding = false;
+                count = end - newline - 1;
+                offset = newline + 1;
+            }
             if (length + count > bytes.length) {
                 bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, length + count));
             }
@@ -468,6 +531,19 @@ public abstract sealed class LineGuestChannel implements GuestChannel
 
         int size() {
             return length;
+        }
+
+        /**
+         * Forgets the incomplete line held so far (and releases its memory) and skips the rest of it
+         * as it arrives; returns its first {@code headerBytes} bytes.
+         */
+        String discardCurrentLine(int headerBytes) {
+            String header = new String(bytes, 0, Math.min(headerBytes, length), StandardCharsets.US_ASCII);
+            bytes = new byte[INITIAL];
+            length = 0;
+            scanned = 0;
+            discarding = true;
+            return header;
         }
     }
 }

@@ -471,6 +471,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                             + SerialLog.tail(handle.serialLog(), SERIAL_TAIL_LINES), clock.instant())
                     .withProcess(null, clock.instant());
         }
+        boundSerialLog(handle);
         String status;
         try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
             status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
@@ -485,6 +486,22 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                     : handle.withState(InstanceState.WARM, null, clock.instant());
             default -> handle.withState(InstanceState.FAILED, "QEMU reports status '" + status + "'", clock.instant());
         };
+    }
+
+    /**
+     * Every observation of a live VM (each agent report and resync) bounds its console log, so a
+     * guest flooding its console cannot fill the node's disk: see {@link SerialLog#rotate}. Done
+     * here, not by a thread of its own, because observation already runs for every live VM in
+     * whichever process owns it now, including an agent that has just re-adopted the VM.
+     */
+    private void boundSerialLog(VmHandle handle) {
+        try {
+            if (SerialLog.rotate(handle.serialLog(), SerialLog.DEFAULT_CAP)) {
+                LOG.debug("VM {}: serial log over {} bytes, rotated", handle.name(), SerialLog.DEFAULT_CAP);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("VM {}: cannot rotate serial log {}: {}", handle.name(), handle.serialLog(), e.toString());
+        }
     }
 
     // ---------------------------------------------------------------- pause / resume

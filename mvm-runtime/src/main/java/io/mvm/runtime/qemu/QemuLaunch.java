@@ -89,7 +89,10 @@ public record QemuLaunch(
                 "-kernel", kernel.toString(),
                 "-initrd", initramfs.toString(),
                 "-append", kernelCommandLine(),
-                "-serial", "file:" + serialLog,
+                // append=on (O_APPEND): the runtime truncates the file to bound it (SerialLog.rotate),
+                // and QEMU must then write at the new end, not at its old offset.
+                "-chardev", "file,id=serial0,append=on,path=" + option(serialLog),
+                "-serial", "chardev:serial0",
                 "-qmp", "unix:" + option(qmpSocket) + ",server=on,wait=off"));
         for (AttachedDrive drive : drives) {
             a.add("-drive");

@@ -140,7 +140,7 @@ class GuestAgentIT {
 
     @Test
     @Order(4)
-    void binaryStdinAndLargeOutputSurviveTheChannel() {
+    void binaryStdinSurvivesTheChannelAndOutputIsCutAtOneMebibyte() {
         byte[] stdin = new byte[64 * 1024];
         new java.util.Random(42).nextBytes(stdin);
         long started = System.nanoTime();
@@ -149,11 +149,20 @@ class GuestAgentIT {
         assertThat(echoed.exitCode()).isZero();
         assertThat(echoed.stdout()).isEqualTo(stdin);
 
+        ExecResult exact = channel.exec(ExecRequest.of(CALL, "head", "-c", "1048576", "/dev/zero"));
+        assertThat(exact.stdout()).hasSize(1 << 20);
+        assertThat(exact.truncated()).as("exactly the cap is not cut").isFalse();
+
+        // A guest flooding both streams: the answer stays small enough for the host's line cap.
         started = System.nanoTime();
-        ExecResult big = channel.exec(ExecRequest.of(CALL, "head", "-c", "4000000", "/dev/zero"));
-        System.out.printf("4 MB stdout: %d ms%n", Duration.ofNanos(System.nanoTime() - started).toMillis());
+        ExecResult big = channel.exec(ExecRequest.of(CALL, "sh", "-c",
+                "head -c 4000000 /dev/zero; head -c 3000000 /dev/zero >&2"));
+        System.out.printf("4 MB stdout + 3 MB stderr, cut: %d ms%n", Duration.ofNanos(System.nanoTime() - started).toMillis());
         assertThat(big.exitCode()).isZero();
-        assertThat(big.stdout()).hasSize(4_000_000).containsOnly((byte) 0);
+        assertThat(big.stdout()).hasSize(1 << 20).containsOnly((byte) 0);
+        assertThat(big.stderr()).hasSize(1 << 20);
+        assertThat(big.truncated()).isTrue();
+        assertThat(channel.health(CALL).hostname()).as("the channel carries on").isEqualTo(hostname);
     }
 
     @Test

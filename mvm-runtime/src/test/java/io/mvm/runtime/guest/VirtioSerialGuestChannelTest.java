@@ -233,4 +233,49 @@ class VirtioSerialGuestChannelTest {
         channel.close();
         assertThatThrownBy(() -> channel.health(Duration.ofSeconds(1))).hasMessageContaining("is closed");
     }
+
+    @Test
+    void anAnswerLongerThanTheCapRefusesThatCallAndTheConnectionLivesOn() throws IOException {
+        java.util.Set<Integer> connections = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        serve((conn, verb, id, line, later) -> {
+            connections.add(conn);
+            if (verb.equals("exec")) {
+                // a guest answering with 6 MiB of output (8 MiB of base64) in one line
+                return ok(id, AgentField.text("exit", "0"), AgentField.text("timed-out", "false"),
+                        new AgentField("stdout", new byte[6 * 1024 * 1024]), new AgentField("stderr", new byte[0]));
+            }
+            return health(id);
+        });
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            long started = System.nanoTime();
+            assertThatThrownBy(() -> channel.exec(ExecRequest.of(Duration.ofSeconds(20), "cat", "/dev/zero")))
+                    .as("a refusal of this call, not a retry, an OOM or a wait for the deadline")
+                    .isInstanceOf(GuestRefusedException.class)
+                    .hasMessageContaining("answer to exec")
+                    .hasMessageContaining("longer than " + LineGuestChannel.MAX_LINE_BYTES + " bytes");
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(15));
+
+            assertThat(channel.health(Duration.ofSeconds(10)).hostname())
+                    .as("the rest of the long line is skipped, the next answer is read").isEqualTo("web-1");
+        }
+        assertThat(connections).as("no reconnect was needed").containsExactly(1);
+    }
+
+    @Test
+    void junkWithoutANewlineBeforeTheGuestGoesAwayEndsInAClearTimeout() throws IOException {
+        serve((conn, verb, id, line, later) -> {
+            later.accept("\u0000\u00ff".repeat(2048)); // 4 KB of junk, no newline, then power-off
+            return null;
+        });
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            long started = System.nanoTime();
+            assertThatThrownBy(() -> channel.health(Duration.ofSeconds(1)))
+                    .isInstanceOf(GuestChannelException.class)
+                    .hasMessageContaining("did not answer health within 1000 ms");
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
+            assertThatThrownBy(() -> channel.exec(ExecRequest.of(Duration.ofSeconds(1), "true")))
+                    .isInstanceOf(GuestChannelException.class)
+                    .hasMessageContaining("outcome is unknown");
+        }
+    }
 }
