@@ -13,6 +13,17 @@ public record TenantId(String value) implements Comparable<TenantId> {
         }
     }
 
+    /**
+     * The owner of warm VMs while they wait to be claimed: no tenant at all. Its instances get a tap
+     * on no bridge, which reaches nothing, and no address; a claim hands the VM to a real tenant.
+     * No user can create a tenant with this id.
+     */
+    public static final TenantId STANDBY = new TenantId("mvm-standby");
+
+    public boolean standby() {
+        return equals(STANDBY);
+    }
+
     public static TenantId of(String value) {
         return new TenantId(value);
     }

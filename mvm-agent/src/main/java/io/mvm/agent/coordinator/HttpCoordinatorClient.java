@@ -121,6 +121,24 @@ public final class HttpCoordinatorClient implements CoordinatorClient {
                 .toList());
     }
 
+    /**
+     * One instance in the desired-state wire shape (as a claim through the relay sends it), read with
+     * {@code json} (snake_case). Invalid bodies are INVALID_ARGUMENT.
+     */
+    public static InstanceSpec parseInstance(com.fasterxml.jackson.databind.ObjectMapper json, byte[] body) {
+        try {
+            var b = json.readValue(body, Wire.DesiredInstanceBody.class);
+            if (b == null) {
+                throw MvmException.invalid("the claim body is empty");
+            }
+            return toDesired(b).spec();
+        } catch (IOException e) {
+            throw MvmException.invalid("unreadable instance: " + e.getMessage());
+        } catch (NullPointerException e) {
+            throw MvmException.invalid("the instance is missing a field: " + e.getMessage());
+        }
+    }
+
     private static DesiredInstance toDesired(Wire.DesiredInstanceBody b) {
         var spec = new InstanceSpec(InstanceId.of(b.id()), TenantId.of(b.tenant()), PoolName.of(b.pool()),
                 Role.parse(b.role()), b.vcpus(), b.memoryMib(), b.dataDiskMib(),

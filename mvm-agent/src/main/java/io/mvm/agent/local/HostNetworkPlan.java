@@ -4,6 +4,7 @@ import io.mvm.core.netpolicy.HostNetworkSpec;
 import io.mvm.core.netpolicy.InstancePort;
 import io.mvm.core.netpolicy.Ipv4Address;
 import io.mvm.core.netpolicy.Ipv4Subnet;
+import io.mvm.core.netpolicy.StandbyPort;
 import io.mvm.core.netpolicy.TenantNetwork;
 import io.mvm.model.MvmException;
 import io.mvm.model.TenantId;
@@ -25,7 +26,12 @@ public final class HostNetworkPlan {
     public static HostNetworkSpec of(String tableName, Optional<String> uplink, Collection<InstanceRecord> records) {
         Map<TenantId, TenantNetwork> tenants = new TreeMap<>();
         List<InstancePort> ports = new ArrayList<>();
+        List<StandbyPort> standby = new ArrayList<>();
         for (InstanceRecord r : records) {
+            if (r.standby()) {
+                standby.add(StandbyPort.of(r.instanceId()));
+                continue;
+            }
             if (!r.networked()) {
                 continue;
             }
@@ -40,6 +46,6 @@ public final class HostNetworkPlan {
             }
             ports.add(InstancePort.tap(r.instanceId(), r.tenantId(), address, r.roleValue()));
         }
-        return new HostNetworkSpec(tableName, uplink, List.copyOf(tenants.values()), ports, List.of());
+        return new HostNetworkSpec(tableName, uplink, List.copyOf(tenants.values()), ports, List.of(), standby);
     }
 }

@@ -55,4 +55,9 @@ public record InstanceRecord(int version, String id, String tenant, String pool,
     public boolean networked() {
         return ip != null && netId > 0;
     }
+
+    /** A warm VM booted for no tenant: a tap on no bridge, no address, until a claim. */
+    public boolean standby() {
+        return tenantId().standby();
+    }
 }

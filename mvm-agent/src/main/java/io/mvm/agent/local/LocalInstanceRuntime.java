@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.mvm.agent.relay.GuestAccess;
+import io.mvm.agent.runtime.ClaimReport;
 import io.mvm.agent.runtime.InstanceRuntime;
 import io.mvm.agent.runtime.LocalVm;
 import io.mvm.agent.runtime.Orphan;
@@ -17,8 +18,10 @@ import io.mvm.model.InstanceId;
 import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.DriveSpec;
+import io.mvm.runtime.backend.NicSpec;
 import io.mvm.runtime.backend.VmSpec;
 import io.mvm.runtime.guest.GuestChannel;
+import io.mvm.runtime.guest.GuestIdentity;
 import io.mvm.runtime.hostnet.GuestNetworkConfig;
 import io.mvm.runtime.image.GuestImage;
 import io.mvm.runtime.template.TemplateBoot;
@@ -32,13 +35,19 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.random.RandomGenerator;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,7 +79,19 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     /** Where this node's templates are built ({@code <data-dir>/templates}). */
     private final Path dataDir;
 
+    private final InstantSource clock;
+    private final RandomGenerator random;
+    /** Claims of one instance are serialised: the coordinator's call and a reconcile pass may race. */
+    private final ConcurrentHashMap<InstanceId, ReentrantLock> claimLocks = new ConcurrentHashMap<>();
+
     public LocalInstanceRuntime(LocalVms vms, GuestImage image, AgentNetwork network, Path dataDir) {
+        this(vms, image, network, dataDir, InstantSource.system(), new SecureRandom());
+    }
+
+    public LocalInstanceRuntime(LocalVms vms, GuestImage image, AgentNetwork network, Path dataDir,
+                                InstantSource clock, RandomGenerator random) {
+        this.clock = clock;
+        this.random = random;
         this.dataDir = dataDir;
         this.vms = vms;
         this.image = image;
@@ -253,6 +274,78 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     }
 
     @Override
+    public ClaimReport claim(InstanceSpec spec) {
+        if (spec.tenant().standby()) {
+            throw MvmException.invalid("instance " + spec.id() + " cannot be claimed by " + spec.tenant());
+        }
+        ReentrantLock lock = claimLocks.computeIfAbsent(spec.id(), k -> new ReentrantLock());
+        lock.lock();
+        try {
+            InstanceRecord current = readRecords().stream().filter(r -> r.instanceId().equals(spec.id())).findFirst()
+                    .orElseThrow(() -> MvmException.notFound("instance " + spec.id() + " has no VM on this node"));
+            if (!current.standby()) {
+                if (current.tenantId().equals(spec.tenant())) {
+                    return new ClaimReport(true, Map.of(), 0); // claimed already: by the other path
+                }
+                throw MvmException.conflict("instance " + spec.id() + " belongs to tenant " + current.tenant()
+                        + ", it is not standing by");
+            }
+            var phases = new LinkedHashMap<String, Long>();
+            long started = System.nanoTime();
+            InstanceRecord claimedRecord = InstanceRecord.of(spec);
+            VmSpec claimed;
+            GuestIdentity identity;
+            io.mvm.runtime.backend.Claimable.Claimed result;
+            try {
+                // The tap joins the tenant's bridge (with its MAC/IP rules) before the guest has its
+                // address, so the workload never starts on a network that is not there yet.
+                var hostSpec = syncNetwork(Optional.of(claimedRecord));
+                phases.put("network", (System.nanoTime() - started) / 1_000_000);
+                claimed = withClaimDrives(vmSpec(spec, hostSpec));
+                identity = GuestIdentity.forClone(clock.instant(), random, spec.id().value(),
+                        claimed.nic().filter(NicSpec::addressed)
+                                .map(n -> new GuestIdentity.Network(n.mac(), n.cidr(), n.gateway())),
+                        Optional.ofNullable(claimed.cmd()), claimed.env());
+                result = vms.claim(spec.id().value(), claimed, identity);
+            } catch (RuntimeException e) {
+                // Never keep a half-claimed VM: it may hold the tenant's secrets, or not be the
+                // tenant's yet. Gone, the instance is booted afresh by the next reconcile pass.
+                log.warn("claim of warm VM {} for tenant {} failed, destroying it: {}", spec.id(), spec.tenant(),
+                        e.getMessage());
+                try {
+                    vms.destroy(spec.id().value());
+                } catch (RuntimeException destroyFailed) {
+                    log.warn("cannot destroy half-claimed VM {}: {}", spec.id(), destroyFailed.getMessage());
+                }
+                deleteRecord(spec.id());
+                syncNetwork();
+                throw e;
+            }
+            // Written last: a crash before this leaves a running VM recorded as standing by, which
+            // the planner destroys (never one recorded as the tenant's without its identity).
+            writeRecord(claimedRecord);
+            phases.putAll(result.phaseMillis());
+            phases.put("total", (System.nanoTime() - started) / 1_000_000);
+            return new ClaimReport(false, phases, result.generation());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A warm VM always has a secrets and a config drive, so any claim can fill them in place. */
+    private static VmSpec withClaimDrives(VmSpec spec) {
+        var drives = new ArrayList<>(spec.drives());
+        if (spec.drive(DriveSpec.Secrets.class).isEmpty()) {
+            drives.add(new DriveSpec.Secrets(Map.of()));
+        }
+        if (spec.drive(DriveSpec.Config.class).isEmpty()) {
+            drives.add(new DriveSpec.Config(1, Map.of()));
+        }
+        return new VmSpec(spec.name(), spec.vcpus(), spec.memoryMib(), spec.image(), drives, spec.cmd(), spec.env(),
+                spec.nic());
+    }
+
+    @Override
     public void restart(InstanceSpec spec) {
         var current = status(spec.id());
         if (current.isEmpty()) {
@@ -368,6 +461,13 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
         }
         hostSpec.filter(h -> h.instances().stream().anyMatch(p -> p.instance().equals(spec.id())))
                 .ifPresent(h -> b.nic(GuestNetworkConfig.nic(h, spec.id())));
+        if (spec.tenant().standby()) {
+            // Standing by for a claim: a NIC on a tap that reaches nothing (when this node has a
+            // network), and empty secrets and config drives that the claim fills in place.
+            hostSpec.flatMap(h -> h.standby().stream().filter(p -> p.instance().equals(spec.id())).findFirst())
+                    .ifPresent(p -> b.nic(NicSpec.standby(p.portName(), p.mac().value())));
+            return withClaimDrives(b.build());
+        }
         return b.build();
     }
 
@@ -404,12 +504,22 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
      * that instance's new tap.
      */
     public Optional<HostNetworkSpec> syncNetwork() {
+        return syncNetwork(Optional.empty());
+    }
+
+    /** As {@link #syncNetwork()}, with {@code replacing} in place of the stored record of its instance. */
+    private Optional<HostNetworkSpec> syncNetwork(Optional<InstanceRecord> replacing) {
         return switch (network) {
             case AgentNetwork.None none -> Optional.empty();
             case AgentNetwork.Host host -> {
                 networkLock.lock();
                 try {
-                    var spec = HostNetworkPlan.of(host.tableName(), host.uplink(), readRecords());
+                    var records = new ArrayList<>(readRecords());
+                    replacing.ifPresent(r -> {
+                        records.removeIf(old -> old.id().equals(r.id()));
+                        records.add(r);
+                    });
+                    var spec = HostNetworkPlan.of(host.tableName(), host.uplink(), records);
                     host.applier().apply(spec);
                     yield Optional.of(spec);
                 } finally {

@@ -62,6 +62,12 @@ public final class StepExecutor {
                     runtime.resume(id);
                     record(id, "resumed", "warm to running");
                 }
+                case Step.ClaimInstance s -> {
+                    var report = runtime.claim(s.spec());
+                    if (!report.alreadyClaimed()) {
+                        record(id, "claimed", "warm VM handed to tenant " + s.spec().tenant() + " " + report.phaseMillis());
+                    }
+                }
                 case Step.WakeInstance s -> {
                     runtime.wake(s.spec());
                     record(id, "woken", "restored from snapshot, secrets refreshed");
@@ -116,6 +122,7 @@ public final class StepExecutor {
             case Step.RestartInstance s -> InstanceState.CREATING;
             case Step.ResumeInstance s -> InstanceState.WAKING;
             case Step.WakeInstance s -> InstanceState.WAKING;
+            case Step.ClaimInstance s -> InstanceState.WAKING;
             case Step.PauseInstance s -> InstanceState.PAUSING;
             case Step.SleepInstance s -> InstanceState.SNAPSHOTTING;
             case Step.StopInstance s -> InstanceState.STOPPING;

@@ -15,4 +15,7 @@ public interface GuestAccess {
 
     /** The last {@code lines} lines of the instance's serial console. */
     String consoleTail(InstanceId id, int lines);
+
+    /** Hands a warm VM standing by to {@code spec}'s tenant (see {@code InstanceRuntime#claim}). */
+    io.mvm.agent.runtime.ClaimReport claim(io.mvm.core.reconcile.InstanceSpec spec);
 }

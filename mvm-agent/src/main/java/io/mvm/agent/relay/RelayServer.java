@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The agent's own small HTTP server, through which the coordinator reaches into instances:
- * {@code POST /v1/instances/{id}/exec} and {@code GET /v1/instances/{id}/logs?lines=N}. Every
+ * {@code POST /v1/instances/{id}/exec}, {@code GET /v1/instances/{id}/logs?lines=N} and
+ * {@code POST /v1/instances/{id}/claim} (a warm VM handed to a tenant, body: the desired instance). Every
  * request must carry the agent token as a bearer token. Handlers only translate: parse into an
  * {@link GuestChannel.ExecRequest}, call {@link GuestAccess}, and map the error category to a
  * status in {@link #status(ErrorCategory)}.
@@ -37,6 +38,7 @@ public final class RelayServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RelayServer.class);
     private static final Pattern EXEC = Pattern.compile("/v1/instances/([^/]+)/exec");
     private static final Pattern LOGS = Pattern.compile("/v1/instances/([^/]+)/logs");
+    private static final Pattern CLAIM = Pattern.compile("/v1/instances/([^/]+)/claim");
     private static final int MAX_BODY = 4 * 1024 * 1024;
     private static final int MAX_TIMEOUT_SECS = 3600;
     private static final int DEFAULT_TIMEOUT_SECS = 30;
@@ -50,6 +52,8 @@ public final class RelayServer implements AutoCloseable {
     record ExecResponse(int exitCode, String stdoutB64, String stderrB64, boolean timedOut, boolean truncated) {}
 
     record Problem(String type, String title, int status, String detail) {}
+
+    record ClaimResponse(boolean alreadyClaimed, Map<String, Long> phaseMs, long generation) {}
 
     private final HttpServer server;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
@@ -123,7 +127,11 @@ public final class RelayServer implements AutoCloseable {
         String method = exchange.getRequestMethod();
         var exec = EXEC.matcher(path);
         var logs = LOGS.matcher(path);
-        if (exec.matches()) {
+        var claim = CLAIM.matcher(path);
+        if (claim.matches()) {
+            requireMethod(method, "POST");
+            claim(exchange, InstanceId.of(claim.group(1)));
+        } else if (exec.matches()) {
             requireMethod(method, "POST");
             exec(exchange, InstanceId.of(exec.group(1)));
         } else if (logs.matches()) {
@@ -155,6 +163,17 @@ public final class RelayServer implements AutoCloseable {
         send(exchange, 200, "application/json", JSON.writeValueAsBytes(new ExecResponse(result.exitCode(),
                 b64.encodeToString(result.stdout()), b64.encodeToString(result.stderr()), result.timedOut(),
                 result.truncated())));
+    }
+
+    /** A warm VM standing by becomes the instance in the body (the desired-state wire shape). */
+    private void claim(HttpExchange exchange, InstanceId id) throws IOException {
+        var spec = io.mvm.agent.coordinator.HttpCoordinatorClient.parseInstance(JSON, readBody(exchange.getRequestBody()));
+        if (!spec.id().equals(id)) {
+            throw MvmException.invalid("the body names instance " + spec.id() + ", the path " + id);
+        }
+        var report = guests.claim(spec);
+        send(exchange, 200, "application/json", JSON.writeValueAsBytes(new ClaimResponse(report.alreadyClaimed(),
+                report.phaseMillis(), report.generation())));
     }
 
     private void logs(HttpExchange exchange, InstanceId id) throws IOException {

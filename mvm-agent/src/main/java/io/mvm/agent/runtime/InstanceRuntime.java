@@ -85,6 +85,16 @@ public interface InstanceRuntime {
         return List.of();
     }
 
+    /**
+     * A warm VM standing by (booted for no tenant, paused) becomes {@code spec}'s instance: its tap
+     * joins the tenant's network, the guest gets its identity, secrets and workload, and runs. On
+     * failure the VM is destroyed (a half-claimed VM is never kept: the next pass boots the
+     * instance afresh) and the error is thrown.
+     */
+    default ClaimReport claim(InstanceSpec spec) {
+        throw io.mvm.model.MvmException.precondition("this node's runtime cannot claim warm VMs");
+    }
+
     /** Tear down a dead or hung VMM and boot again from the kept drives. */
     void restart(InstanceSpec spec);
 

@@ -43,7 +43,37 @@ class RelayServerTest {
             lastLines.set(lines);
             return "line\n";
         }
+
+        @Override
+        public io.mvm.agent.runtime.ClaimReport claim(io.mvm.core.reconcile.InstanceSpec spec) {
+            lastClaim.set(spec);
+            return new io.mvm.agent.runtime.ClaimReport(false, java.util.Map.of("identity", 7L), 2);
+        }
     }, token);
+    private final AtomicReference<io.mvm.core.reconcile.InstanceSpec> lastClaim = new AtomicReference<>();
+
+    private static final String CLAIM_BODY = """
+            {"id":"i-1","tenant":"acme","pool":"vm-j1","role":"worker","desired_state":"running","vcpus":1,
+             "memory_mib":256,"data_disk_mib":0,"ip":"10.240.0.5","prefix":24,"gateway":"10.240.0.1","mac":null,
+             "net_id":1,"cmd":["sleep","1"],"env":{"A":"b"},"secrets":{"k":"v"},"config_files":{},"revision":"1"}""";
+
+    @Test
+    void aClaimCarriesTheWholeInstanceAndAnswersWhereTheTimeWent() throws Exception {
+        var response = send("POST", "/v1/instances/i-1/claim", CLAIM_BODY, token.value());
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.body()).contains("\"phase_ms\":{\"identity\":7}").contains("\"generation\":2");
+        assertThat(lastClaim.get().tenant().value()).isEqualTo("acme");
+        assertThat(lastClaim.get().secrets()).containsEntry("k", "v");
+        assertThat(lastClaim.get().cmd()).containsExactly("sleep", "1");
+    }
+
+    @Test
+    void aClaimForAnotherInstanceOrWithoutAValidBodyIsRefused() throws Exception {
+        assertThat(send("POST", "/v1/instances/i-2/claim", CLAIM_BODY, token.value()).statusCode()).isEqualTo(400);
+        assertThat(send("POST", "/v1/instances/i-1/claim", "{\"id\":", token.value()).statusCode()).isEqualTo(400);
+        assertThat(send("POST", "/v1/instances/i-1/claim", CLAIM_BODY, token.value() + "x").statusCode()).isEqualTo(401);
+        assertThat(lastClaim.get()).isNull();
+    }
 
     @AfterEach
     void stop() {

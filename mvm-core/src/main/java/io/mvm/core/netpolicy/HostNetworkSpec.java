@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
  * marks the devices this state owns; tests pass a unique name so they never touch a real fleet.
  */
 public record HostNetworkSpec(String tableName, Optional<String> uplink, List<TenantNetwork> tenants,
-        List<InstancePort> instances, List<OpenedService> openedServices) {
+        List<InstancePort> instances, List<OpenedService> openedServices, List<StandbyPort> standby) {
 
     public static final String DEFAULT_TABLE = "mvm";
     private static final Pattern TABLE_NAME = Pattern.compile("[a-z][a-z0-9_]{0,31}");
@@ -38,11 +38,31 @@ public record HostNetworkSpec(String tableName, Optional<String> uplink, List<Te
         tenants = tenants.stream().sorted(Comparator.comparing(TenantNetwork::tenant)).toList();
         instances = instances.stream().sorted(Comparator.comparing(InstancePort::instance)).toList();
         openedServices = List.copyOf(openedServices);
+        standby = standby.stream().sorted(Comparator.comparing(StandbyPort::instance)).toList();
         validate(tableName, uplink, tenants, instances, openedServices);
+        validateStandby(instances, standby);
+    }
+
+    /** A host without warm VMs standing by. */
+    public HostNetworkSpec(String tableName, Optional<String> uplink, List<TenantNetwork> tenants,
+                           List<InstancePort> instances, List<OpenedService> openedServices) {
+        this(tableName, uplink, tenants, instances, openedServices, List.of());
+    }
+
+    private static void validateStandby(List<InstancePort> instances, List<StandbyPort> standby) {
+        Map<String, InstanceId> names = new HashMap<>();
+        instances.forEach(p -> names.put(p.portName(), p.instance()));
+        for (StandbyPort s : standby) {
+            claim(names, s.portName(), s.instance(), "port name");
+            if (s.portName().startsWith(DeviceNames.BRIDGE_PREFIX)) {
+                throw MvmException.invalid("standby instance " + s.instance() + ": port name " + s.portName()
+                        + " is reserved for a bridge");
+            }
+        }
     }
 
     public static HostNetworkSpec empty(String tableName) {
-        return new HostNetworkSpec(tableName, Optional.empty(), List.of(), List.of(), List.of());
+        return new HostNetworkSpec(tableName, Optional.empty(), List.of(), List.of(), List.of(), List.of());
     }
 
     public Optional<TenantNetwork> tenant(TenantId tenant) {
@@ -58,7 +78,8 @@ public record HostNetworkSpec(String tableName, Optional<String> uplink, List<Te
         return new HostNetworkSpec(tableName, uplink,
                 tenants.stream().filter(t -> !t.tenant().equals(tenant)).toList(),
                 instances.stream().filter(i -> !i.tenant().equals(tenant)).toList(),
-                openedServices.stream().filter(s -> s.tenant().map(t -> !t.equals(tenant)).orElse(true)).toList());
+                openedServices.stream().filter(s -> s.tenant().map(t -> !t.equals(tenant)).orElse(true)).toList(),
+                standby);
     }
 
     private static void validate(String table, Optional<String> uplink, List<TenantNetwork> tenants,

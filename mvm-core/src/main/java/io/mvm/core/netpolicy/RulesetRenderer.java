@@ -49,6 +49,13 @@ public final class RulesetRenderer {
         List<String> postrouting = new ArrayList<>();
         List<String> dropFrom = new ArrayList<>();
         List<String> dropTo = new ArrayList<>();
+        for (StandbyPort p : spec.standby()) {
+            // A warm VM waiting for a tenant: nothing it sends reaches the host or is routed anywhere.
+            String who = "standby instance " + p.instance() + ": ";
+            input.add("iifname " + quote(p.portName()) + " counter drop" + comment(who + "reaches nothing"));
+            forward.add("iifname " + quote(p.portName()) + " counter drop" + comment(who + "reaches nothing"));
+            forward.add("oifname " + quote(p.portName()) + " counter drop" + comment(who + "reachable by nothing"));
+        }
         for (TenantNetwork t : spec.tenants()) {
             String br = quote(t.bridgeName());
             String who = "tenant " + t.tenant() + ": ";

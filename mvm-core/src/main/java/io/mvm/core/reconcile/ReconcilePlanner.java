@@ -126,6 +126,14 @@ public final class ReconcilePlanner {
         if (o == null) {
             return d.target() == Target.STOPPED ? none() : act(new Step.CreateInstance(spec));
         }
+        if (o.tenant().standby() && !spec.tenant().standby()) {
+            // A claimed warm VM. Only a paused one can take on a tenant's identity; one that crashed
+            // or stopped while standing by has nothing worth keeping and is booted afresh as the
+            // tenant's own (destroyed here, created on the next pass).
+            return o.state() == VmState.WARM
+                    ? act(new Step.ClaimInstance(spec))
+                    : act(new Step.DestroyInstance(o.id(), o.tenant(), o.role(), "claimed while not standing by warm"));
+        }
         return switch (o.state()) {
             case BUSY -> hold(o.id(), BUSY);
             case UNKNOWN -> hold(o.id(), UNKNOWN);

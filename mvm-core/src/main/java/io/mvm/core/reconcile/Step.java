@@ -42,6 +42,19 @@ public sealed interface Step {
         public Direction direction() { return Direction.UP; }
     }
 
+    /**
+     * A warm VM standing by (owned by {@link TenantId#STANDBY}) becomes this instance of a tenant:
+     * its tap joins the tenant's bridge, the guest gets its address, identity, secrets and workload,
+     * and its vCPUs continue. The coordinator usually asks for it directly (a claim); this step is
+     * how a claim the coordinator recorded but could not deliver still happens.
+     */
+    record ClaimInstance(InstanceSpec spec) implements Step {
+        public InstanceId instance() { return spec.id(); }
+        public TenantId tenant() { return spec.tenant(); }
+        public Role role() { return spec.role(); }
+        public Direction direction() { return Direction.UP; }
+    }
+
     /** Sleeping to running: restore the snapshot, secrets refreshed from the spec. */
     record WakeInstance(InstanceSpec spec) implements Step {
         public InstanceId instance() { return spec.id(); }

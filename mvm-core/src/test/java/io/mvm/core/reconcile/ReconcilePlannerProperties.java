@@ -84,6 +84,8 @@ class ReconcilePlannerProperties {
             case Step.StartInstance s -> observed.put(id, base.withState(VmState.RUNNING));
             case Step.ResumeInstance s -> observed.put(id, base.withState(VmState.RUNNING));
             case Step.WakeInstance s -> observed.put(id, base.withState(VmState.RUNNING));
+            case Step.ClaimInstance s -> observed.put(id, new ObservedInstance(id, s.tenant(), s.role(),
+                    VmState.RUNNING, GuestHealth.RESPONSIVE));
             case Step.RestartInstance s -> {
                 observed.put(id, base.withState(VmState.RUNNING));
                 restarts.put(id, new RestartHistory(s.attempt(), NOW, false, s.reason()));

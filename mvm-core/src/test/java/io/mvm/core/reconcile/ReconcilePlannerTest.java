@@ -129,6 +129,30 @@ class ReconcilePlannerTest {
     }
 
     @Test
+    void aClaimedWarmVmStandingByIsClaimedNotResumed() {
+        var claimed = want("w1", "acme", Role.WORKER, Target.RUNNING);
+        var plan = plan(desired(claimed), seen("w1", "mvm-standby", Role.WORKER, VmState.WARM));
+        assertThat(plan.steps()).containsExactly(new Step.ClaimInstance(claimed.spec()));
+    }
+
+    @Test
+    void aClaimedVmThatIsNoLongerWarmIsDestroyedToBeBootedAfresh() {
+        for (VmState state : List.of(VmState.RUNNING, VmState.STOPPED, VmState.CRASHED, VmState.SLEEPING)) {
+            var plan = plan(desired(want("w1", "acme", Role.WORKER, Target.RUNNING)),
+                    seen("w1", "mvm-standby", Role.WORKER, state));
+            assertThat(plan.steps()).as("standing by %s", state).singleElement()
+                    .isInstanceOf(Step.DestroyInstance.class);
+        }
+    }
+
+    @Test
+    void aWarmVmStillStandingByIsLeftAlone() {
+        var plan = plan(desired(want("w1", "mvm-standby", Role.WORKER, Target.WARM)),
+                seen("w1", "mvm-standby", Role.WORKER, VmState.WARM));
+        assertThat(plan.steps()).isEmpty();
+    }
+
+    @Test
     void sleepCarriesTheDrainDeadline() {
         var plan = plan(desired(want("w1", Role.WORKER, Target.SLEEPING)), seen("w1", Role.WORKER, VmState.RUNNING));
         assertThat(plan.steps()).singleElement().isInstanceOfSatisfying(Step.SleepInstance.class,

@@ -5,7 +5,8 @@ import java.util.regex.Pattern;
 
 /**
  * A network interface handed over by the networking layer: the tap already exists on the host;
- * the backend only attaches it and passes the address to the guest.
+ * the backend only attaches it and passes the address to the guest. A warm VM standing by for a
+ * tenant has a NIC without an address ({@code ipv4} null): the address arrives with its claim.
  */
 public record NicSpec(String tap, String mac, String ipv4, int prefixLength, String gateway) {
     private static final Pattern TAP = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
@@ -23,10 +24,10 @@ public record NicSpec(String tap, String mac, String ipv4, int prefixLength, Str
         if ((Integer.parseInt(mac.substring(0, 2), 16) & 1) != 0) {
             throw MvmException.invalid("MAC address " + mac + " is a multicast address");
         }
-        if (ipv4 == null || !IPV4.matcher(ipv4).matches()) {
+        if (ipv4 != null && !IPV4.matcher(ipv4).matches()) {
             throw MvmException.invalid("invalid IPv4 address '" + ipv4 + "'");
         }
-        if (prefixLength < 1 || prefixLength > 30) {
+        if (ipv4 != null && (prefixLength < 1 || prefixLength > 30)) {
             throw MvmException.invalid("prefix length must be between 1 and 30, got " + prefixLength);
         }
         if (gateway != null && !IPV4.matcher(gateway).matches()) {
@@ -34,7 +35,19 @@ public record NicSpec(String tap, String mac, String ipv4, int prefixLength, Str
         }
     }
 
+    /** A NIC for a VM standing by: attached, but with no address until a claim gives it one. */
+    public static NicSpec standby(String tap, String mac) {
+        return new NicSpec(tap, mac, null, 0, null);
+    }
+
+    public boolean addressed() {
+        return ipv4 != null;
+    }
+
     public String cidr() {
+        if (ipv4 == null) {
+            throw MvmException.precondition("NIC " + tap + " has no address");
+        }
         return ipv4 + "/" + prefixLength;
     }
 }

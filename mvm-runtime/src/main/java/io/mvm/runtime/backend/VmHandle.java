@@ -92,6 +92,12 @@ public record VmHandle(
                 controlSocket, agentSocket, serialLog, file, cgroup, ip, now, imageDigests);
     }
 
+    /** The guest's address after a claim gave a warm VM its tenant's network (null: none). */
+    public VmHandle withIp(String value, Instant now) {
+        return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir,
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, value, now, imageDigests);
+    }
+
     public VmHandle withAccelerator(Accelerator value, Instant now) {
         return new VmHandle(schemaVersion, name, backend, value, state, stateReason, pid, pidStartTicks, vmDir,
                 controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, imageDigests);

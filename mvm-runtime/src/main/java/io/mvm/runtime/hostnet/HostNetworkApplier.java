@@ -9,6 +9,7 @@ import io.mvm.core.netpolicy.NftRuleset;
 import io.mvm.core.netpolicy.ObservedLink;
 import io.mvm.core.netpolicy.PortKind;
 import io.mvm.core.netpolicy.RulesetRenderer;
+import io.mvm.core.netpolicy.StandbyPort;
 import io.mvm.core.netpolicy.TenantNetwork;
 import io.mvm.model.ErrorCategory;
 import java.util.ArrayList;
@@ -93,6 +94,9 @@ public final class HostNetworkApplier {
             String bridge = spec.tenant(p.tenant()).orElseThrow().bridgeName();
             ensurePort(p, bridge, live.get(p.portName()), owner, actions);
         }
+        for (StandbyPort p : spec.standby()) {
+            ensureStandbyPort(p, live.get(p.portName()), owner, actions);
+        }
         removeLeftovers(spec, byName(observer.links()), owner, actions);
         actions.forEach(a -> LOG.info("host network {}: {}", spec.tableName(), a));
         return List.copyOf(actions);
@@ -132,6 +136,7 @@ public final class HostNetworkApplier {
         List<String> names = new ArrayList<>();
         spec.tenants().forEach(t -> names.add(t.bridgeName()));
         spec.instances().forEach(p -> names.add(p.portName()));
+        spec.standby().forEach(p -> names.add(p.portName()));
         for (String name : names) {
             Optional<String> alias = Optional.ofNullable(live.get(name)).flatMap(ObservedLink::alias);
             if (alias.filter(a -> a.startsWith(DeviceNames.ownerAlias("")) && !a.equals(owner)).isPresent()) {
@@ -195,9 +200,31 @@ public final class HostNetworkApplier {
         }
     }
 
+    /** A warm VM's tap: exists (QEMU attaches to it), carries our alias, and is on no bridge. */
+    private void ensureStandbyPort(StandbyPort p, ObservedLink link, String owner, List<String> actions) {
+        String name = p.portName();
+        if (link == null) {
+            host.runOrFail("ip", "tuntap", "add", "dev", name, "mode", "tap");
+            actions.add("created standby tap " + name + " for instance " + p.instance());
+            link = new ObservedLink(name, "tun", Optional.empty(), false, Optional.empty(), Optional.empty(), List.of());
+        }
+        if (!link.alias().equals(Optional.of(owner))) {
+            host.runOrFail("ip", "link", "set", "dev", name, "alias", owner);
+        }
+        if (link.master().isPresent()) {
+            host.runOrFail("ip", "link", "set", "dev", name, "nomaster");
+            actions.add("detached standby tap " + name + " from " + link.master().get());
+        }
+        if (!link.up()) {
+            host.runOrFail("ip", "link", "set", "dev", name, "up");
+        }
+    }
+
     private void removeLeftovers(HostNetworkSpec spec, Map<String, ObservedLink> live, String owner, List<String> actions) {
         Set<String> bridges = spec.tenants().stream().map(TenantNetwork::bridgeName).collect(Collectors.toSet());
-        Set<String> ports = spec.instances().stream().map(InstancePort::portName).collect(Collectors.toSet());
+        Set<String> ports = spec.instances().stream().map(InstancePort::portName)
+                .collect(Collectors.toCollection(HashSet::new));
+        spec.standby().forEach(p -> ports.add(p.portName()));
         Set<String> handled = new HashSet<>();
         for (ObservedLink l : live.values()) {
             if (bridges.contains(l.name()) || ports.contains(l.name())) {

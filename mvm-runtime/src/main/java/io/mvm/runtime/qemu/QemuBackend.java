@@ -6,6 +6,7 @@ import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.Capabilities;
+import io.mvm.runtime.backend.Claimable;
 import io.mvm.runtime.backend.ControlSilence;
 import io.mvm.runtime.backend.Fingerprint;
 import io.mvm.runtime.backend.HandleJournal;
@@ -48,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * start-up errors through its exit status, then runs in its own session, so this JVM (or the agent
  * around it) can exit without taking VMs down. Every state change is journalled before returning.
  */
-public final class QemuBackend implements HypervisorBackend, Pausable, Snapshottable, MemorySharing {
+public final class QemuBackend implements HypervisorBackend, Pausable, Snapshottable, MemorySharing, Claimable {
     private static final Logger LOG = LoggerFactory.getLogger(QemuBackend.class);
     private static final int SERIAL_TAIL_LINES = 15;
 
@@ -106,6 +107,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     /** Fresh entropy for restored guests (every wake and clone): see {@link GuestIdentity}. */
     private final RandomGenerator random;
     private final QemuClones clones;
+    private final QemuClaims claims;
 
     public QemuBackend(Settings settings, VmDrives drives, CgroupLimits cgroups, AgentConnector agents, InstantSource clock) {
         this(settings, drives, cgroups, agents, clock, new SecureRandom());
@@ -121,6 +123,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         this.silence = new ControlSilence("QMP monitor", settings.monitorDeadline(), clock);
         this.random = random;
         this.clones = new QemuClones(this, settings, drives, cgroups, agents, clock, random);
+        this.claims = new QemuClaims(this, settings, drives, agents, clock);
     }
 
     @Override
@@ -522,6 +525,12 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         VmHandle next = handle.withState(InstanceState.RUNNING, null, clock.instant());
         journal.record(next);
         return next;
+    }
+
+    @Override
+    public Claimed claim(VmSpec standing, VmSpec claimed, VmHandle handle, GuestIdentity identity,
+                         HandleJournal journal) {
+        return claims.claim(standing, claimed, handle, identity, journal);
     }
 
     // ---------------------------------------------------------------- sleep / wake

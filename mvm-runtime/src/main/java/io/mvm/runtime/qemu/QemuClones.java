@@ -1,5 +1,6 @@
 package io.mvm.runtime.qemu;
 
+import io.mvm.runtime.backend.NicSpec;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceState;
 import io.mvm.model.MvmException;
@@ -258,7 +259,7 @@ final class QemuClones {
             phases.lap("device state");
             backend.waitForAgent(handle, process, false, phases, channel -> channel.health(Duration.ofSeconds(5)));
             GuestIdentity identity = GuestIdentity.forClone(clock.instant(), random, spec.name().value(),
-                    spec.nic().map(n -> new GuestIdentity.Network(n.mac(), n.cidr(), n.gateway())),
+                    spec.nic().filter(NicSpec::addressed).map(n -> new GuestIdentity.Network(n.mac(), n.cidr(), n.gateway())),
                     Optional.ofNullable(spec.cmd()), spec.env());
             long generation;
             try (GuestChannel channel = agents.connect(handle.agentSocket())) {

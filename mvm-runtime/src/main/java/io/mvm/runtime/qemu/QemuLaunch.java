@@ -54,7 +54,7 @@ public record QemuLaunch(
             args.add(imageBootArgs.strip());
         }
         args.add("mvm.hostname=" + hostname);
-        nic.ifPresent(n -> {
+        nic.filter(NicSpec::addressed).ifPresent(n -> {
             args.add("mvm.ip=" + n.cidr());
             if (n.gateway() != null) {
                 args.add("mvm.gw=" + n.gateway());

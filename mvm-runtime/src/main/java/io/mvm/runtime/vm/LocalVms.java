@@ -229,6 +229,27 @@ public final class LocalVms {
         return withVm(name, (vm, handle) -> snapshots.wake(specFor(vm, newSecrets), handle, vm));
     }
 
+    /**
+     * Hands the warm VM {@code name}, booted for no tenant, to {@code claimed}'s owner: its new
+     * definition and secrets are saved first (a relaunch then boots it as the tenant's), then the
+     * backend rewrites its drives, resumes it and gives the guest {@code identity}.
+     */
+    public io.mvm.runtime.backend.Claimable.Claimed claim(String name, VmSpec claimed,
+                                                          io.mvm.runtime.guest.GuestIdentity identity) {
+        io.mvm.runtime.backend.Claimable claimable = ability(io.mvm.runtime.backend.Claimable.class, "claim");
+        if (!claimed.name().value().equals(name)) {
+            throw MvmException.invalid("a claim keeps the VM's name: " + name + " vs " + claimed.name());
+        }
+        return locked(name, (vm, handle, standing) -> {
+            VmHandle current = backend.recover(handle, vm);
+            current.requireState("claim", InstanceState.WARM);
+            vm.saveSecrets(claimed.drive(io.mvm.runtime.backend.DriveSpec.Secrets.class)
+                    .map(io.mvm.runtime.backend.DriveSpec.Secrets::entries).orElse(Map.of()));
+            vm.saveDefinition(VmDefinition.of(claimed));
+            return claimable.claim(standing, claimed, current, identity, vm);
+        });
+    }
+
     public VmStatus stop(String name, Duration grace) {
         return withVm(name, (vm, handle) -> backend.stop(handle, grace, vm));
     }
