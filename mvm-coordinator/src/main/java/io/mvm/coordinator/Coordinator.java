@@ -12,6 +12,7 @@ import io.mvm.coordinator.liveness.FleetLiveness;
 import io.mvm.coordinator.node.Housekeeping;
 import io.mvm.coordinator.vmsfile.DesiredVmsWatcher;
 import io.mvm.coordinator.vms.VmJobService;
+import io.mvm.coordinator.warm.WarmPools;
 import io.mvm.store.vm.VmJobStore;
 import io.mvm.coordinator.node.NodeService;
 import io.mvm.coordinator.pool.PoolMaterializer;
@@ -117,10 +118,14 @@ public final class Coordinator implements AutoCloseable {
             TokenAuthenticator authenticator = new TokenAuthenticator(db, tokenStore, System::nanoTime);
             ApiTokens nodeTokens = new ApiTokens(db, tokenStore, tenantStore, audit, random, config.clock(),
                     authenticator::forget);
-            VmJobService vmJobs = new VmJobService(db, new VmJobStore(), tenantStore, poolStore, instanceStore, tenants,
-                    pools, scheduler, config.clock(), jobIds(random));
+            VmJobStore jobStore = new VmJobStore();
+            InstanceRelay relay = new InstanceRelay(db, instanceStore, nodeStore);
+            WarmPools warmPools = new WarmPools(db, jobStore, tenantStore, poolStore, instanceStore, nodeStore, tenants,
+                    pools, materializer, audit, config.warmBudget(), config.clock());
+            VmJobService vmJobs = new VmJobService(db, jobStore, tenantStore, poolStore, instanceStore, tenants,
+                    pools, scheduler, config.clock(), jobIds(random), warmPools, relay);
             ApiServer api = new ApiServer(authenticator, tenants, pools, instances,
-                    nodes, nodeTokens, new InstanceRelay(db, instanceStore, nodeStore), vmJobs, config.heartbeatInterval(),
+                    nodes, nodeTokens, relay, vmJobs, warmPools, config.heartbeatInterval(),
                     audit,
                     new ApiServer.Gauges(() -> db.read(tenantStore::count), () -> db.read(poolStore::count),
                             () -> db.read(instanceStore::count),
@@ -139,6 +144,7 @@ public final class Coordinator implements AutoCloseable {
             created.ifPresent(f -> log.info("admin token written to {}", f));
             CoordinatorConfig.AuditRetention retention = config.auditRetention();
             Housekeeping housekeeping = new Housekeeping(nodes, scheduler, List.of(vmJobs::reapDeletedJobPools,
+                    warmPools::syncQuietly,
                     () -> audit.prune(retention.maxAge(), retention.maxRows())));
             housekeeping.start(config.housekeepingInterval());
             return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs);

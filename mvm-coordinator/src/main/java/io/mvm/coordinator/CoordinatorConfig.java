@@ -18,14 +18,18 @@ import java.util.Objects;
  * @param heartbeatInterval what registration tells agents to heartbeat at
  * @param housekeepingInterval how often silent nodes are looked for and a scheduling pass runs
  * @param httpLimits rate limits and in-flight budgets of the API
+ * @param warmBudget the cluster's warm budget: vCPUs and memory all warm VMs together may hold
  * @param auditRetention how long and how many audit entries are kept
  */
 public record CoordinatorConfig(DatabaseUrl database, String host, int port, Path dataDir, Ipv4Cidr clusterCidr,
                                 InstantSource clock, int bodyLimitBytes, Duration nodeTimeout,
                                 Duration heartbeatInterval, Duration housekeepingInterval, HttpLimits httpLimits,
-                                AuditRetention auditRetention) {
+                                AuditRetention auditRetention, io.mvm.core.vms.WarmPoolPlan.Budget warmBudget) {
     public static final int DEFAULT_PORT = 7777;
     public static final Duration DEFAULT_NODE_TIMEOUT = Duration.ofSeconds(30);
+    /** What all warm VMs of the cluster may hold together (they count against no tenant's quota). */
+    public static final io.mvm.core.vms.WarmPoolPlan.Budget DEFAULT_WARM_BUDGET =
+            new io.mvm.core.vms.WarmPoolPlan.Budget(8, 4096);
 
     public CoordinatorConfig {
         Objects.requireNonNull(database, "database");
@@ -53,6 +57,7 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
         }
         java.util.Objects.requireNonNull(httpLimits, "httpLimits");
         java.util.Objects.requireNonNull(auditRetention, "auditRetention");
+        java.util.Objects.requireNonNull(warmBudget, "warmBudget");
         if (housekeepingInterval.toMillis() < 10) {
             throw MvmException.invalid("housekeeping interval must be at least 10 ms, got " + housekeepingInterval);
         }
@@ -63,7 +68,7 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
         return new CoordinatorConfig(new DatabaseUrl.Sqlite(defaultDatabase(dataDir)), "127.0.0.1", DEFAULT_PORT,
                 dataDir, SubnetAllocator.DEFAULT_CLUSTER_CIDR, InstantSource.system(), 64 * 1024, DEFAULT_NODE_TIMEOUT,
                 Duration.ofSeconds(5), Duration.ofSeconds(1), HttpLimits.DEFAULT,
-                AuditRetention.DEFAULT);
+                AuditRetention.DEFAULT, DEFAULT_WARM_BUDGET);
     }
 
     public static Path defaultDatabase(Path dataDir) {
@@ -76,43 +81,48 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
 
     public CoordinatorConfig withDatabase(DatabaseUrl db) {
         return new CoordinatorConfig(db, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget);
     }
 
     public CoordinatorConfig withListen(String h, int p) {
         return new CoordinatorConfig(database, h, p, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget);
     }
 
     public CoordinatorConfig withClusterCidr(Ipv4Cidr cidr) {
         return new CoordinatorConfig(database, host, port, dataDir, cidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget);
     }
 
     public CoordinatorConfig withClock(InstantSource c) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, c, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget);
     }
 
     /** Node liveness: lost after {@code timeout} of silence, heartbeats asked for every {@code heartbeat}. */
     public CoordinatorConfig withNodeTimeouts(Duration timeout, Duration heartbeat) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, timeout,
-                heartbeat, housekeepingInterval, httpLimits, auditRetention);
+                heartbeat, housekeepingInterval, httpLimits, auditRetention, warmBudget);
     }
 
     public CoordinatorConfig withHousekeepingInterval(Duration interval) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, interval, httpLimits, auditRetention);
+                heartbeatInterval, interval, httpLimits, auditRetention, warmBudget);
     }
 
     public CoordinatorConfig withHttpLimits(HttpLimits limits) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, housekeepingInterval, limits, auditRetention);
+                heartbeatInterval, housekeepingInterval, limits, auditRetention, warmBudget);
     }
 
     public CoordinatorConfig withAuditRetention(AuditRetention retention) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, housekeepingInterval, httpLimits, retention);
+                heartbeatInterval, housekeepingInterval, httpLimits, retention, warmBudget);
+    }
+
+    public CoordinatorConfig withWarmBudget(io.mvm.core.vms.WarmPoolPlan.Budget budget) {
+        return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
+                heartbeatInterval, housekeepingInterval, httpLimits, auditRetention, budget);
     }
 
     /** The audit trail keeps entries for {@code maxAge} and at most {@code maxRows} of them (newest kept). */

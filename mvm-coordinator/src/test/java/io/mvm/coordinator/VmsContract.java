@@ -46,9 +46,172 @@ abstract class VmsContract {
     @BeforeEach
     void start() throws Exception {
         db = kind().create();
+        // No warm budget here (the seed's spec asks for a warm pool): warm pools have tests of their own below.
+        startCoordinator(new io.mvm.core.vms.WarmPoolPlan.Budget(0, 0));
+    }
+
+    private void startCoordinator(io.mvm.core.vms.WarmPoolPlan.Budget warmBudget) throws Exception {
         coordinator = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
-                .withListen("127.0.0.1", 0).withClock(clock).withHousekeepingInterval(Duration.ofHours(1)));
+                .withListen("127.0.0.1", 0).withClock(clock).withHousekeepingInterval(Duration.ofHours(1))
+                .withWarmBudget(warmBudget));
         admin = new ApiClient(coordinator.port(), Files.readString(coordinator.adminTokenFile()).strip());
+    }
+
+    /** Stands in for an agent's relay: answers claims (or fails them) and remembers what it was asked. */
+    static final class FakeRelay implements AutoCloseable {
+        final com.sun.net.httpserver.HttpServer server;
+        final List<JsonNode> claims = java.util.Collections.synchronizedList(new ArrayList<>());
+        volatile int status = 200;
+
+        FakeRelay() throws java.io.IOException {
+            server = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 16);
+            server.createContext("/v1/instances/", exchange -> {
+                try (exchange) {
+                    byte[] body = exchange.getRequestBody().readAllBytes();
+                    claims.add(new com.fasterxml.jackson.databind.ObjectMapper().readTree(body));
+                    byte[] answer = (status == 200
+                            ? "{\"already_claimed\":false,\"phase_ms\":{\"resume\":1,\"identity\":3},\"generation\":2}"
+                            : "{\"detail\":\"the guest agent does not answer\"}").getBytes();
+                    exchange.getResponseHeaders().set("Content-Type", "application/json");
+                    exchange.sendResponseHeaders(status, answer.length);
+                    exchange.getResponseBody().write(answer);
+                }
+            });
+            server.start();
+        }
+
+        String url() {
+            return "http://127.0.0.1:" + server.getAddress().getPort();
+        }
+
+        @Override
+        public void close() {
+            server.stop(0);
+        }
+    }
+
+    private ApiClient registerWithRelay(String node, FakeRelay relay) {
+        ApiClient client = admin.withToken(coordinator.issueNodeToken(NodeId.of(node)));
+        Response r = client.post("/v1/nodes/register", Map.of("node_id", node,
+                "capacity", Map.of("vcpus", 16, "memory_mib", 65536, "disk_mib", 100_000), "accelerator", "tcg",
+                "agent_url", relay.url(), "agent_token", "relay-token-of-" + node + "-0123456789abcdef"));
+        assertThat(r.status()).as(r.toString()).isEqualTo(200);
+        return client;
+    }
+
+    /** Reports every instance the node's desired state names as in its desired state (warm → paused). */
+    private void reportAsDesired(ApiClient node, String nodeId) {
+        JsonNode desired = node.get("/v1/nodes/" + nodeId + "/desired").json();
+        List<Map<String, Object>> seen = new ArrayList<>();
+        for (JsonNode i : desired.get("instances")) {
+            seen.add(Map.of("id", i.get("id").asText(), "state", i.get("desired_state").asText(), "accelerator", "tcg",
+                    "events", List.of()));
+        }
+        Response r = node.post("/v1/nodes/" + nodeId + "/observed", Map.of("desired_generation",
+                desired.get("generation").asLong(), "instances", seen));
+        assertThat(r.status()).as(r.toString()).isEqualTo(204);
+    }
+
+    @Test
+    void aWarmVmIsClaimedByOneSubmissionOnlyAndTheWarmPoolRefills() throws Exception {
+        coordinator.stop();
+        startCoordinator(new io.mvm.core.vms.WarmPoolPlan.Budget(8, 8192));
+        try (FakeRelay relay = new FakeRelay()) {
+            ApiClient node = registerWithRelay("node-w", relay);
+            Map<String, Object> spec = webSpec(); // warm_pool min 2
+            Response first = admin.post("/vms", Map.of("job_id", "seed", "spec", spec));
+            assertThat(first.status()).as("no warm VM exists yet: a cold boot").isEqualTo(202);
+            JsonNode stats = admin.get("/stats").json();
+            assertThat(stats.get("summary").get("total_warm").asInt()).isEqualTo(2);
+            // The warm VMs stand by for no tenant: no address, no workload, no secrets on the node.
+            JsonNode desired = node.get("/v1/nodes/node-w/desired").json();
+            List<JsonNode> standing = new ArrayList<>();
+            desired.get("instances").forEach(i -> {
+                if (i.get("tenant").asText().equals("mvm-standby")) {
+                    standing.add(i);
+                }
+            });
+            assertThat(standing).hasSize(2).allSatisfy(i -> {
+                assertThat(i.get("desired_state").asText()).isEqualTo("warm");
+                assertThat(i.get("ip").asText()).isEmpty();
+                assertThat(i.get("net_id").asInt()).isZero();
+                assertThat(i.get("cmd")).isEmpty();
+            });
+            Set<String> warmIds = standing.stream().map(i -> i.get("id").asText()).collect(Collectors.toSet());
+            reportAsDesired(node, "node-w");
+
+            // Eight submissions of the same spec race for the two warm VMs.
+            var pool = Executors.newFixedThreadPool(8);
+            List<Future<Response>> answers = new ArrayList<>();
+            for (int n = 0; n < 8; n++) {
+                String job = "burst-" + n;
+                answers.add(pool.submit(() -> admin.post("/vms", Map.of("job_id", job, "spec", spec))));
+            }
+            List<Response> claimed = new ArrayList<>();
+            int cold = 0;
+            for (Future<Response> f : answers) {
+                Response r = f.get(60, TimeUnit.SECONDS);
+                if (r.status() == 201) {
+                    claimed.add(r);
+                } else {
+                    assertThat(r.status()).as(r.toString()).isEqualTo(202);
+                    assertThat(r.header("mvm-tier")).isEqualTo("cold-boot");
+                    cold++;
+                }
+            }
+            pool.shutdownNow();
+            assertThat(claimed).as("each warm VM serves exactly one submission").hasSize(2);
+            assertThat(cold).isEqualTo(6);
+            assertThat(claimed.stream().map(r -> r.json().get("vm_id").asText()).collect(Collectors.toSet()))
+                    .isEqualTo(warmIds);
+            for (Response r : claimed) {
+                assertThat(r.header("mvm-tier")).isEqualTo("warm");
+                assertThat(r.json().get("claim_phases_ms").get("identity").asLong()).isEqualTo(3);
+                String job = r.json().get("job_id").asText();
+                JsonNode vm = admin.get("/vms/" + job).json();
+                assertThat(vm.get("tenant").asText()).isEqualTo(job);
+                assertThat(vm.get("node").asText()).isEqualTo("node-w");
+            }
+            // The agent was asked once per claim, with the instance as its tenant now owns it.
+            assertThat(relay.claims).hasSize(2);
+            for (JsonNode c : relay.claims) {
+                assertThat(warmIds).contains(c.get("id").asText());
+                assertThat(c.get("tenant").asText()).startsWith("burst-");
+                assertThat(c.get("ip").asText()).startsWith("10.24");
+                assertThat(c.get("net_id").asInt()).isPositive();
+                assertThat(c.get("cmd").get(0).asText()).isEqualTo("/app/bin/server");
+                assertThat(c.get("desired_state").asText()).isEqualTo("running");
+            }
+            // Refilled: two new warm VMs, none of them the claimed ones.
+            JsonNode after = admin.get("/stats").json();
+            assertThat(after.get("summary").get("total_warm").asInt()).isEqualTo(2);
+            assertThat(after.get("warm_pool").findValuesAsText("vm_id")).doesNotContainAnyElementsOf(warmIds);
+            // Nobody may manage the standby tenant by hand.
+            assertProblem(admin.post("/v1/tenants", Map.of("id", "mvm-standby")), 409, "reserved");
+            assertThat(admin.delete("/v1/tenants/mvm-standby?force=true", Map.of()).status()).isEqualTo(409);
+        }
+    }
+
+    @Test
+    void aFailedHandOverFallsBackToAColdBootOfTheSameInstance() throws Exception {
+        coordinator.stop();
+        startCoordinator(new io.mvm.core.vms.WarmPoolPlan.Budget(8, 8192));
+        try (FakeRelay relay = new FakeRelay()) {
+            ApiClient node = registerWithRelay("node-f", relay);
+            Map<String, Object> spec = webSpec();
+            spec.put("warm_pool", Map.of("min", 1, "max", 1));
+            assertThat(admin.post("/vms", Map.of("job_id", "seed", "spec", spec)).status()).isEqualTo(202);
+            reportAsDesired(node, "node-f");
+            relay.status = 503;
+            Response r = admin.post("/vms", Map.of("job_id", "unlucky", "spec", spec));
+            assertThat(r.status()).as(r.toString()).isEqualTo(202);
+            assertThat(r.header("mvm-tier")).isEqualTo("cold-boot");
+            assertThat(r.json().get("claim_miss").asText()).contains("does not answer");
+            assertThat(relay.claims).hasSize(1);
+            // The claimed instance stays the job's: its node destroys the VM and boots it afresh.
+            assertThat(admin.get("/vms/unlucky").json().get("vm_id").asText())
+                    .isEqualTo(relay.claims.getFirst().get("id").asText());
+        }
     }
 
     @AfterEach

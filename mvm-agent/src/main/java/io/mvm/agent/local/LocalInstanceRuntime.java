@@ -466,7 +466,10 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
             // network), and empty secrets and config drives that the claim fills in place.
             hostSpec.flatMap(h -> h.standby().stream().filter(p -> p.instance().equals(spec.id())).findFirst())
                     .ifPresent(p -> b.nic(NicSpec.standby(p.portName(), p.mac().value())));
-            return withClaimDrives(b.build());
+            VmSpec built = withClaimDrives(b.build());
+            // No workload either (not even a template's own): it starts with the claim, as the tenant's.
+            return new VmSpec(built.name(), built.vcpus(), built.memoryMib(), built.image(), built.drives(), null,
+                    Map.of(), built.nic());
         }
         return b.build();
     }

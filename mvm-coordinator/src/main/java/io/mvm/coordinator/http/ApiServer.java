@@ -108,7 +108,7 @@ public final class ApiServer {
 
     public ApiServer(TokenAuthenticator auth, TenantService tenants, PoolService pools, InstanceService instances,
                      NodeService nodes, ApiTokens tokens, InstanceRelay relay, VmJobService vmJobs,
-                     Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes,
+                     io.mvm.coordinator.warm.WarmPools warmPools, Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes,
                      HttpLimits httpLimits) {
         this.httpLimits = httpLimits;
         this.execs = new ExecLimiter(httpLimits.execPerInstance(), httpLimits.execTotal());
@@ -128,7 +128,9 @@ public final class ApiServer {
         this.audit = audit;
         this.bodyLimitBytes = bodyLimitBytes;
         this.bodies = new RequestBodies(mapper, bodyLimitBytes);
-        this.vms = new VmsRoutes(vmJobs, bodies, this::json);
+        this.vms = new VmsRoutes(vmJobs, warmPools, bodies, this::json, metrics);
+        metrics.gauge("mvm_warm_vms", "Warm VMs standing by for /vms claims (booting, paused, or failed)",
+                () -> warmPools.list().size());
         this.openApi = loadOpenApi();
         metrics.gauge("mvm_tenants", "Tenants known to the coordinator", gauges.tenants());
         metrics.gauge("mvm_pools", "Pools known to the coordinator", gauges.pools());

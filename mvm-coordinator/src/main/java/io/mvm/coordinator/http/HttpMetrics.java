@@ -36,6 +36,21 @@ final class HttpMetrics {
                 .record(took);
     }
 
+    /** One /vms submission that booted something: served by a warm VM or a cold boot. */
+    void vmSubmission(String tier, boolean claimFailed, Duration took) {
+        Timer.builder("mvm_vms_submissions")
+                .description("/vms submissions that started a VM, by the tier that served them (claim latency)")
+                .tag("tier", tier)
+                .publishPercentileHistogram()
+                .register(registry)
+                .record(took);
+        if (claimFailed) {
+            io.micrometer.core.instrument.Counter.builder("mvm_vms_claim_failures")
+                    .description("Claims of warm VMs whose hand-over failed (the job was cold-booted)")
+                    .register(registry).increment();
+        }
+    }
+
     String scrape() {
         return registry.scrape();
     }

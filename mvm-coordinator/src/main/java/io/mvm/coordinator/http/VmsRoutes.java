@@ -6,6 +6,7 @@ import io.mvm.coordinator.http.GuardedRoutes.Scope;
 import io.mvm.coordinator.vms.VmJobService;
 import io.mvm.coordinator.vms.VmJobService.JobState;
 import io.mvm.coordinator.vms.WaitTimeoutException;
+import io.mvm.coordinator.warm.WarmPools;
 import io.mvm.core.vms.VmSpec;
 import io.mvm.core.vms.VmSpecDraft;
 import io.mvm.core.vms.VmSpecs;
@@ -36,13 +37,17 @@ final class VmsRoutes {
     }
 
     private final VmJobService jobs;
+    private final WarmPools warm;
     private final RequestBodies bodies;
     private final JsonWriter json;
+    private final HttpMetrics metrics;
 
-    VmsRoutes(VmJobService jobs, RequestBodies bodies, JsonWriter json) {
+    VmsRoutes(VmJobService jobs, WarmPools warm, RequestBodies bodies, JsonWriter json, HttpMetrics metrics) {
         this.jobs = jobs;
+        this.warm = warm;
         this.bodies = bodies;
         this.json = json;
+        this.metrics = metrics;
     }
 
     record SubmitVm(String jobId, String tenant, VmSpecDraft spec) {
@@ -56,15 +61,20 @@ final class VmsRoutes {
                   String source, io.mvm.store.vm.StoredVmSpec spec, String pendingReason, String lastError, long version,
                   Instant createdAt, Instant updatedAt) {}
 
+    /**
+     * @param tier        warm (a warm VM was claimed), cold-boot, or none (nothing was booted)
+     * @param claimPhases where a warm claim's time went on the agent, in milliseconds
+     * @param claimMiss   why a warm VM that was claimed could not serve the job (it was cold-booted)
+     */
     record SubmittedView(String jobId, String tenant, String vmId, String status, String tier, long claimMs,
-                         String outcome, VmView vm) {}
+                         String outcome, java.util.Map<String, Long> claimPhasesMs, String claimMiss, VmView vm) {}
 
     record StatsView(Summary summary, List<JobStat> jobs, List<WarmStat> warmPool) {
         record Summary(int totalJobs, int totalWarm) {}
 
         record JobStat(String jobId, String vmId, String tenant, String status, io.mvm.store.vm.StoredVmSpec spec) {}
 
-        record WarmStat(String specHash, String vmId, String status, io.mvm.store.vm.StoredVmSpec spec) {}
+        record WarmStat(String specHash, String vmId, String status, String node, io.mvm.store.vm.StoredVmSpec spec) {}
     }
 
     void register(GuardedRoutes g) {
@@ -78,10 +88,24 @@ final class VmsRoutes {
         });
         g.get("/stats", Access.TENANT_LIST, Scope.NONE, ctx -> {
             List<JobState> all = visible(ctx);
-            json.write(ctx, 200, new StatsView(new StatsView.Summary(all.size(), 0),
+            // A warm pool's spec is shown as one of the visible jobs that share its hash (a tenant
+            // sees the warm VMs of its own specs only; secrets are never part of a stored spec).
+            java.util.Map<String, io.mvm.store.vm.StoredVmSpec> specs = new java.util.HashMap<>();
+            all.forEach(s -> specs.putIfAbsent(warmKey(s.job().specHash()), s.spec()));
+            List<StatsView.WarmStat> warmVms = warm.list().stream()
+                    .filter(w -> specs.containsKey(w.specHash()) || ApiServer.caller(ctx).tenant().isEmpty())
+                    .map(w -> new StatsView.WarmStat(w.specHash(), w.vmId().value(), w.status(), w.node().orElse(null),
+                            specs.get(w.specHash())))
+                    .toList();
+            json.write(ctx, 200, new StatsView(new StatsView.Summary(all.size(), warmVms.size()),
                     all.stream().map(s -> new StatsView.JobStat(s.job().jobId(), s.vm().map(i -> i.id().value())
-                            .orElse(null), s.job().tenant().value(), s.status(), s.spec())).toList(), List.of()));
+                            .orElse(null), s.job().tenant().value(), s.status(), s.spec())).toList(), warmVms));
         });
+    }
+
+    /** The spec hash as warm pools name it (its first 24 hex digits). */
+    private static String warmKey(String specHash) {
+        return WarmPools.poolName(specHash).value().substring(WarmPools.POOL_PREFIX.length());
     }
 
     /** A job's tenant, for tenant-scoped access (404 for an unknown job). */
@@ -112,18 +136,21 @@ final class VmsRoutes {
         JobState s = submitted.state();
         String id = s.job().jobId();
         int status = switch (submitted.outcome()) {
+            case CLAIMED -> 201;
             case COLD_BOOT, REPLACED -> 202;
             case UNCHANGED, UPDATED -> 200;
         };
-        String tier = status == 200 ? "none" : "cold-boot";
+        String tier = submitted.tier().map(t -> t.equals("cold") ? "cold-boot" : t).orElse("none");
         long ms = submitted.took().toMillis();
         ctx.header(TIER_HEADER, tier);
         ctx.header(CLAIM_MS_HEADER, Long.toString(ms));
-        if (status == 202) {
+        if (status != 200) {
             ctx.header("Location", "/vms/" + id);
+            metrics.vmSubmission(tier, submitted.claimMiss().isPresent(), submitted.took());
         }
         json.write(ctx, status, new SubmittedView(id, s.job().tenant().value(), s.vm().map(i -> i.id().value())
-                .orElse(null), s.status(), tier, ms, submitted.outcome().name().toLowerCase(), view(s)));
+                .orElse(null), s.status(), tier, ms, submitted.outcome().name().toLowerCase(), submitted.claimPhases(),
+                submitted.claimMiss().orElse(null), view(s)));
     }
 
     private void get(Context ctx) throws InterruptedException {

@@ -26,6 +26,14 @@ public record PoolPatch(Optional<Integer> running, Optional<Integer> warm, Optio
         }
     }
 
+    /** Only the four counts change. */
+    public static PoolPatch counts(io.mvm.core.pool.TargetCounts c) {
+        return new PoolPatch(Optional.of(c.running()), Optional.of(c.warm()), Optional.of(c.sleeping()),
+                Optional.of(c.stopped()), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
+                Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
+                Optional.empty());
+    }
+
     public boolean changesSpec() {
         return vcpus.isPresent() || memoryMib.isPresent() || dataDiskMib.isPresent() || template.isPresent()
                 || cmd.isPresent() || env.isPresent() || secrets.isPresent() || configFiles.isPresent();

@@ -49,6 +49,7 @@ public final class PoolService {
     }
 
     public Pool create(Caller caller, PoolSpec spec) {
+        refuseStandby(spec.ref());
         if (spec.ref().name().value().startsWith("vm-")) {
             throw MvmException.invalid("pool names starting with 'vm-' are reserved for /vms jobs");
         }
@@ -100,6 +101,7 @@ public final class PoolService {
     }
 
     public Pool patch(Caller caller, PoolRef ref, PoolPatch patch, ExpectedVersion expected) {
+        refuseStandby(ref);
         Pool patched = patchInTransaction(caller, ref, patch, expected);
         scheduler.convergeQuietly();
         return patched;
@@ -161,6 +163,7 @@ public final class PoolService {
     }
 
     public void delete(Caller caller, PoolRef ref, ExpectedVersion expected) {
+        refuseStandby(ref);
         try {
             deleteInTransaction(caller, ref, expected);
         } finally {
@@ -195,6 +198,14 @@ public final class PoolService {
             audit.changed(tx, caller, ref.tenant(), "pool.delete", "pools/" + ref, current.version(), null);
         }
         return stillPlaced;
+    }
+
+    /** The warm pools' tenant is the coordinator's own: sized from /vms specs, never by hand. */
+    private static void refuseStandby(PoolRef ref) {
+        if (ref.tenant().standby()) {
+            throw MvmException.precondition("tenant '" + ref.tenant() + "' holds the warm pools of /vms specs; the"
+                    + " coordinator manages its pools (change a spec's warm_pool instead)");
+        }
     }
 
     private Tenant lockTenant(Tx tx, PoolRef ref) throws SQLException {

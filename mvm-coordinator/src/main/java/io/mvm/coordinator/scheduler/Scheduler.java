@@ -243,15 +243,39 @@ public final class Scheduler {
             if (p == null || t == null) {
                 continue;
             }
-            var w = p.workload();
-            out.add(new DesiredEntry(i.id().value(), t.id().value(), p.ref().name().value(), p.role().wireName(),
-                    i.desired().wireName(), p.vcpus(), p.memoryMib(), p.dataDiskMib(), i.ip(), t.subnet().prefix(),
-                    Ipv4.format(new TenantSubnet(t.subnet()).gateway()), MacAddress.forInstance(i.id()).value(),
-                    t.netId(), w.cmd(), w.env(), w.secrets(), w.configFiles(),
-                    "r" + p.revision() + p.template().map(tpl -> "-" + tpl).orElse(""), p.template().orElse(null)));
+            out.add(entry(i, p, t));
         }
         out.sort((a, b) -> a.id().compareTo(b.id()));
         return out;
+    }
+
+    private static DesiredEntry entry(Instance i, Pool p, Tenant t) {
+        var w = p.workload();
+        String revision = "r" + p.revision() + p.template().map(tpl -> "-" + tpl).orElse("");
+        if (t.id().standby()) {
+            // A warm VM standing by: no tenant network (its tap reaches nothing), no workload, no
+            // secrets; a claim brings all of them.
+            return new DesiredEntry(i.id().value(), t.id().value(), p.ref().name().value(), p.role().wireName(),
+                    i.desired().wireName(), p.vcpus(), p.memoryMib(), p.dataDiskMib(), "", 0, "",
+                    MacAddress.forInstance(i.id()).value(), 0, List.of(), Map.of(), Map.of(), Map.of(), revision,
+                    p.template().orElse(null));
+        }
+        return new DesiredEntry(i.id().value(), t.id().value(), p.ref().name().value(), p.role().wireName(),
+                i.desired().wireName(), p.vcpus(), p.memoryMib(), p.dataDiskMib(), i.ip(), t.subnet().prefix(),
+                Ipv4.format(new TenantSubnet(t.subnet()).gateway()), MacAddress.forInstance(i.id()).value(),
+                t.netId(), w.cmd(), w.env(), w.secrets(), w.configFiles(), revision, p.template().orElse(null));
+    }
+
+    /** One instance as its node must run it (what a claim hands to the agent), if it is placed. */
+    public Optional<DesiredEntry> desiredEntry(Tx tx, InstanceId id) throws SQLException {
+        Optional<Instance> found = instances.find(tx, id);
+        if (found.isEmpty() || found.get().node().isEmpty()) {
+            return Optional.empty();
+        }
+        Instance i = found.get();
+        Optional<Pool> p = pools.find(tx, i.pool());
+        Optional<Tenant> t = tenants.find(tx, i.pool().tenant());
+        return p.isPresent() && t.isPresent() ? Optional.of(entry(i, p.get(), t.get())) : Optional.empty();
     }
 
     static Capacity demandOf(Pool pool) {

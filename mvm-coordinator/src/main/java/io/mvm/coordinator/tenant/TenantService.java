@@ -48,6 +48,9 @@ public final class TenantService {
     }
 
     public Tenant create(Caller caller, TenantId id, TenantQuota quota) {
+        if (id.standby() && !caller.equals(Caller.SYSTEM)) {
+            throw MvmException.precondition("tenant id '" + id + "' is reserved for the warm pools");
+        }
         return db.inTransaction(tx -> {
             if (tenants.find(tx, id).isPresent()) {
                 throw new MvmException(ErrorCategory.ALREADY_EXISTS, "tenant '" + id + "' already exists");
@@ -104,6 +107,9 @@ public final class TenantService {
      * their agents before the tenant row can go, so that case is a CONFLICT after marking them.
      */
     public void delete(Caller caller, TenantId id, ExpectedVersion expected, boolean force) {
+        if (id.standby()) {
+            throw MvmException.precondition("tenant '" + id + "' holds the warm pools; the coordinator manages it");
+        }
         try {
             deleteInTransaction(caller, id, expected, force);
         } finally {

@@ -2,6 +2,8 @@ package io.mvm.coordinator.vms;
 
 import io.mvm.coordinator.ExpectedVersion;
 import io.mvm.coordinator.auth.Caller;
+import io.mvm.coordinator.http.relay.InstanceRelay;
+import io.mvm.coordinator.warm.WarmPools;
 import io.mvm.coordinator.pool.PoolPatch;
 import io.mvm.coordinator.pool.PoolService;
 import io.mvm.coordinator.pool.PoolSpec;
@@ -51,8 +53,11 @@ import org.slf4j.LoggerFactory;
  * quotas, placement, reconcile, health, exec and logs work as for any pool; the job row and its
  * pool change in one transaction.
  *
- * <p>Not yet here (said in the issue's note): claims from warm VMs (every job is cold-booted and
- * answered 202) and the {@code job} lifecycle's run-once end.
+ * <p>A new (or replaced) job first tries to <em>claim</em> a warm VM of the same spec hash
+ * ({@link WarmPools}): the claim is recorded in the job's transaction, then the agent holding the
+ * VM is asked directly to hand it over (the answer comes once the workload has started); when no
+ * warm VM is free, or the hand-over fails, the VM is cold-booted. Not yet here: the {@code job}
+ * lifecycle's run-once end.
  */
 public final class VmJobService {
     private static final Logger log = LoggerFactory.getLogger(VmJobService.class);
@@ -71,10 +76,14 @@ public final class VmJobService {
     private final Scheduler scheduler;
     private final InstantSource clock;
     private final Supplier<String> newJobId;
+    private final WarmPools warm;
+    private final InstanceRelay relay;
 
     public VmJobService(Database db, VmJobStore jobs, TenantStore tenants, PoolStore pools, InstanceStore instances,
                         TenantService tenantService, PoolService poolService, Scheduler scheduler, InstantSource clock,
-                        Supplier<String> newJobId) {
+                        Supplier<String> newJobId, WarmPools warm, InstanceRelay relay) {
+        this.warm = warm;
+        this.relay = relay;
         this.db = db;
         this.jobs = jobs;
         this.tenants = tenants;
@@ -89,6 +98,8 @@ public final class VmJobService {
 
     /** What a submission did. */
     public enum Outcome {
+        /** A warm VM was claimed and runs the job's workload already. */
+        CLAIMED,
         /** A new job; its VM is booting (no warm VM served it). */
         COLD_BOOT,
         /** The job existed with this very spec: nothing changed. */
@@ -110,7 +121,28 @@ public final class VmJobService {
         }
     }
 
-    public record Submitted(JobState state, Outcome outcome, Duration took) {}
+    /**
+     * @param claimPhases where a claim's time went on the agent (empty when none was tried)
+     * @param claimMiss   why a warm VM could not serve this submission, when one was tried and failed
+     */
+    public record Submitted(JobState state, Outcome outcome, Duration took, Map<String, Long> claimPhases,
+                            Optional<String> claimMiss) {
+        public Submitted(JobState state, Outcome outcome, Duration took) {
+            this(state, outcome, took, Map.of(), Optional.empty());
+        }
+
+        /** Which tier served the job: a warm VM, or a cold boot (none, when nothing was booted). */
+        public Optional<String> tier() {
+            return switch (outcome) {
+                case CLAIMED -> Optional.of("warm");
+                case COLD_BOOT, REPLACED -> Optional.of("cold");
+                case UNCHANGED, UPDATED -> Optional.empty();
+            };
+        }
+    }
+
+    /** A claim recorded in the database, to be handed over by the agent after commit. */
+    private record Decision(Outcome outcome, Optional<WarmPools.Claim> claim, boolean replacing) {}
 
     /** The stored form of a spec: everything but secret values (their names are kept, to show). */
     static StoredVmSpec stored(VmSpec s) {
@@ -139,20 +171,24 @@ public final class VmJobService {
         long started = System.nanoTime();
         String id = validJobId(jobId.orElseGet(newJobId));
         TenantId tenantId = tenant.orElseGet(() -> TenantId.of(id));
+        if (tenantId.standby()) {
+            throw MvmException.invalid("tenant '" + tenantId + "' is reserved for the warm pools");
+        }
         ensureTenant(caller, tenantId);
         StoredVmSpec stored = stored(spec);
         String hash = VmSpecs.hash(spec);
         PoolRef ref = new PoolRef(tenantId, PoolName.of(POOL_PREFIX + id));
-        Outcome outcome = db.inTransaction(tx -> {
+        Decision decision = db.inTransaction(tx -> {
             // The tenant's row lock serialises submissions of its jobs (and the pool writes
             // below), so two concurrent first submissions of one job cannot both create it.
             tenants.lock(tx, tenantId).orElseThrow(() -> MvmException.notFound("tenant '" + tenantId + "' not found"));
             Optional<VmJob> existing = jobs.find(tx, id);
             Instant now = clock.instant();
             if (existing.isEmpty()) {
-                poolService.createIn(tx, caller, poolSpec(ref, spec));
+                Pool created = poolService.createIn(tx, caller, poolSpec(ref, spec));
                 jobs.insert(tx, new VmJob(id, tenantId, ref.name(), stored, hash, source, 1, now, now));
-                return Outcome.COLD_BOOT;
+                Optional<WarmPools.Claim> claim = warm.claimIn(tx, caller, hash, created);
+                return new Decision(claim.isPresent() ? Outcome.CLAIMED : Outcome.COLD_BOOT, claim, false);
             }
             VmJob job = existing.get();
             if (!job.tenant().equals(tenantId)) {
@@ -168,7 +204,7 @@ public final class VmJobService {
                     + ref, null));
             boolean sameVm = job.specHash().equals(hash) && pool.workload().secrets().equals(spec.secrets());
             if (sameVm && job.spec().equals(stored)) {
-                return Outcome.UNCHANGED;
+                return new Decision(Outcome.UNCHANGED, Optional.empty(), false);
             }
             VmJob next = new VmJob(id, tenantId, ref.name(), stored, hash, source, job.version() + 1, job.createdAt(),
                     now);
@@ -176,7 +212,7 @@ public final class VmJobService {
                 throw new RetryTransaction("job " + id + " changed concurrently");
             }
             if (sameVm) {
-                return Outcome.UPDATED;
+                return new Decision(Outcome.UPDATED, Optional.empty(), false);
             }
             // The agent keeps a VM whose spec changed (rolling a pool is the templates work), so a
             // job's new spec gets a new VM: the old one is destroyed, the pool makes another.
@@ -195,14 +231,42 @@ public final class VmJobService {
                     Optional.of(spec.template().orElse("")), Optional.empty(), Optional.of(spec.cmd()),
                     Optional.of(spec.env()), Optional.of(spec.secrets()), Optional.empty(), Optional.empty()),
                     ExpectedVersion.ANY);
-            return Outcome.REPLACED;
+            Pool patched = pools.find(tx, ref).orElseThrow();
+            Optional<WarmPools.Claim> claim = warm.claimIn(tx, caller, hash, patched);
+            return new Decision(claim.isPresent() ? Outcome.CLAIMED : Outcome.REPLACED, claim, true);
         });
-        if (outcome == Outcome.COLD_BOOT || outcome == Outcome.REPLACED) {
-            scheduler.convergeQuietly();
+        Outcome outcome = decision.outcome();
+        Map<String, Long> phases = Map.of();
+        Optional<String> miss = Optional.empty();
+        if (decision.claim().isPresent()) {
+            try {
+                phases = handOver(decision.claim().get());
+            } catch (MvmException e) {
+                // The agent destroys a VM whose hand-over failed and boots the instance afresh:
+                // the job runs on a cold boot, the claim's VM goes to nobody.
+                miss = Optional.of(e.getMessage());
+                outcome = decision.replacing() ? Outcome.REPLACED : Outcome.COLD_BOOT;
+                log.warn("job {}: the claim of warm VM {} failed, cold-booting it instead: {}", id,
+                        decision.claim().get().instance().id(), e.getMessage());
+            }
+        }
+        if (outcome != Outcome.UNCHANGED && outcome != Outcome.UPDATED) {
             log.info("job {} ({}, tenant {}): {}", id, source, tenantId, outcome);
         }
-        return new Submitted(get(id), outcome, Duration.ofNanos(System.nanoTime() - started));
+        // Warm pools follow the jobs' specs; a claim's replacement and any cold boot get placed.
+        warm.syncQuietly();
+        scheduler.convergeQuietly();
+        return new Submitted(get(id), outcome, Duration.ofNanos(System.nanoTime() - started), phases, miss);
     }
+
+    /** Asks the agent holding the claimed VM to hand it over now (never waiting for a reconcile pass). */
+    private Map<String, Long> handOver(WarmPools.Claim claim) {
+        var entry = db.read(tx -> scheduler.desiredEntry(tx, claim.instance().id())).orElseThrow(() ->
+                MvmException.conflict("claimed instance " + claim.instance().id() + " is no longer placed"));
+        return relay.claim(claim.instance().id(), entry, CLAIM_TIMEOUT);
+    }
+
+    private static final Duration CLAIM_TIMEOUT = Duration.ofSeconds(30);
 
     private void ensureTenant(Caller caller, TenantId tenant) {
         if (db.read(tx -> tenants.find(tx, tenant)).isPresent()) {
@@ -284,6 +348,7 @@ public final class VmJobService {
             jobs.delete(tx, id);
             return null;
         });
+        warm.syncQuietly();
         scheduler.convergeQuietly();
         log.info("job {} deleted ({})", id, source);
     }

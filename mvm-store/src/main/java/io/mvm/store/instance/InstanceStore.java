@@ -55,6 +55,19 @@ public final class InstanceStore {
                 expectedVersion) == 1;
     }
 
+    /**
+     * Moves a warm instance standing by into the pool that claimed it, with its address there and
+     * its new intent (a claim); the VM, node and observed state stay. Conditional on the version, so
+     * of two claims of one warm VM only one can win (the other retries and finds another).
+     */
+    public boolean adopt(Tx tx, InstanceId id, PoolRef into, String ip, DesiredState desired, long revision,
+                         long expectedVersion, Instant now) throws SQLException {
+        return tx.update("UPDATE instances SET tenant_id = ?, pool_name = ?, ip = ?, desired_state = ?, revision = ?, "
+                        + "version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
+                into.tenant().value(), into.name().value(), ip, desired.wireName(), revision, now.toEpochMilli(),
+                id.value(), expectedVersion) == 1;
+    }
+
     /** Deletes the record and its events: the instance is gone for good and its address is free again. */
     public void delete(Tx tx, InstanceId id) throws SQLException {
         tx.update("DELETE FROM instance_events WHERE instance_id = ?", id.value());

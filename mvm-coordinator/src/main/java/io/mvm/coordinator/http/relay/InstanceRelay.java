@@ -66,6 +66,37 @@ public final class InstanceRelay {
         return send(t, id, request);
     }
 
+    /**
+     * Asks the node holding a warm VM to hand it over as {@code entry} (the instance's desired
+     * entry after the claim was recorded). Returns the agent's answer: where the time went.
+     */
+    public Map<String, Long> claim(InstanceId id, io.mvm.coordinator.scheduler.DesiredEntry entry, Duration timeout) {
+        Target t = target(id, false);
+        byte[] bytes;
+        try {
+            bytes = SNAKE.writeValueAsBytes(entry);
+        } catch (IOException e) {
+            throw MvmException.internal("cannot encode a claim", e);
+        }
+        HttpRequest request = t.request("v1/instances/" + id + "/claim", timeout)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes))
+                .build();
+        Answer answer = send(t, id, request);
+        Map<String, Long> phases = new LinkedHashMap<>();
+        try {
+            json.readTree(answer.body()).path("phase_ms").properties()
+                    .forEach(e -> phases.put(e.getKey(), e.getValue().asLong()));
+        } catch (IOException e) {
+            // The hand-over happened (200); only its timing is unreadable.
+        }
+        return phases;
+    }
+
+    /** The agent protocol's field names (the desired state is sent the same way). */
+    private static final ObjectMapper SNAKE = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            .propertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE).build();
+
     public Answer logs(InstanceId id, int lines) {
         if (lines < 1 || lines > 100_000) {
             throw MvmException.invalid("lines must be 1-100000, got " + lines);
