@@ -83,6 +83,11 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     private final RandomGenerator random;
     /** Claims of one instance are serialised: the coordinator's call and a reconcile pass may race. */
     private final ConcurrentHashMap<InstanceId, ReentrantLock> claimLocks = new ConcurrentHashMap<>();
+    /**
+     * Claims in progress: their records as they will be once written. Every network sync in the
+     * meantime (another instance's boot) must keep a claimed tap on its tenant's bridge.
+     */
+    private final ConcurrentHashMap<InstanceId, InstanceRecord> claiming = new ConcurrentHashMap<>();
 
     public LocalInstanceRuntime(LocalVms vms, GuestImage image, AgentNetwork network, Path dataDir) {
         this(vms, image, network, dataDir, InstantSource.system(), new SecureRandom());
@@ -299,7 +304,8 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
             try {
                 // The tap joins the tenant's bridge (with its MAC/IP rules) before the guest has its
                 // address, so the workload never starts on a network that is not there yet.
-                var hostSpec = syncNetwork(Optional.of(claimedRecord));
+                claiming.put(spec.id(), claimedRecord);
+                var hostSpec = syncNetwork();
                 phases.put("network", (System.nanoTime() - started) / 1_000_000);
                 claimed = withClaimDrives(vmSpec(spec, hostSpec));
                 identity = GuestIdentity.forClone(clock.instant(), random, spec.id().value(),
@@ -317,6 +323,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
                 } catch (RuntimeException destroyFailed) {
                     log.warn("cannot destroy half-claimed VM {}: {}", spec.id(), destroyFailed.getMessage());
                 }
+                claiming.remove(spec.id());
                 deleteRecord(spec.id());
                 syncNetwork();
                 throw e;
@@ -324,6 +331,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
             // Written last: a crash before this leaves a running VM recorded as standing by, which
             // the planner destroys (never one recorded as the tenant's without its identity).
             writeRecord(claimedRecord);
+            claiming.remove(spec.id());
             phases.putAll(result.phaseMillis());
             phases.put("total", (System.nanoTime() - started) / 1_000_000);
             return new ClaimReport(false, phases, result.generation());
@@ -507,21 +515,16 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
      * that instance's new tap.
      */
     public Optional<HostNetworkSpec> syncNetwork() {
-        return syncNetwork(Optional.empty());
-    }
-
-    /** As {@link #syncNetwork()}, with {@code replacing} in place of the stored record of its instance. */
-    private Optional<HostNetworkSpec> syncNetwork(Optional<InstanceRecord> replacing) {
         return switch (network) {
             case AgentNetwork.None none -> Optional.empty();
             case AgentNetwork.Host host -> {
                 networkLock.lock();
                 try {
                     var records = new ArrayList<>(readRecords());
-                    replacing.ifPresent(r -> {
+                    for (InstanceRecord r : claiming.values()) {
                         records.removeIf(old -> old.id().equals(r.id()));
                         records.add(r);
-                    });
+                    }
                     var spec = HostNetworkPlan.of(host.tableName(), host.uplink(), records);
                     host.applier().apply(spec);
                     yield Optional.of(spec);

@@ -40,12 +40,15 @@ final class Fleet implements AutoCloseable {
         final String node;
         final Path dataDir;
         final String token;
+        /** The nftables table of a networked agent (tenant bridges, taps), empty for {@code --network none}. */
+        final java.util.Optional<String> netTable;
         Process process;
 
-        Agent(String node, Path dataDir, String token) {
+        Agent(String node, Path dataDir, String token, java.util.Optional<String> netTable) {
             this.node = node;
             this.dataDir = dataDir;
             this.token = token;
+            this.netTable = netTable;
         }
 
         void start() throws IOException {
@@ -55,7 +58,12 @@ final class Fleet implements AutoCloseable {
                     "-cp", System.getProperty("java.class.path"), Main.class.getName(),
                     "agent", "serve", "--coordinator-url", url, "--interval-secs", "1", "--node-id", node,
                     "--data-dir", dataDir.toString(), "--image-dir", VmHost.sharedImageDir().toString(),
-                    "--network", "none", "--capacity-vcpus", "4", "--capacity-mem", "1024"));
+                    "--capacity-vcpus", "4", "--capacity-mem", "1024"));
+            if (netTable.isPresent()) {
+                command.addAll(List.of("--network", "host", "--net-table", netTable.get()));
+            } else {
+                command.addAll(List.of("--network", "none"));
+            }
             var pb = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.resolveSibling(node + ".log").toFile()));
             pb.environment().put("MVM_NODE_TOKEN", token);
@@ -132,6 +140,16 @@ final class Fleet implements AutoCloseable {
         }
     }
 
+    /** An agent with the host network: tenant bridges, taps and nftables under its own table {@code netTable}. */
+    Agent networkedAgent(String node, String netTable) throws IOException {
+        Path dir = root.resolve(node);
+        Files.createDirectories(dir);
+        var agent = new Agent(node, dir, coordinator.issueNodeToken(NodeId.of(node)), java.util.Optional.of(netTable));
+        agents.add(agent);
+        agent.start();
+        return agent;
+    }
+
     /** Stops the coordinator (agents' calls fail meanwhile), waits {@code downtime}, starts it again on the same port. */
     void restartCoordinator(Duration downtime) throws InterruptedException {
         coordinator.stop();
@@ -142,7 +160,7 @@ final class Fleet implements AutoCloseable {
     Agent agent(String node) throws IOException {
         Path dir = root.resolve(node);
         Files.createDirectories(dir);
-        var agent = new Agent(node, dir, coordinator.issueNodeToken(NodeId.of(node)));
+        var agent = new Agent(node, dir, coordinator.issueNodeToken(NodeId.of(node)), java.util.Optional.empty());
         agents.add(agent);
         agent.start();
         return agent;
@@ -243,6 +261,16 @@ final class Fleet implements AutoCloseable {
         }
         for (var a : agents) {
             destroyVms(a.dataDir);
+        }
+        for (var a : agents) {
+            a.netTable.ifPresent(table -> {
+                try {
+                    new io.mvm.runtime.hostnet.HostNetworkApplier(io.mvm.runtime.hostnet.HostCommands.onThisHost())
+                            .removeAll(table);
+                } catch (RuntimeException e) {
+                    System.err.println("cleanup: cannot remove network table " + table + ": " + e.getMessage());
+                }
+            });
         }
         cleanup.run();
         try {

@@ -27,7 +27,8 @@ public record VmDefinition(
         String cmd,
         Map<String, String> env,
         NicSpec nic,
-        List<String> secretNames) {
+        List<String> secretNames,
+        Boolean secretsDrive) {
 
     public static final int SCHEMA_VERSION = 1;
 
@@ -39,7 +40,8 @@ public record VmDefinition(
                 spec.drive(DriveSpec.Data.class).map(DriveSpec.Data::sizeMib).orElse(null),
                 config.map(DriveSpec.Config::version).orElse(null), files, spec.cmd(), new TreeMap<>(spec.env()),
                 spec.nic().orElse(null),
-                spec.drive(DriveSpec.Secrets.class).map(s -> List.copyOf(new TreeMap<>(s.entries()).keySet())).orElse(List.of()));
+                spec.drive(DriveSpec.Secrets.class).map(s -> List.copyOf(new TreeMap<>(s.entries()).keySet())).orElse(List.of()),
+                spec.drive(DriveSpec.Secrets.class).isPresent());
     }
 
     /** Rebuilds (and so re-validates) the spec, with the given secret values. */
@@ -50,7 +52,9 @@ public record VmDefinition(
         if (dataDiskMib != null) {
             b.drive(new DriveSpec.Data(dataDiskMib));
         }
-        if (!secrets.isEmpty()) {
+        // An empty secrets drive is still a device (a warm VM's, filled by its claim): relaunches and
+        // restores must see the same devices. Definitions written before this flag: drive iff secrets.
+        if (!secrets.isEmpty() || Boolean.TRUE.equals(secretsDrive)) {
             b.drive(new DriveSpec.Secrets(secrets));
         }
         if (configVersion != null) {

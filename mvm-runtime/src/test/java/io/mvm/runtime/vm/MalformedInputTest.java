@@ -68,7 +68,7 @@ class MalformedInputTest {
         GuestImage image = TestImages.fake(Files.createDirectory(dir.resolve("img")));
         VmDefinition tooSmall = VmDefinition.of(VmSpec.builder("smalldisk", image).build());
         tooSmall = new VmDefinition(tooSmall.schemaVersion(), tooSmall.name(), tooSmall.vcpus(), tooSmall.memoryMib(),
-                tooSmall.image(), 2L, null, Map.of(), null, Map.of(), null, List.of());
+                tooSmall.image(), 2L, null, Map.of(), null, Map.of(), null, List.of(), null);
         VmDefinition finalDefinition = tooSmall;
         rejectedBeforeAnythingStarts(() -> vms.run(finalDefinition.toSpec(Map.of())), "data disk size must be between 8 MiB");
         rejectedBeforeAnythingStarts(() -> vms.run(VmDefinition.of(VmSpec.builder("badsecret", image).build())
