@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 
 /** {@code mvm bench ...}: measurements, never pass/fail assertions. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Boot.class, BenchCommand.Clone.class})
+        subcommands = {BenchCommand.Boot.class, BenchCommand.Clone.class, BenchCommand.Warm.class})
 public final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -114,6 +114,68 @@ public final class BenchCommand implements Runnable {
                 System.out.println(json);
                 return 0;
             } finally {
+                DirectoryTree.deleteQuietly(scratch);
+            }
+        }
+    }
+
+    @Command(name = "warm", description = "POST /vms served by a warm VM (claim) vs a cold boot, through a real coordinator "
+            + "and agent started for the run; writes JSON.")
+    static final class Warm implements Callable<Integer> {
+        @Mixin DataDirOption dataDir;
+        @Option(names = "--runs", defaultValue = "5", description = "Measured alternating runs (default ${DEFAULT-VALUE}; 11 or more to compare against a goal).") int runs;
+        @Option(names = "--warmup", defaultValue = "1", description = "Untimed runs first (default ${DEFAULT-VALUE}).") int warmup;
+        @Option(names = "--mem", defaultValue = "128", paramLabel = "MiB", description = "Guest memory (default ${DEFAULT-VALUE}).") int memoryMib;
+        @Option(names = "--network", defaultValue = "host", paramLabel = "host|none",
+                description = "host: claims move taps onto tenant bridges (nftables table mvmbench); none: VMs without a NIC (default ${DEFAULT-VALUE}).")
+        String network;
+        @Option(names = "--out", paramLabel = "FILE.json", description = "Write the results here (default: stdout only).") Path out;
+
+        @Override
+        public Integer call() throws IOException {
+            if (runs < 1 || runs > 100) {
+                throw MvmException.invalid("--runs must be between 1 and 100");
+            }
+            if (warmup < 0 || warmup > 10) {
+                throw MvmException.invalid("--warmup must be between 0 and 10");
+            }
+            io.mvm.runtime.backend.VmSpec.checkResources(1, memoryMib);
+            Path dir = dataDir.resolve();
+            GuestImage image = ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message));
+            Path scratch = Files.createTempDirectory("mvm-bench-warm-");
+            io.mvm.coordinator.Coordinator coordinator = null;
+            io.mvm.cli.agent.NodeAgent agent = null;
+            try {
+                // A fleet of one of its own: its database, VMs and network never mix with real ones.
+                coordinator = io.mvm.coordinator.Coordinator.start(io.mvm.coordinator.CoordinatorConfig
+                        .defaults(scratch.resolve("coordinator")).withListen("127.0.0.1", 0)
+                        .withHousekeepingInterval(java.time.Duration.ofMillis(500)));
+                java.net.URI url = java.net.URI.create("http://127.0.0.1:" + coordinator.port());
+                var node = io.mvm.model.NodeId.of("bench-warm");
+                agent = io.mvm.cli.agent.NodeAgent.start(new io.mvm.cli.agent.NodeAgent.Config(
+                        Files.createDirectories(scratch.resolve("agent")), dir, url, coordinator.issueNodeToken(node),
+                        node, io.mvm.cli.agent.NodeAgent.defaultCapacity(dir), java.util.Map.of(),
+                        java.time.Duration.ofSeconds(1), io.mvm.cli.agent.NodeAgent.parseListen("127.0.0.1:0"), network,
+                        "mvmbench"), message -> System.err.println("mvm: " + message));
+                var api = new io.mvm.cli.client.CoordinatorClient(java.net.URI.create(url + "/"),
+                        Files.readString(coordinator.adminTokenFile()).strip());
+                WarmBenchmark.Result result = new WarmBenchmark(api, agent.accelerator().wireName(), network, memoryMib,
+                        line -> System.err.println("mvm: " + line)).run(warmup, runs);
+                String json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result);
+                if (out != null) {
+                    Files.writeString(out, json + "\n");
+                }
+                System.out.println(json);
+                return 0;
+            } finally {
+                if (agent != null) {
+                    agent.close();
+                    agent.stopAllVms();
+                    agent.runtime().removeNetwork();
+                }
+                if (coordinator != null) {
+                    coordinator.stop();
+                }
                 DirectoryTree.deleteQuietly(scratch);
             }
         }

@@ -59,6 +59,19 @@ final class BenchStatistics {
         return sorted[below] + (position - below) * (sorted[above] - sorted[below]);
     }
 
+    static double p99(List<Double> values) {
+        return quantile(sorted(values), 0.99);
+    }
+
+    /** Milliseconds to the microsecond, as the JSON reports them. */
+    static double round(double v) {
+        return Math.round(v * 1000) / 1000.0;
+    }
+
+    static Interval rounded(Interval i) {
+        return new Interval(round(i.low()), round(i.high()));
+    }
+
     private static double[] sorted(List<Double> values) {
         double[] out = values.stream().mapToDouble(Double::doubleValue).toArray();
         Arrays.sort(out);

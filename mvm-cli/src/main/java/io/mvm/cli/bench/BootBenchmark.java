@@ -84,17 +84,17 @@ public final class BootBenchmark {
         List<Double> cold = results.stream().map(Run::coldMs).toList();
         List<Double> wake = results.stream().map(Run::wakeMs).toList();
         List<Double> ratios = results.stream().map(Run::coldOverBare).toList();
-        double bareMedian = round(BenchStatistics.median(bare));
-        double coldMedian = round(BenchStatistics.median(cold));
-        double wakeMedian = round(BenchStatistics.median(wake));
+        double bareMedian = BenchStatistics.round(BenchStatistics.median(bare));
+        double coldMedian = BenchStatistics.round(BenchStatistics.median(cold));
+        double wakeMedian = BenchStatistics.round(BenchStatistics.median(wake));
         BenchStatistics.Interval ci = BenchStatistics.bootstrapMedian95(ratios, 10_000, 20261122L);
         return new Result(accelerator.wireName(), image.kernelVersion(), Runtime.getRuntime().availableProcessors(),
                 loadBefore, loadAverage(), warmups, runs, results,
                 bareMedian, coldMedian, wakeMedian,
                 BenchStatistics.min(bare), BenchStatistics.min(cold), BenchStatistics.min(wake),
-                round(coldMedian / bareMedian), round(BenchStatistics.min(cold) / BenchStatistics.min(bare)),
-                round(BenchStatistics.median(ratios)), new BenchStatistics.Interval(round(ci.low()), round(ci.high())),
-                round(wakeMedian / coldMedian));
+                BenchStatistics.round(coldMedian / bareMedian), BenchStatistics.round(BenchStatistics.min(cold) / BenchStatistics.min(bare)),
+                BenchStatistics.round(BenchStatistics.median(ratios)), new BenchStatistics.Interval(BenchStatistics.round(ci.low()), BenchStatistics.round(ci.high())),
+                BenchStatistics.round(wakeMedian / coldMedian));
     }
 
     /** One pair of bare QEMU and mvm cold start, in an order that swaps every run, then a wake. */
@@ -123,7 +123,7 @@ public final class BootBenchmark {
         if (!bareFirst) {
             bare = bareBoot();
         }
-        return new Run(index, bare.toAgentMs(), bare.toMarkerMs(), cold, wake, round(cold / bare.toAgentMs()));
+        return new Run(index, bare.toAgentMs(), bare.toMarkerMs(), cold, wake, BenchStatistics.round(cold / bare.toAgentMs()));
     }
 
     /** The 1-minute load average, or -1 where /proc/loadavg cannot be read. */
@@ -194,11 +194,8 @@ public final class BootBenchmark {
     }
 
     private static double millisSince(long t0) {
-        return round((System.nanoTime() - t0) / 1e6);
+        return BenchStatistics.round((System.nanoTime() - t0) / 1e6);
     }
 
-    private static double round(double v) {
-        return Math.round(v * 1000) / 1000.0;
-    }
 
 }

@@ -111,18 +111,18 @@ public final class CloneBenchmark {
         List<Double> cold = results.stream().map(Run::coldMs).toList();
         List<Double> ratios = results.stream().map(Run::coldOverClone).toList();
         Map<String, Double> phaseMedians = new LinkedHashMap<>();
-        results.get(0).clonePhasesMs().keySet().forEach(phase -> phaseMedians.put(phase, round(BenchStatistics.median(
+        results.get(0).clonePhasesMs().keySet().forEach(phase -> phaseMedians.put(phase, BenchStatistics.round(BenchStatistics.median(
                 results.stream().map(r -> (double) r.clonePhasesMs().getOrDefault(phase, 0L)).toList()))));
         BenchStatistics.Interval answerCi = BenchStatistics.bootstrapMedian95(toAnswer, 10_000, 20261203L);
         BenchStatistics.Interval ratioCi = BenchStatistics.bootstrapMedian95(ratios, 10_000, 20261203L);
         return new Result(accelerator.wireName(), image.kernelVersion(), Runtime.getRuntime().availableProcessors(),
                 loadBefore, BootBenchmark.loadAverage(), memoryMib, warmups, runs, golden.info().saveMillis(),
                 golden.info().vmstate().bytes(), results,
-                round(BenchStatistics.median(toAnswer)), round(p99(toAnswer)), rounded(answerCi),
-                round(BenchStatistics.median(clone)), round(p99(clone)),
-                round(BenchStatistics.median(cold)), round(p99(cold)),
-                round(BenchStatistics.median(cold) / BenchStatistics.median(toAnswer)),
-                round(BenchStatistics.median(ratios)), rounded(ratioCi), phaseMedians, density, sleepWake);
+                BenchStatistics.round(BenchStatistics.median(toAnswer)), BenchStatistics.round(BenchStatistics.p99(toAnswer)), BenchStatistics.rounded(answerCi),
+                BenchStatistics.round(BenchStatistics.median(clone)), BenchStatistics.round(BenchStatistics.p99(clone)),
+                BenchStatistics.round(BenchStatistics.median(cold)), BenchStatistics.round(BenchStatistics.p99(cold)),
+                BenchStatistics.round(BenchStatistics.median(cold) / BenchStatistics.median(toAnswer)),
+                BenchStatistics.round(BenchStatistics.median(ratios)), BenchStatistics.rounded(ratioCi), phaseMedians, density, sleepWake);
     }
 
     private VmSpec spec(String name) {
@@ -146,7 +146,7 @@ public final class CloneBenchmark {
                     // The first answer came before the identity fix-up and the final journal write.
                     double afterAnswer = cloned.phaseMillis().getOrDefault("identity", 0L)
                             + cloned.phaseMillis().getOrDefault("journal", 0L);
-                    cloneTimes = new double[] {round(total - afterAnswer), total};
+                    cloneTimes = new double[] {BenchStatistics.round(total - afterAnswer), total};
                     phases = cloned.phaseMillis();
                 } else {
                     vms.run(spec(name));
@@ -156,7 +156,7 @@ public final class CloneBenchmark {
                 destroyQuietly(name);
             }
         }
-        return new Run(index, cloneTimes[0], cloneTimes[1], cold, round(cold / cloneTimes[0]), phases);
+        return new Run(index, cloneTimes[0], cloneTimes[1], cold, BenchStatistics.round(cold / cloneTimes[0]), phases);
     }
 
     /** {@code count} clones running at once, then {@code count} cold-booted VMs: summed PSS of their VMMs. */
@@ -169,7 +169,7 @@ public final class CloneBenchmark {
         progress.accept("density: " + count + " cold VMs, PSS " + coldPss + " KiB (guest RAM " + coldRam[0] + " KiB)");
         long clonesSum = clonePss.stream().mapToLong(Long::longValue).sum();
         long coldSum = coldPss.stream().mapToLong(Long::longValue).sum();
-        return new Density(count, clonesSum, coldSum, round((double) clonesSum / coldSum), cloneRam[0], coldRam[0],
+        return new Density(count, clonesSum, coldSum, BenchStatistics.round((double) clonesSum / coldSum), cloneRam[0], coldRam[0],
                 clonePss, coldPss);
     }
 
@@ -231,7 +231,7 @@ public final class CloneBenchmark {
                 vms.wake(name, java.util.Optional.empty());
                 wakes.add(millisSince(t1));
             }
-            return new double[] {round(BenchStatistics.median(sleeps)), round(BenchStatistics.median(wakes)), snapshotBytes};
+            return new double[] {BenchStatistics.round(BenchStatistics.median(sleeps)), BenchStatistics.round(BenchStatistics.median(wakes)), snapshotBytes};
         } catch (IOException e) {
             throw MvmException.internal("cannot read the snapshot size: " + e.getMessage(), e);
         } finally {
@@ -281,24 +281,14 @@ public final class CloneBenchmark {
         }
     }
 
-    static double p99(List<Double> values) {
-        double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        return BenchStatistics.quantile(sorted, 0.99);
-    }
 
-    private static BenchStatistics.Interval rounded(BenchStatistics.Interval i) {
-        return new BenchStatistics.Interval(round(i.low()), round(i.high()));
-    }
 
     private static String suffix() {
         return Long.toHexString(System.nanoTime() & 0xffffffL);
     }
 
     private static double millisSince(long t0) {
-        return round((System.nanoTime() - t0) / 1e6);
+        return BenchStatistics.round((System.nanoTime() - t0) / 1e6);
     }
 
-    private static double round(double v) {
-        return Math.round(v * 1000) / 1000.0;
-    }
 }
