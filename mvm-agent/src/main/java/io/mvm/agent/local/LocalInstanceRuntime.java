@@ -168,7 +168,38 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
         }
         writeRecord(InstanceRecord.of(spec));
         var hostSpec = syncNetwork();
-        vms.run(vmSpec(spec, hostSpec));
+        VmSpec vm = vmSpec(spec, hostSpec);
+        vms.run(vm);
+        if (spec.tenant().standby()) {
+            rehearseClaim(vm);
+        }
+    }
+
+    /**
+     * Runs the guest's side of a claim once while the warm VM has no owner yet (its own hostname, a
+     * link-local address on a tap that reaches nothing, its empty drives remounted). Under TCG a
+     * guest's first run of code costs its translation; this moves that cost of the identity call's
+     * programs (ip, mount, hostname, date) from the claim, where a caller waits, to the warm boot.
+     * The claim then replaces every value set here.
+     */
+    private void rehearseClaim(VmSpec vm) {
+        long started = System.nanoTime();
+        try (var channel = vms.guest(vm.name().value())) {
+            channel.applyIdentity(new GuestIdentity(rehearsalEntropy(), clock.instant(), Optional.of(vm.name().value()),
+                    vm.nic().map(n -> new GuestIdentity.Network(n.mac(), "169.254.77.2/16", null)), Optional.empty(),
+                    true, Optional.empty(), Map.of()), Duration.ofSeconds(60));
+            log.info("warm VM {}: claim rehearsed in {} ms", vm.name(), (System.nanoTime() - started) / 1_000_000);
+        } catch (MvmException e) {
+            // Only a speed-up: a claim works without it.
+            log.warn("warm VM {}: claim rehearsal failed ({}); its first claim will be slower", vm.name(),
+                    e.getMessage());
+        }
+    }
+
+    private byte[] rehearsalEntropy() {
+        byte[] bytes = new byte[GuestIdentity.MIN_ENTROPY_BYTES];
+        random.nextBytes(bytes);
+        return bytes;
     }
 
     @Override
