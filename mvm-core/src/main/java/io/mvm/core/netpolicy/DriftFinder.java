@@ -46,6 +46,16 @@ public final class DriftFinder {
                 drift.add(new NetworkDrift.DeviceDown(p.portName()));
             }
         }
+        for (StandbyPort p : spec.standby()) {
+            desiredPorts.add(p.portName());
+            Optional<ObservedLink> port = live.link(p.portName());
+            if (port.isEmpty()) {
+                drift.add(new NetworkDrift.MissingPort(p.portName(), p.instance().value()));
+            } else if (port.get().master().isPresent()) {
+                // A standby tap must be on no bridge at all: expected master "" (none).
+                drift.add(new NetworkDrift.WrongMaster(p.portName(), "", port.get().master().get()));
+            }
+        }
         String owner = DeviceNames.ownerAlias(spec.tableName());
         for (ObservedLink link : live.links()) {
             if (desiredBridges.contains(link.name()) || desiredPorts.contains(link.name())) {

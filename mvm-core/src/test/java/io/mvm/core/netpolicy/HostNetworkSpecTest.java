@@ -20,6 +20,15 @@ class HostNetworkSpecTest {
     }
 
     @Test
+    void aStandbyPortCannotShareAnInstancePortsName() {
+        HostNetworkSpec two = SampleSpecs.twoTenants();
+        InstancePort taken = two.instances().getFirst();
+        assertThatThrownBy(() -> new HostNetworkSpec(two.tableName(), two.uplink(), two.tenants(), two.instances(),
+                two.openedServices(), List.of(StandbyPort.of(taken.instance()))))
+                .hasMessageContaining("same port name");
+    }
+
+    @Test
     void subnetArithmetic() {
         Ipv4Subnet s = Ipv4Subnet.parse("10.240.7.0/24");
         assertThat(s.firstHost()).hasToString("10.240.7.1");

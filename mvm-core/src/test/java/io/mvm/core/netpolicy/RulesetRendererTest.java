@@ -19,6 +19,16 @@ class RulesetRendererTest {
     }
 
     @Test
+    void aStandbyPortReachesNothingAndIsReachedByNothing() {
+        String script = RulesetRenderer.render(SampleSpecs.withStandby()).replaceScript();
+        String tap = DeviceNames.tap(io.mvm.model.InstanceId.of("w-1"));
+        assertThat(script).contains("iifname \"" + tap + "\" counter drop comment \"standby instance w-1: reaches nothing\"")
+                .contains("oifname \"" + tap + "\" counter drop comment \"standby instance w-1: reachable by nothing\"");
+        // Not a bridge port: no anti-spoofing chain, no tenant membership.
+        assertThat(script).doesNotContain("port_" + tap);
+    }
+
+    @Test
     void oneTablePerFamilyAllNamedByTheSpec() {
         assertThat(ruleset.tables()).extracting(NftTable::family).containsExactly(NftFamily.INET, NftFamily.BRIDGE);
         assertThat(ruleset.tables()).extracting(NftTable::name).containsOnly("mvm");

@@ -43,6 +43,14 @@ final class SampleSpecs {
                 new HostNetworkSpec("mvm", Optional.empty(), List.of(beta()), List.of(), List.of()),
                 new HostNetworkSpec("mvm", Optional.empty(), List.of(acme(false)),
                         List.of(port("a-1", ACME, "10.240.7.3", Role.WORKER)), List.of()),
-                twoTenants());
+                twoTenants(),
+                withStandby());
+    }
+
+    /** Two tenants and a warm VM standing by for either. */
+    static HostNetworkSpec withStandby() {
+        HostNetworkSpec two = twoTenants();
+        return new HostNetworkSpec(two.tableName(), two.uplink(), two.tenants(), two.instances(),
+                two.openedServices(), List.of(StandbyPort.of(io.mvm.model.InstanceId.of("w-1"))));
     }
 }

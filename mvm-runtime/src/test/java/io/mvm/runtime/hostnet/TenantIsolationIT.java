@@ -14,6 +14,7 @@ import io.mvm.core.netpolicy.MacAddress;
 import io.mvm.core.netpolicy.NetworkDrift;
 import io.mvm.core.netpolicy.OpenedService;
 import io.mvm.core.netpolicy.PortKind;
+import io.mvm.core.netpolicy.StandbyPort;
 import io.mvm.core.netpolicy.TenantNetwork;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceId;
@@ -163,6 +164,41 @@ class TenantIsolationIT {
 
         lab.exec(nsA1, "ip", "link", "set", "eth0", "address", a1.mac().value());
         assertThat(lab.pingEventually(nsA1, "10.77.1.3")).as("a1 -> a2 with its own identity again").isTrue();
+    }
+
+    @Test
+    void aWarmVmStandingByReachesNothingUntilItsClaimPutsItOnItsTenantsBridge() {
+        // a2 stands by for a claim: its port is on no bridge and everything it sends the host drops.
+        HostNetworkSpec standing = new HostNetworkSpec(lab.table, Optional.empty(), List.of(NET_A, NET_B),
+                List.of(a1, b1), List.of(), List.of(StandbyPort.of(a2.instance())));
+        applier.apply(standing);
+        assertThat(applier.verify(standing)).isEmpty();
+        lab.listenTcp(lab.hostNs, TCP_PORT);
+        lab.listenTcp(nsA1, TCP_PORT);
+        assertThat(lab.exec(lab.hostNs, "ip", "-o", "link", "show", "dev", a2.portName())).doesNotContain(" master ");
+        assertThat(lab.ping(nsA2, "10.77.1.2")).as("standby -> a1").isFalse();
+        assertThat(lab.tcpConnects(nsA2, "10.77.1.2", TCP_PORT)).as("standby -> a1 tcp").isFalse();
+        assertThat(lab.tcpConnects(nsA2, "10.77.1.1", TCP_PORT)).as("standby -> host service").isFalse();
+        assertThat(lab.ping(nsA1, "10.77.1.3")).as("a1 -> standby").isFalse();
+        // Even a host address reached through the standby tap's own link is refused.
+        lab.exec(lab.hostNs, "ip", "addr", "add", "169.254.9.1/24", "dev", a2.portName());
+        lab.exec(nsA2, "ip", "addr", "add", "169.254.9.2/24", "dev", "eth0");
+        assertThat(lab.tcpConnects(nsA2, "169.254.9.1", TCP_PORT)).as("standby -> host over its own link").isFalse();
+        assertThat(lab.hostCounter("inet", "standby instance a2: reaches nothing")).isPositive();
+        lab.exec(lab.hostNs, "ip", "addr", "flush", "dev", a2.portName());
+        // Enslaved by hand: drift, which the next apply repairs.
+        lab.exec(lab.hostNs, "ip", "link", "set", "dev", a2.portName(), "master", NET_A.bridgeName());
+        assertThat(applier.verify(standing)).singleElement().asString().contains("WrongMaster");
+        applier.apply(standing);
+        assertThat(applier.verify(standing)).isEmpty();
+
+        // Claimed by tenant a: the same device joins a's bridge with a's rules.
+        HostNetworkSpec claimed = twoTenants();
+        applier.apply(claimed);
+        assertThat(applier.verify(claimed)).isEmpty();
+        assertThat(lab.pingEventually(nsA2, "10.77.1.2")).as("claimed -> a1").isTrue();
+        assertThat(lab.tcpConnects(nsA2, "10.77.1.2", TCP_PORT)).as("claimed -> a1 tcp").isTrue();
+        assertThat(lab.ping(nsA2, "10.77.2.2")).as("claimed -> b1").isFalse();
     }
 
     @Test
