@@ -144,7 +144,7 @@ public final class Coordinator implements AutoCloseable {
             created.ifPresent(f -> log.info("admin token written to {}", f));
             CoordinatorConfig.AuditRetention retention = config.auditRetention();
             Housekeeping housekeeping = new Housekeeping(nodes, scheduler, List.of(vmJobs::reapDeletedJobPools,
-                    warmPools::syncQuietly,
+                    warmPools::syncQuietly, vmJobs::finishExitedJobsInBackground,
                     () -> audit.prune(retention.maxAge(), retention.maxRows())));
             housekeeping.start(config.housekeepingInterval());
             return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs);

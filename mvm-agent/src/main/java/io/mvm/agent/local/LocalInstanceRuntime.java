@@ -461,6 +461,19 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     }
 
     @Override
+    public GuestChannel.WorkloadStatus workload(InstanceId id) {
+        requireRecord(id);
+        var state = status(id).orElseThrow(() -> MvmException.notFound("instance " + id + " has no VM on this node"))
+                .state();
+        if (state != InstanceState.RUNNING) {
+            throw MvmException.precondition("instance " + id + " is " + state.wireName() + ", not running");
+        }
+        try (var channel = vms.guest(id.value())) {
+            return channel.workload(Duration.ofSeconds(10));
+        }
+    }
+
+    @Override
     public String consoleTail(InstanceId id, int lines) {
         requireRecord(id);
         var handle = vms.handle(id.value());

@@ -16,6 +16,9 @@ public interface GuestAccess {
     /** The last {@code lines} lines of the instance's serial console. */
     String consoleTail(InstanceId id, int lines);
 
+    /** The instance's supervised workload: running, exited (with its code) or none. */
+    GuestChannel.WorkloadStatus workload(InstanceId id);
+
     /** Hands a warm VM standing by to {@code spec}'s tenant (see {@code InstanceRuntime#claim}). */
     io.mvm.agent.runtime.ClaimReport claim(io.mvm.core.reconcile.InstanceSpec spec);
 }

@@ -39,6 +39,7 @@ public final class RelayServer implements AutoCloseable {
     private static final Pattern EXEC = Pattern.compile("/v1/instances/([^/]+)/exec");
     private static final Pattern LOGS = Pattern.compile("/v1/instances/([^/]+)/logs");
     private static final Pattern CLAIM = Pattern.compile("/v1/instances/([^/]+)/claim");
+    private static final Pattern WORKLOAD = Pattern.compile("/v1/instances/([^/]+)/workload");
     private static final int MAX_BODY = 4 * 1024 * 1024;
     private static final int MAX_TIMEOUT_SECS = 3600;
     private static final int DEFAULT_TIMEOUT_SECS = 30;
@@ -52,6 +53,8 @@ public final class RelayServer implements AutoCloseable {
     record ExecResponse(int exitCode, String stdoutB64, String stderrB64, boolean timedOut, boolean truncated) {}
 
     record Problem(String type, String title, int status, String detail) {}
+
+    record WorkloadResponse(String state, Integer exitCode) {}
 
     record ClaimResponse(boolean alreadyClaimed, Map<String, Long> phaseMs, long generation) {}
 
@@ -128,7 +131,13 @@ public final class RelayServer implements AutoCloseable {
         var exec = EXEC.matcher(path);
         var logs = LOGS.matcher(path);
         var claim = CLAIM.matcher(path);
-        if (claim.matches()) {
+        var workload = WORKLOAD.matcher(path);
+        if (workload.matches()) {
+            requireMethod(method, "GET");
+            var status = guests.workload(InstanceId.of(workload.group(1)));
+            send(exchange, 200, "application/json", JSON.writeValueAsBytes(new WorkloadResponse(status.state(),
+                    status.exitCode())));
+        } else if (claim.matches()) {
             requireMethod(method, "POST");
             claim(exchange, InstanceId.of(claim.group(1)));
         } else if (exec.matches()) {

@@ -45,6 +45,11 @@ class RelayServerTest {
         }
 
         @Override
+        public GuestChannel.WorkloadStatus workload(InstanceId id) {
+            return new GuestChannel.WorkloadStatus("exited", 3);
+        }
+
+        @Override
         public io.mvm.agent.runtime.ClaimReport claim(io.mvm.core.reconcile.InstanceSpec spec) {
             lastClaim.set(spec);
             return new io.mvm.agent.runtime.ClaimReport(false, java.util.Map.of("identity", 7L), 2);
@@ -65,6 +70,13 @@ class RelayServerTest {
         assertThat(lastClaim.get().tenant().value()).isEqualTo("acme");
         assertThat(lastClaim.get().secrets()).containsEntry("k", "v");
         assertThat(lastClaim.get().cmd()).containsExactly("sleep", "1");
+    }
+
+    @Test
+    void theWorkloadsStateIsReadable() throws Exception {
+        var response = send("GET", "/v1/instances/i-1/workload", null, token.value());
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.body()).isEqualTo("{\"state\":\"exited\",\"exit_code\":3}");
     }
 
     @Test

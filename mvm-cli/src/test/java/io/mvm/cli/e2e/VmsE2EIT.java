@@ -95,4 +95,23 @@ class VmsE2EIT {
                 fleet.get("v1/tenants/hello/pools").path("items").isEmpty()
                         && fleet.get("v1/tenants/from-file/pools").path("items").isEmpty());
     }
+
+    @Test
+    void aRunOnceJobRecordsItsExitCodeAndOutputAndItsVmGoes() throws Exception {
+        fleet = Fleet.start("mvm-e2e-job-", Duration.ofSeconds(30), Duration.ofSeconds(5));
+        var agent = fleet.agent("e2e-job");
+        await().atMost(Duration.ofMinutes(2)).until(() -> fleet.get("v1/nodes").path("items").size() == 1);
+        var submitted = fleet.post("vms", Map.of("job_id", "once", "spec", Map.of(
+                "cmd", List.of("/bin/sh", "-c", "sleep 2; echo \"batch says $GREETING\"; exit 3"),
+                "env", Map.of("GREETING", "bye"), "resources", Map.of("vcpu", 1, "mem_mb", 128),
+                "lifecycle", "job")));
+        assertThat(submitted.path("tier").asText()).isEqualTo("cold-boot");
+        await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofSeconds(1))
+                .until(() -> fleet.get("vms/once").path("status").asText().equals("failed"));
+        var finished = fleet.get("vms/once");
+        assertThat(finished.path("exit_code").asInt()).isEqualTo(3);
+        assertThat(finished.path("output_tail").asText()).contains("batch says bye");
+        assertThat(finished.path("finished_at").asText()).isNotEmpty();
+        await().atMost(Duration.ofMinutes(1)).until(() -> agent.qemus().isEmpty());
+    }
 }

@@ -57,9 +57,10 @@ final class VmsRoutes {
         }
     }
 
+    /** {@code exitCode}, {@code outputTail} and {@code finishedAt}: how a run-once job ended (else null). */
     record VmView(String jobId, String tenant, String vmId, String status, String node, String ip, String specHash,
                   String source, io.mvm.store.vm.StoredVmSpec spec, String pendingReason, String lastError, long version,
-                  Instant createdAt, Instant updatedAt) {}
+                  Instant createdAt, Instant updatedAt, Integer exitCode, String outputTail, Instant finishedAt) {}
 
     /**
      * @param tier        warm (a warm VM was claimed), cold-boot, or none (nothing was booted)
@@ -193,6 +194,9 @@ final class VmsRoutes {
         return new VmView(j.jobId(), j.tenant().value(), s.vm().map(i -> i.id().value()).orElse(null), s.status(),
                 s.vm().flatMap(i -> i.node()).map(n -> n.value()).orElse(null), s.vm().map(i -> i.ip()).orElse(null),
                 j.specHash(), j.source(), s.spec(), s.vm().flatMap(i -> i.pendingReason()).orElse(null),
-                s.vm().flatMap(i -> i.lastError()).orElse(null), j.version(), j.createdAt(), j.updatedAt());
+                s.vm().flatMap(i -> i.lastError()).orElse(null), j.version(), j.createdAt(), j.updatedAt(),
+                j.finished().map(VmJob.Finished::exitCode).orElse(null),
+                j.finished().map(VmJob.Finished::outputTail).orElse(null),
+                j.finished().map(VmJob.Finished::at).orElse(null));
     }
 }

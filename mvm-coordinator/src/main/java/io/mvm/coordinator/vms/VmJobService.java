@@ -113,6 +113,9 @@ public final class VmJobService {
     /** A job with its spec (without secrets) and its VM, if one exists yet. */
     public record JobState(VmJob job, StoredVmSpec spec, Optional<Instance> vm) {
         public String status() {
+            if (job.finished().isPresent() && vm.isEmpty()) {
+                return job.finished().get().exitCode() == 0 ? "completed" : "failed";
+            }
             return vm.map(i -> i.state().wireName()).orElse("pending");
         }
 
@@ -226,8 +229,9 @@ public final class VmJobService {
                     throw new RetryTransaction("instance " + old.id() + " changed concurrently");
                 }
             }
-            poolService.patchIn(tx, caller, ref, new PoolPatch(Optional.empty(), Optional.empty(), Optional.empty(),
-                    Optional.empty(), Optional.of(spec.vcpu()), Optional.of(spec.memMb()), Optional.empty(),
+            // Running 1 again: a finished run-once job's pool was scaled to zero.
+            poolService.patchIn(tx, caller, ref, new PoolPatch(Optional.of(1), Optional.of(0), Optional.of(0),
+                    Optional.of(0), Optional.of(spec.vcpu()), Optional.of(spec.memMb()), Optional.empty(),
                     Optional.of(spec.template().orElse("")), Optional.empty(), Optional.of(spec.cmd()),
                     Optional.of(spec.env()), Optional.of(spec.secrets()), Optional.empty(), Optional.empty()),
                     ExpectedVersion.ANY);
@@ -351,6 +355,84 @@ public final class VmJobService {
         warm.syncQuietly();
         scheduler.convergeQuietly();
         log.info("job {} deleted ({})", id, source);
+    }
+
+    private final java.util.concurrent.atomic.AtomicBoolean finishing = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * {@link #finishExitedJobs()} on a virtual thread of its own, at most one at a time: it waits on
+     * agents, and housekeeping's other chores (lost nodes above all) must not wait behind it.
+     */
+    public void finishExitedJobsInBackground() {
+        if (finishing.compareAndSet(false, true)) {
+            Thread.ofVirtual().name("finish-jobs").start(() -> {
+                try {
+                    finishExitedJobs();
+                } finally {
+                    finishing.set(false);
+                }
+            });
+        }
+    }
+
+    /** How much of a finished job's console output is kept (its tail). */
+    static final int OUTPUT_TAIL_CHARS = 4000;
+
+    /**
+     * Run-once ({@code job} lifecycle) jobs whose workload has exited: records the exit code and the
+     * tail of the console, and scales the job's pool to zero so its VM is destroyed (housekeeping;
+     * never throws). Asks each running one-shot job's agent through the relay. Returns how many
+     * jobs finished.
+     */
+    public int finishExitedJobs() {
+        int finished = 0;
+        List<JobState> all;
+        try {
+            all = list();
+        } catch (RuntimeException e) {
+            log.warn("cannot list jobs to find finished ones, retrying later: {}", e.toString());
+            return 0;
+        }
+        for (JobState s : all) {
+            if (!s.spec().lifecycle().equals("job") || s.job().finished().isPresent() || !s.running()) {
+                continue;
+            }
+            Instance vm = s.vm().orElseThrow();
+            try {
+                InstanceRelay.Workload w = relay.workload(vm.id());
+                if (!w.state().equals("exited")) {
+                    continue;
+                }
+                String console = new String(relay.logs(vm.id(), 100).body(), java.nio.charset.StandardCharsets.UTF_8);
+                String tail = console.length() > OUTPUT_TAIL_CHARS
+                        ? console.substring(console.length() - OUTPUT_TAIL_CHARS) : console;
+                VmJob.Finished outcome = new VmJob.Finished(clock.instant(), w.exitCode().orElse(-1), tail);
+                boolean recorded = db.inTransaction(tx -> {
+                    if (!jobs.finish(tx, s.job().jobId(), outcome)) {
+                        return false;
+                    }
+                    PoolRef ref = new PoolRef(s.job().tenant(), s.job().pool());
+                    if (pools.find(tx, ref).isPresent()) {
+                        poolService.patchIn(tx, Caller.SYSTEM, ref, PoolPatch.counts(new TargetCounts(0, 0, 0, 0)),
+                                ExpectedVersion.ANY);
+                    }
+                    return true;
+                });
+                if (recorded) {
+                    finished++;
+                    log.info("job {} finished: exit {} (its VM {} is destroyed)", s.job().jobId(), outcome.exitCode(),
+                            vm.id());
+                }
+            } catch (MvmException e) {
+                log.debug("job {}: workload not readable yet: {}", s.job().jobId(), e.getMessage());
+            } catch (RuntimeException e) {
+                log.warn("job {}: cannot check its workload: {}", s.job().jobId(), e.toString());
+            }
+        }
+        if (finished > 0) {
+            scheduler.convergeQuietly();
+        }
+        return finished;
     }
 
     /**

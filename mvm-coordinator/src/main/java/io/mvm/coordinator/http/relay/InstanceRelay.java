@@ -20,6 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Reaches into an instance through the agent of the node that runs it (no SSH anywhere): the
@@ -91,6 +92,22 @@ public final class InstanceRelay {
             // The hand-over happened (200); only its timing is unreadable.
         }
         return phases;
+    }
+
+    /** The instance's workload as its guest agent reports it: its state and, once exited, its code. */
+    public record Workload(String state, Optional<Integer> exitCode) {}
+
+    public Workload workload(InstanceId id) {
+        Target t = target(id, true);
+        Answer answer = send(t, id, t.request("v1/instances/" + id + "/workload", MARGIN).GET().build());
+        try {
+            JsonNode body = json.readTree(answer.body());
+            JsonNode code = body.path("exit_code");
+            return new Workload(body.path("state").asText("none"),
+                    code.isIntegralNumber() ? Optional.of(code.asInt()) : Optional.empty());
+        } catch (IOException e) {
+            throw new RelayUnavailableException("node '" + t.node().id() + "' sent an unreadable workload status", e);
+        }
     }
 
     /** The agent protocol's field names (the desired state is sent the same way). */
