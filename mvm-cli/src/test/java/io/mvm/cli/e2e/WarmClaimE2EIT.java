@@ -66,9 +66,10 @@ class WarmClaimE2EIT {
 
     @Test
     void aSubmissionClaimsAWarmVmThatJoinsItsTenantBeforeTheAnswerAndThePoolRefills() throws Exception {
-        fleet = Fleet.start("mvm-e2e-warm-", Duration.ofSeconds(30), Duration.ofSeconds(5));
+        // A node timeout well above the claim timeout (30 s): the agent is frozen that long below.
+        fleet = Fleet.start("mvm-e2e-warm-", Duration.ofSeconds(120), Duration.ofSeconds(5));
         String table = "mvmwarm" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0xffff));
-        fleet.networkedAgent("e2e-warm", table);
+        var agent = fleet.networkedAgent("e2e-warm", table);
         await().atMost(Duration.ofMinutes(2)).until(() -> fleet.get("v1/nodes").path("items").size() == 1);
 
         // The first job of the spec cold-boots; its warm pool boots a VM that stands by, paused.
@@ -102,5 +103,27 @@ class WarmClaimE2EIT {
         await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofSeconds(1))
                 .until(() -> warmVm("warm").filter(w -> !w.path("vm_id").asText().equals(warmId)).isPresent());
         assertThat(fleet.get("stats").path("summary").path("total_warm").asInt()).isEqualTo(1);
+
+        // A claim recorded but never delivered (as when the coordinator dies right after its commit):
+        // the agent is frozen, the hand-over times out, and the job is answered 202. Once the agent
+        // runs again, its reconcile pass performs the recorded claim itself: the same VM, no other.
+        String nextWarm = warmVm("warm").orElseThrow().path("vm_id").asText();
+        agent.freeze();
+        JsonNode undelivered;
+        try {
+            undelivered = fleet.post("vms", Map.of("job_id", "undelivered", "tenant", "beta", "spec", spec()));
+        } finally {
+            agent.thaw();
+        }
+        assertThat(undelivered.path("claim_miss").asText()).as(undelivered.toString()).isNotEmpty();
+        assertThat(undelivered.path("vm_id").asText()).isEqualTo(nextWarm);
+        assertThat(fleet.get("vms/undelivered?wait=running&timeout=240s").path("vm_id").asText()).isEqualTo(nextWarm);
+        await().atMost(Duration.ofSeconds(60)).until(() -> exec("undelivered",
+                "cat /tmp/workload.out 2>/dev/null || true").contains("hello from " + nextWarm));
+        assertThat(exec("undelivered", "cat /run/secrets/API_KEY")).isEqualTo("s3cret");
+        assertThat(exec("undelivered", "ip -4 addr show dev eth0"))
+                .contains(fleet.get("vms/undelivered").path("ip").asText() + "/");
+        assertThat(master(DeviceNames.tap(InstanceId.of(nextWarm))))
+                .isEqualTo(DeviceNames.bridge(fleet.get("v1/tenants/beta").path("net_id").asInt()));
     }
 }
