@@ -44,6 +44,11 @@ public final class VmsCommand {
         if (v.hasNonNull("last_error")) {
             out.println("error:    " + v.get("last_error").asText());
         }
+        if (v.hasNonNull("exit_code")) {
+            out.println("finished: exit " + v.get("exit_code").asInt() + " at " + text(v, "finished_at"));
+            out.println("output (tail):");
+            out.println(v.path("output_tail").asText(""));
+        }
         out.flush();
     }
 
@@ -95,7 +100,12 @@ public final class VmsCommand {
                 return;
             }
             out.println(submitted.get("outcome").asText().replace('_', ' ') + " (tier " + submitted.get("tier").asText()
-                    + ", " + submitted.get("claim_ms").asLong() + " ms)");
+                    + ", " + submitted.get("claim_ms").asLong() + " ms"
+                    + (submitted.path("claim_phases_ms").isEmpty() ? "" : "; on the node " + submitted.get("claim_phases_ms"))
+                    + ")");
+            if (submitted.hasNonNull("claim_miss")) {
+                out.println("a warm VM could not serve it (" + submitted.get("claim_miss").asText() + "): cold boot");
+            }
             printJob(out, vm);
         }
 
@@ -219,9 +229,9 @@ public final class VmsCommand {
                     j.get("status").asText()));
             jobs.print(out);
             if (!stats.get("warm_pool").isEmpty()) {
-                Table warm = new Table("SPEC_HASH", "VM", "STATUS");
+                Table warm = new Table("SPEC_HASH", "VM", "STATUS", "NODE");
                 stats.get("warm_pool").forEach(w -> warm.row(w.get("spec_hash").asText().substring(0, 12),
-                        w.get("vm_id").asText(), w.get("status").asText()));
+                        w.get("vm_id").asText(), w.get("status").asText(), text(w, "node")));
                 warm.print(out);
             }
         }
