@@ -1,17 +1,17 @@
 package io.mvm.agent.relay;
 
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceId;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.guest.GuestChannel;
-import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -20,26 +20,20 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The agent's own small HTTP server, through which the coordinator reaches into instances:
- * {@code POST /v1/instances/{id}/exec}, {@code GET /v1/instances/{id}/logs?lines=N} and
- * {@code POST /v1/instances/{id}/claim} (a warm VM handed to a tenant, body: the desired instance). Every
- * request must carry the agent token as a bearer token. Handlers only translate: parse into an
- * {@link GuestChannel.ExecRequest}, call {@link GuestAccess}, and map the error category to a
- * status in {@link #status(ErrorCategory)}.
+ * {@code POST /v1/instances/{id}/exec}, {@code GET /v1/instances/{id}/logs?lines=N},
+ * {@code GET /v1/instances/{id}/workload} and {@code POST /v1/instances/{id}/claim} (a warm VM
+ * handed to a tenant, body: the desired instance). Served by Javalin on virtual threads, like the
+ * coordinator's API. Every request must carry the agent token as a bearer token. Handlers only
+ * translate: parse, call {@link GuestAccess}, and map the error category to a status in
+ * {@link #status(ErrorCategory)}.
  */
 public final class RelayServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RelayServer.class);
-    private static final Pattern EXEC = Pattern.compile("/v1/instances/([^/]+)/exec");
-    private static final Pattern LOGS = Pattern.compile("/v1/instances/([^/]+)/logs");
-    private static final Pattern CLAIM = Pattern.compile("/v1/instances/([^/]+)/claim");
-    private static final Pattern WORKLOAD = Pattern.compile("/v1/instances/([^/]+)/workload");
     private static final int MAX_BODY = 4 * 1024 * 1024;
     private static final int MAX_TIMEOUT_SECS = 3600;
     private static final int DEFAULT_TIMEOUT_SECS = 30;
@@ -58,101 +52,107 @@ public final class RelayServer implements AutoCloseable {
 
     record ClaimResponse(boolean alreadyClaimed, Map<String, Long> phaseMs, long generation) {}
 
-    private final HttpServer server;
-    private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final GuestAccess guests;
     private final AgentToken token;
+    private Javalin app;
 
-    private RelayServer(HttpServer server, GuestAccess guests, AgentToken token) {
-        this.server = server;
+    private RelayServer(GuestAccess guests, AgentToken token) {
         this.guests = guests;
         this.token = token;
     }
 
     /** Binds {@code listen} (port 0: any free port) and starts serving. */
     public static RelayServer start(InetSocketAddress listen, GuestAccess guests, AgentToken token) {
-        HttpServer server;
+        var relay = new RelayServer(guests, token);
+        relay.app = Javalin.create(config -> {
+            config.startup.showJavalinBanner = false;
+            config.startup.showOldJavalinVersionWarning = false;
+            config.concurrency.useVirtualThreads = true;
+            config.http.maxRequestSize = MAX_BODY;
+            config.http.prefer405over404 = true;
+            relay.routes(config.routes);
+        });
         try {
-            server = HttpServer.create(listen, 64);
-        } catch (IOException e) {
+            relay.app.start(listen.getHostString(), listen.getPort());
+        } catch (RuntimeException e) {
             throw MvmException.precondition("cannot listen on " + listen + ": " + e.getMessage());
         }
-        var relay = new RelayServer(server, guests, token);
-        server.setExecutor(relay.executor);
-        server.createContext("/", relay::handle);
-        server.start();
         return relay;
     }
 
     public int port() {
-        return server.getAddress().getPort();
+        return app.port();
     }
 
     /** The URL the coordinator should use: loopback stays loopback, a wildcard bind names this host's loopback. */
     public URI url() {
-        var address = server.getAddress().getAddress();
-        String host = address.isAnyLocalAddress() ? "127.0.0.1" : address.getHostAddress();
+        String host = listenHost();
         if (host.contains(":")) {
             host = "[" + host + "]";
         }
         return URI.create("http://" + host + ":" + port());
     }
 
+    private String listenHost() {
+        var connectors = app.jettyServer().server().getConnectors();
+        String host = connectors.length > 0 && connectors[0] instanceof org.eclipse.jetty.server.ServerConnector c
+                ? c.getHost() : null;
+        return host == null || host.equals("0.0.0.0") || host.equals("::") ? "127.0.0.1" : host;
+    }
+
     @Override
     public void close() {
-        server.stop(0);
-        executor.shutdownNow();
+        app.stop();
     }
 
-    private void handle(HttpExchange exchange) throws IOException {
-        try (exchange) {
-            try {
-                route(exchange);
-            } catch (MvmException e) {
-                problem(exchange, status(e.category()), e.getMessage());
-            } catch (IOException e) {
-                problem(exchange, 400, "unreadable request: " + e.getMessage());
-            } catch (RuntimeException e) {
-                log.warn("relay request {} {} failed", exchange.getRequestMethod(), exchange.getRequestURI().getPath(), e);
-                problem(exchange, 500, "internal error: " + e.getClass().getSimpleName());
+    private void routes(RoutesConfig r) {
+        r.before(this::authenticate);
+        r.post("/v1/instances/{id}/exec", this::exec);
+        r.get("/v1/instances/{id}/logs", this::logs);
+        r.get("/v1/instances/{id}/workload", ctx -> {
+            var status = guests.workload(id(ctx));
+            send(ctx, 200, JSON.writeValueAsBytes(new WorkloadResponse(status.state(), status.exitCode())));
+        });
+        r.post("/v1/instances/{id}/claim", this::claim);
+        r.exception(MvmException.class, (e, ctx) -> problem(ctx, status(e.category()), e.getMessage()));
+        r.exception(JacksonException.class, (e, ctx) -> problem(ctx, 400, "unreadable request: "
+                + e.getOriginalMessage()));
+        r.exception(Exception.class, (e, ctx) -> {
+            log.warn("relay request {} {} failed", ctx.method(), ctx.path(), e);
+            problem(ctx, 500, "internal error: " + e.getClass().getSimpleName());
+        });
+        r.error(404, ctx -> {
+            if (!isProblem(ctx)) {
+                problem(ctx, 404, "no route " + ctx.method() + " " + ctx.path());
             }
-        }
+        });
+        r.error(405, ctx -> {
+            if (!isProblem(ctx)) {
+                problem(ctx, 405, "method " + ctx.method() + " is not allowed on " + ctx.path());
+            }
+        });
+        r.error(413, ctx -> {
+            if (!isProblem(ctx)) {
+                problem(ctx, 413, "request body is larger than " + MAX_BODY + " bytes");
+            }
+        });
     }
 
-    private void route(HttpExchange exchange) throws IOException {
-        String auth = exchange.getRequestHeaders().getFirst("Authorization");
+    private void authenticate(Context ctx) {
+        String auth = ctx.header("Authorization");
         if (auth == null || !auth.startsWith("Bearer ") || !token.matches(auth.substring("Bearer ".length()).strip())) {
-            exchange.getResponseHeaders().add("WWW-Authenticate", "Bearer");
-            problem(exchange, 401, "a valid agent token is required");
-            return;
-        }
-        String path = exchange.getRequestURI().getPath();
-        String method = exchange.getRequestMethod();
-        var exec = EXEC.matcher(path);
-        var logs = LOGS.matcher(path);
-        var claim = CLAIM.matcher(path);
-        var workload = WORKLOAD.matcher(path);
-        if (workload.matches()) {
-            requireMethod(method, "GET");
-            var status = guests.workload(InstanceId.of(workload.group(1)));
-            send(exchange, 200, "application/json", JSON.writeValueAsBytes(new WorkloadResponse(status.state(),
-                    status.exitCode())));
-        } else if (claim.matches()) {
-            requireMethod(method, "POST");
-            claim(exchange, InstanceId.of(claim.group(1)));
-        } else if (exec.matches()) {
-            requireMethod(method, "POST");
-            exec(exchange, InstanceId.of(exec.group(1)));
-        } else if (logs.matches()) {
-            requireMethod(method, "GET");
-            logs(exchange, InstanceId.of(logs.group(1)));
-        } else {
-            problem(exchange, 404, "no route " + method + " " + path);
+            ctx.header("WWW-Authenticate", "Bearer");
+            throw new MvmException(ErrorCategory.UNAUTHENTICATED, "a valid agent token is required");
         }
     }
 
-    private void exec(HttpExchange exchange, InstanceId id) throws IOException {
-        var body = JSON.readValue(readBody(exchange.getRequestBody()), ExecBody.class);
+    private static InstanceId id(Context ctx) {
+        return InstanceId.of(ctx.pathParam("id"));
+    }
+
+    private void exec(Context ctx) throws Exception {
+        InstanceId id = id(ctx);
+        var body = JSON.readValue(ctx.bodyAsBytes(), ExecBody.class);
         if (body == null || body.argv() == null || body.argv().isEmpty()) {
             throw MvmException.invalid("argv must name a command");
         }
@@ -169,53 +169,37 @@ public final class RelayServer implements AutoCloseable {
         var env = body.env() == null ? Map.<String, String>of() : new LinkedHashMap<>(body.env());
         var result = guests.exec(id, new GuestChannel.ExecRequest(body.argv(), env, stdin, Duration.ofSeconds(timeout)));
         var b64 = Base64.getEncoder();
-        send(exchange, 200, "application/json", JSON.writeValueAsBytes(new ExecResponse(result.exitCode(),
-                b64.encodeToString(result.stdout()), b64.encodeToString(result.stderr()), result.timedOut(),
-                result.truncated())));
+        send(ctx, 200, JSON.writeValueAsBytes(new ExecResponse(result.exitCode(), b64.encodeToString(result.stdout()),
+                b64.encodeToString(result.stderr()), result.timedOut(), result.truncated())));
     }
 
-    /** A warm VM standing by becomes the instance in the body (the desired-state wire shape). */
-    private void claim(HttpExchange exchange, InstanceId id) throws IOException {
-        var spec = io.mvm.agent.coordinator.HttpCoordinatorClient.parseInstance(JSON, readBody(exchange.getRequestBody()));
-        if (!spec.id().equals(id)) {
-            throw MvmException.invalid("the body names instance " + spec.id() + ", the path " + id);
-        }
-        var report = guests.claim(spec);
-        send(exchange, 200, "application/json", JSON.writeValueAsBytes(new ClaimResponse(report.alreadyClaimed(),
-                report.phaseMillis(), report.generation())));
-    }
-
-    private void logs(HttpExchange exchange, InstanceId id) throws IOException {
+    private void logs(Context ctx) {
+        InstanceId id = id(ctx);
         int lines = 100;
-        String query = exchange.getRequestURI().getRawQuery();
-        if (query != null) {
-            for (var part : query.split("&")) {
-                if (part.startsWith("lines=")) {
-                    try {
-                        lines = Integer.parseInt(part.substring("lines=".length()));
-                    } catch (NumberFormatException e) {
-                        throw MvmException.invalid("lines must be a number, got '" + part.substring(6) + "'");
-                    }
-                }
+        String asked = ctx.queryParam("lines");
+        if (asked != null) {
+            try {
+                lines = Integer.parseInt(asked);
+            } catch (NumberFormatException e) {
+                throw MvmException.invalid("lines must be a number, got '" + asked + "'");
             }
         }
         // Clamped rather than refused: a relaying coordinator may pass its own bounds through.
         lines = Math.max(1, Math.min(lines, 10_000));
-        send(exchange, 200, "text/plain; charset=utf-8", guests.consoleTail(id, lines).getBytes(StandardCharsets.UTF_8));
+        ctx.status(200).contentType("text/plain; charset=utf-8")
+                .result(guests.consoleTail(id, lines).getBytes(StandardCharsets.UTF_8));
     }
 
-    private static void requireMethod(String actual, String expected) {
-        if (!actual.equals(expected)) {
-            throw new MvmException(ErrorCategory.INVALID_ARGUMENT, "use " + expected + " here, not " + actual);
+    /** A warm VM standing by becomes the instance in the body (the desired-state wire shape). */
+    private void claim(Context ctx) throws Exception {
+        InstanceId id = id(ctx);
+        var spec = io.mvm.agent.coordinator.HttpCoordinatorClient.parseInstance(JSON, ctx.bodyAsBytes());
+        if (!spec.id().equals(id)) {
+            throw MvmException.invalid("the body names instance " + spec.id() + ", the path " + id);
         }
-    }
-
-    private static byte[] readBody(InputStream in) throws IOException {
-        byte[] bytes = in.readNBytes(MAX_BODY + 1);
-        if (bytes.length > MAX_BODY) {
-            throw MvmException.invalid("request body is larger than " + MAX_BODY + " bytes");
-        }
-        return bytes;
+        var report = guests.claim(spec);
+        send(ctx, 200, JSON.writeValueAsBytes(new ClaimResponse(report.alreadyClaimed(), report.phaseMillis(),
+                report.generation())));
     }
 
     /** The one place where an error category becomes an HTTP status. */
@@ -231,24 +215,32 @@ public final class RelayServer implements AutoCloseable {
         };
     }
 
-    private static void problem(HttpExchange exchange, int status, String detail) throws IOException {
+    private static boolean isProblem(Context ctx) {
+        String type = ctx.res().getContentType();
+        return type != null && type.startsWith("application/problem+json");
+    }
+
+    private static void problem(Context ctx, int status, String detail) {
         var title = switch (status) {
             case 400 -> "Bad Request";
             case 401 -> "Unauthorized";
+            case 403 -> "Forbidden";
             case 404 -> "Not Found";
+            case 405 -> "Method Not Allowed";
             case 409 -> "Conflict";
+            case 413 -> "Content Too Large";
             case 503 -> "Service Unavailable";
             default -> "Internal Server Error";
         };
-        send(exchange, status, "application/problem+json",
-                JSON.writeValueAsBytes(new Problem("about:blank", title, status, detail)));
+        try {
+            ctx.status(status).contentType("application/problem+json")
+                    .result(JSON.writeValueAsBytes(new Problem("about:blank", title, status, detail)));
+        } catch (JacksonException e) {
+            ctx.status(status).result(detail);
+        }
     }
 
-    private static void send(HttpExchange exchange, int status, String type, byte[] body) throws IOException {
-        exchange.getResponseHeaders().set("Content-Type", type);
-        exchange.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
-        if (body.length > 0) {
-            exchange.getResponseBody().write(body);
-        }
+    private static void send(Context ctx, int status, byte[] body) {
+        ctx.status(status).contentType("application/json").result(body);
     }
 }

@@ -151,7 +151,7 @@ class RelayServerTest {
         assertThat(send("POST", "/v1/instances/w-1/exec", "not json", token.value()).statusCode()).isEqualTo(400);
         assertThat(send("POST", "/v1/instances/Bad_Id/exec", "{\"argv\":[\"true\"]}", token.value()).statusCode())
                 .isEqualTo(400);
-        assertThat(send("GET", "/v1/instances/w-1/exec", null, token.value()).statusCode()).isEqualTo(400);
+        assertThat(send("GET", "/v1/instances/w-1/exec", null, token.value()).statusCode()).isEqualTo(405);
         assertThat(send("GET", "/v1/elsewhere", null, token.value()).statusCode()).isEqualTo(404);
         assertThat(lastExec.get()).isNull();
     }
