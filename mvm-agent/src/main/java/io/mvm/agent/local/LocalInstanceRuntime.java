@@ -142,7 +142,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
         }
         writeRecord(InstanceRecord.of(spec));
         var hostSpec = syncNetwork();
-        vms.run(vmSpec(spec, hostSpec));
+        new TemplateInstanceBoot(vms, dataDir).create(spec, vmSpec(spec, hostSpec));
     }
 
     @Override
