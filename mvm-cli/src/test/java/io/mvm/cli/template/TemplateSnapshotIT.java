@@ -481,6 +481,35 @@ class TemplateSnapshotIT {
         }
     }
 
+    @Test
+    @Order(8)
+    void aReadinessCommandThatNeverSucceedsFailsTheSnapshotAndLeavesNothing() throws Exception {
+        Path file = Files.writeString(dataDir.resolve("snapfail.toml"), """
+                template_id = "snapfail"
+                [source.oci]
+                layout = "snap-image"
+                [[variants]]
+                role = "worker"
+                vcpus = 1
+                mem_mib = 128
+                [snapshot]
+                readiness = ["sh", "-c", "echo not yet >&2; exit 3"]
+                readiness_timeout = 3
+                """);
+        assertThat(Main.run("template", "build", file.toString(), "--on-host", "--snapshot", "--data-dir", d)).isEqualTo(5);
+        assertThat(errors()).contains("readiness command [sh, -c, echo not yet >&2; exit 3] did not succeed within 3 s",
+                "last: exit 3: not yet", "no snapshot was taken");
+        Path link = dataDir.resolve("templates/snapfail-worker/current");
+        Path revision = link.resolveSibling(Files.readSymbolicLink(link)).normalize();
+        assertThat(JSON.readTree(revision.resolve("revision.json").toFile()).has("snapshot")).isFalse();
+        try (Stream<Path> files = Files.list(revision)) {
+            assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".snapshot") || n.equals("snapshot"));
+        }
+        assertThat(Main.run("vm", "list", "--data-dir", d)).isZero();
+        assertThat(output()).doesNotContain("tpl-snapshot-");
+        assertThat(VmProcesses.qemusNaming(dataDir)).isEmpty();
+    }
+
     private static void hostCommand(String... argv) throws Exception {
         Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
         String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
