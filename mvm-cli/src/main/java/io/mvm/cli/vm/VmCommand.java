@@ -94,6 +94,9 @@ public final class VmCommand implements Runnable {
             if (mustClone && cold) {
                 throw MvmException.invalid("--clone and --cold exclude each other");
             }
+            if (ramInFile && (mustClone || cold)) {
+                throw MvmException.invalid("--ram-file boots a new VM with its RAM in a file; --clone and --cold do not apply to it");
+            }
             Optional<io.mvm.runtime.snapshot.GoldenSnapshot> golden = Optional.ofNullable(fromSnapshot)
                     .map(p -> io.mvm.runtime.snapshot.GoldenSnapshot.open(p.toAbsolutePath().normalize()));
             var parsed = commandSpec.commandLine().getParseResult();

@@ -412,6 +412,21 @@ class TemplateSnapshotIT {
 
     @Test
     @Order(6)
+    void benchCloneCanCloneTheTemplatesSnapshot() throws Exception {
+        assertThat(Main.run("bench", "clone", "--template", TEMPLATE, "--runs", "1", "--warmup", "0", "--density", "0",
+                "--sleep-sizes", "0", "--data-dir", d)).as(err.toString(StandardCharsets.UTF_8)).isZero();
+        JsonNode result = JSON.readTree(output());
+        assertThat(result.path("template").asText()).isEqualTo(TEMPLATE);
+        assertThat(result.path("memoryMib").asInt()).isEqualTo(192);
+        assertThat(result.path("perRun")).hasSize(1);
+        assertThat(result.path("cloneToAnswerMedianMs").asDouble()).isPositive();
+        assertThat(result.path("coldMedianMs").asDouble()).isPositive();
+        assertThat(errors()).contains("cloning template " + TEMPLATE + "'s golden snapshot " + revisionDir().resolve("snapshot"));
+        assertThat(VmProcesses.qemusNaming(dataDir)).isEmpty();
+    }
+
+    @Test
+    @Order(9)
     void deletingTheTemplateWhileAClonRunsIsRefusedAndForcedTheCloneKeepsItsRam() throws Exception {
         String name = vm("del");
         assertThat(Main.run("vm", "run", name, "--template", TEMPLATE, "--clone", "--data-dir", d)).as(err.toString(StandardCharsets.UTF_8)).isZero();

@@ -205,7 +205,7 @@ public final class TemplateStart {
      * already has those devices); a drive or NIC the snapshot has no slot for is added to
      * {@code differences}, since a guest cannot see a device added after it booted.
      */
-    static VmSpec withSnapshotSlots(VmSpec spec, io.mvm.runtime.snapshot.SnapshotInfo info, List<String> differences) {
+    public static VmSpec withSnapshotSlots(VmSpec spec, io.mvm.runtime.snapshot.SnapshotInfo info, List<String> differences) {
         List<DriveSpec> drives = new ArrayList<>(spec.drives());
         for (DriveSpec drive : spec.drives()) {
             if (info.driveSlots().stream().noneMatch(slot -> slot.id().equals(drive.kind().wireName()))) {
