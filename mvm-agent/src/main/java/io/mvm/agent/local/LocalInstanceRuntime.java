@@ -169,7 +169,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
         writeRecord(InstanceRecord.of(spec));
         var hostSpec = syncNetwork();
         VmSpec vm = vmSpec(spec, hostSpec);
-        vms.run(vm);
+        new TemplateInstanceBoot(vms, dataDir).create(spec, vm);
         if (spec.tenant().standby()) {
             rehearseClaim(vm);
         }

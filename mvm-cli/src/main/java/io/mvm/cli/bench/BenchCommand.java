@@ -37,6 +37,9 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--runs", defaultValue = "5", description = "Measured alternating runs (default ${DEFAULT-VALUE}; 11 or more to compare against a goal).") int runs;
         @Option(names = "--warmup", defaultValue = "1", description = "Untimed runs first (default ${DEFAULT-VALUE}).") int warmup;
         @Option(names = "--out", paramLabel = "FILE.json", description = "Write the results here (default: stdout only).") Path out;
+        @Option(names = "--template", paramLabel = "NAME", description = "Clone this template's golden snapshot (mvm template build "
+                + "--snapshot) instead of booting and saving one; clones and cold boots use its image, vCPUs and memory (--mem is ignored).")
+        String template;
 
         @Override
         public Integer call() throws IOException {
@@ -80,6 +83,9 @@ public final class BenchCommand implements Runnable {
                 description = "Guest sizes for sleep/wake of file-backed vs ordinary RAM, 0 to skip (default ${DEFAULT-VALUE}).") List<Integer> sleepSizes;
         @Option(names = "--sleep-cycles", defaultValue = "3", description = "Sleep/wake cycles per size and kind (default ${DEFAULT-VALUE}).") int sleepCycles;
         @Option(names = "--out", paramLabel = "FILE.json", description = "Write the results here (default: stdout only).") Path out;
+        @Option(names = "--template", paramLabel = "NAME", description = "Clone this template's golden snapshot (mvm template build "
+                + "--snapshot) instead of booting and saving one; clones and cold boots use its image, vCPUs and memory (--mem is ignored).")
+        String template;
 
         @Override
         public Integer call() throws IOException {
@@ -100,13 +106,29 @@ public final class BenchCommand implements Runnable {
             }
             Path dir = dataDir.resolve();
             GuestImage image = ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message));
+            Optional<CloneBenchmark.TemplateSnapshot> templateSnapshot = Optional.empty();
+            if (template != null) {
+                var store = new io.mvm.runtime.template.TemplateStore(dir, java.time.InstantSource.system());
+                var current = store.currentRevision(new io.mvm.core.template.TemplateId(template)).orElseThrow(() -> MvmException.notFound(
+                        "template " + template + " has no intact built revision on this host (mvm template build FILE --on-host)"));
+                var plan = io.mvm.runtime.template.TemplateStart.plan(current, io.mvm.runtime.backend.VmSpec.builder("bench-check", current.image())
+                        .vcpus(current.revision().vcpus()).memoryMib(current.revision().memMib()).build(),
+                        LocalRuntime.open(dir, Optional.of(current.image())).backend());
+                if (plan instanceof io.mvm.runtime.template.TemplateStart.Plan.ColdBoot cold) {
+                    throw MvmException.precondition("cannot benchmark clones of template " + template + ": " + cold.reason());
+                }
+                var golden = ((io.mvm.runtime.template.TemplateStart.Plan.Clone) plan).golden();
+                templateSnapshot = Optional.of(new CloneBenchmark.TemplateSnapshot(template, golden));
+                image = current.image();
+                memoryMib = (int) golden.info().memoryMib();
+            }
             Path scratch = Files.createTempDirectory("mvm-bench-clone-");
             try {
                 Path benchData = Files.createDirectories(scratch.resolve("data"));
                 LocalVms vms = LocalRuntime.open(benchData, dir, Optional.of(image));
                 var accelerator = vms.backend().fingerprint().accelerator();
                 CloneBenchmark.Result result = new CloneBenchmark(vms, image, accelerator, scratch, memoryMib,
-                        line -> System.err.println("mvm: " + line)).run(warmup, runs, density, sizes, sleepCycles);
+                        line -> System.err.println("mvm: " + line), templateSnapshot).run(warmup, runs, density, sizes, sleepCycles);
                 String json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result);
                 if (out != null) {
                     Files.writeString(out, json + "\n");

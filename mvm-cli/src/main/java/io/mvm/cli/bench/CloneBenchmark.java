@@ -6,6 +6,7 @@ import io.mvm.runtime.backend.VmSpec;
 import io.mvm.runtime.image.GuestImage;
 import io.mvm.runtime.snapshot.GoldenSnapshot;
 import io.mvm.runtime.snapshot.MemorySharing;
+import io.mvm.runtime.template.TemplateStart;
 import io.mvm.runtime.vm.LocalClones;
 import io.mvm.runtime.vm.LocalVms;
 import java.io.IOException;
@@ -16,6 +17,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -58,7 +60,14 @@ public final class CloneBenchmark {
                          double cloneMedianMs, double cloneP99Ms, double coldMedianMs, double coldP99Ms,
                          double coldOverCloneToAnswerOfMedians, double coldOverCloneMedianOfRuns,
                          BenchStatistics.Interval coldOverCloneMedianOfRunsCi95, Map<String, Double> clonePhaseMediansMs,
-                         Density density, List<SleepWake> sleepWake) {}
+                         Density density, List<SleepWake> sleepWake, String template) {}
+
+    /**
+     * A template revision's golden snapshot to clone instead of one booted and saved by the
+     * benchmark: clones and cold boots then use its image, vCPUs and memory and bring its drive
+     * slots (empty drives, like every clone of a template: {@link TemplateStart#withSnapshotSlots}).
+     */
+    public record TemplateSnapshot(String name, GoldenSnapshot golden) {}
 
     private final LocalVms vms;
     private final LocalClones clones;
@@ -67,9 +76,17 @@ public final class CloneBenchmark {
     private final Path scratch;
     private final Consumer<String> progress;
     private final int memoryMib;
+    private final Optional<TemplateSnapshot> templateSnapshot;
 
     public CloneBenchmark(LocalVms vms, GuestImage image, Accelerator accelerator, Path scratch, int memoryMib,
                           Consumer<String> progress) {
+        this(vms, image, accelerator, scratch, memoryMib, progress, Optional.empty());
+    }
+
+    /** With {@code templateSnapshot}, {@code image} and {@code memoryMib} must be the template's. */
+    public CloneBenchmark(LocalVms vms, GuestImage image, Accelerator accelerator, Path scratch, int memoryMib,
+                          Consumer<String> progress, Optional<TemplateSnapshot> templateSnapshot) {
+        this.templateSnapshot = templateSnapshot;
         this.vms = vms;
         this.clones = new LocalClones(vms);
         this.image = image;
@@ -81,12 +98,19 @@ public final class CloneBenchmark {
 
     public Result run(int warmups, int runs, int densityCount, List<Integer> sleepSizesMib, int sleepCycles) {
         double loadBefore = BootBenchmark.loadAverage();
-        String template = "bench-tpl-" + suffix();
-        clones.runTemplate(spec(template));
-        Path goldenDir = scratch.resolve("golden");
-        GoldenSnapshot golden = clones.saveTemplate(template, goldenDir, Duration.ofSeconds(5));
-        vms.destroy(template);
-        progress.accept("template saved in " + golden.info().saveMillis() + " ms (vmstate " + golden.info().vmstate().bytes() + " bytes)");
+        GoldenSnapshot golden;
+        if (templateSnapshot.isPresent()) {
+            golden = templateSnapshot.get().golden();
+            progress.accept("cloning template " + templateSnapshot.get().name() + "'s golden snapshot " + golden.dir()
+                    + " (saved in " + golden.info().saveMillis() + " ms, vmstate " + golden.info().vmstate().bytes() + " bytes)");
+        } else {
+            String template = "bench-tpl-" + suffix();
+            clones.runTemplate(spec(template));
+            Path goldenDir = scratch.resolve("golden");
+            golden = clones.saveTemplate(template, goldenDir, Duration.ofSeconds(5));
+            vms.destroy(template);
+            progress.accept("template saved in " + golden.info().saveMillis() + " ms (vmstate " + golden.info().vmstate().bytes() + " bytes)");
+        }
         for (int i = 1; i <= warmups; i++) {
             Run warm = measure(golden, i);
             progress.accept(String.format("warm-up %d/%d: clone %.0f ms to first answer (%.0f ms with identity), cold %.0f ms (not counted)",
@@ -122,10 +146,22 @@ public final class CloneBenchmark {
                 BenchStatistics.round(BenchStatistics.median(clone)), BenchStatistics.round(BenchStatistics.p99(clone)),
                 BenchStatistics.round(BenchStatistics.median(cold)), BenchStatistics.round(BenchStatistics.p99(cold)),
                 BenchStatistics.round(BenchStatistics.median(cold) / BenchStatistics.median(toAnswer)),
-                BenchStatistics.round(BenchStatistics.median(ratios)), BenchStatistics.rounded(ratioCi), phaseMedians, density, sleepWake);
+                BenchStatistics.round(BenchStatistics.median(ratios)), BenchStatistics.rounded(ratioCi), phaseMedians, density, sleepWake,
+                templateSnapshot.map(TemplateSnapshot::name).orElse(null));
     }
 
     private VmSpec spec(String name) {
+        if (templateSnapshot.isPresent()) {
+            var info = templateSnapshot.get().golden().info();
+            List<String> differences = new ArrayList<>();
+            VmSpec padded = TemplateStart.withSnapshotSlots(VmSpec.builder(name, image).vcpus(info.vcpus()).memoryMib(info.memoryMib()).build(),
+                    info, differences);
+            if (!differences.isEmpty()) {
+                throw MvmException.precondition("template " + templateSnapshot.get().name() + "'s snapshot cannot be"
+                        + " benchmarked: " + String.join("; ", differences));
+            }
+            return padded;
+        }
         return VmSpec.builder(name, image).vcpus(1).memoryMib(memoryMib).build();
     }
 

@@ -12,6 +12,7 @@ import io.mvm.runtime.template.BuildOutcome;
 import io.mvm.runtime.template.TemplateBuilds;
 import io.mvm.runtime.template.TemplateFiles;
 import io.mvm.runtime.template.TemplateRevisionJson;
+import io.mvm.runtime.template.TemplateSnapshots;
 import io.mvm.runtime.template.TemplateStore;
 import io.mvm.runtime.template.oci.UnpackLimits;
 import java.nio.charset.StandardCharsets;
@@ -54,10 +55,15 @@ public final class TemplateCommand implements Runnable {
         @Option(names = "--role", paramLabel = "ROLE", description = "Build only this role's variant.") String role;
         @Option(names = "--force", description = "Build even when an intact revision with the same cache key exists.") boolean force;
         @Option(names = "--on-host", description = "Build on this host, as root (for trusted sources only).") boolean onHost;
+        @Option(names = "--snapshot", description = "Then boot each variant's revision, wait for its guest agent (and the file's "
+                + "[snapshot] readiness command), drain it and save a golden snapshot beside the revision, which "
+                + "'mvm vm run --template' and pools then clone. An intact snapshot is kept unless --force.") boolean snapshot;
+
+        private TemplateConfig config;
 
         @Override
         public Integer call() {
-            TemplateConfig config = TemplateFiles.readConfig(file);
+            config = TemplateFiles.readConfig(file);
             Optional<Role> only = Optional.ofNullable(role).map(Role::parse);
             if (!onHost) {
                 // Builds run code the template's author chose; a builder microVM to contain them is not built yet.
@@ -74,8 +80,26 @@ public final class TemplateCommand implements Runnable {
                 };
                 System.out.println("template " + r.templateId() + " revision " + shortHash(r.revisionHash()) + " " + how
                         + ": " + r.source().kind() + " " + r.source().lockHash() + ", role " + r.role() + ", profile " + r.profile());
+                if (snapshot) {
+                    snapshot(builds.store(), outcome);
+                }
             }
             return 0;
+        }
+
+        private void snapshot(TemplateStore store, BuildOutcome outcome) {
+            TemplateId id = new TemplateId(outcome.revision().templateId());
+            Path dir = dataDir.resolve();
+            var image = TemplateStore.imageOf(outcome.revision(), outcome.directory());
+            var vms = io.mvm.cli.vm.LocalRuntime.open(dir, Optional.of(image));
+            var snapshots = new TemplateSnapshots(store, vms, InstantSource.system(), new java.security.SecureRandom());
+            TemplateSnapshots.Saved saved = snapshots.snapshotCurrent(id, config.snapshot(), force,
+                    message -> System.err.println("mvm: " + message));
+            var info = saved.revision().snapshot().orElseThrow();
+            System.out.println("template " + id + " revision " + shortHash(saved.revision().revisionHash()) + " golden snapshot "
+                    + (saved.reused() ? "kept" : "saved") + ": " + saved.golden().dir() + " (vmstate " + info.vmstateSizeBytes()
+                    + " bytes, RAM " + (info.memSizeBytes() >> 20) + " MiB, " + info.vcpus() + " vCPU, QEMU " + info.backendVersion()
+                    + ", " + info.accelerator() + ")");
         }
     }
 
@@ -86,11 +110,12 @@ public final class TemplateCommand implements Runnable {
         @Override
         public Integer call() {
             TemplateStore store = new TemplateStore(dataDir.resolve(), InstantSource.system());
-            System.out.printf("%-32s %-10s %-14s %-6s %s%n", "NAME", "ROLE", "CURRENT", "SOURCE", "BUILT");
+            System.out.printf("%-32s %-10s %-14s %-6s %-8s %s%n", "NAME", "ROLE", "CURRENT", "SOURCE", "SNAPSHOT", "BUILT");
             for (TemplateId id : store.templates()) {
                 Optional<TemplateRevision> current = store.current(id);
-                System.out.printf("%-32s %-10s %-14s %-6s %s%n", id, current.map(r -> r.role().wireName()).orElse("-"),
+                System.out.printf("%-32s %-10s %-14s %-6s %-8s %s%n", id, current.map(r -> r.role().wireName()).orElse("-"),
                         current.map(r -> shortHash(r.revisionHash())).orElse("-"), current.map(r -> r.source().kind()).orElse("-"),
+                        current.flatMap(TemplateRevision::snapshot).map(sn -> "yes").orElse("-"),
                         current.map(r -> r.builtAt().toString()).orElse("-"));
             }
             return 0;
@@ -146,11 +171,13 @@ public final class TemplateCommand implements Runnable {
     }
 
     @Command(name = "delete", mixinStandardHelpOptions = true,
-            description = "Remove a template and all its revisions from this host; refused while a VM here boots from it.")
+            description = "Remove a template and all its revisions from this host; refused while a VM here boots from it"
+                    + " or a running clone maps its golden snapshot's RAM.")
     static final class Delete implements Callable<Integer> {
         @Mixin DataDirOption dataDir;
         @Parameters(index = "0", paramLabel = "NAME") String name;
-        @Option(names = "--force", description = "Delete even while VMs use it (running ones keep their open files; sleeping ones cannot wake).")
+        @Option(names = "--force", description = "Delete even while VMs use it (running ones, clones included, keep their open files"
+                + " and mapped snapshot RAM until they end; sleeping or stopped ones cannot wake or start).")
         boolean force;
 
         @Override
@@ -159,13 +186,35 @@ public final class TemplateCommand implements Runnable {
             TemplateStore store = new TemplateStore(dir, InstantSource.system());
             TemplateId id = new TemplateId(name);
             List<String> users = vmsUsing(dir, store.templateDir(id));
-            if (!users.isEmpty() && !force) {
-                throw MvmException.conflict("template " + name + " is used by VM(s) " + String.join(", ", users)
+            List<Long> mappers = snapshotMappers(store.templateDir(id));
+            if ((!users.isEmpty() || !mappers.isEmpty()) && !force) {
+                throw MvmException.conflict("template " + name + " is used by " + (users.isEmpty() ? "" : "VM(s) " + String.join(", ", users))
+                        + (users.isEmpty() || mappers.isEmpty() ? "" : " and ")
+                        + (mappers.isEmpty() ? "" : "running clone(s) mapping its golden snapshot's RAM (pids " + mappers + ")")
                         + "; destroy them first or pass --force");
             }
             store.delete(id);
-            System.out.println("template " + name + " deleted");
+            System.out.println("template " + name + " deleted" + (mappers.isEmpty() ? ""
+                    : "; " + mappers.size() + " running clone(s) keep its snapshot's RAM until they end"));
             return 0;
+        }
+
+        /** Processes mapping the RAM file of any revision's golden snapshot (clones, whichever data dir they live in). */
+        private static List<Long> snapshotMappers(Path templateDir) throws java.io.IOException {
+            Path artifacts = templateDir.resolve("artifacts");
+            if (!java.nio.file.Files.isDirectory(artifacts)) {
+                return List.of();
+            }
+            List<Long> pids = new java.util.ArrayList<>();
+            try (java.util.stream.Stream<Path> dirs = java.nio.file.Files.list(artifacts)) {
+                for (Path revision : dirs.toList()) {
+                    Path snapshot = revision.resolve(io.mvm.core.template.SnapshotInfo.DIRECTORY);
+                    if (java.nio.file.Files.isDirectory(snapshot)) {
+                        pids.addAll(io.mvm.runtime.snapshot.GoldenSnapshotDeletion.mappers(snapshot));
+                    }
+                }
+            }
+            return pids.stream().distinct().sorted().toList();
         }
 
         /** VMs on this host whose definition boots from a file under the template's directory. */

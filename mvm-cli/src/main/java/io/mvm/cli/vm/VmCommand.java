@@ -3,7 +3,10 @@ package io.mvm.cli.vm;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.mvm.core.template.TemplateId;
 import io.mvm.runtime.template.TemplateBoot;
+import io.mvm.runtime.template.TemplateStart;
+import io.mvm.runtime.template.TemplateStore;
 import io.mvm.cli.DataDirOption;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceState;
@@ -64,8 +67,11 @@ public final class VmCommand implements Runnable {
         @Option(names = "--config-file", paramLabel = "PATH", description = "A file for /etc/mvm-config (repeatable).") List<Path> configFiles = new ArrayList<>();
         @Option(names = "--cmd", description = "Workload command the guest runs and supervises.") String cmd;
         @Option(names = "--env", paramLabel = "K=V", description = "Environment for the workload (repeatable).") Map<String, String> env = new LinkedHashMap<>();
-        @Option(names = "--template", paramLabel = "NAME", description = "Boot this template's current revision (mvm template build); "
-                + "its image's workload runs unless --cmd is given.") String template;
+        @Option(names = "--template", paramLabel = "NAME", description = "Start this template's current revision (mvm template build): "
+                + "a clone of its golden snapshot when it has one that fits (mvm template build --snapshot), else a cold boot of its "
+                + "image, saying why. vCPUs and memory default to the template's; its image's workload runs unless --cmd is given.") String template;
+        @Option(names = "--clone", description = "With --template: clone its golden snapshot or fail, naming what prevents it (no cold boot).") boolean mustClone;
+        @Option(names = "--cold", description = "With --template: boot its image even when it has a golden snapshot.") boolean cold;
         @Option(names = "--ram-file", description = "Keep guest RAM in a file, so the VM can be saved as a golden snapshot with 'mvm vm template save'.") boolean ramInFile;
         @Option(names = "--from-snapshot", paramLabel = "DIR", description = "Clone a golden snapshot instead of booting "
                 + "(vCPUs and memory default to the snapshot's; the workload starts after the clone has its own identity).") Path fromSnapshot;
@@ -82,6 +88,15 @@ public final class VmCommand implements Runnable {
             if (template != null && fromSnapshot != null) {
                 throw MvmException.invalid("--template and --from-snapshot exclude each other (a snapshot names its own image)");
             }
+            if ((mustClone || cold) && template == null) {
+                throw MvmException.invalid("--clone and --cold choose how a --template VM starts; give --template");
+            }
+            if (mustClone && cold) {
+                throw MvmException.invalid("--clone and --cold exclude each other");
+            }
+            if (ramInFile && (mustClone || cold)) {
+                throw MvmException.invalid("--ram-file boots a new VM with its RAM in a file; --clone and --cold do not apply to it");
+            }
             Optional<io.mvm.runtime.snapshot.GoldenSnapshot> golden = Optional.ofNullable(fromSnapshot)
                     .map(p -> io.mvm.runtime.snapshot.GoldenSnapshot.open(p.toAbsolutePath().normalize()));
             var parsed = commandSpec.commandLine().getParseResult();
@@ -91,14 +106,24 @@ public final class VmCommand implements Runnable {
             if (golden.isPresent() && !parsed.hasMatchedOption("--mem")) {
                 memory = golden.get().info().memoryMib();
             }
+            TemplateStore store = new TemplateStore(dir, java.time.InstantSource.system());
+            Optional<TemplateStore.Current> revision = Optional.ofNullable(template).map(t -> store.currentRevision(new TemplateId(t))
+                    .orElseThrow(() -> MvmException.notFound("template " + t + " has no intact built revision on this host"
+                            + " (mvm template build FILE --on-host)")));
+            if (revision.isPresent() && !parsed.hasMatchedOption("--cpus")) {
+                cpus = revision.get().revision().vcpus();
+            }
+            if (revision.isPresent() && !parsed.hasMatchedOption("--mem")) {
+                memory = revision.get().revision().memMib();
+            }
             VmSpec.checkResources(cpus, memory);
             Map<String, byte[]> config = readConfigFiles(configFiles);
             DriveSpec data = dataDisk == null ? null : new DriveSpec.Data(dataDisk);
             DriveSpec secretDrive = secrets.isEmpty() ? null : new DriveSpec.Secrets(secrets);
             LocalRuntime.requireAvailable(backend.kind(), dir);
-            TemplateBoot boot = template == null
+            TemplateBoot boot = revision.isEmpty()
                     ? new TemplateBoot(ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message)), cmd, env)
-                    : TemplateBoot.of(dir, template, cmd, env);
+                    : TemplateBoot.of(revision.get(), cmd, env);
             GuestImage image = boot.image();
             VmSpec.Builder b = VmSpec.builder(name, image).vcpus(cpus).memoryMib(memory).cmd(boot.cmd()).env(boot.env());
             Optional.ofNullable(data).ifPresent(b::drive);
@@ -112,6 +137,13 @@ public final class VmCommand implements Runnable {
                 var cloned = new io.mvm.runtime.vm.LocalClones(vms).runClone(vmSpec, golden.get().dir());
                 print(vms.status(name));
                 System.out.println("cloned in " + cloned.totalMillis() + " ms " + cloned.phaseMillis());
+            } else if (template != null && !ramInFile) {
+                TemplateStart.Mode mode = mustClone ? TemplateStart.Mode.CLONE : cold ? TemplateStart.Mode.COLD : TemplateStart.Mode.AUTO;
+                TemplateStart.Started started = TemplateStart.start(vms, store, new TemplateId(template), vmSpec, mode,
+                        message -> System.err.println("mvm: " + message));
+                print(started.status());
+                started.cloned().ifPresent(c -> System.out.println("cloned from template " + template + "'s golden snapshot in "
+                        + c.totalMillis() + " ms " + c.phaseMillis()));
             } else if (ramInFile) {
                 print(new io.mvm.runtime.vm.LocalClones(vms).runTemplate(vmSpec));
             } else {

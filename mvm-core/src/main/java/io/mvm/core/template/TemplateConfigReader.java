@@ -31,6 +31,11 @@ import java.util.stream.Stream;
  * vcpus = 1
  * mem_mib = 256
  * data_disk_mib = 64                  # optional, default 0
+ * [snapshot]                          # optional: what 'template build --snapshot' waits for
+ * readiness = ["/app/ready"]          # argv run in the guest until it exits 0
+ * readiness_timeout = 120             # seconds (1-3600, default 120)
+ * drain_timeout = 10                  # seconds (1-600, default 10)
+ * nic = false                         # whether the snapshot (and so every clone) has a NIC
  * </pre>
  */
 public final class TemplateConfigReader {
@@ -38,7 +43,7 @@ public final class TemplateConfigReader {
     private static final Pattern VARIANT_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
     private static final Pattern DEBIAN_PACKAGE = Pattern.compile("[a-z0-9][a-z0-9+.-]+");
     private static final Pattern DEBIAN_SUITE = Pattern.compile("[a-z0-9][a-z0-9.-]*");
-    private static final Set<String> TOP_KEYS = Set.of("template_id", "source", "profile", "variants");
+    private static final Set<String> TOP_KEYS = Set.of("template_id", "source", "profile", "variants", "snapshot");
     private static final Set<String> VARIANT_KEYS = Set.of("name", "role", "profile", "vcpus", "mem_mib", "data_disk_mib");
     static final int MAX_VCPUS = 32;
     static final int MIN_MEM_MIB = 64;
@@ -89,11 +94,54 @@ public final class TemplateConfigReader {
             problem(declaredProfile.isPresent() ? "profile" : "source.nix.profile", "profile '" + profile + "' is not valid (a-z 0-9 _ -)");
         }
         List<TemplateVariant> variants = variants(document.get("variants"), id.map(TemplateId::value).orElse("template"), profile);
+        TemplateSnapshotSettings snapshot = snapshot(document.get("snapshot"));
         if (!problems.isEmpty()) {
             Collections.sort(problems);
             throw new TemplateConfigException(sourceName, problems);
         }
-        return new TemplateConfig(id.orElseThrow(), source.orElseThrow(), profile, variants);
+        return new TemplateConfig(id.orElseThrow(), source.orElseThrow(), profile, variants, snapshot);
+    }
+
+    private TemplateSnapshotSettings snapshot(Object value) {
+        if (value == null) {
+            return TemplateSnapshotSettings.DEFAULTS;
+        }
+        if (!(value instanceof Map<?, ?> raw)) {
+            problem("snapshot", "snapshot must be a table ([snapshot])");
+            return TemplateSnapshotSettings.DEFAULTS;
+        }
+        Map<String, ?> body = asStringMap(raw);
+        unknownKeys("snapshot", body, Set.of("readiness", "readiness_timeout", "drain_timeout", "nic"));
+        Object rawNic = body.get("nic");
+        boolean nic = false;
+        if (rawNic instanceof Boolean b) {
+            nic = b;
+        } else if (rawNic != null) {
+            problem("snapshot.nic", "nic must be true or false, got " + render(rawNic));
+        }
+        Optional<List<String>> readiness = Optional.empty();
+        Object rawReadiness = body.get("readiness");
+        if (rawReadiness != null) {
+            if (rawReadiness instanceof List<?> list && !list.isEmpty()
+                    && list.stream().allMatch(a -> a instanceof String s && !s.contains("\0"))
+                    && !((String) list.getFirst()).isBlank()) {
+                readiness = Optional.of(list.stream().map(String.class::cast).toList());
+            } else {
+                problem("snapshot.readiness", "readiness must be a non-empty list of strings, the command and its arguments"
+                        + " (e.g. [\"/app/ready\", \"--quick\"]), got " + render(rawReadiness));
+            }
+        }
+        OptionalInt readinessTimeout = integer(body, "snapshot", "readiness_timeout", false, 1, 3600,
+                TemplateSnapshotSettings.DEFAULT_READINESS_TIMEOUT_SECONDS);
+        OptionalInt drainTimeout = integer(body, "snapshot", "drain_timeout", false, 1, 600,
+                TemplateSnapshotSettings.DEFAULT_DRAIN_TIMEOUT_SECONDS);
+        if (body.containsKey("readiness_timeout") && rawReadiness == null) {
+            problem("snapshot.readiness_timeout", "readiness_timeout without readiness: give the command to wait for");
+        }
+        return new TemplateSnapshotSettings(readiness,
+                java.time.Duration.ofSeconds(readinessTimeout.present ? readinessTimeout.value : TemplateSnapshotSettings.DEFAULT_READINESS_TIMEOUT_SECONDS),
+                java.time.Duration.ofSeconds(drainTimeout.present ? drainTimeout.value : TemplateSnapshotSettings.DEFAULT_DRAIN_TIMEOUT_SECONDS),
+                nic);
     }
 
     private Optional<TemplateSource> source(Object value) {
@@ -268,6 +316,10 @@ public final class TemplateConfigReader {
     private record OptionalInt(boolean present, int value) {}
 
     private OptionalInt integer(Map<String, ?> body, String at, String key, boolean required, int min, int max) {
+        return integer(body, at, key, required, min, max, min);
+    }
+
+    private OptionalInt integer(Map<String, ?> body, String at, String key, boolean required, int min, int max, int fallback) {
         Object value = body.get(key);
         String path = at + "." + key;
         if (value == null) {
@@ -275,7 +327,7 @@ public final class TemplateConfigReader {
                 problem(at, at + " needs " + key + " (an integer from " + min + " to " + max + ")");
                 return new OptionalInt(false, 0);
             }
-            return new OptionalInt(true, min);
+            return new OptionalInt(true, fallback);
         }
         if (value instanceof Integer || value instanceof Long || value instanceof BigInteger || value instanceof Short) {
             BigInteger number = new BigInteger(value.toString());

@@ -41,8 +41,12 @@ public record TemplateRevision(
         Optional<DefaultWorkload> workload,
         Optional<SnapshotInfo> snapshot) {
 
-    /** 1: the seed's shape (flake_ref, flake_lock_hash, artifact_paths without digests). 2: this record. */
-    public static final int CURRENT_SCHEMA_VERSION = 2;
+    /**
+     * 1: the seed's shape (flake_ref, flake_lock_hash, artifact_paths without digests). 2: this
+     * record with the seed's snapshot fields. 3: this record, the snapshot with its backend,
+     * accelerator, image digests and file checksums.
+     */
+    public static final int CURRENT_SCHEMA_VERSION = 3;
 
     public TemplateRevision {
         artifacts = List.copyOf(artifacts);
@@ -55,6 +59,12 @@ public record TemplateRevision(
     /** The revision hash for a build with this cache key by this recipe. */
     public static String revisionHashOf(String cacheKey, String builderRecipe) {
         return CacheKey.sha256Hex(cacheKey + ":" + builderRecipe);
+    }
+
+    /** The same revision with (or without) a golden snapshot, as the current schema writes it. */
+    public TemplateRevision withSnapshot(Optional<SnapshotInfo> golden) {
+        return new TemplateRevision(CURRENT_SCHEMA_VERSION, revisionHash, templateId, source, cacheKey, builderRecipe, artifacts,
+                kernelVersion, bootArgs, builtAt, profile, role, vcpus, memMib, dataDiskMib, workload, golden);
     }
 
     public Optional<ArtifactFile> artifact(String role) {

@@ -115,7 +115,7 @@ class TemplateConfigReaderTest {
                 """);
         assertThat(problems).containsExactly(
                 "line 1: template_id 'Web Site' is not valid (1-63 of a-z 0-9 _ -, starting with a letter or digit)",
-                "line 2: unknown key 'colour' (expected [profile, source, template_id, variants])",
+                "line 2: unknown key 'colour' (expected [profile, snapshot, source, template_id, variants])",
                 "line 3: source.oci needs exactly one of layout = \"<OCI layout directory>\", archive = \"<OCI or docker-save tar>\""
                         + " or image = \"<skopeo reference, e.g. docker://registry/app:1.0>\"",
                 "line 9: vcpus must be an integer from 1 to 32, got 0",
@@ -210,5 +210,91 @@ class TemplateConfigReaderTest {
     void aSyntaxErrorHasTheSameShape() {
         TemplateConfigException e = TemplateConfigReader.syntaxError("web.toml", 3, "expected '='");
         assertThat(e.getMessage()).isEqualTo("web.toml: 1 problem; line 3: expected '='");
+    }
+
+    @Test
+    void aSnapshotTableGivesTheReadinessCommandAndItsTimeouts() {
+        TemplateConfig config = parse("""
+                template_id = "web"
+                [source.oci]
+                layout = "/srv/web-oci"
+                [[variants]]
+                role = "worker"
+                vcpus = 1
+                mem_mib = 256
+                [snapshot]
+                readiness = ["/app/ready", "--port", "8080"]
+                readiness_timeout = 45
+                drain_timeout = 3
+                nic = true
+                """);
+        assertThat(config.snapshot().nic()).isTrue();
+        assertThat(config.snapshot().readiness()).contains(List.of("/app/ready", "--port", "8080"));
+        assertThat(config.snapshot().readinessTimeout()).isEqualTo(java.time.Duration.ofSeconds(45));
+        assertThat(config.snapshot().drainTimeout()).isEqualTo(java.time.Duration.ofSeconds(3));
+    }
+
+    @Test
+    void withoutASnapshotTableOnlyHealthIsAwaited() {
+        TemplateConfig config = parse("""
+                template_id = "web"
+                [source.oci]
+                layout = "/srv/web-oci"
+                [[variants]]
+                role = "worker"
+                vcpus = 1
+                mem_mib = 256
+                """);
+        assertThat(config.snapshot()).isEqualTo(TemplateSnapshotSettings.DEFAULTS);
+        assertThat(config.snapshot().readiness()).isEmpty();
+        assertThat(config.snapshot().readinessTimeout()).isEqualTo(java.time.Duration.ofSeconds(120));
+        assertThat(config.snapshot().nic()).isFalse();
+    }
+
+    @Test
+    void snapshotProblemsNameTheirLines() {
+        assertThat(problems("""
+                template_id = "web"
+                [source.oci]
+                layout = "/srv/web-oci"
+                [[variants]]
+                role = "worker"
+                vcpus = 1
+                mem_mib = 256
+
+                [snapshot]
+                readiness = "/app/ready"
+                readiness_timeout = 0
+                drain_timeout = 9999
+                wait = true
+                nic = "yes"
+                """)).containsExactly(
+                "line 10: readiness must be a non-empty list of strings, the command and its arguments (e.g. [\"/app/ready\", \"--quick\"]), got \"/app/ready\"",
+                "line 11: readiness_timeout must be an integer from 1 to 3600, got 0",
+                "line 12: drain_timeout must be an integer from 1 to 600, got 9999",
+                "line 13: unknown key 'snapshot.wait' (expected [drain_timeout, nic, readiness, readiness_timeout])",
+                "line 14: nic must be true or false, got \"yes\"");
+        assertThat(problems("""
+                template_id = "web"
+                [source.oci]
+                layout = "/srv/web-oci"
+                [[variants]]
+                role = "worker"
+                vcpus = 1
+                mem_mib = 256
+                [snapshot]
+                readiness = []
+                """)).containsExactly(
+                "line 9: readiness must be a non-empty list of strings, the command and its arguments (e.g. [\"/app/ready\", \"--quick\"]), got a list");
+        assertThat(problems("""
+                template_id = "web"
+                snapshot = 5
+                [source.oci]
+                layout = "/srv/web-oci"
+                [[variants]]
+                role = "worker"
+                vcpus = 1
+                mem_mib = 256
+                """)).containsExactly("line 2: snapshot must be a table ([snapshot])");
     }
 }

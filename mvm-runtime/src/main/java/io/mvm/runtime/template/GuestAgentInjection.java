@@ -86,7 +86,7 @@ public final class GuestAgentInjection {
     public String recipe() {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            digest.update(("mvm guest injection 2\nbusybox " + ImageBuilder.sha256(busybox) + "\n").getBytes(StandardCharsets.UTF_8));
+            digest.update(("mvm guest injection 3\nbusybox " + ImageBuilder.sha256(busybox) + "\n").getBytes(StandardCharsets.UTF_8));
             for (Map.Entry<String, String> script : SCRIPTS.entrySet()) {
                 digest.update(script.getValue().getBytes(StandardCharsets.UTF_8));
                 digest.update(rewrite(script.getKey(), guestScript(script.getKey())));
@@ -115,6 +115,7 @@ public final class GuestAgentInjection {
             for (Map.Entry<String, Integer> mountPoint : MOUNT_POINTS.entrySet()) {
                 ensureDirectory(root, mountPoint.getKey(), mountPoint.getValue());
             }
+            linkMachineId(root);
             makeAbsoluteLinkRelative(root, "sbin");
             Path sbin = ensureDirectory(root, "sbin", 0755);
             for (Map.Entry<String, String> script : SCRIPTS.entrySet()) {
@@ -128,6 +129,22 @@ public final class GuestAgentInjection {
         } catch (IOException e) {
             throw new TemplateBuildException("cannot add mvm's guest agent to the image: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * {@code /etc/machine-id -> /run/machine-id}, as in the default image: the rootfs is read-only,
+     * mvm-init writes a fresh id to /run at every boot and a clone's {@code clone-identity} replaces
+     * it, so every VM and every clone of a template has its own. An image's own machine-id (often an
+     * empty file, or absent in container images) would be the same in every VM of the template.
+     */
+    private static void linkMachineId(Path root) throws IOException {
+        Path etc = ensureDirectory(root, "etc", 0755);
+        Path machineId = etc.resolve("machine-id");
+        if (Files.isDirectory(machineId, LinkOption.NOFOLLOW_LINKS)) {
+            throw new TemplateBuildException("the image has a directory at /etc/machine-id, where mvm's guest needs a link");
+        }
+        Files.deleteIfExists(machineId);
+        Files.createSymbolicLink(machineId, Path.of("/run/machine-id"));
     }
 
     /**

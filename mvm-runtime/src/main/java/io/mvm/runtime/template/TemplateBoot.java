@@ -22,6 +22,11 @@ public record TemplateBoot(GuestImage image, String cmd, Map<String, String> env
         TemplateId id = new TemplateId(template);
         TemplateStore.Current current = store.currentRevision(id).orElseThrow(() -> MvmException.notFound(
                 "template " + template + " has no intact built revision on this host (mvm template build FILE --on-host)"));
+        return of(current, cmd, env);
+    }
+
+    /** The same for a revision already read. */
+    public static TemplateBoot of(TemplateStore.Current current, String cmd, Map<String, String> env) {
         Optional<DefaultWorkload> workload = current.revision().workload();
         Map<String, String> merged = new LinkedHashMap<>(workload.map(DefaultWorkload::environment).orElse(Map.of()));
         merged.putAll(env);

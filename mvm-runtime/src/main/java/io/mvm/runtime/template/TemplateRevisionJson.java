@@ -31,7 +31,9 @@ import java.util.OptionalLong;
  *       {@code artifact_paths} (vmlinux, rootfs, fc_base_config, initrd) without digests. Such a
  *       revision loads with no recipe, so it is never a cache hit for a new build.</li>
  *   <li>2: source identity of any builder, artifacts with sizes and sha256, the builder recipe,
- *       the image's default workload.</li>
+ *       the image's default workload; a {@code snapshot} only in the seed's shape.</li>
+ *   <li>3: as 2, with the golden snapshot's backend, version, accelerator, image digests and the
+ *       sizes and sha256 of its files ({@code mvm template build --snapshot}).</li>
  * </ul>
  * A file from a newer mvm is refused rather than half-read.
  */
@@ -53,6 +55,16 @@ public final class TemplateRevisionJson {
 
     record SnapshotV2(String createdAt, long vmstateSizeBytes, long memSizeBytes, String bootArgs, int vcpus, int memMib) {}
 
+    record SnapshotFileV3(String name, long size, String sha256) {}
+
+    record SnapshotV3(String createdAt, long vmstateSizeBytes, long memSizeBytes, String bootArgs, int vcpus, int memMib,
+                      String directory, String backend, String backendVersion, String accelerator,
+                      java.util.Map<String, String> imageSha256, List<SnapshotFileV3> files, List<String> readiness) {}
+
+    record RevisionV3(int schemaVersion, String revisionHash, String templateId, SourceV2 source, String cacheKey,
+                      String builderRecipe, List<ArtifactV2> artifacts, String kernelVersion, String bootArgs, String builtAt, String profile, String role,
+                      int vcpus, int memMib, int dataDiskMib, WorkloadV2 workload, SnapshotV3 snapshot) {}
+
     record RevisionV2(int schemaVersion, String revisionHash, String templateId, SourceV2 source, String cacheKey,
                       String builderRecipe, List<ArtifactV2> artifacts, String kernelVersion, String bootArgs, String builtAt, String profile, String role,
                       int vcpus, int memMib, int dataDiskMib, WorkloadV2 workload, SnapshotV2 snapshot) {}
@@ -63,11 +75,9 @@ public final class TemplateRevisionJson {
     record RevisionV1(String revisionHash, String flakeRef, String flakeLockHash, ArtifactPathsV1 artifactPaths,
                       String builtAt, String profile, String role, int vcpus, int memMib, int dataDiskMib, SnapshotV2 snapshot) {}
 
+    /** Always in the current schema: a revision read from an older file is written in today's shape. */
     public static byte[] write(TemplateRevision revision) {
-        if (revision.schemaVersion() != TemplateRevision.CURRENT_SCHEMA_VERSION) {
-            throw new IllegalArgumentException("only schema " + TemplateRevision.CURRENT_SCHEMA_VERSION + " is written");
-        }
-        RevisionV2 out = new RevisionV2(revision.schemaVersion(), revision.revisionHash(), revision.templateId(),
+        RevisionV3 out = new RevisionV3(TemplateRevision.CURRENT_SCHEMA_VERSION, revision.revisionHash(), revision.templateId(),
                 new SourceV2(revision.source().kind(), revision.source().reference(), revision.source().lockHash()),
                 revision.cacheKey(), revision.builderRecipe(),
                 revision.artifacts().stream().map(a -> new ArtifactV2(a.role(), a.path(),
@@ -96,6 +106,7 @@ public final class TemplateRevisionJson {
             return switch (schema) {
                 case 1 -> fromV1(JSON.treeToValue(tree, RevisionV1.class), templateId);
                 case 2 -> fromV2(JSON.treeToValue(tree, RevisionV2.class));
+                case 3 -> fromV3(JSON.treeToValue(tree, RevisionV3.class));
                 default -> throw MvmException.precondition("revision schema " + schema
                         + " was written by a newer mvm (this one reads up to " + TemplateRevision.CURRENT_SCHEMA_VERSION + ")");
             };
@@ -121,6 +132,13 @@ public final class TemplateRevisionJson {
                 Optional.ofNullable(in.snapshot()).map(TemplateRevisionJson::snapshotIn));
     }
 
+    private static TemplateRevision fromV3(RevisionV3 in) {
+        TemplateRevision shape = fromV2(new RevisionV2(2, in.revisionHash(), in.templateId(), in.source(), in.cacheKey(),
+                in.builderRecipe(), in.artifacts(), in.kernelVersion(), in.bootArgs(), in.builtAt(), in.profile(), in.role(), in.vcpus(),
+                in.memMib(), in.dataDiskMib(), in.workload(), null));
+        return shape.withSnapshot(Optional.ofNullable(in.snapshot()).map(TemplateRevisionJson::snapshotInV3));
+    }
+
     private static TemplateRevision fromV1(RevisionV1 in, String templateId) {
         List<ArtifactFile> artifacts = new ArrayList<>();
         ArtifactPathsV1 paths = in.artifactPaths();
@@ -144,8 +162,17 @@ public final class TemplateRevisionJson {
         }
     }
 
-    private static SnapshotV2 snapshotOut(SnapshotInfo s) {
-        return new SnapshotV2(s.createdAt().toString(), s.vmstateSizeBytes(), s.memSizeBytes(), s.bootArgs(), s.vcpus(), s.memMib());
+    private static SnapshotV3 snapshotOut(SnapshotInfo s) {
+        return new SnapshotV3(s.createdAt().toString(), s.vmstateSizeBytes(), s.memSizeBytes(), s.bootArgs(), s.vcpus(), s.memMib(),
+                s.directory(), s.backend(), s.backendVersion(), s.accelerator(), s.imageSha256(),
+                s.files().stream().map(f -> new SnapshotFileV3(f.name(), f.size(), f.sha256())).toList(), s.readiness().orElse(null));
+    }
+
+    private static SnapshotInfo snapshotInV3(SnapshotV3 s) {
+        return new SnapshotInfo(Instant.parse(s.createdAt()), s.vmstateSizeBytes(), s.memSizeBytes(), s.bootArgs(), s.vcpus(), s.memMib(),
+                s.directory(), s.backend(), s.backendVersion(), s.accelerator(), s.imageSha256(),
+                s.files() == null ? List.of() : s.files().stream().map(f -> new SnapshotInfo.SnapshotFile(f.name(), f.size(), f.sha256())).toList(),
+                Optional.ofNullable(s.readiness()));
     }
 
     private static SnapshotInfo snapshotIn(SnapshotV2 s) {

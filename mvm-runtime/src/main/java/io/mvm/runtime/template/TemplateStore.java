@@ -132,6 +132,25 @@ public final class TemplateStore {
         });
     }
 
+    /**
+     * Runs {@code action} holding the template's build lock (no build, snapshot or delete of this
+     * template meanwhile, in any process). Not reentrant: {@code action} must not build or delete.
+     */
+    public <T> T withBuildLock(TemplateId id, java.util.function.Supplier<T> action) {
+        return ExclusiveFileLock.holding(templateDir(id).resolve(".build.lock"), action);
+    }
+
+    /**
+     * Rewrites a revision's record with its golden snapshot (or without one), atomically; the
+     * artifacts are untouched, so the revision stays the same revision. The caller holds the build
+     * lock ({@link #withBuildLock}).
+     */
+    public TemplateRevision recordSnapshot(Path revisionDir, TemplateRevision revision, Optional<io.mvm.core.template.SnapshotInfo> snapshot) {
+        TemplateRevision updated = revision.withSnapshot(snapshot);
+        AtomicFile.write(revisionDir.resolve(REVISION_FILE), TemplateRevisionJson.write(updated));
+        return updated;
+    }
+
     /** Every template with a directory in this store, by name. */
     public List<TemplateId> templates() {
         if (!Files.isDirectory(templatesDir)) {

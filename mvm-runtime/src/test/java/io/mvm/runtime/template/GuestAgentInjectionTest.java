@@ -81,4 +81,18 @@ class GuestAgentInjectionTest {
         assertThat(Files.readSymbolicLink(root.resolve("sbin"))).isEqualTo(Path.of("usr/sbin"));
         assertThat(root.resolve("usr/sbin/mvm-init")).isExecutable();
     }
+
+    @Test
+    void everyImageGetsAMachineIdLinkIntoRunSoEveryVmAndCloneHasItsOwn() throws Exception {
+        HostCapabilities.require(RootUser.isRoot(), "root (injected files are chowned)");
+        HostCapabilities.require(io.mvm.runtime.image.StaticBusybox.locate().isPresent(), "a static busybox (busybox-static)");
+        Path withFile = Files.createDirectories(work.resolve("with-file/etc")).getParent();
+        Files.writeString(withFile.resolve("etc/machine-id"), ""); // what many images ship
+        Path without = Files.createDirectory(work.resolve("without"));
+        GuestAgentInjection injection = GuestAgentInjection.withHostBusybox();
+        for (Path root : List.of(withFile, without)) {
+            injection.inject(root);
+            assertThat(Files.readSymbolicLink(root.resolve("etc/machine-id"))).isEqualTo(Path.of("/run/machine-id"));
+        }
+    }
 }

@@ -15,6 +15,7 @@ import io.mvm.model.Role;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -28,15 +29,43 @@ class TemplateRevisionJsonTest {
                         ArtifactFile.of("kernel", "vmlinuz", 10, "cd".repeat(32))),
                 "6.12.1-cloud-amd64", "console=ttyS0", Instant.parse("2026-12-03T09:00:00Z"), "minimal", Role.WORKER, 1, 256, 64,
                 Optional.of(new DefaultWorkload(List.of("/app/serve"), List.of("--port", "80"), List.of("A=1"), "/app", "1000", "app")),
-                Optional.of(new SnapshotInfo(Instant.parse("2026-12-03T10:00:00Z"), 1, 2, "console=ttyS0", 1, 256)));
+                Optional.of(new SnapshotInfo(Instant.parse("2026-12-03T10:00:00Z"), 63_000, 256L << 20, "console=ttyS0", 1, 256,
+                        "snapshot", "qemu", "7.2.22", "tcg", Map.of("kernel", "cd".repeat(32), "rootfs", "ab".repeat(32)),
+                        List.of(new SnapshotInfo.SnapshotFile("vmstate.bin", 63_000, "ef".repeat(32)),
+                                new SnapshotInfo.SnapshotFile("memory.ram", 256L << 20, "01".repeat(32))),
+                        Optional.of(List.of("/app/ready", "--quick")))));
     }
 
     @Test
     void theCurrentSchemaRoundTrips() {
         TemplateRevision revision = sample();
         byte[] json = TemplateRevisionJson.write(revision);
-        assertThat(new String(json, StandardCharsets.UTF_8)).contains("\"schema_version\" : 2", "\"cache_key\"", "\"mem_mib\" : 256");
+        assertThat(new String(json, StandardCharsets.UTF_8)).contains("\"schema_version\" : 3", "\"cache_key\"", "\"mem_mib\" : 256",
+                "\"backend_version\" : \"7.2.22\"", "\"image_sha256\"", "\"readiness\"");
         assertThat(TemplateRevisionJson.read(json, "ignored")).isEqualTo(revision);
+        assertThat(revision.snapshot().orElseThrow().checkable()).isTrue();
+    }
+
+    @Test
+    void aSchemaTwoFileWithTheSeedsSnapshotLoadsAndIsWrittenAsThree() {
+        String v2 = """
+                {"schema_version": 2, "revision_hash": "%s", "template_id": "web-worker",
+                 "source": {"kind": "oci", "reference": "/srv/web", "lock_hash": "sha256:m1"}, "cache_key": "k", "builder_recipe": "r",
+                 "artifacts": [{"role": "rootfs", "path": "rootfs.ext4", "size": 4096, "sha256": "%s"}],
+                 "kernel_version": "6.12", "boot_args": "console=ttyS0", "built_at": "2026-12-01T00:00:00Z", "profile": "minimal",
+                 "role": "worker", "vcpus": 1, "mem_mib": 256, "data_disk_mib": 0,
+                 "snapshot": {"created_at": "2026-12-02T00:00:00Z", "vmstate_size_bytes": 512, "mem_size_bytes": 2048,
+                              "boot_args": "console=ttyS0", "vcpus": 1, "mem_mib": 256}}""".formatted("ab".repeat(16), "cd".repeat(32));
+        TemplateRevision revision = TemplateRevisionJson.read(v2.getBytes(StandardCharsets.UTF_8), "web-worker");
+        assertThat(revision.schemaVersion()).isEqualTo(2);
+        SnapshotInfo snapshot = revision.snapshot().orElseThrow();
+        assertThat(snapshot.memSizeBytes()).isEqualTo(2048);
+        assertThat(snapshot.directory()).isEqualTo("snapshot");
+        assertThat(snapshot.checkable()).as("no checksums: never restored").isFalse();
+        TemplateRevision again = TemplateRevisionJson.read(TemplateRevisionJson.write(revision), "web-worker");
+        assertThat(again.schemaVersion()).isEqualTo(3);
+        assertThat(again.snapshot()).contains(snapshot);
+        assertThat(again.artifacts()).isEqualTo(revision.artifacts());
     }
 
     @Test
@@ -89,7 +118,7 @@ class TemplateRevisionJsonTest {
 
     @Test
     void aFileFromANewerMvmIsRefusedNotHalfRead() {
-        assertThatThrownBy(() -> TemplateRevisionJson.read("{\"schema_version\": 3}".getBytes(StandardCharsets.UTF_8), "x"))
+        assertThatThrownBy(() -> TemplateRevisionJson.read("{\"schema_version\": 4}".getBytes(StandardCharsets.UTF_8), "x"))
                 .isInstanceOfSatisfying(MvmException.class, e -> {
                     assertThat(e.category()).isEqualTo(ErrorCategory.FAILED_PRECONDITION);
                     assertThat(e.getMessage()).contains("newer mvm");
