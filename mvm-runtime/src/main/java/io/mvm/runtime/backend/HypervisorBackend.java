@@ -50,6 +50,14 @@ public interface HypervisorBackend {
     /** Kills the VMM if it still runs and removes everything the backend created for it. */
     void destroy(VmHandle handle);
 
+    /**
+     * Ends a VMM still running on {@code vmDir} that no handle records (launched by a runtime that
+     * died before it journalled the pid), so one VM's drives never get two VMMs. Returns its pid.
+     */
+    default java.util.OptionalLong endOrphanedVmm(Path vmDir) {
+        return java.util.OptionalLong.empty();
+    }
+
     /** A new connection to the guest agent; the caller closes it. */
     GuestChannel guestChannel(VmHandle handle);
 }

@@ -143,9 +143,7 @@ final class QemuClones {
             try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
                 qmp.execute("stop", settings.controlTimeout());
                 migration.ignoreShared(qmp);
-                qmp.execute("migrate", Map.of("uri", "exec:cat > " + QemuLaunch.shellQuote(partial.toString())),
-                        settings.controlTimeout());
-                migration.awaitOutgoingMigration(qmp, handle.name());
+                migration.saveTo(qmp, handle, partial);
                 phases.lap("device state");
                 QmpMigration.force(partial);
                 Files.move(partial, dir.resolve(GoldenSnapshot.VMSTATE), StandardCopyOption.ATOMIC_MOVE);
@@ -174,6 +172,10 @@ final class QemuClones {
                 if (Files.exists(dir.resolve(name))) {
                     Files.setPosixFilePermissions(dir.resolve(name), PosixFilePermissions.fromString("r--------"));
                 }
+            }
+            if (backend.vmmJail().enabled()) {
+                // Its clones' VMMs (and only they) map the RAM file: before its identity is recorded below.
+                backend.vmmJail().shareGolden(memory);
             }
             phases.lap("data drive");
             SnapshotInfo.SnapshotFile vmstate = FileDigests.describe(dir.resolve(GoldenSnapshot.VMSTATE));
@@ -240,6 +242,7 @@ final class QemuClones {
         QemuLaunch launch = launchFor(spec, info.accelerator(), attached, vmDir);
         List<String> arguments = backing.arguments(launch.arguments(), spec.memoryMib(), true,
                 Optional.of(info.kernelCommandLine()));
+        Optional<VmmJail.VmmUser> user = backend.jail(vmDir, attached, spec, Optional.of(backing));
         Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(spec.name().value(), vmDir), spec.vcpus(), spec.memoryMib());
         VmHandle handle = new VmHandle(VmHandle.SCHEMA_VERSION, spec.name().value(), backend.name(), info.accelerator(),
                 InstanceState.CREATING, null, 0, 0, vmDir, vmDir.resolve(QemuBackend.QMP_SOCKET),
@@ -250,8 +253,9 @@ final class QemuClones {
         phases.lap("cgroup+journal");
         VmmProcess process = null;
         try {
-            process = backend.launch(arguments, vmDir, group);
-            handle = handle.withProcess(process, clock.instant());
+            process = backend.launch(arguments, vmDir, group, user);
+            handle = handle.withProcess(process, clock.instant())
+                    .withVmmUid(user.map(VmmJail.VmmUser::uid).orElse(0), clock.instant());
             journal.record(handle);
             phases.lap("vmm start");
             migration.restore(handle, golden.vmstate(), true);

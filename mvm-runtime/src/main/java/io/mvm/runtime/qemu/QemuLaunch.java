@@ -17,7 +17,9 @@ import java.util.stream.Collectors;
  * One QEMU microvm invocation, turned into an argument list by {@link #arguments()} following the
  * boot contract. Pure: building it starts nothing, so the exact command line is unit-tested.
  *
- * @param incoming snapshot to restore instead of booting (wake), or empty for a cold boot
+ * @param incoming snapshot to restore instead of booting (wake), or empty for a cold boot: the VMM
+ *                 then starts with {@code -incoming defer} and the snapshot is streamed in over QMP
+ *                 ({@link QmpMigration#restore})
  */
 public record QemuLaunch(
         String binary,
@@ -108,8 +110,10 @@ public record QemuLaunch(
         nic.ifPresent(n -> a.addAll(List.of(
                 "-netdev", "tap,id=net0,ifname=" + n.tap() + ",script=no,downscript=no",
                 "-device", "virtio-net-device,netdev=net0,mac=" + n.mac())));
-        incoming.ifPresent(file -> a.addAll(List.of("-incoming", "exec:cat " + shellQuote(file.toString()))));
-        a.addAll(List.of("-daemonize", "-pidfile", pidFile.toString()));
+        incoming.ifPresent(file -> a.addAll(List.of("-incoming", "defer")));
+        // QEMU's seccomp filter (VmmSandbox.SECCOMP). It also forbids -daemonize (fork, setsid after
+        // the filter is installed): the launcher detaches QEMU instead (QemuBackend.launch).
+        a.addAll(List.of("-sandbox", VmmSandbox.SECCOMP, "-pidfile", pidFile.toString()));
         return List.copyOf(a);
     }
 
@@ -120,10 +124,5 @@ public record QemuLaunch(
     /** QEMU's option syntax uses ',' as separator; a literal comma is written twice. */
     static String option(Path path) {
         return path.toString().replace(",", ",,");
-    }
-
-    /** QEMU runs exec: migration URIs through /bin/sh. */
-    static String shellQuote(String text) {
-        return "'" + text.replace("'", "'\\''") + "'";
     }
 }

@@ -380,6 +380,15 @@ public final class LocalVms {
         return existing(name).path();
     }
 
+    /**
+     * Ends a VMM running on this VM's directory that its handle does not record (the runtime died
+     * between launching it and journalling its pid); the backend proves it is this VM's own.
+     */
+    public java.util.OptionalLong endOrphanedVmm(String name) {
+        Path dir = vmsRoot.resolve(InstanceId.of(name).value());
+        return Files.isDirectory(dir) ? backend.endOrphanedVmm(dir) : java.util.OptionalLong.empty();
+    }
+
     private VmSpec specFor(VmDirectory vm, Optional<Map<String, String>> newSecrets) {
         VmDefinition definition = vm.definition().orElseThrow(() ->
                 new MvmException(ErrorCategory.FAILED_PRECONDITION, "VM " + vm.name() + " has no spec.json"));

@@ -47,7 +47,8 @@ class QemuLaunchTest {
                 "-device", "virtio-serial-device",
                 "-chardev", "socket,id=agent,path=/var/lib/mvm/vms/web-1/agent.sock,server=on,wait=off",
                 "-device", "virtserialport,chardev=agent,name=io.mvm.agent",
-                "-daemonize", "-pidfile", "/var/lib/mvm/vms/web-1/qemu.pid");
+                "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+                "-pidfile", "/var/lib/mvm/vms/web-1/qemu.pid");
     }
 
     @Test
@@ -57,7 +58,9 @@ class QemuLaunchTest {
         List<String> args = l.arguments();
         assertThat(args).containsSubsequence("-netdev", "tap,id=net0,ifname=mvmt7,script=no,downscript=no",
                 "-device", "virtio-net-device,netdev=net0,mac=52:54:00:aa:bb:cc");
-        assertThat(args).containsSubsequence("-incoming", "exec:cat '/var/lib/mvm/vms/web-1/snapshot.bin'");
+        // The snapshot is streamed in over QMP (QmpMigration.restore): no exec:, no shell.
+        assertThat(args).containsSubsequence("-incoming", "defer");
+        assertThat(String.join(" ", args)).doesNotContain("exec:").doesNotContain("-daemonize");
         String cmdline = l.kernelCommandLine();
         assertThat(cmdline).contains("mvm.ip=10.1.0.5/24", "mvm.gw=10.1.0.1");
         String cmd = cmdline.replaceAll(".*mvm\\.cmd=(\\S+).*", "$1");
@@ -75,6 +78,6 @@ class QemuLaunchTest {
     @Test
     void escapesCommasAndQuotes() {
         assertThat(QemuLaunch.option(Path.of("/a,b"))).isEqualTo("/a,,b");
-        assertThat(QemuLaunch.shellQuote("it's")).isEqualTo("'it'\\''s'");
+        assertThat(io.mvm.core.shell.ShellWords.quote("it's")).isEqualTo("'it'\\''s'");
     }
 }
