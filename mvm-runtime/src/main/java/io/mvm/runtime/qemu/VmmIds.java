@@ -73,6 +73,22 @@ final class VmmIds {
         });
     }
 
+    void releaseUnder(Path root) {
+        String prefix = root.toAbsolutePath().normalize() + "/";
+        ExclusiveFileLock.holding(sandbox.registry().resolve(".lock"), () -> {
+            try (var files = Files.list(sandbox.registry())) {
+                for (Path f : files.filter(f -> f.getFileName().toString().chars().allMatch(Character::isDigit)).toList()) {
+                    if (Files.readString(f, StandardCharsets.UTF_8).strip().startsWith(prefix)) {
+                        Files.deleteIfExists(f);
+                    }
+                }
+            } catch (IOException e) {
+                throw new MvmException(ErrorCategory.INTERNAL, "cannot clean " + sandbox.registry() + ": " + e.getMessage(), e);
+            }
+            return null;
+        });
+    }
+
     boolean inRange(int id) {
         return sandbox.enabled() && id >= sandbox.firstId() && id < sandbox.firstId() + sandbox.count();
     }

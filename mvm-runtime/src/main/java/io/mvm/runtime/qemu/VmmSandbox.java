@@ -34,6 +34,17 @@ public record VmmSandbox(boolean enabled, int firstId, int count, Path registry)
         return new VmmSandbox(true, DEFAULT_FIRST_ID, DEFAULT_COUNT, DEFAULT_REGISTRY);
     }
 
+    /**
+     * Gives up every claim on a directory under {@code root} (a whole data dir being removed
+     * without destroying its VMs one by one, as tests do). Claims of directories that are gone are
+     * free anyway; this keeps the registry from accumulating them.
+     */
+    public void releaseUnder(Path root) {
+        if (enabled) {
+            new VmmIds(this).releaseUnder(root);
+        }
+    }
+
     public static VmmSandbox disabled() {
         return new VmmSandbox(false, 0, 0, null);
     }
