@@ -141,7 +141,7 @@ final class FileBackedSleep {
         OrphanedVmm.find(vmDir, QemuBackend.QMP_SOCKET, QemuBackend.PID_FILE).ifPresent(VmmProcess::killAndAwait);
         QemuBackend.clearRunDir(vmDir);
         phases.lap("checks");
-        List<AttachedDrive> attached = drives.prepare(spec, vmDir);
+        List<AttachedDrive> attached = drives.prepare(VmDrives.withWorkloadDriveIfAttached(spec, vmDir), vmDir);
         for (AttachedDrive drive : attached.subList(1, attached.size())) {
             Long slot = slotSizes.get(drive.id());
             if (slot != null) {
@@ -151,7 +151,7 @@ final class FileBackedSleep {
         phases.lap("drives");
         QemuLaunch launch = launches.launchFor(spec, handle.accelerator(), attached, vmDir);
         List<String> arguments = target.arguments(launch.arguments(), spec.memoryMib(), true, Optional.empty());
-        Optional<VmmJail.VmmUser> user = backend.jail(vmDir, attached, spec, Optional.of(target));
+        Optional<VmmJail.VmmUser> user = backend.jail(vmDir, attached, spec, Optional.of(target), handle.accelerator());
         Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(handle.name(), vmDir), spec.vcpus(), spec.memoryMib());
         VmHandle current = handle.withState(InstanceState.WAKING, null, clock.instant()).withProcess(null, clock.instant());
         current = new VmHandle(current.schemaVersion(), current.name(), current.backend(), current.accelerator(),

@@ -169,8 +169,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     @Override
     public void validate(VmSpec spec) {
         new QemuLaunch(settings.binary(), settings.accelerator(), spec.vcpus(), spec.memoryMib(), spec.image().kernel(),
-                spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(), spec.cmd(), spec.env(),
-                spec.nic(), List.of(), Path.of("serial.log"), Path.of("qmp.sock"), Path.of("agent.sock"),
+                spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(), spec.nic(), List.of(), Path.of("serial.log"), Path.of("qmp.sock"), Path.of("agent.sock"),
                 Path.of("qemu.pid"), Optional.empty()).kernelCommandLine();
     }
 
@@ -186,9 +185,11 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         return launchAndWait(spec, handle, Optional.empty(), journal, phases);
     }
 
-    private VmHandle launchAndWait(VmSpec spec, VmHandle initial, Optional<Path> snapshot, HandleJournal journal,
+    private VmHandle launchAndWait(VmSpec given, VmHandle initial, Optional<Path> snapshot, HandleJournal journal,
                                    LaunchPhases phases) {
         Path vmDir = initial.vmDir();
+        // The workload rides on the config drive; a restore attaches exactly the drives it was started with.
+        VmSpec spec = snapshot.isEmpty() ? VmDrives.withWorkloadDrive(given) : VmDrives.withWorkloadDriveIfAttached(given, vmDir);
         validate(spec);
         // Never two VMMs on one VM directory: a VMM launched by a runtime that crashed before it could
         // journal the pid may still be running on these drives.
@@ -208,14 +209,14 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         Accelerator accelerator = snapshot.isPresent() && initial.accelerator() != null ? initial.accelerator() : settings.accelerator();
         QemuLaunch launch = new QemuLaunch(settings.binary(), accelerator, spec.vcpus(), spec.memoryMib(),
                 spec.image().kernel(), spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(),
-                spec.cmd(), spec.env(), spec.nic(), attached, initial.serialLog(), vmDir.resolve(QMP_SOCKET),
+                spec.nic(), attached, initial.serialLog(), vmDir.resolve(QMP_SOCKET),
                 vmDir.resolve(AGENT_SOCKET), vmDir.resolve(PID_FILE), snapshot);
         List<String> arguments = launch.arguments(); // validates the kernel command line before anything runs
         if (snapshot.isEmpty()) {
             arguments = clones.coldBootArguments(arguments, spec.memoryMib(), vmDir); // RAM in a file, if it has one
         }
         Optional<VmmJail.VmmUser> user = jail(vmDir, attached, spec,
-                snapshot.isEmpty() ? MemoryBacking.read(vmDir).filter(MemoryBacking::shared) : Optional.empty());
+                snapshot.isEmpty() ? MemoryBacking.read(vmDir).filter(MemoryBacking::shared) : Optional.empty(), accelerator);
         phases.lap("sandbox");
         Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(initial.name(), initial.vmDir()), spec.vcpus(), spec.memoryMib());
         VmHandle handle = new VmHandle(initial.schemaVersion(), initial.name(), initial.backend(), accelerator,
@@ -340,10 +341,11 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
      * Makes the VM's files its VMM's own and returns the user it runs as ({@link VmmJail}); empty
      * when the sandbox is disabled. {@code ram} is the RAM file backing on the command line, if any.
      */
-    Optional<VmmJail.VmmUser> jail(Path vmDir, List<AttachedDrive> attached, VmSpec spec, Optional<MemoryBacking> ram) {
+    Optional<VmmJail.VmmUser> jail(Path vmDir, List<AttachedDrive> attached, VmSpec spec, Optional<MemoryBacking> ram,
+                                   Accelerator accelerator) {
         return jail.prepare(vmDir, attached, vmDir.resolve(SERIAL_LOG),
                 ram.filter(MemoryBacking::shared).map(MemoryBacking::file),
-                ram.filter(b -> !b.shared()).map(MemoryBacking::file), spec.nic());
+                ram.filter(b -> !b.shared()).map(MemoryBacking::file), spec.nic(), accelerator == Accelerator.KVM);
     }
 
     /** Sockets and the pid file of an earlier VMM: QEMU refuses to bind over a stale socket. */

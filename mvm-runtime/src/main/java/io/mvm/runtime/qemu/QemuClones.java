@@ -216,9 +216,14 @@ final class QemuClones {
 
     // ---------------------------------------------------------------- clone
 
-    MemorySharing.ClonedVm startClone(VmSpec spec, GoldenSnapshot golden, Path vmDir, HandleJournal journal) {
+    MemorySharing.ClonedVm startClone(VmSpec given, GoldenSnapshot golden, Path vmDir, HandleJournal journal) {
         LaunchPhases phases = new LaunchPhases();
         SnapshotInfo info = golden.info();
+        // A template with a workload got a config drive for it (VmDrives.withWorkloadDrive): a clone
+        // with a workload of its own takes that slot the same way (its workload also comes with
+        // clone-identity; the drive holds it for a later cold boot).
+        boolean configSlot = info.driveSlots().stream().anyMatch(s -> s.id().equals(DriveKind.CONFIG.wireName()));
+        VmSpec spec = configSlot ? VmDrives.withWorkloadDrive(given) : given;
         backend.validate(spec);
         requireCompatible(spec, golden, Map.of());
         golden.verify();
@@ -242,7 +247,7 @@ final class QemuClones {
         QemuLaunch launch = launchFor(spec, info.accelerator(), attached, vmDir);
         List<String> arguments = backing.arguments(launch.arguments(), spec.memoryMib(), true,
                 Optional.of(info.kernelCommandLine()));
-        Optional<VmmJail.VmmUser> user = backend.jail(vmDir, attached, spec, Optional.of(backing));
+        Optional<VmmJail.VmmUser> user = backend.jail(vmDir, attached, spec, Optional.of(backing), info.accelerator());
         Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(spec.name().value(), vmDir), spec.vcpus(), spec.memoryMib());
         VmHandle handle = new VmHandle(VmHandle.SCHEMA_VERSION, spec.name().value(), backend.name(), info.accelerator(),
                 InstanceState.CREATING, null, 0, 0, vmDir, vmDir.resolve(QemuBackend.QMP_SOCKET),
@@ -337,7 +342,7 @@ final class QemuClones {
 
     QemuLaunch launchFor(VmSpec spec, io.mvm.model.Accelerator accelerator, List<AttachedDrive> attached, Path vmDir) {
         return new QemuLaunch(settings.binary(), accelerator, spec.vcpus(), spec.memoryMib(), spec.image().kernel(),
-                spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(), spec.cmd(), spec.env(), spec.nic(),
+                spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(), spec.nic(),
                 attached, vmDir.resolve(QemuBackend.SERIAL_LOG), vmDir.resolve(QemuBackend.QMP_SOCKET),
                 vmDir.resolve(QemuBackend.AGENT_SOCKET), vmDir.resolve(QemuBackend.PID_FILE), Optional.empty());
     }

@@ -86,7 +86,7 @@ final class VmmJail {
      * RAM file, serial log); the serial log is created here, so the VMM never needs to create it.
      */
     Optional<VmmUser> prepare(Path vmDir, List<AttachedDrive> drives, Path serialLog, Optional<Path> ownRam,
-                              Optional<Path> goldenRam, Optional<NicSpec> nic) {
+                              Optional<Path> goldenRam, Optional<NicSpec> nic, boolean kvm) {
         try {
             Path run = runDir(vmDir);
             Files.createDirectories(run);
@@ -116,6 +116,9 @@ final class VmmJail {
             if (nic.isPresent()) {
                 handTap(nic.get().tap(), id);
             }
+            if (kvm) {
+                kvmGroup().ifPresent(groups::add);
+            }
             return Optional.of(new VmmUser(id, id, groups));
         } catch (IOException e) {
             throw new MvmException(ErrorCategory.INTERNAL, "cannot prepare the VMM sandbox in " + vmDir + ": " + e.getMessage(), e);
@@ -134,6 +137,22 @@ final class VmmJail {
         own(dir, 0, gid, "rwxr-x---");
         own(goldenRam, 0, gid, "rw-rw----");
         return gid;
+    }
+
+    /**
+     * Under KVM the VMM must open /dev/kvm: it gets the device's group when that group may read and
+     * write it (the usual {@code root:kvm 0660}); a root-only /dev/kvm stays closed to it, and QEMU
+     * says so when it starts.
+     */
+    private static Optional<Integer> kvmGroup() throws IOException {
+        Path kvm = Path.of("/dev/kvm");
+        if (!Files.exists(kvm)) {
+            return Optional.empty();
+        }
+        int gid = (Integer) Files.getAttribute(kvm, "unix:gid");
+        Set<PosixFilePermission> perms = Files.getPosixFilePermissions(kvm);
+        return gid != 0 && perms.contains(PosixFilePermission.GROUP_READ) && perms.contains(PosixFilePermission.GROUP_WRITE)
+                ? Optional.of(gid) : Optional.empty();
     }
 
     /** Gives up the id a directory holds (its VM or snapshot is being deleted). */
@@ -187,6 +206,7 @@ final class VmmJail {
      * this owner, keeping its alias, bridge and up state (nftables rules match it by name).
      */
     static void handTap(String tap, int id) throws IOException {
+        openableTun();
         Path sys = Path.of("/sys/class/net", tap);
         if (Files.isDirectory(sys)) {
             if (Files.isRegularFile(sys.resolve("owner")) && read(sys.resolve("owner")).equals(Integer.toString(id))
@@ -210,6 +230,23 @@ final class VmmJail {
             }
         } else {
             ip("tuntap", "add", "dev", tap, "mode", "tap", "user", Integer.toString(id), "group", Integer.toString(id));
+        }
+    }
+
+    /**
+     * An unprivileged VMM must be able to open {@code /dev/net/tun}: 0666 is its standard mode
+     * (udev's), some minimal hosts and containers leave it 0600. Opening it grants nothing by
+     * itself: attaching to a tap needs its ownership, creating one needs CAP_NET_ADMIN.
+     */
+    private static void openableTun() throws IOException {
+        Path tun = Path.of("/dev/net/tun");
+        Set<PosixFilePermission> perms = Files.getPosixFilePermissions(tun);
+        Set<PosixFilePermission> wanted = PosixFilePermissions.fromString("rw-rw-rw-");
+        if (!perms.containsAll(wanted)) {
+            Set<PosixFilePermission> next = EnumSet.copyOf(perms);
+            next.addAll(wanted);
+            Files.setPosixFilePermissions(tun, next);
+            LOG.info("made {} openable for VMM users (0666, its standard mode)", tun);
         }
     }
 

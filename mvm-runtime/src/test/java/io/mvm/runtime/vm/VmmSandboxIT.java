@@ -32,6 +32,7 @@ class VmmSandboxIT {
     static RuntimeFixture runtime;
     static String a;
     static String b;
+    static final String MARK = "wl-only-on-the-config-drive-";
 
     @BeforeAll
     static void boot() throws Exception {
@@ -39,8 +40,11 @@ class VmmSandboxIT {
         a = RuntimeFixture.uniqueName("sbx-a");
         b = RuntimeFixture.uniqueName("sbx-b");
         for (String name : List.of(a, b)) {
+            // A workload and an environment, but no config drive: the runtime adds one to carry them.
             runtime.vms.run(VmSpec.builder(name, runtime.image).memoryMib(256)
                     .drive(new DriveSpec.Data(16)).drive(new DriveSpec.Secrets(Map.of("token", "s3cr3t-" + name)))
+                    .cmd("echo \"$WORKLOAD_MARK\" > /tmp/workload-ran; exec sleep 100000")
+                    .env(Map.of("WORKLOAD_MARK", MARK + name))
                     .build());
         }
     }
@@ -120,6 +124,24 @@ class VmmSandboxIT {
         assertThat(runAs(uidA, "sh", "-c", "echo x > " + dirA.resolve("handle.json"))).isNotZero();
         assertThat(runAs(uidA, "touch", dirA.resolve("planted").toString())).isNotZero();
         assertThat(sh(a, "cat /run/secrets/token")).isEqualTo("s3cr3t-" + a);
+    }
+
+    @Test
+    void theWorkloadIsOnNeitherTheHostsNorTheGuestsCommandLine() throws Exception {
+        VmHandle ha = runtime.vms.handle(a);
+        assertThat(sh(a, "for i in $(seq 100); do [ -s /tmp/workload-ran ] && break; sleep 0.2; done; cat /tmp/workload-ran"))
+                .as("the workload ran with its environment").isEqualTo(MARK + a);
+        String hostArgv = String.join(" ", cmdline(ha.pid()));
+        String guestCmdline = sh(a, "cat /proc/cmdline");
+        for (String text : List.of(hostArgv, guestCmdline)) {
+            assertThat(text).doesNotContain("mvm.cmd").doesNotContain("mvm.env").doesNotContain("WORKLOAD_MARK")
+                    .doesNotContain(MARK).doesNotContain("sleep 100000")
+                    .doesNotContain(java.util.Base64.getEncoder().encodeToString(("WORKLOAD_MARK=" + MARK + a + "\n")
+                            .getBytes(StandardCharsets.UTF_8)));
+        }
+        // On the config drive, root-only inside the guest.
+        assertThat(sh(a, "stat -c '%a %U' /etc/mvm-config/.mvm-workload.cmd /etc/mvm-config/.mvm-workload.env"))
+                .isEqualTo("400 root\n400 root");
     }
 
     @Test
