@@ -177,7 +177,8 @@ public final class HostNetworkApplier {
     private void ensurePort(InstancePort p, String bridge, ObservedLink link, String owner, List<String> actions) {
         String name = p.portName();
         if (link == null) {
-            // Owned by root, persistent: QEMU (running as root) attaches to it by name with script=no.
+            // Persistent, owned by root here; the QEMU runtime re-creates it owned by the VM's own user
+            // before the VMM attaches to it by name (VmmJail.handTap: only its owner may attach).
             host.runOrFail("ip", "tuntap", "add", "dev", name, "mode", "tap");
             actions.add("created tap " + name + " for instance " + p.instance());
             link = new ObservedLink(name, "tun", Optional.empty(), false, Optional.empty(), Optional.empty(), List.of());

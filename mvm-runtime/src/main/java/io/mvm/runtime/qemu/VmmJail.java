@@ -217,8 +217,18 @@ final class VmmJail {
             Optional<String> master = Files.isSymbolicLink(sys.resolve("master"))
                     ? Optional.of(Files.readSymbolicLink(sys.resolve("master")).getFileName().toString()) : Optional.empty();
             boolean up = (Integer.decode(read(sys.resolve("flags"))) & 0x1) != 0;
-            ip("link", "del", "dev", tap);
-            ip("tuntap", "add", "dev", tap, "mode", "tap", "user", Integer.toString(id), "group", Integer.toString(id));
+            // The agent's network repair may re-create the tap (root's) in the moment it is gone: retry.
+            for (int attempt = 1; ; attempt++) {
+                ip("link", "del", "dev", tap);
+                try {
+                    ip("tuntap", "add", "dev", tap, "mode", "tap", "user", Integer.toString(id), "group", Integer.toString(id));
+                    break;
+                } catch (MvmException e) {
+                    if (attempt == 3 || !Files.isDirectory(sys)) {
+                        throw e;
+                    }
+                }
+            }
             if (!alias.isEmpty()) {
                 ip("link", "set", "dev", tap, "alias", alias);
             }
