@@ -58,6 +58,12 @@ public interface HypervisorBackend {
         return java.util.OptionalLong.empty();
     }
 
+    /**
+     * The VM directory is leaving the backend's care without {@link #destroy} (it is being set aside
+     * whole): give up what the backend holds for it outside it (the QEMU sandbox's user id).
+     */
+    default void releaseDirectory(Path vmDir) {}
+
     /** A new connection to the guest agent; the caller closes it. */
     GuestChannel guestChannel(VmHandle handle);
 }

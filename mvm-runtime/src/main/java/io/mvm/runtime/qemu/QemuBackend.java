@@ -774,6 +774,11 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     }
 
     @Override
+    public void releaseDirectory(Path vmDir) {
+        jail.release(vmDir);
+    }
+
+    @Override
     public java.util.OptionalLong endOrphanedVmm(Path vmDir) {
         Optional<VmmProcess> orphan = OrphanedVmm.find(vmDir, QMP_SOCKET, PID_FILE);
         orphan.ifPresent(VmmProcess::killAndAwait);

@@ -35,6 +35,7 @@ final class VmmIds {
     int claim(Path owner, Optional<Integer> hint) {
         String key = owner.toAbsolutePath().normalize().toString();
         return ExclusiveFileLock.holding(sandbox.registry().resolve(".lock"), () -> {
+            sweepStale();
             if (hint.isPresent() && inRange(hint.get()) && key.equals(holder(hint.get()).orElse(null))) {
                 return hint.get();
             }
@@ -71,6 +72,23 @@ final class VmmIds {
             }
             return null;
         });
+    }
+
+    /**
+     * Drops claims whose directory is gone (a data dir deleted without destroying its VMs, a VM set
+     * aside): they are free anyway, and the registry should not keep growing. Under the lock.
+     */
+    private void sweepStale() {
+        try (var files = Files.list(sandbox.registry())) {
+            for (Path f : files.filter(f -> f.getFileName().toString().chars().allMatch(Character::isDigit)).toList()) {
+                String holder = Files.readString(f, StandardCharsets.UTF_8).strip();
+                if (holder.isEmpty() || !Files.isDirectory(Path.of(holder))) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        } catch (IOException e) {
+            throw new MvmException(ErrorCategory.INTERNAL, "cannot sweep " + sandbox.registry() + ": " + e.getMessage(), e);
+        }
     }
 
     void releaseUnder(Path root) {

@@ -306,6 +306,8 @@ public final class LocalVms {
             Instant at = clock.instant();
             target = orphans.newDirectory(name, at);
             Orphans.writeNote(vm.path(), name, reason, at);
+            // No VMM may reach what is set aside (orphans/ is 0700 root); its user id is free again.
+            backend.releaseDirectory(vm.path());
             try {
                 Files.move(vm.path(), target, StandardCopyOption.ATOMIC_MOVE);
                 AtomicFile.syncDirectory(orphans.root());
