@@ -52,7 +52,7 @@ public final class HostNetworkApplier {
 
     /** Differences between the live host and the spec; empty when the host is exactly as desired. */
     public List<NetworkDrift> verify(HostNetworkSpec spec) {
-        return DriftFinder.find(spec, observer.observe(spec.tableName()));
+        return DriftFinder.find(spec, observer.observe(spec.tableName()), observer.desiredTables(RulesetRenderer.render(spec)));
     }
 
     /** Applies the spec and returns what it changed, in order (empty when nothing needed doing). */
@@ -75,7 +75,8 @@ public final class HostNetworkApplier {
         NftRuleset ruleset = RulesetRenderer.render(spec);
         // Replaced only when it differs, so an unchanged state keeps its counters; when replaced,
         // it is replaced whole, in one transaction.
-        if (DriftFinder.find(spec, observer.observe(spec.tableName())).stream().anyMatch(NetworkDrift::inRuleset)) {
+        if (DriftFinder.find(spec, observer.observe(spec.tableName()), observer.desiredTables(ruleset)).stream()
+                .anyMatch(NetworkDrift::inRuleset)) {
             host.runOrFail(List.of("nft", "-f", "-"), ruleset.replaceScript());
             actions.add("replaced nftables tables inet/bridge " + spec.tableName());
         }
