@@ -359,7 +359,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
             if (!out.isEmpty()) {
                 out.append(' ');
             }
-            out.append('\'').append(arg.replace("'", "'\\''")).append('\'');
+            out.append(io.mvm.core.shell.ShellWords.quote(arg));
         }
         return out.toString();
     }
