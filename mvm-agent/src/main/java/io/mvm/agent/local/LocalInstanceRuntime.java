@@ -403,31 +403,12 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     /**
      * An agent killed between QEMU's launch and the handle recording its pid leaves a handle
      * without a pid while the VMM runs on: the runtime then reports it failed. Booting again
-     * would put two VMMs on one disk, so the VMM named by the VM's own pid file is ended first
-     * (only if that process's command line still names this VM's directory: pids get reused).
+     * would put two VMMs on one disk, so such a VMM is ended first (the runtime's one matcher,
+     * {@code LocalVms.endOrphanedVmm}, proves it is this VM's by its exact monitor socket).
      */
     private void killStrayVmm(InstanceId id) {
-        Path dir = vms.directory(id.value());
-        Path pidFile = dir.resolve("qemu.pid");
-        if (!Files.isRegularFile(pidFile)) {
-            return;
-        }
-        try {
-            long pid = Long.parseLong(Files.readString(pidFile).strip());
-            var process = ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(p -> p.info().commandLine()
-                    .map(cmd -> cmd.contains(dir.toString())).orElse(false));
-            if (process.isPresent()) {
-                log.warn("instance {}: ending stray VMM {} left by an interrupted start", id, pid);
-                process.get().destroyForcibly();
-                process.get().onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
-            }
-        } catch (IOException | NumberFormatException | java.util.concurrent.ExecutionException
-                 | java.util.concurrent.TimeoutException e) {
-            log.warn("instance {}: cannot check its pid file: {}", id, e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw MvmException.unavailable("interrupted while ending a stray VMM of " + id, e);
-        }
+        vms.endOrphanedVmm(id.value()).ifPresent(pid ->
+                log.warn("instance {}: ended stray VMM {} left by an interrupted start", id, pid));
     }
 
     @Override
@@ -533,7 +514,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
             if (!out.isEmpty()) {
                 out.append(' ');
             }
-            out.append('\'').append(arg.replace("'", "'\\''")).append('\'');
+            out.append(io.mvm.core.shell.ShellWords.quote(arg));
         }
         return out.toString();
     }

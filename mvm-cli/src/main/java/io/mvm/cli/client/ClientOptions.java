@@ -26,6 +26,10 @@ public final class ClientOptions {
             description = "Coordinator to talk to (default: $MVM_COORDINATOR_URL, else http://127.0.0.1:7777).")
     String coordinatorUrl;
 
+    @Option(names = "--token-file", paramLabel = "FILE",
+            description = "Read the API token from FILE (default: $MVM_TOKEN, else <data-dir>/coordinator/admin.token).")
+    Path tokenFile;
+
     @Option(names = "--json", description = "Print the API's JSON instead of a table.")
     public boolean json;
 
@@ -53,11 +57,15 @@ public final class ClientOptions {
         }
     }
 
-    /** MVM_TOKEN, else the admin token file the coordinator wrote under the data dir. */
+    /**
+     * {@code --token-file}, else MVM_TOKEN, else the admin token file the coordinator wrote under the
+     * data dir. There is no {@code --token}: a token on the command line is readable by every user
+     * of the host in /proc.
+     */
     String token() {
-        String env = System.getenv("MVM_TOKEN");
-        if (env != null && !env.isBlank()) {
-            return env.strip();
+        var given = io.mvm.cli.SecretInputs.fileOrEnv(tokenFile, "MVM_TOKEN", System.getenv());
+        if (given.isPresent()) {
+            return given.get();
         }
         Path file = dataDir.resolve().resolve("coordinator").resolve("admin.token");
         try {

@@ -4,9 +4,11 @@ import io.mvm.cli.DataDirOption;
 import io.mvm.coordinator.Coordinator;
 import io.mvm.coordinator.CoordinatorConfig;
 import io.mvm.core.network.Ipv4Cidr;
+import io.mvm.model.MvmException;
 import io.mvm.store.db.DatabaseUrl;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,8 +27,14 @@ public final class CoordinatorCommand {
         @Mixin DataDirOption dataDir;
 
         @Option(names = "--db", paramLabel = "DB",
-                description = "SQLite file path or postgresql://user:pass@host:port/db (default: <data-dir>/coordinator/mvm.db).")
+                description = "SQLite file path or postgresql://user@host:port/db (default: $MVM_DB, else "
+                        + "<data-dir>/coordinator/mvm.db). Give the password with --db-password-file or $MVM_DB_PASSWORD, "
+                        + "not in the URL: a command line is readable by every user of the host.")
         String db;
+
+        @Option(names = "--db-password-file", paramLabel = "FILE",
+                description = "Read the PostgreSQL password from FILE (default: $MVM_DB_PASSWORD).")
+        Path dbPasswordFile;
 
         @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:7777",
                 description = "Address to serve the API on (default: ${DEFAULT-VALUE}).")
@@ -44,12 +52,28 @@ public final class CoordinatorCommand {
                 description = "A desired-VMs file (TOML): applied at start and whenever it changes; see 'mvm vms validate'.")
         Path vmsFile;
 
+        /** {@code --db}, else $MVM_DB, else the data dir's SQLite file; a password from a file or the environment. */
+        DatabaseUrl database(Path dir, Map<String, String> environment) {
+            String location = db != null ? db : environment.get("MVM_DB");
+            DatabaseUrl url = location == null || location.isBlank()
+                    ? new DatabaseUrl.Sqlite(CoordinatorConfig.defaultDatabase(dir)) : DatabaseUrl.parse(location);
+            var password = io.mvm.cli.SecretInputs.fileOrEnv(dbPasswordFile, "MVM_DB_PASSWORD", environment);
+            if (password.isPresent()) {
+                if (!(url instanceof DatabaseUrl.Postgres pg)) {
+                    throw MvmException.invalid("a database password is given, but the database is not PostgreSQL ("
+                            + url.display() + ")");
+                }
+                return pg.withPassword(password.get());
+            }
+            return url;
+        }
+
         @Override
         public void run() {
             Path dir = dataDir.resolve();
             var listenAt = CoordinatorConfig.parseListen(listen);
             CoordinatorConfig config = CoordinatorConfig.defaults(dir)
-                    .withDatabase(db == null ? new DatabaseUrl.Sqlite(CoordinatorConfig.defaultDatabase(dir)) : DatabaseUrl.parse(db))
+                    .withDatabase(database(dir, System.getenv()))
                     .withListen(listenAt.host(), listenAt.port())
                     .withClusterCidr(Ipv4Cidr.parse(clusterCidr))
                     .withNodeTimeouts(nodeTimeout(nodeTimeoutSecs), heartbeatFor(nodeTimeoutSecs));

@@ -57,18 +57,6 @@ public final class PoolCommand {
         out.flush();
     }
 
-    private static Map<String, String> readAll(Map<String, Path> files) {
-        Map<String, String> out = new LinkedHashMap<>();
-        files.forEach((name, path) -> {
-            try {
-                out.put(name, Files.readString(path));
-            } catch (IOException e) {
-                throw MvmException.invalid("cannot read " + path + " for '" + name + "': " + e.getMessage());
-            }
-        });
-        return out;
-    }
-
     private static void show(ClientOptions client, CommandSpec spec, JsonNode p) {
         PrintWriter out = spec.commandLine().getOut();
         if (client.json) {
@@ -125,8 +113,8 @@ public final class PoolCommand {
             if (sleeping != null) body.put("sleeping", sleeping);
             if (cmd != null) body.put("cmd", cmd);
             if (env != null) body.put("env", env);
-            if (secretFiles != null) body.put("secrets", readAll(secretFiles));
-            if (configFiles != null) body.put("config_files", readAll(configFiles));
+            if (secretFiles != null) body.put("secrets", io.mvm.cli.SecretInputs.readFiles(secretFiles));
+            if (configFiles != null) body.put("config_files", io.mvm.cli.SecretInputs.readFiles(configFiles));
             show(client, spec, client.client().post("v1/tenants/" + pool.tenant() + "/pools", body));
         }
     }

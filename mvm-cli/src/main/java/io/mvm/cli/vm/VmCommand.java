@@ -63,7 +63,10 @@ public final class VmCommand implements Runnable {
         @Option(names = "--cpus", defaultValue = "1", description = "vCPUs (default ${DEFAULT-VALUE}).") int cpus;
         @Option(names = "--mem", defaultValue = "256", paramLabel = "MiB", description = "Memory in MiB (default ${DEFAULT-VALUE}).") long memory;
         @Option(names = "--data-disk", paramLabel = "MiB", description = "Size of a persistent data drive (/data).") Long dataDisk;
-        @Option(names = "--secret", paramLabel = "KEY=VALUE", description = "A secret under /run/secrets (repeatable).") Map<String, String> secrets = new LinkedHashMap<>();
+        @Option(names = "--secret", paramLabel = "KEY=VALUE", description = "A secret under /run/secrets (repeatable; "
+                + "visible in this command line: prefer --secret-file).") Map<String, String> secrets = new LinkedHashMap<>();
+        @Option(names = "--secret-file", paramLabel = "KEY=PATH", description = "A secret under /run/secrets, read from PATH (repeatable).")
+        Map<String, Path> secretFiles = new LinkedHashMap<>();
         @Option(names = "--config-file", paramLabel = "PATH", description = "A file for /etc/mvm-config (repeatable).") List<Path> configFiles = new ArrayList<>();
         @Option(names = "--cmd", description = "Workload command the guest runs and supervises.") String cmd;
         @Option(names = "--env", paramLabel = "K=V", description = "Environment for the workload (repeatable).") Map<String, String> env = new LinkedHashMap<>();
@@ -119,7 +122,8 @@ public final class VmCommand implements Runnable {
             VmSpec.checkResources(cpus, memory);
             Map<String, byte[]> config = readConfigFiles(configFiles);
             DriveSpec data = dataDisk == null ? null : new DriveSpec.Data(dataDisk);
-            DriveSpec secretDrive = secrets.isEmpty() ? null : new DriveSpec.Secrets(secrets);
+            Map<String, String> allSecrets = io.mvm.cli.SecretInputs.merge(secrets, secretFiles).orElse(Map.of());
+            DriveSpec secretDrive = allSecrets.isEmpty() ? null : new DriveSpec.Secrets(allSecrets);
             LocalRuntime.requireAvailable(backend.kind(), dir);
             TemplateBoot boot = revision.isEmpty()
                     ? new TemplateBoot(ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message)), cmd, env)
@@ -263,10 +267,12 @@ public final class VmCommand implements Runnable {
     @Command(name = "wake", description = "Restore a sleeping VM from its snapshot (secrets rebuilt).")
     static final class Wake extends OnVm {
         @Option(names = "--secret", paramLabel = "KEY=VALUE", description = "Replace the VM's secrets with these (repeatable).") Map<String, String> secrets;
+        @Option(names = "--secret-file", paramLabel = "KEY=PATH", description = "Like --secret, the value read from PATH (repeatable).")
+        Map<String, Path> secretFiles;
 
         @Override
         public Integer call() {
-            print(vms().wake(name, Optional.ofNullable(secrets)));
+            print(vms().wake(name, io.mvm.cli.SecretInputs.merge(secrets, secretFiles)));
             return 0;
         }
     }
@@ -285,6 +291,8 @@ public final class VmCommand implements Runnable {
     @Command(name = "start", description = "Boot a stopped VM again: same data drive, secrets rebuilt.")
     static final class Start extends OnVm {
         @Option(names = "--secret", paramLabel = "KEY=VALUE", description = "Replace the VM's secrets with these (repeatable).") Map<String, String> secrets;
+        @Option(names = "--secret-file", paramLabel = "KEY=PATH", description = "Like --secret, the value read from PATH (repeatable).")
+        Map<String, Path> secretFiles;
 
         @Override
         public Integer call() {
@@ -295,7 +303,8 @@ public final class VmCommand implements Runnable {
                 throw MvmException.precondition("cannot start VM " + name + " while it is " + current.state());
             }
             GuestImage image = ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message));
-            print(LocalRuntime.open(dir, Optional.of(image), backend.kind()).start(name, Optional.ofNullable(secrets)));
+            print(LocalRuntime.open(dir, Optional.of(image), backend.kind()).start(name,
+                    io.mvm.cli.SecretInputs.merge(secrets, secretFiles)));
             return 0;
         }
     }

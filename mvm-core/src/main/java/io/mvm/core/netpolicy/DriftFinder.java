@@ -13,7 +13,17 @@ public final class DriftFinder {
 
     private DriftFinder() {}
 
+    /** Drift against the desired tables in the text form {@link RulesetRenderer} writes. */
     public static List<NetworkDrift> find(HostNetworkSpec spec, ObservedHostNetwork live) {
+        return find(spec, live, RulesetRenderer.render(spec).tables());
+    }
+
+    /**
+     * Drift against {@code desiredTables}: the spec's ruleset in the same form as {@code live}'s
+     * tables. On a host both are nftables' own JSON ({@code nft -j}), canonicalised the same way, so
+     * the comparison never depends on how nft happens to print a rule as text.
+     */
+    public static List<NetworkDrift> find(HostNetworkSpec spec, ObservedHostNetwork live, List<NftTable> desiredTables) {
         List<NetworkDrift> drift = new ArrayList<>();
         Set<String> desiredBridges = new HashSet<>();
         Set<String> desiredPorts = new HashSet<>();
@@ -67,8 +77,7 @@ public final class DriftFinder {
                 drift.add(new NetworkDrift.ExtraDevice(link.name(), link.kind()));
             }
         }
-        NftRuleset desired = RulesetRenderer.render(spec);
-        for (NftTable want : desired.tables()) {
+        for (NftTable want : desiredTables) {
             Optional<NftTable> have = live.table(want.family());
             if (have.isEmpty()) {
                 drift.add(new NetworkDrift.TableMissing(want.family().keyword(), want.name()));

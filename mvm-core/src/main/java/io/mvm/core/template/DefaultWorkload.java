@@ -75,6 +75,6 @@ public record DefaultWorkload(List<String> entrypoint, List<String> cmd, List<St
     }
 
     public static String quote(String arg) {
-        return "'" + arg.replace("'", "'\\''") + "'";
+        return io.mvm.core.shell.ShellWords.quote(arg);
     }
 }

@@ -50,6 +50,20 @@ public interface HypervisorBackend {
     /** Kills the VMM if it still runs and removes everything the backend created for it. */
     void destroy(VmHandle handle);
 
+    /**
+     * Ends a VMM still running on {@code vmDir} that no handle records (launched by a runtime that
+     * died before it journalled the pid), so one VM's drives never get two VMMs. Returns its pid.
+     */
+    default java.util.OptionalLong endOrphanedVmm(Path vmDir) {
+        return java.util.OptionalLong.empty();
+    }
+
+    /**
+     * The VM directory is leaving the backend's care without {@link #destroy} (it is being set aside
+     * whole): give up what the backend holds for it outside it (the QEMU sandbox's user id).
+     */
+    default void releaseDirectory(Path vmDir) {}
+
     /** A new connection to the guest agent; the caller closes it. */
     GuestChannel guestChannel(VmHandle handle);
 }

@@ -19,6 +19,8 @@ import java.time.Instant;
  * @param imageDigests  sha256 and file identity of each guest image file the VM booted from (by
  *                      path), recorded at create so a wake can refuse to restore memory onto a
  *                      different rootfs/kernel; null in handles written before this field existed
+ * @param vmmUid        the user id the recorded VMM runs as (its own, in the QEMU sandbox), 0 when
+ *                      no VMM is recorded, it runs as root, or the handle predates this field
  */
 public record VmHandle(
         int schemaVersion,
@@ -37,7 +39,8 @@ public record VmHandle(
         String cgroup,
         String ip,
         Instant updatedAt,
-        java.util.Map<String, ImageFileDigest> imageDigests) {
+        java.util.Map<String, ImageFileDigest> imageDigests,
+        int vmmUid) {
 
     public static final int SCHEMA_VERSION = 1;
 
@@ -45,17 +48,26 @@ public record VmHandle(
         imageDigests = imageDigests == null ? null : java.util.Map.copyOf(imageDigests);
     }
 
+    /** A handle whose VMM (if any) is not recorded with a user id of its own. */
+    public VmHandle(int schemaVersion, String name, String backend, Accelerator accelerator, InstanceState state,
+                    String stateReason, long pid, long pidStartTicks, Path vmDir, Path controlSocket, Path agentSocket,
+                    Path serialLog, Path snapshot, String cgroup, String ip, Instant updatedAt,
+                    java.util.Map<String, ImageFileDigest> imageDigests) {
+        this(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir, controlSocket,
+                agentSocket, serialLog, snapshot, cgroup, ip, updatedAt, imageDigests, 0);
+    }
+
     /** A handle without image digests (the shape before they were recorded). */
     public VmHandle(int schemaVersion, String name, String backend, Accelerator accelerator, InstanceState state,
                     String stateReason, long pid, long pidStartTicks, Path vmDir, Path controlSocket, Path agentSocket,
                     Path serialLog, Path snapshot, String cgroup, String ip, Instant updatedAt) {
         this(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir, controlSocket,
-                agentSocket, serialLog, snapshot, cgroup, ip, updatedAt, null);
+                agentSocket, serialLog, snapshot, cgroup, ip, updatedAt, null, 0);
     }
 
     public VmHandle withImageDigests(java.util.Map<String, ImageFileDigest> digests, Instant now) {
         return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir,
-                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, digests);
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, digests, vmmUid);
     }
 
     /** The VMM, which must be running for the operation at hand. */
@@ -78,18 +90,25 @@ public record VmHandle(
 
     public VmHandle withState(InstanceState next, String reason, Instant now) {
         return new VmHandle(schemaVersion, name, backend, accelerator, next, reason, pid, pidStartTicks, vmDir,
-                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, imageDigests);
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, imageDigests, vmmUid);
     }
 
+    /** The recorded VMM; forgetting it ({@code null}) forgets its user id too. */
     public VmHandle withProcess(VmmProcess process, Instant now) {
         return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason,
                 process == null ? 0 : process.pid(), process == null ? 0 : process.startTicks(), vmDir,
-                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, imageDigests);
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, imageDigests,
+                process == null ? 0 : vmmUid);
+    }
+
+    public VmHandle withVmmUid(int uid, Instant now) {
+        return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir,
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, imageDigests, uid);
     }
 
     public VmHandle withSnapshot(Path file, Instant now) {
         return new VmHandle(schemaVersion, name, backend, accelerator, state, stateReason, pid, pidStartTicks, vmDir,
-                controlSocket, agentSocket, serialLog, file, cgroup, ip, now, imageDigests);
+                controlSocket, agentSocket, serialLog, file, cgroup, ip, now, imageDigests, vmmUid);
     }
 
     /** The guest's address after a claim gave a warm VM its tenant's network (null: none). */
@@ -100,7 +119,7 @@ public record VmHandle(
 
     public VmHandle withAccelerator(Accelerator value, Instant now) {
         return new VmHandle(schemaVersion, name, backend, value, state, stateReason, pid, pidStartTicks, vmDir,
-                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, imageDigests);
+                controlSocket, agentSocket, serialLog, snapshot, cgroup, ip, now, imageDigests, vmmUid);
     }
 
     /** The recorded VMM process, or null when none was recorded. */

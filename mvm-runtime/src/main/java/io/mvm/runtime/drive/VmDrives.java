@@ -22,11 +22,47 @@ import java.util.Map;
  */
 public final class VmDrives {
     private static final long SMALL_DRIVE_MIB = 4;
+    /**
+     * Reserved names on the config drive: the workload's command (one {@code sh -c} line) and its
+     * environment ({@code KEY=value} lines), root-only (0400) in the guest, read by mvm-init at a
+     * cold boot. Never on the kernel command line, which is QEMU's argv on the host and
+     * /proc/cmdline in the guest. A config file of the user's with one of these names is replaced.
+     */
+    public static final String WORKLOAD_CMD = ".mvm-workload.cmd";
+    public static final String WORKLOAD_ENV = ".mvm-workload.env";
 
     private final Ext4Image ext4;
 
     public VmDrives(Ext4Image ext4) {
         this.ext4 = ext4;
+    }
+
+    public static boolean hasWorkload(VmSpec spec) {
+        return spec.cmd() != null || !spec.env().isEmpty();
+    }
+
+    /**
+     * The spec a cold boot launches: one with a workload and no config drive gets an empty config
+     * drive, which carries the workload. A restore must attach the drives the VM was started with:
+     * callers apply this there only when that VM has a config drive file ({@link #fileFor}).
+     */
+    public static VmSpec withWorkloadDrive(VmSpec spec) {
+        if (!hasWorkload(spec) || spec.drives().stream().anyMatch(d -> d.kind() == DriveKind.CONFIG)) {
+            return spec;
+        }
+        return withEmptyConfigDrive(spec);
+    }
+
+    /** The spec with an empty config drive added (it has none). */
+    public static VmSpec withEmptyConfigDrive(VmSpec spec) {
+        List<DriveSpec> drives = new ArrayList<>(spec.drives());
+        drives.add(new DriveSpec.Config(1, Map.of()));
+        return new VmSpec(spec.name(), spec.vcpus(), spec.memoryMib(), spec.image(), drives, spec.cmd(), spec.env(), spec.nic());
+    }
+
+    /** {@link #withWorkloadDrive} for a restore: only if this VM was launched with a config drive. */
+    public static VmSpec withWorkloadDriveIfAttached(VmSpec spec, Path vmDir) {
+        return Files.isRegularFile(fileFor(vmDir, DriveKind.CONFIG)) ? withWorkloadDrive(spec) : spec;
     }
 
     public static Path fileFor(Path vmDir, DriveKind kind) {
@@ -51,18 +87,33 @@ public final class VmDrives {
                     drives.add(new AttachedDrive(kind.wireName(), file, false));
                 }
                 case DriveSpec.Secrets secrets -> {
-                    buildFromEntries(vmDir, file, kind, toBytes(secrets.entries()), "r--------");
+                    buildFromEntries(vmDir, file, kind, toBytes(secrets.entries()), "r--------", java.util.Set.of());
                     drives.add(new AttachedDrive(kind.wireName(), file, true));
                 }
                 case DriveSpec.Config config -> {
                     var files = new java.util.TreeMap<>(config.files());
                     files.put(".version", (config.version() + "\n").getBytes(StandardCharsets.UTF_8));
-                    buildFromEntries(vmDir, file, kind, files, "r--r--r--");
+                    files.remove(WORKLOAD_CMD);
+                    files.remove(WORKLOAD_ENV);
+                    if (spec.cmd() != null) {
+                        files.put(WORKLOAD_CMD, spec.cmd().getBytes(StandardCharsets.UTF_8));
+                    }
+                    if (!spec.env().isEmpty()) {
+                        files.put(WORKLOAD_ENV, envLines(spec.env()).getBytes(StandardCharsets.UTF_8));
+                    }
+                    buildFromEntries(vmDir, file, kind, files, "r--r--r--", java.util.Set.of(WORKLOAD_CMD, WORKLOAD_ENV));
                     drives.add(new AttachedDrive(kind.wireName(), file, true));
                 }
             }
         }
         return drives;
+    }
+
+    /** One {@code KEY=value} line per variable, sorted; what mvm-workload exports. */
+    static String envLines(Map<String, String> env) {
+        StringBuilder out = new StringBuilder();
+        new java.util.TreeMap<>(env).forEach((k, v) -> out.append(k).append('=').append(v).append('\n'));
+        return out.toString();
     }
 
     private static Map<String, byte[]> toBytes(Map<String, String> entries) {
@@ -71,7 +122,8 @@ public final class VmDrives {
         return out;
     }
 
-    private void buildFromEntries(Path vmDir, Path file, DriveKind kind, Map<String, byte[]> entries, String entryMode) {
+    private void buildFromEntries(Path vmDir, Path file, DriveKind kind, Map<String, byte[]> entries, String entryMode,
+                                  java.util.Set<String> rootOnly) {
         Path staging = vmDir.resolve("." + kind.wireName() + "-staging");
         try {
             DirectoryTree.delete(staging);
@@ -81,7 +133,8 @@ public final class VmDrives {
                 Path target = staging.resolve(entry.getKey());
                 Files.createFile(target, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
                 Files.write(target, entry.getValue());
-                Files.setPosixFilePermissions(target, PosixFilePermissions.fromString(entryMode));
+                Files.setPosixFilePermissions(target, PosixFilePermissions.fromString(
+                        rootOnly.contains(entry.getKey()) ? "r--------" : entryMode));
                 bytes += entry.getValue().length + 4096;
             }
             // The drive's root directory keeps the staging dir's mode: secrets stay root-only in the guest.

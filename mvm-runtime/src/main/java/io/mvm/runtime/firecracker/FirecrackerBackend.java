@@ -193,7 +193,7 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
     static String bootArgs(VmSpec spec) {
         String contract = new QemuLaunch("firecracker", Accelerator.KVM, spec.vcpus(), spec.memoryMib(),
                 spec.image().kernel(), spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(),
-                spec.cmd(), spec.env(), spec.nic(), List.of(), Path.of(SERIAL_LOG), Path.of(API_SOCKET),
+                spec.nic(), List.of(), Path.of(SERIAL_LOG), Path.of(API_SOCKET),
                 Path.of(VSOCK_SOCKET), Path.of(PID_FILE), Optional.empty()).kernelCommandLine();
         String line = contract + " " + FIRECRACKER_BOOT_ARGS;
         if (line.length() > QemuLaunch.MAX_KERNEL_CMDLINE) {
@@ -222,7 +222,8 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
             DirectoryTree.deleteFilesQuietly(initial.serialLog());
         }
         Path kernel = restore ? null : VmlinuxExtractor.ensure(spec.image().kernel(), vmlinuxCache(spec.image().kernel(), vmDir));
-        List<AttachedDrive> attached = drives.prepare(spec, vmDir);
+        List<AttachedDrive> attached = drives.prepare(restore ? VmDrives.withWorkloadDriveIfAttached(spec, vmDir)
+                : VmDrives.withWorkloadDrive(spec), vmDir);
         Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(initial.name(), initial.vmDir()), spec.vcpus(), spec.memoryMib());
         VmHandle handle = new VmHandle(initial.schemaVersion(), initial.name(), initial.backend(), Accelerator.KVM,
                 restore ? InstanceState.WAKING : InstanceState.CREATING, null, 0, 0, vmDir, initial.controlSocket(),

@@ -1,5 +1,6 @@
 package io.mvm.runtime.firecracker;
 
+import io.mvm.core.shell.ShellWords;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.VmmProcess;
@@ -44,10 +45,10 @@ public interface FirecrackerLauncher {
     FirecrackerLauncher DETACHED = launch -> {
         StringBuilder script = new StringBuilder();
         for (Path procs : launch.cgroupProcsFiles()) {
-            script.append("echo $$ > ").append(shellQuote(procs.toString())).append(" || exit 97; ");
+            script.append("echo $$ > ").append(ShellWords.quote(procs.toString())).append(" || exit 97; ");
         }
-        script.append("setsid \"$@\" </dev/null >>").append(shellQuote(launch.consoleLog().toString()))
-                .append(" 2>&1 & echo $! > ").append(shellQuote(launch.pidFile().toString()));
+        script.append("setsid \"$@\" </dev/null >>").append(ShellWords.quote(launch.consoleLog().toString()))
+                .append(" 2>&1 & echo $! > ").append(ShellWords.quote(launch.pidFile().toString()));
         List<String> command = new ArrayList<>(List.of("/bin/sh", "-c", script.toString(), "mvm-vmm"));
         command.addAll(launch.command());
         try {
@@ -91,9 +92,5 @@ public interface FirecrackerLauncher {
         process.kill();
         throw new MvmException(ErrorCategory.UNAVAILABLE, "Firecracker did not open " + launch.apiSocket()
                 + " within " + launch.timeout());
-    }
-
-    static String shellQuote(String text) {
-        return "'" + text.replace("'", "'\\''") + "'";
     }
 }

@@ -53,7 +53,7 @@ public final class HostNetworkApplier {
 
     /** Differences between the live host and the spec; empty when the host is exactly as desired. */
     public List<NetworkDrift> verify(HostNetworkSpec spec) {
-        return DriftFinder.find(spec, observer.observe(spec.tableName()));
+        return DriftFinder.find(spec, observer.observe(spec.tableName()), observer.desiredTables(RulesetRenderer.render(spec)));
     }
 
     /** Applies the spec and returns what it changed, in order (empty when nothing needed doing). */
@@ -76,7 +76,8 @@ public final class HostNetworkApplier {
         NftRuleset ruleset = RulesetRenderer.render(spec);
         // Replaced only when it differs, so an unchanged state keeps its counters; when replaced,
         // it is replaced whole, in one transaction.
-        if (DriftFinder.find(spec, observer.observe(spec.tableName())).stream().anyMatch(NetworkDrift::inRuleset)) {
+        if (DriftFinder.find(spec, observer.observe(spec.tableName()), observer.desiredTables(ruleset)).stream()
+                .anyMatch(NetworkDrift::inRuleset)) {
             host.runOrFail(List.of("nft", "-f", "-"), ruleset.replaceScript());
             actions.add("replaced nftables tables inet/bridge " + spec.tableName());
         }
@@ -182,7 +183,8 @@ public final class HostNetworkApplier {
     private void ensurePort(InstancePort p, String bridge, ObservedLink link, String owner, List<String> actions) {
         String name = p.portName();
         if (link == null) {
-            // Owned by root, persistent: QEMU (running as root) attaches to it by name with script=no.
+            // Persistent, owned by root here; the QEMU runtime re-creates it owned by the VM's own user
+            // before the VMM attaches to it by name (VmmJail.handTap: only its owner may attach).
             host.runOrFail("ip", "tuntap", "add", "dev", name, "mode", "tap");
             actions.add("created tap " + name + " for instance " + p.instance());
             link = new ObservedLink(name, "tun", Optional.empty(), false, Optional.empty(), Optional.empty(), List.of());

@@ -14,10 +14,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** Reads the live host network back: links and addresses from {@code ip -j}, mvm's tables from {@code nft -s}. */
+/**
+ * Reads the live host network back: links and addresses from {@code ip -j}, mvm's tables from
+ * {@code nft -j -s} (nftables' JSON, {@link NftJson}); and the desired tables in the same form.
+ */
 public final class HostNetworkObserver {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final HostCommands host;
+    /** The last desired ruleset canonicalised (its script → tables): the spec rarely changes. */
+    private final java.util.concurrent.atomic.AtomicReference<Map.Entry<String, List<NftTable>>> canonical =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     public HostNetworkObserver(HostCommands host) {
         this.host = host;
@@ -57,9 +63,9 @@ public final class HostNetworkObserver {
         return links;
     }
 
-    /** mvm's table of one family as {@code nft -s list table} prints it, or empty when there is none. */
+    /** mvm's table of one family from {@code nft -j -s list table}, or empty when there is none. */
     public Optional<NftTable> table(NftFamily family, String tableName) {
-        HostCommands.CommandResult r = host.run(List.of("nft", "-s", "list", "table", family.keyword(), tableName), "");
+        HostCommands.CommandResult r = host.run(List.of("nft", "-j", "-s", "list", "table", family.keyword(), tableName), "");
         if (!r.ok()) {
             if (r.stderr().contains("No such file or directory")) {
                 return Optional.empty();
@@ -67,7 +73,30 @@ public final class HostNetworkObserver {
             throw new HostNetworkException(ErrorCategory.INTERNAL,
                     "'nft list table " + family.keyword() + " " + tableName + "' failed: " + r.stderr().strip());
         }
-        return Optional.of(NftTable.parseListing(r.stdout()));
+        return Optional.ofNullable(NftJson.parse(r.stdout(), tableName).get(family));
+    }
+
+    /**
+     * The desired ruleset as nftables itself holds it: applied in a network namespace of its own
+     * (which ends with the command: nothing touches the host's tables) and listed as JSON, so it
+     * compares with {@link #table} rule for rule.
+     */
+    public List<NftTable> desiredTables(io.mvm.core.netpolicy.NftRuleset ruleset) {
+        String script = ruleset.replaceScript();
+        Map.Entry<String, List<NftTable>> cached = canonical.get();
+        if (cached != null && cached.getKey().equals(script)) {
+            return cached.getValue();
+        }
+        HostCommands.CommandResult r = host.run(List.of("unshare", "--net", "sh", "-c", "nft -f - && nft -j -s list ruleset"), script);
+        if (!r.ok()) {
+            throw new HostNetworkException(ErrorCategory.INTERNAL, "cannot read the desired nftables ruleset back"
+                    + " (unshare --net nft -f -): " + r.stderr().strip());
+        }
+        Map<NftFamily, NftTable> parsed = NftJson.parse(r.stdout(), ruleset.tableName());
+        List<NftTable> tables = ruleset.tables().stream()
+                .map(t -> parsed.getOrDefault(t.family(), new NftTable(t.family(), t.name(), List.of()))).toList();
+        canonical.set(Map.entry(script, tables));
+        return tables;
     }
 
     private static Optional<String> text(JsonNode node, String field) {

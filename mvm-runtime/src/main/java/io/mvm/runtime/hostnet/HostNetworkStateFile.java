@@ -153,22 +153,11 @@ public final class HostNetworkStateFile {
     /** Writes the state so a crash leaves either the old file or the new one, never half of either. */
     public static void write(Path file, HostNetworkSpec spec) {
         try {
-            Files.createDirectories(file.getParent());
-            Path temp = file.resolveSibling(file.getFileName() + ".tmp");
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
-                ch.write(java.nio.ByteBuffer.wrap(render(spec).getBytes(StandardCharsets.UTF_8)));
-                ch.force(true);
-            }
-            try {
-                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new HostNetworkException(ErrorCategory.FAILED_PRECONDITION,
-                        "cannot replace " + file + " atomically on this file system", e);
-            }
+            Files.createDirectories(file.toAbsolutePath().getParent());
         } catch (IOException e) {
             throw new HostNetworkException(ErrorCategory.UNAVAILABLE, "cannot write " + file + ": " + e.getMessage(), e);
         }
+        io.mvm.runtime.state.AtomicFile.write(file, render(spec).getBytes(StandardCharsets.UTF_8));
     }
 
     private static PortKind kind(String text) {

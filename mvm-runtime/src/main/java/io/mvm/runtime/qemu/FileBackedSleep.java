@@ -87,9 +87,7 @@ final class FileBackedSleep {
             if (!backing.shared()) {
                 qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 8L << 30), settings.controlTimeout());
             }
-            qmp.execute("migrate", Map.of("uri", "exec:cat > " + QemuLaunch.shellQuote(partial.toString())),
-                    settings.controlTimeout());
-            migration.awaitOutgoingMigration(qmp, handle.name());
+            migration.saveTo(qmp, handle, partial);
             phases.lap(backing.shared() ? "device state" : "device state + RAM");
             QmpMigration.force(partial);
             Files.move(partial, snapshot, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -141,9 +139,9 @@ final class FileBackedSleep {
         Path vmDir = handle.vmDir();
         Map<String, Long> slotSizes = readOnlyDriveSizes(vmDir);
         OrphanedVmm.find(vmDir, QemuBackend.QMP_SOCKET, QemuBackend.PID_FILE).ifPresent(VmmProcess::killAndAwait);
-        DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket(), vmDir.resolve(QemuBackend.PID_FILE));
+        QemuBackend.clearRunDir(vmDir);
         phases.lap("checks");
-        List<AttachedDrive> attached = drives.prepare(spec, vmDir);
+        List<AttachedDrive> attached = drives.prepare(VmDrives.withWorkloadDriveIfAttached(spec, vmDir), vmDir);
         for (AttachedDrive drive : attached.subList(1, attached.size())) {
             Long slot = slotSizes.get(drive.id());
             if (slot != null) {
@@ -153,18 +151,21 @@ final class FileBackedSleep {
         phases.lap("drives");
         QemuLaunch launch = launches.launchFor(spec, handle.accelerator(), attached, vmDir);
         List<String> arguments = target.arguments(launch.arguments(), spec.memoryMib(), true, Optional.empty());
+        Optional<VmmJail.VmmUser> user = backend.jail(vmDir, attached, spec, Optional.of(target), handle.accelerator());
         Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(handle.name(), vmDir), spec.vcpus(), spec.memoryMib());
         VmHandle current = handle.withState(InstanceState.WAKING, null, clock.instant()).withProcess(null, clock.instant());
         current = new VmHandle(current.schemaVersion(), current.name(), current.backend(), current.accelerator(),
-                current.state(), null, 0, 0, vmDir, current.controlSocket(), current.agentSocket(), current.serialLog(),
+                current.state(), null, 0, 0, vmDir, vmDir.resolve(QemuBackend.QMP_SOCKET),
+                vmDir.resolve(QemuBackend.AGENT_SOCKET), current.serialLog(),
                 snapshot, group.map(VmCgroup::encode).orElse(null), current.ip(), clock.instant(), current.imageDigests());
         journal.record(current);
         phases.lap("cgroup+journal");
         VmmProcess process = null;
         boolean guestResumed = false;
         try {
-            process = backend.launch(arguments, vmDir, group);
-            current = current.withProcess(process, clock.instant());
+            process = backend.launch(arguments, vmDir, group, user);
+            current = current.withProcess(process, clock.instant())
+                    .withVmmUid(user.map(VmmJail.VmmUser::uid).orElse(0), clock.instant());
             journal.record(current);
             phases.lap("vmm start");
             migration.restore(current, snapshot, deviceStateOnly);

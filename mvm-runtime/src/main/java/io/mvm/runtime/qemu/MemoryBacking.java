@@ -100,7 +100,7 @@ record MemoryBacking(int schemaVersion, Path file, boolean shared, Path golden) 
                 i++; // replaced by "defer" below
                 continue;
             }
-            if (arg.equals("-daemonize") && incomingDefer) {
+            if (arg.equals("-pidfile") && incomingDefer) {
                 out.add("-incoming");
                 out.add("defer");
             }

@@ -13,7 +13,9 @@ import java.util.stream.Stream;
  * Finds a QEMU running on a VM directory that no handle names: launched by a runtime that died
  * before it journalled the pid. A pid (from the pid file, or found in /proc when QEMU died before
  * writing it) only counts when the process's command line names this directory's QMP socket, so a
- * recycled pid is never mistaken for our VMM.
+ * recycled pid is never mistaken for our VMM. The socket must be the exact path of a {@code -qmp
+ * unix:} argument: a substring test would also take the VMM of {@code vms/web-1} for
+ * {@code vms/web-10}'s (or of a path that merely contains it), and kill it.
  */
 final class OrphanedVmm {
     private OrphanedVmm() {}
@@ -47,10 +49,39 @@ final class OrphanedVmm {
 
     private static Optional<VmmProcess> matching(long pid, String socket) {
         Optional<VmmProcess> process = VmmProcess.of(pid);
-        if (process.isEmpty() || !commandLine(pid).stream().anyMatch(arg -> arg.contains(socket))) {
+        if (process.isEmpty() || !namesMonitor(commandLine(pid), socket)) {
             return Optional.empty();
         }
         return process;
+    }
+
+    /** Whether an argument list has {@code -qmp unix:<socket>[,options]} for exactly this socket. */
+    static boolean namesMonitor(List<String> argv, String socket) {
+        for (int i = 0; i + 1 < argv.size(); i++) {
+            if (argv.get(i).equals("-qmp") && argv.get(i + 1).startsWith("unix:")
+                    && unixPath(argv.get(i + 1).substring("unix:".length())).equals(socket)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The path of a QEMU option value: up to the first single ',' with ",," read as a literal comma. */
+    private static String unixPath(String value) {
+        StringBuilder path = new StringBuilder();
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c == ',') {
+                if (i + 1 < value.length() && value.charAt(i + 1) == ',') {
+                    path.append(',');
+                    i++;
+                    continue;
+                }
+                break;
+            }
+            path.append(c);
+        }
+        return path.toString();
     }
 
     private static List<String> commandLine(long pid) {

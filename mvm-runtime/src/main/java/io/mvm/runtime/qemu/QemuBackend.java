@@ -1,6 +1,7 @@
 package io.mvm.runtime.qemu;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.mvm.core.shell.ShellWords;
 import io.mvm.model.Accelerator;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.InstanceState;
@@ -53,10 +54,11 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private static final Logger LOG = LoggerFactory.getLogger(QemuBackend.class);
     private static final int SERIAL_TAIL_LINES = 15;
 
-    static final String QMP_SOCKET = "qmp.sock";
-    static final String AGENT_SOCKET = "agent.sock";
+    /** In {@code vmm/}, the one directory a sandboxed VMM may write to ({@link VmmJail}). */
+    static final String QMP_SOCKET = VmmJail.RUN_DIR + "/qmp.sock";
+    static final String AGENT_SOCKET = VmmJail.RUN_DIR + "/agent.sock";
     static final String SERIAL_LOG = "serial.log";
-    static final String PID_FILE = "qemu.pid";
+    static final String PID_FILE = VmmJail.RUN_DIR + "/qemu.pid";
     static final String VMM_LOG = "qemu.log";
     static final String SNAPSHOT = "snapshot.bin";
     /** A snapshot whose guest has resumed, renamed away until its (slow) unlink is done. */
@@ -68,15 +70,24 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
      * @param monitorDeadline how long the QMP monitor of a live VMM may stay silent before the VM
      *                        is observed FAILED; until then an unanswered status query is UNKNOWN
      *                        (a busy host, a VMM stopped for a moment), never a reason to act
+     * @param sandbox         which user ids VMMs run as (docs/security.md); seccomp is always on
      */
     public record Settings(String binary, Accelerator accelerator, String acceleratorReason,
-                           Duration bootTimeout, Duration controlTimeout, Duration monitorDeadline) {
+                           Duration bootTimeout, Duration controlTimeout, Duration monitorDeadline, VmmSandbox sandbox) {
         public static final Duration DEFAULT_MONITOR_DEADLINE = Duration.ofSeconds(60);
 
         public Settings {
             if (monitorDeadline == null || monitorDeadline.isNegative() || monitorDeadline.isZero()) {
                 throw MvmException.invalid("the QMP monitor deadline must be positive, got " + monitorDeadline);
             }
+            if (sandbox == null) {
+                throw MvmException.invalid("the VMM sandbox settings are missing");
+            }
+        }
+
+        public Settings(String binary, Accelerator accelerator, String acceleratorReason, Duration bootTimeout,
+                        Duration controlTimeout, Duration monitorDeadline) {
+            this(binary, accelerator, acceleratorReason, bootTimeout, controlTimeout, monitorDeadline, VmmSandbox.defaults());
         }
 
         public Settings(String binary, Accelerator accelerator, String acceleratorReason, Duration bootTimeout,
@@ -89,11 +100,15 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         }
 
         public Settings withMonitorDeadline(Duration deadline) {
-            return new Settings(binary, accelerator, acceleratorReason, bootTimeout, controlTimeout, deadline);
+            return new Settings(binary, accelerator, acceleratorReason, bootTimeout, controlTimeout, deadline, sandbox);
         }
 
         public Settings withControlTimeout(Duration timeout) {
-            return new Settings(binary, accelerator, acceleratorReason, bootTimeout, timeout, monitorDeadline);
+            return new Settings(binary, accelerator, acceleratorReason, bootTimeout, timeout, monitorDeadline, sandbox);
+        }
+
+        public Settings withSandbox(VmmSandbox value) {
+            return new Settings(binary, accelerator, acceleratorReason, bootTimeout, controlTimeout, monitorDeadline, value);
         }
     }
 
@@ -108,6 +123,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     private final RandomGenerator random;
     private final QemuClones clones;
     private final QemuClaims claims;
+    private final VmmJail jail;
+    private final QmpMigration migration;
 
     public QemuBackend(Settings settings, VmDrives drives, CgroupLimits cgroups, AgentConnector agents, InstantSource clock) {
         this(settings, drives, cgroups, agents, clock, new SecureRandom());
@@ -122,6 +139,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         this.clock = clock;
         this.silence = new ControlSilence("QMP monitor", settings.monitorDeadline(), clock);
         this.random = random;
+        this.jail = new VmmJail(settings.sandbox());
+        this.migration = new QmpMigration(settings, agents);
         this.clones = new QemuClones(this, settings, drives, cgroups, agents, clock, random);
         this.claims = new QemuClaims(this, settings, drives, agents, clock);
     }
@@ -146,11 +165,14 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         return settings;
     }
 
+    VmmJail vmmJail() {
+        return jail;
+    }
+
     @Override
     public void validate(VmSpec spec) {
         new QemuLaunch(settings.binary(), settings.accelerator(), spec.vcpus(), spec.memoryMib(), spec.image().kernel(),
-                spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(), spec.cmd(), spec.env(),
-                spec.nic(), List.of(), Path.of("serial.log"), Path.of("qmp.sock"), Path.of("agent.sock"),
+                spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(), spec.nic(), List.of(), Path.of("serial.log"), Path.of("qmp.sock"), Path.of("agent.sock"),
                 Path.of("qemu.pid"), Optional.empty()).kernelCommandLine();
     }
 
@@ -166,9 +188,11 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         return launchAndWait(spec, handle, Optional.empty(), journal, phases);
     }
 
-    private VmHandle launchAndWait(VmSpec spec, VmHandle initial, Optional<Path> snapshot, HandleJournal journal,
+    private VmHandle launchAndWait(VmSpec given, VmHandle initial, Optional<Path> snapshot, HandleJournal journal,
                                    LaunchPhases phases) {
         Path vmDir = initial.vmDir();
+        // The workload rides on the config drive; a restore attaches exactly the drives it was started with.
+        VmSpec spec = snapshot.isEmpty() ? VmDrives.withWorkloadDrive(given) : VmDrives.withWorkloadDriveIfAttached(given, vmDir);
         validate(spec);
         // Never two VMMs on one VM directory: a VMM launched by a runtime that crashed before it could
         // journal the pid may still be running on these drives.
@@ -176,7 +200,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             LOG.warn("VM {}: killing VMM pid {} left running on its directory before launching another", initial.name(), orphan.pid());
             orphan.killAndAwait();
         });
-        DirectoryTree.deleteFilesQuietly(vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET), vmDir.resolve(PID_FILE));
+        clearRunDir(vmDir);
         if (snapshot.isEmpty()) {
             DirectoryTree.deleteFilesQuietly(vmDir.resolve(SERIAL_LOG));
         }
@@ -188,28 +212,32 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         Accelerator accelerator = snapshot.isPresent() && initial.accelerator() != null ? initial.accelerator() : settings.accelerator();
         QemuLaunch launch = new QemuLaunch(settings.binary(), accelerator, spec.vcpus(), spec.memoryMib(),
                 spec.image().kernel(), spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(),
-                spec.cmd(), spec.env(), spec.nic(), attached, initial.serialLog(), initial.controlSocket(),
-                initial.agentSocket(), vmDir.resolve(PID_FILE), snapshot);
+                spec.nic(), attached, initial.serialLog(), vmDir.resolve(QMP_SOCKET),
+                vmDir.resolve(AGENT_SOCKET), vmDir.resolve(PID_FILE), snapshot);
         List<String> arguments = launch.arguments(); // validates the kernel command line before anything runs
         if (snapshot.isEmpty()) {
             arguments = clones.coldBootArguments(arguments, spec.memoryMib(), vmDir); // RAM in a file, if it has one
         }
+        Optional<VmmJail.VmmUser> user = jail(vmDir, attached, spec,
+                snapshot.isEmpty() ? MemoryBacking.read(vmDir).filter(MemoryBacking::shared) : Optional.empty(), accelerator);
+        phases.lap("sandbox");
         Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(initial.name(), initial.vmDir()), spec.vcpus(), spec.memoryMib());
         VmHandle handle = new VmHandle(initial.schemaVersion(), initial.name(), initial.backend(), accelerator,
                 snapshot.isPresent() ? InstanceState.WAKING : InstanceState.CREATING, null, 0, 0, vmDir,
-                initial.controlSocket(), initial.agentSocket(), initial.serialLog(), initial.snapshot(),
+                // Sockets where this VMM puts them (vmm/), also for a VM that slept under an older runtime.
+                vmDir.resolve(QMP_SOCKET), vmDir.resolve(AGENT_SOCKET), initial.serialLog(), initial.snapshot(),
                 group.map(VmCgroup::encode).orElse(null), initial.ip(), clock.instant(), initial.imageDigests());
         journal.record(handle);
         phases.lap("cgroup+journal");
         VmmProcess process = null;
         boolean guestResumed = false;
         try {
-            process = launch(arguments, vmDir, group);
-            handle = handle.withProcess(process, clock.instant());
+            process = launch(arguments, vmDir, group, user);
+            handle = handle.withProcess(process, clock.instant()).withVmmUid(user.map(VmmJail.VmmUser::uid).orElse(0), clock.instant());
             journal.record(handle);
             phases.lap("launch");
             if (snapshot.isPresent()) {
-                finishIncomingMigration(handle);
+                migration.restore(handle, snapshot.get(), false);
                 phases.lap("restore");
                 guestResumed = true;
                 handle = discardSnapshot(handle, snapshot.get(), journal);
@@ -313,36 +341,78 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
     }
 
     /**
-     * Starts QEMU through a tiny shell that first joins the VM's cgroups, so every thread and every
-     * byte QEMU allocates is accounted there from the start; {@code -daemonize} then detaches it.
+     * Makes the VM's files its VMM's own and returns the user it runs as ({@link VmmJail}); empty
+     * when the sandbox is disabled. {@code ram} is the RAM file backing on the command line, if any.
      */
-    VmmProcess launch(List<String> arguments, Path vmDir, Optional<VmCgroup> group) {
+    Optional<VmmJail.VmmUser> jail(Path vmDir, List<AttachedDrive> attached, VmSpec spec, Optional<MemoryBacking> ram,
+                                   Accelerator accelerator) {
+        return jail.prepare(vmDir, attached, vmDir.resolve(SERIAL_LOG),
+                ram.filter(MemoryBacking::shared).map(MemoryBacking::file),
+                ram.filter(b -> !b.shared()).map(MemoryBacking::file), spec.nic(), accelerator == Accelerator.KVM);
+    }
+
+    /** Sockets and the pid file of an earlier VMM: QEMU refuses to bind over a stale socket. */
+    static void clearRunDir(Path vmDir) {
+        Path run = VmmJail.runDir(vmDir);
+        DirectoryTree.deleteFilesQuietly(run.resolve("qmp.sock"), run.resolve("agent.sock"), run.resolve("qemu.pid"),
+                run.resolve(MigrationStream.INCOMING), run.resolve(MigrationStream.OUTGOING));
+    }
+
+    /**
+     * Starts QEMU through a tiny shell that first joins the VM's cgroups, so every thread and every
+     * byte QEMU allocates is accounted there from the start, then detaches it into a session of its
+     * own ({@code setsid}, in the background) as the VMM's user ({@code setpriv}: no capabilities,
+     * no new privileges). QEMU's {@code -daemonize} cannot be used: it forks and calls setsid after
+     * the seccomp filter is in place. So start-up errors are told by QEMU exiting before its
+     * monitor answers (it does only once initialisation, drives and devices included, is done).
+     */
+    VmmProcess launch(List<String> arguments, Path vmDir, Optional<VmCgroup> group, Optional<VmmJail.VmmUser> user) {
+        Path log = vmDir.resolve(VMM_LOG);
         StringBuilder script = new StringBuilder();
         group.ifPresent(g -> g.procsFiles().forEach(f ->
-                script.append("echo $$ > ").append(QemuLaunch.shellQuote(f.toString())).append(" || exit 97; ")));
-        script.append("exec \"$@\"");
+                script.append("echo $$ > ").append(ShellWords.quote(f.toString())).append(" || exit 97; ")));
+        script.append("setsid \"$@\" </dev/null >>").append(ShellWords.quote(log.toString())).append(" 2>&1 & echo $!");
         List<String> command = new ArrayList<>(List.of("/bin/sh", "-c", script.toString(), "mvm-vmm"));
+        user.ifPresent(u -> command.addAll(u.launcherPrefix()));
         command.addAll(arguments);
-        Path log = vmDir.resolve(VMM_LOG);
+        long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
         try {
             Process launcher = new ProcessBuilder(command)
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                    .redirectErrorStream(true)
+                    .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
                     .start();
-            if (!launcher.waitFor(settings.bootTimeout().toSeconds(), TimeUnit.SECONDS)) {
+            String printed = new String(launcher.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+            if (!launcher.waitFor(settings.controlTimeout().toSeconds(), TimeUnit.SECONDS) || launcher.exitValue() != 0
+                    || printed.isEmpty()) {
                 launcher.destroyForcibly();
-                throw new MvmException(ErrorCategory.UNAVAILABLE, "QEMU did not finish initialising within " + settings.bootTimeout());
+                throw new MvmException(ErrorCategory.FAILED_PRECONDITION, "cannot launch QEMU (launcher exit "
+                        + (launcher.isAlive() ? "none" : launcher.exitValue()) + "): " + lastLines(log, 5));
             }
-            if (launcher.exitValue() != 0) {
-                throw new MvmException(ErrorCategory.FAILED_PRECONDITION, "QEMU failed to start (exit "
-                        + launcher.exitValue() + "): " + lastLines(log, 5));
+            long pid = Long.parseLong(printed);
+            VmmProcess process = VmmProcess.of(pid).orElseThrow(() -> new MvmException(ErrorCategory.FAILED_PRECONDITION,
+                    "QEMU failed to start: " + lastLines(log, 5)));
+            Path qmpSocket = vmDir.resolve(QMP_SOCKET);
+            while (true) {
+                if (!process.isAlive()) {
+                    throw new MvmException(ErrorCategory.FAILED_PRECONDITION, "QEMU failed to start: " + lastLines(log, 5));
+                }
+                if (Files.exists(qmpSocket)) {
+                    try (QmpClient qmp = QmpClient.connect(qmpSocket, Duration.ofSeconds(1))) {
+                        return process;
+                    } catch (MvmException e) {
+                        // not greeting yet: still initialising
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    process.killAndAwait();
+                    throw new MvmException(ErrorCategory.UNAVAILABLE, "QEMU did not finish initialising within " + settings.bootTimeout());
+                }
+                Polling.pause(Duration.ofMillis(5));
             }
-            long pid = Long.parseLong(Files.readString(vmDir.resolve(PID_FILE)).strip());
-            return VmmProcess.of(pid).orElseThrow(() -> new MvmException(ErrorCategory.UNAVAILABLE,
-                    "QEMU exited right after starting: " + lastLines(log, 5)));
         } catch (IOException e) {
             throw new MvmException(ErrorCategory.INTERNAL, "cannot launch QEMU: " + e.getMessage(), e);
+        } catch (NumberFormatException e) {
+            throw new MvmException(ErrorCategory.INTERNAL, "cannot launch QEMU: the launcher printed no pid", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new MvmException(ErrorCategory.UNAVAILABLE, "interrupted while launching QEMU", e);
@@ -447,7 +517,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         };
         if (adopted != null) {
             LOG.info("VM {}: adopted VMM pid {} launched before the last runtime crashed", handle.name(), process.pid());
-            return handle.withProcess(process, clock.instant()).withState(adopted, null, clock.instant());
+            return handle.withProcess(process, clock.instant()).withState(adopted, null, clock.instant())
+                    .withVmmUid(VmmJail.uidOf(process.pid()).orElse(0), clock.instant());
         }
         process.killAndAwait();
         cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
@@ -466,7 +537,9 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
 
     private VmHandle observeLive(VmHandle handle) {
         VmmProcess process = handle.process();
-        if (process == null || !process.isAlive()) {
+        if (process == null || !process.isAlive()
+                || (handle.vmmUid() != 0 && VmmJail.uidOf(process.pid()).orElse(-1) != handle.vmmUid())) {
+            // A sandboxed VMM runs as the user its handle records: any other owner is not ours.
             silence.reset(handle.vmDir());
             cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
             return handle.withState(InstanceState.FAILED, "the VMM process " + handle.pid()
@@ -573,9 +646,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             qmp.execute("stop", settings.controlTimeout());
             // The default bandwidth cap (128 MiB/s) is meant for live migration over a network.
             qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 8L << 30), settings.controlTimeout());
-            qmp.execute("migrate", Map.of("uri", "exec:cat > " + QemuLaunch.shellQuote(partial.toString())),
-                    settings.controlTimeout());
-            awaitMigration(qmp, handle);
+            migration.saveTo(qmp, handle, partial);
             // The snapshot becomes the only copy of guest memory once QEMU quits: durable before it is
             // named snapshot.bin, and the name durable before SLEEPING is journalled.
             try (java.nio.channels.FileChannel written = java.nio.channels.FileChannel.open(partial, java.nio.file.StandardOpenOption.READ)) {
@@ -607,23 +678,6 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         return sleeping;
     }
 
-    private void awaitMigration(QmpClient qmp, VmHandle handle) {
-        long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
-        while (System.nanoTime() < deadline) {
-            JsonNode info = qmp.execute("query-migrate", settings.controlTimeout());
-            String status = info.path("status").asText();
-            switch (status) {
-                case "completed" -> {
-                    return;
-                }
-                case "failed", "cancelled" -> throw new MvmException(ErrorCategory.INTERNAL, "snapshot of "
-                        + handle.name() + " " + status + ": " + info.path("error-desc").asText("no detail"));
-                default -> Polling.pause(Duration.ofMillis(50));
-            }
-        }
-        throw new MvmException(ErrorCategory.UNAVAILABLE, "snapshot of " + handle.name() + " did not finish within " + settings.bootTimeout());
-    }
-
     @Override
     public VmHandle wake(VmSpec spec, VmHandle handle, HandleJournal journal) {
         if (QemuClones.isFileBacked(handle.vmDir())) {
@@ -641,13 +695,6 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         ImageDigests.requireUnchanged(handle, spec.image());
         phases.lap("image check");
         return launchAndWait(spec, handle, Optional.of(handle.snapshot()), journal, phases);
-    }
-
-    /** With -incoming and no -S, QEMU runs the guest by itself once the state is loaded. */
-    private void finishIncomingMigration(VmHandle handle) {
-        try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
-            QmpMigration.runWhenLoaded(qmp, settings, Duration.ofMillis(20), "restoring the snapshot");
-        }
     }
 
     // ---------------------------------------------------------------- golden snapshots and clones (QemuClones)
@@ -731,7 +778,20 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         }
         OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE).ifPresent(VmmProcess::killAndAwait);
         cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
+        jail.release(handle.vmDir());
         DirectoryTree.delete(handle.vmDir());
+    }
+
+    @Override
+    public void releaseDirectory(Path vmDir) {
+        jail.release(vmDir);
+    }
+
+    @Override
+    public java.util.OptionalLong endOrphanedVmm(Path vmDir) {
+        Optional<VmmProcess> orphan = OrphanedVmm.find(vmDir, QMP_SOCKET, PID_FILE);
+        orphan.ifPresent(VmmProcess::killAndAwait);
+        return orphan.map(p -> java.util.OptionalLong.of(p.pid())).orElse(java.util.OptionalLong.empty());
     }
 
     @Override

@@ -144,9 +144,7 @@ final class QemuClones {
             try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
                 qmp.execute("stop", settings.controlTimeout());
                 migration.ignoreShared(qmp);
-                qmp.execute("migrate", Map.of("uri", "exec:cat > " + QemuLaunch.shellQuote(partial.toString())),
-                        settings.controlTimeout());
-                migration.awaitOutgoingMigration(qmp, handle.name());
+                migration.saveTo(qmp, handle, partial);
                 phases.lap("device state");
                 QmpMigration.force(partial);
                 Files.move(partial, dir.resolve(GoldenSnapshot.VMSTATE), StandardCopyOption.ATOMIC_MOVE);
@@ -175,6 +173,10 @@ final class QemuClones {
                 if (Files.exists(dir.resolve(name))) {
                     Files.setPosixFilePermissions(dir.resolve(name), PosixFilePermissions.fromString("r--------"));
                 }
+            }
+            if (backend.vmmJail().enabled()) {
+                // Its clones' VMMs (and only they) map the RAM file: before its identity is recorded below.
+                backend.vmmJail().shareGolden(memory);
             }
             phases.lap("data drive");
             SnapshotInfo.SnapshotFile vmstate = FileDigests.describe(dir.resolve(GoldenSnapshot.VMSTATE));
@@ -215,9 +217,14 @@ final class QemuClones {
 
     // ---------------------------------------------------------------- clone
 
-    MemorySharing.ClonedVm startClone(VmSpec spec, GoldenSnapshot golden, Path vmDir, HandleJournal journal) {
+    MemorySharing.ClonedVm startClone(VmSpec given, GoldenSnapshot golden, Path vmDir, HandleJournal journal) {
         LaunchPhases phases = new LaunchPhases();
         SnapshotInfo info = golden.info();
+        // A template with a workload got a config drive for it (VmDrives.withWorkloadDrive): a clone
+        // with a workload of its own takes that slot the same way (its workload also comes with
+        // clone-identity; the drive holds it for a later cold boot).
+        boolean configSlot = info.driveSlots().stream().anyMatch(s -> s.id().equals(DriveKind.CONFIG.wireName()));
+        VmSpec spec = configSlot ? VmDrives.withWorkloadDrive(given) : given;
         backend.validate(spec);
         requireCompatible(spec, golden, Map.of());
         golden.verify();
@@ -241,6 +248,7 @@ final class QemuClones {
         QemuLaunch launch = launchFor(spec, info.accelerator(), attached, vmDir);
         List<String> arguments = backing.arguments(launch.arguments(), spec.memoryMib(), true,
                 Optional.of(info.kernelCommandLine()));
+        Optional<VmmJail.VmmUser> user = backend.jail(vmDir, attached, spec, Optional.of(backing), info.accelerator());
         Optional<VmCgroup> group = cgroups.create(VmCgroup.groupName(spec.name().value(), vmDir), spec.vcpus(), spec.memoryMib());
         VmHandle handle = new VmHandle(VmHandle.SCHEMA_VERSION, spec.name().value(), backend.name(), info.accelerator(),
                 InstanceState.CREATING, null, 0, 0, vmDir, vmDir.resolve(QemuBackend.QMP_SOCKET),
@@ -251,8 +259,9 @@ final class QemuClones {
         phases.lap("cgroup+journal");
         VmmProcess process = null;
         try {
-            process = backend.launch(arguments, vmDir, group);
-            handle = handle.withProcess(process, clock.instant());
+            process = backend.launch(arguments, vmDir, group, user);
+            handle = handle.withProcess(process, clock.instant())
+                    .withVmmUid(user.map(VmmJail.VmmUser::uid).orElse(0), clock.instant());
             journal.record(handle);
             phases.lap("vmm start");
             migration.restore(handle, golden.vmstate(), true);
@@ -334,7 +343,7 @@ final class QemuClones {
 
     QemuLaunch launchFor(VmSpec spec, io.mvm.model.Accelerator accelerator, List<AttachedDrive> attached, Path vmDir) {
         return new QemuLaunch(settings.binary(), accelerator, spec.vcpus(), spec.memoryMib(), spec.image().kernel(),
-                spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(), spec.cmd(), spec.env(), spec.nic(),
+                spec.image().initramfs(), spec.image().bootArgs(), spec.name().value(), spec.nic(),
                 attached, vmDir.resolve(QemuBackend.SERIAL_LOG), vmDir.resolve(QemuBackend.QMP_SOCKET),
                 vmDir.resolve(QemuBackend.AGENT_SOCKET), vmDir.resolve(QemuBackend.PID_FILE), Optional.empty());
     }

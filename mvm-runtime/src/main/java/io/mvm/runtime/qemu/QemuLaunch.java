@@ -4,20 +4,18 @@ import io.mvm.model.Accelerator;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.NicSpec;
 import io.mvm.runtime.drive.AttachedDrive;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Collectors;
 
 /**
  * One QEMU microvm invocation, turned into an argument list by {@link #arguments()} following the
  * boot contract. Pure: building it starts nothing, so the exact command line is unit-tested.
  *
- * @param incoming snapshot to restore instead of booting (wake), or empty for a cold boot
+ * @param incoming snapshot to restore instead of booting (wake), or empty for a cold boot: the VMM
+ *                 then starts with {@code -incoming defer} and the snapshot is streamed in over QMP
+ *                 ({@link QmpMigration#restore})
  */
 public record QemuLaunch(
         String binary,
@@ -28,8 +26,6 @@ public record QemuLaunch(
         Path initramfs,
         String imageBootArgs,
         String hostname,
-        String cmd,
-        Map<String, String> env,
         Optional<NicSpec> nic,
         List<AttachedDrive> drives,
         Path serialLog,
@@ -44,10 +40,14 @@ public record QemuLaunch(
 
     public QemuLaunch {
         drives = List.copyOf(drives);
-        env = Map.copyOf(env);
     }
 
-    /** The image's boot arguments followed by this VM's {@code mvm.*} arguments. */
+    /**
+     * The image's boot arguments followed by this VM's {@code mvm.*} arguments. Never the workload:
+     * the kernel command line is QEMU's argv (any host user reads it in /proc) and the guest's
+     * /proc/cmdline, so {@code cmd} and {@code env} travel on the config drive ({@link
+     * io.mvm.runtime.drive.VmDrives#WORKLOAD_CMD}).
+     */
     public String kernelCommandLine() {
         List<String> args = new ArrayList<>();
         if (imageBootArgs != null && !imageBootArgs.isBlank()) {
@@ -60,18 +60,10 @@ public record QemuLaunch(
                 args.add("mvm.gw=" + n.gateway());
             }
         });
-        if (cmd != null) {
-            args.add("mvm.cmd=" + base64(cmd));
-        }
-        if (!env.isEmpty()) {
-            String lines = env.entrySet().stream().sorted(Map.Entry.comparingByKey())
-                    .map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining("\n", "", "\n"));
-            args.add("mvm.env=" + base64(lines));
-        }
         String line = String.join(" ", args);
         if (line.length() > MAX_KERNEL_CMDLINE) {
             throw MvmException.invalid("the kernel command line would be " + line.length() + " bytes (limit "
-                    + MAX_KERNEL_CMDLINE + "): shorten cmd or env");
+                    + MAX_KERNEL_CMDLINE + "): shorten the image's boot arguments or the VM's name");
         }
         return line;
     }
@@ -108,22 +100,15 @@ public record QemuLaunch(
         nic.ifPresent(n -> a.addAll(List.of(
                 "-netdev", "tap,id=net0,ifname=" + n.tap() + ",script=no,downscript=no",
                 "-device", "virtio-net-device,netdev=net0,mac=" + n.mac())));
-        incoming.ifPresent(file -> a.addAll(List.of("-incoming", "exec:cat " + shellQuote(file.toString()))));
-        a.addAll(List.of("-daemonize", "-pidfile", pidFile.toString()));
+        incoming.ifPresent(file -> a.addAll(List.of("-incoming", "defer")));
+        // QEMU's seccomp filter (VmmSandbox.SECCOMP). It also forbids -daemonize (fork, setsid after
+        // the filter is installed): the launcher detaches QEMU instead (QemuBackend.launch).
+        a.addAll(List.of("-sandbox", VmmSandbox.SECCOMP, "-pidfile", pidFile.toString()));
         return List.copyOf(a);
-    }
-
-    private static String base64(String text) {
-        return Base64.getEncoder().encodeToString(text.getBytes(StandardCharsets.UTF_8));
     }
 
     /** QEMU's option syntax uses ',' as separator; a literal comma is written twice. */
     static String option(Path path) {
         return path.toString().replace(",", ",,");
-    }
-
-    /** QEMU runs exec: migration URIs through /bin/sh. */
-    static String shellQuote(String text) {
-        return "'" + text.replace("'", "'\\''") + "'";
     }
 }

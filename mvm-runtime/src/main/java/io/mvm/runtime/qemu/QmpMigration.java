@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The QMP steps of saving and loading device state that golden snapshots, clones and file-backed
- * sleep share, and the owner-only, synced files they write. Streams go through {@code exec:cat}:
- * Java cannot pass a descriptor over a Unix socket (SCM_RIGHTS) for QMP {@code getfd}.
+ * sleep share, and the owner-only, synced files they write. Streams go over a Unix socket whose
+ * other end is this process ({@link MigrationStream}), never through a shell.
  */
 final class QmpMigration {
     private static final Logger LOG = LoggerFactory.getLogger(QmpMigration.class);
@@ -41,9 +41,25 @@ final class QmpMigration {
             if (ramAlreadyMapped) {
                 ignoreShared(qmp);
             }
-            qmp.execute("migrate-incoming", Map.of("uri", "exec:cat " + QemuLaunch.shellQuote(state.toString())),
+            qmp.execute("migrate-incoming", Map.of("uri", MigrationStream.incomingUri(handle.vmDir())),
                     settings.controlTimeout());
-            runWhenLoaded(qmp, settings, Duration.ofMillis(2), "loading the device state");
+            try (MigrationStream stream = MigrationStream.sendFrom(handle.vmDir(), state)) {
+                runWhenLoaded(qmp, settings, Duration.ofMillis(2), "loading the device state", stream);
+                stream.await(settings.controlTimeout(), "loading the device state of " + handle.name());
+            }
+        }
+    }
+
+    /**
+     * Writes the migration stream of a stopped VMM into {@code file} (which exists, owner-only):
+     * QEMU connects to a socket this process listens on, and the bytes land in the file.
+     */
+    void saveTo(QmpClient qmp, VmHandle handle, Path file) {
+        try (MigrationStream stream = MigrationStream.receiveInto(handle.vmDir(), file)) {
+            qmp.execute("migrate", Map.of("uri", stream.uri()), settings.controlTimeout());
+            awaitOutgoingMigration(qmp, handle.name());
+            // QEMU reports completion once it has written the stream; the last bytes may still be in the socket.
+            stream.await(settings.controlTimeout(), "snapshot of " + handle.name());
         }
     }
 
@@ -51,7 +67,8 @@ final class QmpMigration {
      * Waits until an incoming migration has loaded (polling every {@code poll}) and makes sure the
      * guest runs; {@code what} names the operation in errors. Shared by wake and clone restores.
      */
-    static void runWhenLoaded(QmpClient qmp, QemuBackend.Settings settings, Duration poll, String what) {
+    static void runWhenLoaded(QmpClient qmp, QemuBackend.Settings settings, Duration poll, String what,
+                              MigrationStream stream) {
         long deadline = System.nanoTime() + settings.bootTimeout().toNanos();
         while (true) {
             String status = qmp.execute("query-status", settings.controlTimeout()).path("status").asText();
@@ -60,6 +77,9 @@ final class QmpMigration {
                     return;
                 }
                 case "inmigrate" -> {
+                    stream.failure().ifPresent(t -> {
+                        throw new MvmException(ErrorCategory.UNAVAILABLE, what + ": the migration stream failed: " + t, t);
+                    });
                     if (System.nanoTime() > deadline) {
                         throw new MvmException(ErrorCategory.UNAVAILABLE, what + " took longer than " + settings.bootTimeout());
                     }

@@ -327,6 +327,8 @@ public final class LocalVms {
             Instant at = clock.instant();
             target = orphans.newDirectory(name, at);
             Orphans.writeNote(vm.path(), name, reason, at);
+            // No VMM may reach what is set aside (orphans/ is 0700 root); its user id is free again.
+            backend.releaseDirectory(vm.path());
             try {
                 Files.move(vm.path(), target, StandardCopyOption.ATOMIC_MOVE);
                 AtomicFile.syncDirectory(orphans.root());
@@ -399,6 +401,15 @@ public final class LocalVms {
 
     public Path directory(String name) {
         return existing(name).path();
+    }
+
+    /**
+     * Ends a VMM running on this VM's directory that its handle does not record (the runtime died
+     * between launching it and journalling its pid); the backend proves it is this VM's own.
+     */
+    public java.util.OptionalLong endOrphanedVmm(String name) {
+        Path dir = vmsRoot.resolve(InstanceId.of(name).value());
+        return Files.isDirectory(dir) ? backend.endOrphanedVmm(dir) : java.util.OptionalLong.empty();
     }
 
     private VmSpec specFor(VmDirectory vm, Optional<Map<String, String>> newSecrets) {

@@ -61,16 +61,17 @@ class GuestAgentIT {
             image = ImageBuilder.ensureDefaultImage(HostCapabilities.testDataDir(), ProgressListener.NONE);
             Path data = dirWith("data", Map.of("hello.txt", "from the host\n"));
             Path secrets = dirWith("secrets", Map.of("token", "s3cret-v1"));
-            Path config = dirWith("config", Map.of("app.toml", "mode = \"test\"\n"));
+            String cmd = "echo \"$GREETING|$SECOND\" > /tmp/workload.out; exit 7";
+            String env = "GREETING=hello world\nSECOND=two'quoted\"\n";
+            // The workload is on the config drive (io.mvm.runtime.drive.VmDrives.WORKLOAD_CMD/ENV), root-only.
+            Path config = dirWith("config", Map.of("app.toml", "mode = \"test\"\n", ".mvm-workload.cmd", cmd,
+                    ".mvm-workload.env", env));
             secretsImage = TestMicroVm.ext4(work.resolve("secrets.ext4"), "mvm-secrets", secrets, 4);
             List<Drive> drives = List.of(
                     new Drive(TestMicroVm.ext4(work.resolve("config.ext4"), "mvm-config", config, 4), false),
                     new Drive(TestMicroVm.ext4(work.resolve("data.ext4"), "mvm-data", data, 16), false),
                     new Drive(secretsImage, false));
-            String cmd = "echo \"$GREETING|$SECOND\" > /tmp/workload.out; exit 7";
-            String env = "GREETING=hello world\nSECOND=two'quoted\"\n";
-            vm = TestMicroVm.boot(image, work, "mvm.hostname=" + hostname
-                    + " mvm.cmd=" + b64(cmd) + " mvm.env=" + b64(env), drives);
+            vm = TestMicroVm.boot(image, work, "mvm.hostname=" + hostname, drives);
             vm.awaitReady(BOOT);
             channel = VirtioSerialGuestChannel.connect(vm.agentSocket());
         } catch (Throwable t) {
@@ -350,9 +351,5 @@ class GuestAgentIT {
             }
         }
         return dir;
-    }
-
-    private static String b64(String text) {
-        return Base64.getEncoder().encodeToString(text.getBytes(StandardCharsets.UTF_8));
     }
 }

@@ -43,8 +43,12 @@ class GuestWorkloadDrainIT {
             GuestImage image = ImageBuilder.ensureDefaultImage(HostCapabilities.testDataDir(), ProgressListener.NONE);
             String workload = "trap 'echo drained > /tmp/drained; exit 0' TERM; echo started > /tmp/started; "
                     + "while :; do sleep 1; done";
-            vm = TestMicroVm.boot(image, work, "mvm.ip=10.213.7.5/24 mvm.gw=10.213.7.1 mvm.cmd="
-                    + Base64.getEncoder().encodeToString(workload.getBytes(StandardCharsets.UTF_8)), List.of(),
+            // The workload reaches the guest on the config drive (VmDrives.WORKLOAD_CMD), never the kernel command line.
+            Path config = java.nio.file.Files.createDirectories(work.resolve("config"));
+            java.nio.file.Files.writeString(config.resolve(".mvm-workload.cmd"), workload);
+            Path configImage = TestMicroVm.ext4(work.resolve("config.ext4"), "mvm-config", config, 4);
+            vm = TestMicroVm.boot(image, work, "mvm.ip=10.213.7.5/24 mvm.gw=10.213.7.1",
+                    List.of(new TestMicroVm.Drive(configImage, false)),
                     List.of("-netdev", "user,id=n0,net=10.213.7.0/24,host=10.213.7.1,restrict=on",
                             "-device", "virtio-net-device,netdev=n0,mac=52:54:00:12:34:56"));
             vm.awaitReady(Duration.ofSeconds(120));
@@ -79,7 +83,8 @@ class GuestWorkloadDrainIT {
     @Order(2)
     void absentDrivesAreNotMountedAndReloadingAbsentSecretsIsHarmless() {
         String mounts = run("cat /proc/mounts");
-        assertThat(mounts).doesNotContain(" /data ").doesNotContain(" /run/secrets ").doesNotContain(" /etc/mvm-config ");
+        // The config drive is attached: it carries the workload (the kernel command line no longer does).
+        assertThat(mounts).doesNotContain(" /data ").doesNotContain(" /run/secrets ").contains(" /etc/mvm-config ");
         channel.reloadSecrets(CALL);
         assertThat(run("ls -A /run/secrets | wc -l").strip()).isEqualTo("0");
     }

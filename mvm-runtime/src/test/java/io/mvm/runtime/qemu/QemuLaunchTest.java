@@ -18,9 +18,13 @@ import org.junit.jupiter.api.Test;
 class QemuLaunchTest {
     private static final Path DIR = Path.of("/var/lib/mvm/vms/web-1");
 
-    private static QemuLaunch launch(Optional<NicSpec> nic, Optional<Path> incoming, String cmd, Map<String, String> env) {
+    private static QemuLaunch launch(Optional<NicSpec> nic, Optional<Path> incoming) {
+        return launch(nic, incoming, "console=ttyS0 quiet");
+    }
+
+    private static QemuLaunch launch(Optional<NicSpec> nic, Optional<Path> incoming, String bootArgs) {
         return new QemuLaunch("qemu-system-x86_64", Accelerator.TCG, 2, 512, Path.of("/img/vmlinuz"),
-                Path.of("/img/initramfs.cpio.gz"), "console=ttyS0 quiet", "web-1", cmd, env, nic,
+                Path.of("/img/initramfs.cpio.gz"), bootArgs, "web-1", nic,
                 List.of(new AttachedDrive("root", Path.of("/img/rootfs.ext4"), true),
                         new AttachedDrive("data", DIR.resolve("data.ext4"), false),
                         new AttachedDrive("secrets", DIR.resolve("secrets.ext4"), true)),
@@ -29,7 +33,7 @@ class QemuLaunchTest {
 
     @Test
     void buildsTheBootContractCommandLine() {
-        List<String> args = launch(Optional.empty(), Optional.empty(), null, Map.of()).arguments();
+        List<String> args = launch(Optional.empty(), Optional.empty()).arguments();
         assertThat(args).containsExactly(
                 "qemu-system-x86_64", "-M", "microvm,accel=tcg", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
                 "-m", "512", "-smp", "2",
@@ -47,34 +51,35 @@ class QemuLaunchTest {
                 "-device", "virtio-serial-device",
                 "-chardev", "socket,id=agent,path=/var/lib/mvm/vms/web-1/agent.sock,server=on,wait=off",
                 "-device", "virtserialport,chardev=agent,name=io.mvm.agent",
-                "-daemonize", "-pidfile", "/var/lib/mvm/vms/web-1/qemu.pid");
+                "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+                "-pidfile", "/var/lib/mvm/vms/web-1/qemu.pid");
     }
 
     @Test
-    void addsNicNetworkArgsCmdEnvAndIncoming() {
+    void addsNicNetworkArgsAndIncoming() {
         NicSpec nic = new NicSpec("mvmt7", "52:54:00:aa:bb:cc", "10.1.0.5", 24, "10.1.0.1");
-        QemuLaunch l = launch(Optional.of(nic), Optional.of(DIR.resolve("snapshot.bin")), "echo 'hi'", Map.of("B", "2", "A", "1"));
+        QemuLaunch l = launch(Optional.of(nic), Optional.of(DIR.resolve("snapshot.bin")));
         List<String> args = l.arguments();
         assertThat(args).containsSubsequence("-netdev", "tap,id=net0,ifname=mvmt7,script=no,downscript=no",
                 "-device", "virtio-net-device,netdev=net0,mac=52:54:00:aa:bb:cc");
-        assertThat(args).containsSubsequence("-incoming", "exec:cat '/var/lib/mvm/vms/web-1/snapshot.bin'");
+        // The snapshot is streamed in over QMP (QmpMigration.restore): no exec:, no shell.
+        assertThat(args).containsSubsequence("-incoming", "defer");
+        assertThat(String.join(" ", args)).doesNotContain("exec:").doesNotContain("-daemonize");
         String cmdline = l.kernelCommandLine();
         assertThat(cmdline).contains("mvm.ip=10.1.0.5/24", "mvm.gw=10.1.0.1");
-        String cmd = cmdline.replaceAll(".*mvm\\.cmd=(\\S+).*", "$1");
-        assertThat(new String(Base64.getDecoder().decode(cmd), StandardCharsets.UTF_8)).isEqualTo("echo 'hi'");
-        String env = cmdline.replaceAll(".*mvm\\.env=(\\S+).*", "$1");
-        assertThat(new String(Base64.getDecoder().decode(env), StandardCharsets.UTF_8)).isEqualTo("A=1\nB=2\n");
+        // The workload is on the config drive (VmDrives), never on the kernel command line.
+        assertThat(cmdline).doesNotContain("mvm.cmd").doesNotContain("mvm.env");
     }
 
     @Test
     void rejectsAKernelCommandLineOverTheLimit() {
-        assertThatThrownBy(() -> launch(Optional.empty(), Optional.empty(), null, Map.of("X", "y".repeat(2000))).arguments())
+        assertThatThrownBy(() -> launch(Optional.empty(), Optional.empty(), "x".repeat(2040)).arguments())
                 .isInstanceOf(MvmException.class).hasMessageContaining("kernel command line");
     }
 
     @Test
     void escapesCommasAndQuotes() {
         assertThat(QemuLaunch.option(Path.of("/a,b"))).isEqualTo("/a,,b");
-        assertThat(QemuLaunch.shellQuote("it's")).isEqualTo("'it'\\''s'");
+        assertThat(io.mvm.core.shell.ShellWords.quote("it's")).isEqualTo("'it'\\''s'");
     }
 }

@@ -66,7 +66,7 @@ class QmpAgainstQemuIT {
 
             Path snapshot = dir.resolve("snap.bin");
             qmp.execute("stop", Duration.ofSeconds(30));
-            qmp.execute("migrate", Map.of("uri", "exec:cat > " + QemuLaunch.shellQuote(snapshot.toString())), Duration.ofSeconds(30));
+            qmp.execute("migrate", Map.of("uri", "exec:cat > " + io.mvm.core.shell.ShellWords.quote(snapshot.toString())), Duration.ofSeconds(30));
             await().atMost(120, TimeUnit.SECONDS).pollInterval(Duration.ofMillis(100)).until(() ->
                     qmp.execute("query-migrate", Duration.ofSeconds(30)).path("status").asText().equals("completed"));
             assertThat(Files.size(snapshot)).isGreaterThan(1024);

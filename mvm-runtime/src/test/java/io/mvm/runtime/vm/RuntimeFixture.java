@@ -105,6 +105,7 @@ final class RuntimeFixture implements AutoCloseable {
                 }
             }
         }
+        backend.settings().sandbox().releaseUnder(dataDir);
         try (Stream<Path> walk = Files.walk(dataDir)) {
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);

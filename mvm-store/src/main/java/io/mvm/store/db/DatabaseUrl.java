@@ -13,7 +13,7 @@ import java.nio.file.Path;
  */
 public sealed interface DatabaseUrl {
 
-    /** A form safe to print: never contains a password. */
+    /** A form safe to print: never contains a password (also not one given as a JDBC URL parameter). */
     String display();
 
     record Sqlite(Path file) implements DatabaseUrl {
@@ -30,7 +30,12 @@ public sealed interface DatabaseUrl {
     record Postgres(String jdbcUrl, String user, String password) implements DatabaseUrl {
         @Override
         public String display() {
-            return jdbcUrl + (user == null ? "" : " (user " + user + ")");
+            return redact(jdbcUrl) + (user == null ? "" : " (user " + user + ")");
+        }
+
+        /** The same server with this password (read from a file or the environment, not the URL). */
+        public Postgres withPassword(String value) {
+            return new Postgres(jdbcUrl, user, value);
         }
 
         @Override
@@ -94,7 +99,9 @@ public sealed interface DatabaseUrl {
         return new Postgres(jdbc, user, password);
     }
 
-    private static String redact(String text) {
-        return text.replaceAll("://([^:/@]*):[^@]*@", "://$1:***@");
+    /** Hides a password in user info ({@code //user:pw@}) and in a {@code password=} parameter. */
+    static String redact(String text) {
+        return text.replaceAll("://([^:/@]*):[^@]*@", "://$1:***@")
+                .replaceAll("(?i)([?&;]password=)[^&;]*", "$1***");
     }
 }

@@ -135,23 +135,13 @@ public final class NodeStore {
         return tx.one("SELECT generation FROM nodes WHERE id = ?", rs -> rs.getLong(1), id.value()).orElse(-1L);
     }
 
+    /** Labels as a JSON object, like every structured column (V13 converted the old "key=value" lines). */
     static String encode(Map<String, String> labels) {
-        StringBuilder sb = new StringBuilder();
-        labels.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
-        return sb.toString();
+        return JsonColumns.write(new java.util.TreeMap<>(labels));
     }
 
-    static Map<String, String> decode(String text) {
-        Map<String, String> out = new LinkedHashMap<>();
-        if (text != null) {
-            for (String line : text.split("\n")) {
-                int eq = line.indexOf('=');
-                if (eq > 0) {
-                    out.put(line.substring(0, eq), line.substring(eq + 1));
-                }
-            }
-        }
-        return out;
+    static Map<String, String> decode(String text) throws SQLException {
+        return JsonColumns.map(text);
     }
 
     private static Node map(ResultSet rs) throws SQLException {

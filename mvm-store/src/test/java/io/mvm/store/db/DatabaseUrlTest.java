@@ -35,4 +35,24 @@ class DatabaseUrlTest {
         assertThatThrownBy(() -> DatabaseUrl.parse("postgresql://u:pw@h")).hasMessageContaining("names no database")
                 .hasMessageNotContaining(":pw");
     }
+
+    @Test
+    void noFormOfAPasswordEverReachesTheDisplayOrToString() {
+        for (String text : java.util.List.of(
+                "postgresql://mvm:hunter2-pw@db:5432/fleet",
+                "jdbc:postgresql://db:5432/fleet?user=mvm&password=hunter2-pw&sslmode=require",
+                "jdbc:postgresql://db/fleet?PASSWORD=hunter2-pw",
+                "postgres://mvm:hunter2-pw@db/fleet?password=hunter2-pw")) {
+            DatabaseUrl url = DatabaseUrl.parse(text);
+            assertThat(url.display()).as(text).doesNotContain("hunter2");
+            assertThat(url.toString()).as(text).doesNotContain("hunter2");
+        }
+        assertThat(DatabaseUrl.parse("jdbc:postgresql://db/fleet?user=mvm&password=x&ssl=true").display())
+                .isEqualTo("jdbc:postgresql://db/fleet?user=mvm&password=***&ssl=true");
+        DatabaseUrl.Postgres fromFile = ((DatabaseUrl.Postgres) DatabaseUrl.parse("postgresql://mvm@db/fleet"))
+                .withPassword("hunter2-from-file");
+        assertThat(fromFile.password()).isEqualTo("hunter2-from-file");
+        assertThat(fromFile.toString()).doesNotContain("hunter2");
+        assertThat(fromFile.display()).isEqualTo("jdbc:postgresql://db:5432/fleet (user mvm)");
+    }
 }
