@@ -88,6 +88,8 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
      * meantime (another instance's boot) must keep a claimed tap on its tenant's bridge.
      */
     private final ConcurrentHashMap<InstanceId, InstanceRecord> claiming = new ConcurrentHashMap<>();
+    /** The last claim done here per instance, so the path that arrives second can tell how it went. */
+    private final ConcurrentHashMap<InstanceId, ClaimReport> lastClaims = new ConcurrentHashMap<>();
 
     public LocalInstanceRuntime(LocalVms vms, GuestImage image, AgentNetwork network, Path dataDir) {
         this(vms, image, network, dataDir, InstantSource.system(), new SecureRandom());
@@ -267,6 +269,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
 
     @Override
     public void destroy(InstanceId id) {
+        lastClaims.remove(id);
         var current = status(id);
         if (current.isPresent()) {
             if (current.get().state() == InstanceState.FAILED) {
@@ -321,7 +324,10 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
                     .orElseThrow(() -> MvmException.notFound("instance " + spec.id() + " has no VM on this node"));
             if (!current.standby()) {
                 if (current.tenantId().equals(spec.tenant())) {
-                    return new ClaimReport(true, Map.of(), 0); // claimed already: by the other path
+                    // Claimed already, by the other path (the coordinator's call or a reconcile pass).
+                    ClaimReport done = lastClaims.get(spec.id());
+                    return done == null ? new ClaimReport(true, Map.of(), 0)
+                            : new ClaimReport(true, done.phaseMillis(), done.generation());
                 }
                 throw MvmException.conflict("instance " + spec.id() + " belongs to tenant " + current.tenant()
                         + ", it is not standing by");
@@ -365,7 +371,9 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
             claiming.remove(spec.id());
             phases.putAll(result.phaseMillis());
             phases.put("total", (System.nanoTime() - started) / 1_000_000);
-            return new ClaimReport(false, phases, result.generation());
+            ClaimReport report = new ClaimReport(false, phases, result.generation());
+            lastClaims.put(spec.id(), report);
+            return report;
         } finally {
             lock.unlock();
         }
