@@ -18,6 +18,9 @@ import io.mvm.coordinator.pool.PoolMaterializer;
 import io.mvm.coordinator.pool.PoolService;
 import io.mvm.coordinator.scheduler.GenerationSignal;
 import io.mvm.coordinator.scheduler.Scheduler;
+import io.mvm.coordinator.template.ArtifactStore;
+import io.mvm.coordinator.template.TemplateService;
+import io.mvm.store.template.TemplateRegistryStore;
 import io.mvm.coordinator.tenant.TenantService;
 import io.mvm.core.liveness.LivenessPolicy;
 import io.mvm.core.network.Ipv4Cidr;
@@ -119,8 +122,12 @@ public final class Coordinator implements AutoCloseable {
                     authenticator::forget);
             VmJobService vmJobs = new VmJobService(db, new VmJobStore(), tenantStore, poolStore, instanceStore, tenants,
                     pools, scheduler, config.clock(), jobIds(random));
+            TemplateService templates = new TemplateService(db, new TemplateRegistryStore(), poolStore,
+                    new ArtifactStore(config.dataDir().resolve("coordinator").resolve("artifacts")), audit,
+                    config.clock(), scheduler);
             ApiServer api = new ApiServer(authenticator, tenants, pools, instances,
-                    nodes, nodeTokens, new InstanceRelay(db, instanceStore, nodeStore), vmJobs, config.heartbeatInterval(),
+                    nodes, nodeTokens, new InstanceRelay(db, instanceStore, nodeStore), vmJobs, templates,
+                    config.heartbeatInterval(),
                     audit,
                     new ApiServer.Gauges(() -> db.read(tenantStore::count), () -> db.read(poolStore::count),
                             () -> db.read(instanceStore::count),

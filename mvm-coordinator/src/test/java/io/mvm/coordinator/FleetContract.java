@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mvm.coordinator.testing.ApiClient;
 import io.mvm.coordinator.testing.ApiClient.Response;
+import io.mvm.coordinator.testing.TemplateFixture;
 import io.mvm.coordinator.testing.FakeAgent;
 import io.mvm.coordinator.testing.ManualClock;
 import io.mvm.coordinator.testing.TestDatabase;
@@ -476,12 +477,54 @@ abstract class FleetContract {
     @Test
     void aPoolsTemplateReachesItsNodesDesiredState() {
         ApiClient node = register("node-a", 8, 16384);
+        TemplateFixture.create(admin, "web");
+        String first = TemplateFixture.build(admin, "web-worker", "first");
         tenantWithPool("acme", "web", 1, 1, "template", "web-worker");
         tenantWithPool("other", "plain", 1, 1);
         Map<String, String> templates = new TreeMap<>();
         desired(node, "node-a").get("instances").forEach(i -> templates.put(i.get("pool").asText(),
                 i.get("template").isNull() ? "-" : i.get("template").asText()));
         assertThat(templates).isEqualTo(Map.of("web", "web-worker", "plain", "-"));
+
+        // The desired state names the revision to boot and every file of it by digest.
+        JsonNode web = webEntry(node);
+        assertThat(web.get("template_revision").asText()).isEqualTo(first);
+        assertThat(web.get("artifacts").findValuesAsText("role")).containsExactlyInAnyOrder("kernel", "initramfs", "rootfs");
+        assertThat(web.get("artifacts").findValuesAsText("sha256"))
+                .contains(TemplateFixture.sha256(TemplateFixture.files("first").get("rootfs")));
+        String id = web.get("id").asText();
+        JsonNode shown = admin.get("/v1/instances/" + id).json();
+        assertThat(shown.get("template").asText()).isEqualTo("web-worker");
+        assertThat(shown.get("template_revision").asText()).isEqualTo(first);
+        assertThat(shown.get("booted_revision").isNull()).isTrue();
+
+        // The node reports what it booted; the instance shows it.
+        long g = desired(node, "node-a").get("generation").asLong();
+        assertThat(node.post("/v1/nodes/node-a/observed", report(g, observed(id, "running", "template", "web-worker",
+                "template_revision", first))).status()).isEqualTo(204);
+        assertThat(admin.get("/v1/instances/" + id).json().get("booted_revision").asText()).isEqualTo(first);
+
+        // A new build becoming current does not change what a placed instance is told to boot;
+        // a new instance of the pool boots the new one.
+        String second = TemplateFixture.build(admin, "web-worker", "second");
+        assertThat(webEntry(node).get("template_revision").asText()).isEqualTo(first);
+        admin.patch("/v1/tenants/acme/pools/web", Map.of("running", 2), Map.of());
+        List<String> revisions = new ArrayList<>();
+        desired(node, "node-a").get("instances").forEach(i -> {
+            if (i.get("pool").asText().equals("web")) {
+                revisions.add(i.get("template_revision").asText());
+            }
+        });
+        assertThat(revisions).containsExactlyInAnyOrder(first, second);
+    }
+
+    private JsonNode webEntry(ApiClient node) {
+        for (JsonNode i : desired(node, "node-a").get("instances")) {
+            if (i.get("pool").asText().equals("web")) {
+                return i;
+            }
+        }
+        throw new AssertionError("no instance of pool web in the desired state");
     }
 
     @Test
