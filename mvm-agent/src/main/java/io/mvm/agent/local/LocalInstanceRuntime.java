@@ -70,7 +70,17 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     /** Where this node's templates are built ({@code <data-dir>/templates}). */
     private final Path dataDir;
 
+    /** Resolves templated instances' images: a pinned revision, fetched when missing, or the local current one. */
+    private final io.mvm.agent.templates.TemplateArtifacts templates;
+
     public LocalInstanceRuntime(LocalVms vms, GuestImage image, AgentNetwork network, Path dataDir) {
+        this(vms, image, network, dataDir, new io.mvm.agent.templates.TemplateArtifacts(dataDir, Optional.empty(),
+                java.time.InstantSource.system()));
+    }
+
+    public LocalInstanceRuntime(LocalVms vms, GuestImage image, AgentNetwork network, Path dataDir,
+                                io.mvm.agent.templates.TemplateArtifacts templates) {
+        this.templates = templates;
         this.dataDir = dataDir;
         this.vms = vms;
         this.image = image;
@@ -344,7 +354,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
         // A template's current revision on this node (built with 'mvm template build'), with the
         // image's own workload and environment unless the pool gives its own.
         TemplateBoot boot = spec.template()
-                .map(t -> TemplateBoot.of(dataDir, t, spec.cmd().isEmpty() ? null : shellCommand(spec.cmd()), spec.env()))
+                .map(t -> templates.boot(spec, spec.cmd().isEmpty() ? null : shellCommand(spec.cmd()), spec.env()))
                 .orElseGet(() -> new TemplateBoot(image, spec.cmd().isEmpty() ? null : shellCommand(spec.cmd()),
                         spec.env()));
         var b = VmSpec.builder(spec.id().value(), boot.image()).vcpus(spec.vcpus()).memoryMib(spec.memoryMib())

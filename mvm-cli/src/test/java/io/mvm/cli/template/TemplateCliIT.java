@@ -135,11 +135,11 @@ class TemplateCliIT {
         assertThat(output()).startsWith("template app-worker revision ").contains(" built: oci sha256:");
         assertThat(Main.run("template", "build", file.toString(), "--on-host", "--data-dir", d)).isZero();
         assertThat(output()).contains("reused (cache hit)");
-        assertThat(Main.run("template", "list", "--data-dir", d)).isZero();
+        assertThat(Main.run("template", "list", "--on-host", "--data-dir", d)).isZero();
         assertThat(output()).contains("app-worker", "worker", "oci");
-        assertThat(Main.run("template", "info", "app-worker", "--data-dir", d)).isZero();
+        assertThat(Main.run("template", "info", "app-worker", "--on-host", "--data-dir", d)).isZero();
         assertThat(new ObjectMapper().readTree(output()).path("workload").path("entrypoint").get(0).asText()).isEqualTo("/app/job");
-        assertThat(Main.run("template", "revisions", "app-worker", "--data-dir", d)).isZero();
+        assertThat(Main.run("template", "revisions", "app-worker", "--on-host", "--data-dir", d)).isZero();
         assertThat(output().lines().filter(l -> l.startsWith("*"))).hasSize(1);
 
         String name = "tpl-" + UUID.randomUUID().toString().substring(0, 8);
@@ -154,12 +154,12 @@ class TemplateCliIT {
             }
         }
         assertThat(ran).isEqualTo("job ran with MODE=cli in /app args --once\n");
-        assertThat(Main.run("template", "delete", "app-worker", "--data-dir", d)).isEqualTo(4);
+        assertThat(Main.run("template", "delete", "app-worker", "--on-host", "--data-dir", d)).isEqualTo(4);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("is used by VM(s) " + name);
         assertThat(Main.run("vm", "destroy", name, "--data-dir", d)).isZero();
-        assertThat(Main.run("template", "delete", "app-worker", "--data-dir", d)).isZero();
+        assertThat(Main.run("template", "delete", "app-worker", "--on-host", "--data-dir", d)).isZero();
         assertThat(dataDir.resolve("templates/app-worker")).doesNotExist();
-        assertThat(Main.run("template", "info", "app-worker", "--data-dir", d)).isEqualTo(3);
+        assertThat(Main.run("template", "info", "app-worker", "--on-host", "--data-dir", d)).isEqualTo(3);
     }
 
     /** An OCI layout with one gzip layer holding {@code files} (mode 0755) and a config running /app/job --once in /app. */
