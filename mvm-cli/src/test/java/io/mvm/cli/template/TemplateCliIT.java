@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
  * template, a second build is a cache hit, an invalid file exits 2 with its lines, and a VM boots
  * the template with the image's own workload.
  */
-class TemplateCliIT {
+public class TemplateCliIT {
     Path dataDir;
     final ByteArrayOutputStream out = new ByteArrayOutputStream();
     final ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -163,7 +163,7 @@ class TemplateCliIT {
     }
 
     /** An OCI layout with one gzip layer holding {@code files} (mode 0755) and a config running /app/job --once in /app. */
-    static void writeOneLayerImage(Path dir, Map<String, String> files) throws Exception {
+    public static void writeOneLayerImage(Path dir, Map<String, String> files) throws Exception {
         ByteArrayOutputStream tar = new ByteArrayOutputStream();
         try (TarArchiveOutputStream t = new TarArchiveOutputStream(tar)) {
             for (Map.Entry<String, String> f : files.entrySet()) {
