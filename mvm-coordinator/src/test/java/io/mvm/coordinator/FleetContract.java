@@ -518,6 +518,112 @@ abstract class FleetContract {
         assertThat(revisions).containsExactlyInAnyOrder(first, second);
     }
 
+    /** Acts as node-a's agent once: confirms destroys, reports the rest running (or failed, for {@code failing}). */
+    @SuppressWarnings("unchecked")
+    private void agentPass(ApiClient node, java.util.Set<String> failing) {
+        JsonNode d = desired(node, "node-a");
+        List<Map<String, Object>> items = new ArrayList<>();
+        for (JsonNode i : d.get("instances")) {
+            String id = i.get("id").asText();
+            String state = i.get("desired_state").asText().equals("destroyed") ? "destroyed"
+                    : failing.contains(id) ? "failed" : "running";
+            items.add(observed(id, state, "template", i.path("template").asText(), "template_revision",
+                    i.path("template_revision").asText()));
+        }
+        assertThat(node.post("/v1/nodes/node-a/observed", Map.of("desired_generation", d.get("generation").asLong(),
+                "instances", items)).status()).isEqualTo(204);
+    }
+
+    private JsonNode rollout() {
+        Response r = admin.get("/v1/tenants/acme/pools/web/rollout");
+        assertThat(r.status()).as(r.toString()).isEqualTo(200);
+        return r.json();
+    }
+
+    /** Revisions of the pool's live instances, as pinned. */
+    private List<String> liveRevisions() {
+        List<String> out = new ArrayList<>();
+        for (JsonNode i : instances("acme")) {
+            if (!i.get("desired_state").asText().equals("destroyed")) {
+                out.add(i.path("template_revision").asText());
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void aNewRevisionRollsOneAtATimeAFailedReplacementHaltsAndRollbackReturns() {
+        ApiClient node = register("node-a", 16, 65536);
+        TemplateFixture.create(admin, "web");
+        String v1 = TemplateFixture.build(admin, "web-worker", "v1");
+        tenantWithPool("acme", "web", 3, 1, "template", "web-worker");
+        agentPass(node, java.util.Set.of());
+        coordinator.runHousekeeping();
+        assertThat(rollout().get("status").asText()).isEqualTo("done");
+        assertThat(liveRevisions()).containsOnly(v1).hasSize(3);
+
+        // A new build becomes current: one replacement at a time, each must be healthy before the next.
+        String v2 = TemplateFixture.build(admin, "web-worker", "v2");
+        coordinator.runHousekeeping();
+        JsonNode r = rollout();
+        assertThat(r.get("status").asText()).isEqualTo("rolling");
+        assertThat(r.get("target_revision").asText()).isEqualTo(v2);
+        assertThat(r.get("previous_revision").asText()).isEqualTo(v1);
+        assertThat(r.get("replaced").asInt()).isEqualTo(1);
+        assertThat(r.get("pending")).hasSize(1);
+        assertThat(r.get("old").asInt()).isEqualTo(2);
+        coordinator.runHousekeeping();
+        assertThat(rollout().get("replaced").asInt()).as("the pending replacement blocks the next").isEqualTo(1);
+        for (int round = 0; round < 10 && !rollout().get("status").asText().equals("done"); round++) {
+            agentPass(node, java.util.Set.of());
+            coordinator.runHousekeeping();
+            assertThat(rollout().get("pending").size()).isLessThanOrEqualTo(1);
+        }
+        assertThat(rollout().get("status").asText()).isEqualTo("done");
+        assertThat(rollout().get("replaced").asInt()).isEqualTo(3);
+        assertThat(liveRevisions()).containsOnly(v2).hasSize(3);
+
+        // A revision whose replacement fails its health check halts the rollout by itself.
+        String v3 = TemplateFixture.build(admin, "web-worker", "v3");
+        coordinator.runHousekeeping();
+        String replacement = rollout().get("pending").get(0).asText();
+        agentPass(node, java.util.Set.of(replacement));
+        coordinator.runHousekeeping();
+        JsonNode halted = rollout();
+        assertThat(halted.get("status").asText()).isEqualTo("halted");
+        assertThat(halted.get("reason").asText()).contains(replacement).contains("failed").contains("rollback");
+        coordinator.runHousekeeping();
+        agentPass(node, java.util.Set.of(replacement));
+        coordinator.runHousekeeping();
+        assertThat(rollout().get("replaced").asInt()).as("halted: nothing more is replaced").isEqualTo(1);
+        assertThat(liveRevisions()).containsExactlyInAnyOrder(v2, v2, v3);
+
+        // Rollback: back to the revision the rollout started from, the failed replacement first.
+        Response back = admin.post("/v1/tenants/acme/pools/web/rollback", Map.of());
+        assertThat(back.status()).as(back.toString()).isEqualTo(200);
+        assertThat(back.json().get("target_revision").asText()).isEqualTo(v2);
+        assertThat(back.json().get("follows_current").asBoolean()).isFalse();
+        for (int round = 0; round < 10 && !rollout().get("status").asText().equals("done"); round++) {
+            agentPass(node, java.util.Set.of(replacement));
+            coordinator.runHousekeeping();
+        }
+        assertThat(rollout().get("status").asText()).isEqualTo("done");
+        assertThat(liveRevisions()).containsOnly(v2).hasSize(3);
+        assertThat(instances("acme").stream().map(i -> i.get("id").asText())).doesNotContain(replacement);
+
+        // set-template pins a revision and takes max_unavailable: two replacements at once.
+        Response pinned = admin.send("PUT", "/v1/tenants/acme/pools/web/rollout", Map.of("revision", v1,
+                "max_unavailable", 2), Map.of());
+        assertThat(pinned.status()).as(pinned.toString()).isEqualTo(200);
+        JsonNode two = rollout();
+        assertThat(two.get("pinned_revision").asText()).isEqualTo(v1);
+        assertThat(two.get("pending")).hasSize(2);
+        assertProblem(admin.send("PUT", "/v1/tenants/acme/pools/web/rollout", Map.of("revision", "f".repeat(64)),
+                Map.of()), 422, "has no revision");
+        assertThat(admin.get("/v1/tenants/acme/audit?limit=1000").body()).contains("pool.rollback")
+                .contains("pool.set-template").contains("rollout");
+    }
+
     private JsonNode webEntry(ApiClient node) {
         for (JsonNode i : desired(node, "node-a").get("instances")) {
             if (i.get("pool").asText().equals("web")) {

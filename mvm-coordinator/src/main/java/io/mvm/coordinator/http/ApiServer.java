@@ -88,6 +88,7 @@ public final class ApiServer {
     private final InstanceRelay relay;
     private final VmsRoutes vms;
     private final TemplatesRoutes templateRoutes;
+    private final RolloutRoutes rolloutRoutes;
     private final io.mvm.coordinator.template.TemplateService templateService;
     private final Limits limits;
 
@@ -110,7 +111,8 @@ public final class ApiServer {
 
     public ApiServer(TokenAuthenticator auth, TenantService tenants, PoolService pools, InstanceService instances,
                      NodeService nodes, ApiTokens tokens, InstanceRelay relay, VmJobService vmJobs,
-                     io.mvm.coordinator.template.TemplateService templates, Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes,
+                     io.mvm.coordinator.template.TemplateService templates,
+                     io.mvm.coordinator.template.RolloutService rollouts, Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes,
                      HttpLimits httpLimits) {
         this.httpLimits = httpLimits;
         this.execs = new ExecLimiter(httpLimits.execPerInstance(), httpLimits.execTotal());
@@ -133,6 +135,7 @@ public final class ApiServer {
         this.vms = new VmsRoutes(vmJobs, bodies, this::json);
         this.templateRoutes = new TemplatesRoutes(templates, this::json);
         this.templateService = templates;
+        this.rolloutRoutes = new RolloutRoutes(rollouts, pools, bodies, this::json);
         this.openApi = loadOpenApi();
         metrics.gauge("mvm_tenants", "Tenants known to the coordinator", gauges.tenants());
         metrics.gauge("mvm_pools", "Pools known to the coordinator", gauges.pools());
@@ -357,6 +360,7 @@ public final class ApiServer {
         }
         vms.register(g);
         templateRoutes.register(g);
+        rolloutRoutes.register(g);
         this.rules = g.rules();
     }
 

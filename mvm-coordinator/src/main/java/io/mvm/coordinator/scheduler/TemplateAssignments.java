@@ -21,17 +21,22 @@ import java.util.stream.Collectors;
 
 /**
  * Which template revision each instance boots. An instance of a templated pool is pinned to its
- * template's current revision when it is first placed, and keeps it: a new build becoming current
- * does not change what a running VM is told to be (replacing instances is the rollout's job).
+ * pool's target revision (the one it is pinned to, else its template's current one) when it is
+ * first placed, and keeps it: a new build becoming current does not change what a running VM is
+ * told to be — replacing instances is the rollout's job.
  */
 final class TemplateAssignments {
     private final TemplateRegistryStore store;
     private final Map<String, StoredTemplate> templates;
     private final Map<String, Map<String, StoredRevision>> revisions;
     private final Map<String, InstanceRevision> assigned;
+    /** Pools pinned to a revision (set-template T@REV, rollback); the others follow their template's current one. */
+    private final Map<PoolRef, String> pinned;
 
     private TemplateAssignments(TemplateRegistryStore store, Map<String, StoredTemplate> templates,
-                                Map<String, Map<String, StoredRevision>> revisions, Map<String, InstanceRevision> assigned) {
+                                Map<String, Map<String, StoredRevision>> revisions, Map<String, InstanceRevision> assigned,
+                                Map<PoolRef, String> pinned) {
+        this.pinned = pinned;
         this.store = store;
         this.templates = templates;
         this.revisions = revisions;
@@ -41,7 +46,15 @@ final class TemplateAssignments {
     static TemplateAssignments load(Tx tx, TemplateRegistryStore store) throws SQLException {
         return new TemplateAssignments(store, store.list(tx).stream()
                 .collect(Collectors.toMap(StoredTemplate::name, Function.identity())), store.allRevisions(tx),
-                new HashMap<>(store.instanceRevisions(tx)));
+                new HashMap<>(store.instanceRevisions(tx)), pinned(store.rollouts(tx)));
+    }
+
+    private static Map<PoolRef, String> pinned(List<io.mvm.store.template.PoolRollout> rollouts) {
+        Map<PoolRef, String> out = new HashMap<>();
+        for (var r : rollouts) {
+            r.pinnedRevision().ifPresent(rev -> out.put(r.pool(), rev));
+        }
+        return out;
     }
 
     /** Pins every placed, live instance of a templated pool that has no revision for its pool's template yet. */
@@ -56,8 +69,9 @@ final class TemplateAssignments {
             if (a != null && a.template().equals(template) && a.assigned().isPresent()) {
                 continue;
             }
-            Optional<String> target = Optional.ofNullable(templates.get(template))
-                    .flatMap(StoredTemplate::currentRevision);
+            Optional<String> target = Optional.ofNullable(pinned.get(p.ref()))
+                    .filter(rev -> revisions.getOrDefault(template, Map.of()).containsKey(rev))
+                    .or(() -> Optional.ofNullable(templates.get(template)).flatMap(StoredTemplate::currentRevision));
             if (target.isPresent()) {
                 store.assign(tx, i.id().value(), template, target.get());
                 assigned.put(i.id().value(), new InstanceRevision(i.id().value(), template, target,

@@ -159,6 +159,47 @@ public final class TemplateRegistryStore {
                 reported ? Optional.of(Instant.ofEpochMilli(at)) : Optional.empty());
     }
 
+    // ---- pool rollouts ----
+
+    private static final String ROLLOUT_COLUMNS = "tenant_id, pool_name, template, pinned_revision, target_revision, "
+            + "previous_revision, max_unavailable, status, reason, replaced, started_at, updated_at";
+
+    public Optional<PoolRollout> rollout(Tx tx, io.mvm.model.PoolRef pool) throws SQLException {
+        return tx.one("SELECT " + ROLLOUT_COLUMNS + " FROM pool_rollouts WHERE tenant_id = ? AND pool_name = ?",
+                TemplateRegistryStore::rollout, pool.tenant().value(), pool.name().value());
+    }
+
+    public List<PoolRollout> rollouts(Tx tx) throws SQLException {
+        return tx.query("SELECT " + ROLLOUT_COLUMNS + " FROM pool_rollouts", TemplateRegistryStore::rollout);
+    }
+
+    public void saveRollout(Tx tx, PoolRollout r) throws SQLException {
+        Object[] values = {r.template(), r.pinnedRevision().orElse(null), r.targetRevision().orElse(null),
+            r.previousRevision().orElse(null), r.maxUnavailable(), r.status(), r.reason().orElse(null), r.replaced(),
+            r.startedAt().map(Instant::toEpochMilli).orElse(null), r.updatedAt().toEpochMilli(),
+            r.pool().tenant().value(), r.pool().name().value()};
+        int changed = tx.update("UPDATE pool_rollouts SET template = ?, pinned_revision = ?, target_revision = ?, "
+                + "previous_revision = ?, max_unavailable = ?, status = ?, reason = ?, replaced = ?, started_at = ?, "
+                + "updated_at = ? WHERE tenant_id = ? AND pool_name = ?", values);
+        if (changed == 0) {
+            tx.update("INSERT INTO pool_rollouts (template, pinned_revision, target_revision, previous_revision, "
+                    + "max_unavailable, status, reason, replaced, started_at, updated_at, tenant_id, pool_name) "
+                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values);
+        }
+    }
+
+    private static PoolRollout rollout(ResultSet rs) throws SQLException {
+        long started = rs.getLong("started_at");
+        boolean hasStart = !rs.wasNull();
+        return new PoolRollout(new io.mvm.model.PoolRef(io.mvm.model.TenantId.of(rs.getString("tenant_id")),
+                io.mvm.model.PoolName.of(rs.getString("pool_name"))), rs.getString("template"),
+                Optional.ofNullable(rs.getString("pinned_revision")), Optional.ofNullable(rs.getString("target_revision")),
+                Optional.ofNullable(rs.getString("previous_revision")), rs.getInt("max_unavailable"),
+                rs.getString("status"), Optional.ofNullable(rs.getString("reason")), rs.getInt("replaced"),
+                hasStart ? Optional.of(Instant.ofEpochMilli(started)) : Optional.empty(),
+                Instant.ofEpochMilli(rs.getLong("updated_at")));
+    }
+
     private static StoredTemplate map(ResultSet rs) throws SQLException {
         return new StoredTemplate(rs.getString("name"), rs.getString("template_id"), rs.getString("role"),
                 rs.getString("profile"), rs.getInt("vcpus"), rs.getLong("mem_mib"), rs.getLong("data_disk_mib"),
