@@ -112,7 +112,8 @@ public final class CoordinatorClient {
         throw problem(response.statusCode(), response.body());
     }
 
-    private JsonNode send(String method, String path, Object body) {
+    /** Any method with a JSON body (PUT). */
+    public JsonNode send(String method, String path, Object body) {
         HttpResponse<String> response;
         try {
             String text = body == null ? null : JSON.writeValueAsString(body);

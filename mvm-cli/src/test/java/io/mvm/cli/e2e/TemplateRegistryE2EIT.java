@@ -112,4 +112,84 @@ class TemplateRegistryE2EIT {
         fleet.patch("v1/tenants/acme/pools/web", Map.of("running", 0));
         await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofSeconds(1)).until(() -> agent.qemus().isEmpty());
     }
+
+    private static final String TOML = """
+            template_id = "rollapp"
+            [source.oci]
+            layout = "app-image"
+            [[variants]]
+            role = "worker"
+            vcpus = 1
+            mem_mib = 160
+            """;
+
+    private String build(Path src, String version) throws Exception {
+        TemplateCliIT.writeOneLayerImage(src.resolve("app-image"), Map.of("app/job",
+                "#!/.mvm/bin/sh\necho \"version " + version + "\" > /run/job.out\nsleep 3600\n"));
+        var built = fleet.mvm("template", "build", "rollapp-worker", "--on-host");
+        assertThat(built.exit()).as(built.err()).isZero();
+        return fleet.get("v1/templates/rollapp-worker").path("current_revision").asText();
+    }
+
+    /** Every live instance of the pool runs, was booted from {@code revision}, and its workload says {@code version}. */
+    private boolean allOn(String revision, String version) {
+        var live = fleet.instances("acme", "web").stream()
+                .filter(i -> !i.path("desired_state").asText().equals("destroyed")).toList();
+        if (live.size() != 2) {
+            return false;
+        }
+        for (JsonNode i : live) {
+            if (!i.path("state").asText().equals("running") || !i.path("booted_revision").asText().equals(revision)
+                    || !exec(i.path("id").asText(), "cat /run/job.out 2>/dev/null || true").contains("version " + version)) {
+                return false;
+            }
+        }
+        return fleet.instances("acme", "web").size() == 2;
+    }
+
+    @Test
+    void aNewBuildRollsThePoolOntoItAndRollbackReturnsWithRealVms() throws Exception {
+        fleet = Fleet.start("mvm-e2e-roll-", Duration.ofSeconds(30), Duration.ofSeconds(5));
+        Path home = fleet.root.resolve("coordinator-home");
+        Files.createSymbolicLink(home.resolve("images"), VmHost.sharedImageDir().resolve("images"));
+        Path src = Files.createDirectories(fleet.root.resolve("src"));
+        Path file = Files.writeString(src.resolve("roll.toml"), TOML);
+        assertThat(fleet.mvm("template", "create", file.toString()).exit()).isZero();
+        String v1 = build(src, "one");
+        var agent = fleet.agent("e2e-roll");
+        await().atMost(Duration.ofMinutes(2)).until(() -> fleet.get("v1/nodes").path("items").size() == 1);
+        fleet.post("v1/tenants", Map.of("id", "acme"));
+        fleet.createPool("acme", "web", "worker", 160, 2, "template", "rollapp-worker", "data_disk_mib", 0);
+        await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofSeconds(2)).until(() -> allOn(v1, "one"));
+
+        // A new build becomes current: the pool is replaced one instance at a time onto it.
+        String v2 = build(src, "two");
+        assertThat(v2).isNotEqualTo(v1);
+        int mostPending = 0;
+        long deadline = System.nanoTime() + Duration.ofMinutes(6).toNanos();
+        while (System.nanoTime() < deadline && !(fleet.get("v1/tenants/acme/pools/web/rollout").path("status").asText()
+                .equals("done") && allOn(v2, "two"))) {
+            mostPending = Math.max(mostPending, fleet.get("v1/tenants/acme/pools/web/rollout").path("pending").size());
+            Thread.sleep(1000);
+        }
+        JsonNode done = fleet.get("v1/tenants/acme/pools/web/rollout");
+        assertThat(done.path("status").asText()).isEqualTo("done");
+        assertThat(done.path("target_revision").asText()).isEqualTo(v2);
+        assertThat(done.path("previous_revision").asText()).isEqualTo(v1);
+        assertThat(done.path("replaced").asInt()).isEqualTo(2);
+        assertThat(mostPending).as("max_unavailable 1").isLessThanOrEqualTo(1);
+        assertThat(allOn(v2, "two")).isTrue();
+        var shown = fleet.mvm("pool", "rollout", "acme/web");
+        assertThat(shown.out()).contains("status:    done").contains(v2);
+
+        // Rollback in one command: back to the first revision, rolling again.
+        var back = fleet.mvm("pool", "rollback", "acme/web");
+        assertThat(back.exit()).as(back.err()).isZero();
+        await().atMost(Duration.ofMinutes(6)).pollInterval(Duration.ofSeconds(2)).until(() ->
+                fleet.get("v1/tenants/acme/pools/web/rollout").path("status").asText().equals("done") && allOn(v1, "one"));
+        assertThat(fleet.get("v1/tenants/acme/pools/web/rollout").path("pinned_revision").asText()).isEqualTo(v1);
+        await().atMost(Duration.ofMinutes(2)).until(() -> agent.qemus().size() == 2);
+        fleet.patch("v1/tenants/acme/pools/web", Map.of("running", 0));
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofSeconds(1)).until(() -> agent.qemus().isEmpty());
+    }
 }
