@@ -103,6 +103,10 @@ public final class TemplateCommand implements Runnable {
         public Integer call() throws Exception {
             Path file = Path.of(target);
             boolean local = Files.isRegularFile(file);
+            if (!local && (target.endsWith(".toml") || target.contains("/"))) {
+                throw MvmException.notFound("no template file " + target + " (a template in the coordinator is named"
+                        + " like web-worker: mvm template list)");
+            }
             if (local) {
                 TemplateFiles.readConfig(file);
             }

@@ -192,4 +192,68 @@ class TemplateRegistryE2EIT {
         fleet.patch("v1/tenants/acme/pools/web", Map.of("running", 0));
         await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofSeconds(1)).until(() -> agent.qemus().isEmpty());
     }
+
+    /**
+     * Registers a revision like {@code base} whose kernel is garbage (as a broken build could
+     * produce): a VM of it cannot run. Uploaded and registered through the API as a build host does.
+     */
+    private String brokenRevision(String name, String base) throws Exception {
+        JsonNode record = fleet.get("v1/templates/" + name + "/revisions/" + base).path("record");
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        var copy = (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(mapper.writeValueAsString(record));
+        byte[] garbage = new byte[1 << 20];
+        new java.util.Random(7).nextBytes(garbage);
+        String digest = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(garbage));
+        Path kernel = Files.write(fleet.root.resolve("garbage-kernel"), garbage);
+        fleet.admin.putFile("v1/artifacts/sha256:" + digest, kernel);
+        for (JsonNode a : copy.withArray("artifacts")) {
+            if (a.path("role").asText().equals("kernel")) {
+                ((com.fasterxml.jackson.databind.node.ObjectNode) a).put("sha256", digest).put("size", garbage.length);
+            }
+        }
+        String hash = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(("broken" + base).getBytes()));
+        copy.put("revision_hash", hash);
+        fleet.admin.postJson("v1/templates/" + name + "/revisions", mapper.writeValueAsBytes(copy));
+        return hash;
+    }
+
+    @Test
+    void aRevisionThatCannotRunHaltsItsRolloutAndRollbackReturnsWithRealVms() throws Exception {
+        fleet = Fleet.start("mvm-e2e-halt-", Duration.ofSeconds(30), Duration.ofSeconds(5));
+        Path home = fleet.root.resolve("coordinator-home");
+        Files.createSymbolicLink(home.resolve("images"), VmHost.sharedImageDir().resolve("images"));
+        Path src = Files.createDirectories(fleet.root.resolve("src"));
+        Path file = Files.writeString(src.resolve("roll.toml"), TOML);
+        assertThat(fleet.mvm("template", "create", file.toString()).exit()).isZero();
+        String v1 = build(src, "one");
+        var agent = fleet.agent("e2e-halt");
+        await().atMost(Duration.ofMinutes(2)).until(() -> fleet.get("v1/nodes").path("items").size() == 1);
+        fleet.post("v1/tenants", Map.of("id", "acme"));
+        fleet.createPool("acme", "web", "worker", 160, 2, "template", "rollapp-worker", "data_disk_mib", 0);
+        await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofSeconds(2)).until(() -> allOn(v1, "one"));
+
+        String broken = brokenRevision("rollapp-worker", v1);
+        await().atMost(Duration.ofMinutes(8)).pollInterval(Duration.ofSeconds(2)).until(() ->
+                fleet.get("v1/tenants/acme/pools/web/rollout").path("status").asText().equals("halted"));
+        JsonNode halted = fleet.get("v1/tenants/acme/pools/web/rollout");
+        assertThat(halted.path("target_revision").asText()).isEqualTo(broken);
+        assertThat(halted.path("reason").asText()).contains("replacement").contains("rollback");
+        assertThat(halted.path("replaced").asInt()).as("halted after the first replacement").isEqualTo(1);
+        var shown = fleet.mvm("pool", "rollout", "acme/web");
+        assertThat(shown.out()).contains("status:    halted");
+        // The other instance still runs the old revision: the rollout stopped at the first failure.
+        assertThat(fleet.instances("acme", "web").stream()
+                .filter(i -> !i.path("desired_state").asText().equals("destroyed"))
+                .filter(i -> i.path("booted_revision").asText().equals(v1) && i.path("state").asText().equals("running")))
+                .hasSize(1);
+
+        var back = fleet.mvm("pool", "rollback", "acme/web");
+        assertThat(back.exit()).as(back.err()).isZero();
+        await().atMost(Duration.ofMinutes(6)).pollInterval(Duration.ofSeconds(2)).until(() ->
+                fleet.get("v1/tenants/acme/pools/web/rollout").path("status").asText().equals("done") && allOn(v1, "one"));
+        fleet.patch("v1/tenants/acme/pools/web", Map.of("running", 0));
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofSeconds(1)).until(() -> agent.qemus().isEmpty());
+    }
 }

@@ -128,6 +128,12 @@ public final class TemplateRegistryStore {
     /** Records what an instance's node reports it booted (nothing when the instance row is gone). */
     public void reportBooted(Tx tx, String instanceId, String template, String revisionHash, Instant now)
             throws SQLException {
+        // Every report repeats it: write only when it says something new.
+        Optional<InstanceRevision> known = instanceRevision(tx, instanceId);
+        if (known.isPresent() && known.get().template().equals(template)
+                && known.get().booted().equals(Optional.of(revisionHash))) {
+            return;
+        }
         int changed = tx.update("UPDATE instance_templates SET template = ?, booted_revision = ?, reported_at = ? "
                 + "WHERE instance_id = ?", template, revisionHash, now.toEpochMilli(), instanceId);
         if (changed == 0) {
