@@ -19,6 +19,10 @@ import io.mvm.coordinator.pool.PoolMaterializer;
 import io.mvm.coordinator.pool.PoolService;
 import io.mvm.coordinator.scheduler.GenerationSignal;
 import io.mvm.coordinator.scheduler.Scheduler;
+import io.mvm.coordinator.template.ArtifactStore;
+import io.mvm.coordinator.template.RolloutService;
+import io.mvm.coordinator.template.TemplateService;
+import io.mvm.store.template.TemplateRegistryStore;
 import io.mvm.coordinator.tenant.TenantService;
 import io.mvm.core.liveness.LivenessPolicy;
 import io.mvm.core.network.Ipv4Cidr;
@@ -124,8 +128,14 @@ public final class Coordinator implements AutoCloseable {
                     pools, materializer, audit, config.warmBudget(), config.clock());
             VmJobService vmJobs = new VmJobService(db, jobStore, tenantStore, poolStore, instanceStore, tenants,
                     pools, scheduler, config.clock(), jobIds(random), warmPools, relay);
+            TemplateService templates = new TemplateService(db, new TemplateRegistryStore(), poolStore,
+                    new ArtifactStore(config.dataDir().resolve("coordinator").resolve("artifacts")), audit,
+                    config.clock(), scheduler);
+            RolloutService rollouts = new RolloutService(db, tenantStore, poolStore, instanceStore,
+                    new TemplateRegistryStore(), audit, config.clock(), scheduler, instanceIds(random),
+                    RolloutService.DEFAULT_HEALTH_TIMEOUT);
             ApiServer api = new ApiServer(authenticator, tenants, pools, instances,
-                    nodes, nodeTokens, relay, vmJobs, warmPools, config.heartbeatInterval(),
+                    nodes, nodeTokens, relay, vmJobs, warmPools, templates, rollouts, config.heartbeatInterval(),
                     audit,
                     new ApiServer.Gauges(() -> db.read(tenantStore::count), () -> db.read(poolStore::count),
                             () -> db.read(instanceStore::count),
@@ -144,7 +154,7 @@ public final class Coordinator implements AutoCloseable {
             created.ifPresent(f -> log.info("admin token written to {}", f));
             CoordinatorConfig.AuditRetention retention = config.auditRetention();
             Housekeeping housekeeping = new Housekeeping(nodes, scheduler, List.of(vmJobs::reapDeletedJobPools,
-                    warmPools::syncQuietly, vmJobs::finishExitedJobsInBackground,
+                    warmPools::syncQuietly, vmJobs::finishExitedJobsInBackground, rollouts::stepAll,
                     () -> audit.prune(retention.maxAge(), retention.maxRows())));
             housekeeping.start(config.housekeepingInterval());
             return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mvm.coordinator.testing.ApiClient;
 import io.mvm.coordinator.testing.ApiClient.Response;
+import io.mvm.coordinator.testing.TemplateFixture;
 import io.mvm.coordinator.testing.TestDatabase;
 import io.mvm.core.network.Ipv4Cidr;
 import java.nio.file.Files;
@@ -313,9 +314,12 @@ abstract class ApiContract {
         assertThat(down.get("desired").get("running").asInt()).isEqualTo(1);
         assertThat(api.get("/v1/tenants/" + t + "/instances").json().get("items")).hasSize(1);
 
-        JsonNode resized = api.patch(path, Map.of("vcpus", 2, "template", "base"), Map.of()).json();
+        String base = unique("base");
+        TemplateFixture.create(api, base);
+        TemplateFixture.build(api, base + "-worker", base);
+        JsonNode resized = api.patch(path, Map.of("vcpus", 2, "template", base + "-worker"), Map.of()).json();
         assertThat(resized.get("revision").asInt()).isEqualTo(2);
-        assertThat(resized.get("template").asText()).isEqualTo("base");
+        assertThat(resized.get("template").asText()).isEqualTo(base + "-worker");
         assertThat(api.patch(path, Map.of("template", ""), Map.of()).json().get("template").isNull()).isTrue();
 
         Response stale = api.delete(path, Map.of("If-Match", "\"1\""));
@@ -523,6 +527,113 @@ abstract class ApiContract {
         coordinator.api().registeredRoutes().forEach(e -> registered.add(e.getKey() + " " + e.getValue()));
         assertThat(registered).hasSizeGreaterThan(15);
         assertThat(documented).isEqualTo(registered);
+    }
+
+    // ---- templates ----
+
+    @Test
+    void anInvalidTemplateFileIsRefusedWithEveryProblemAndItsLine() {
+        String bad = "template_id = \"Web Site\"\n[source.oci]\nlayout = \"img\"\n\n[[variants]]\nrole = \"worker\"\n"
+                + "vcpus = 0\nmem_mib = 256\n";
+        Response r = api.post("/v1/templates", Map.of("config", bad, "file_name", "web.toml"));
+        assertProblem(r, 422, "web.toml: 2 problems");
+        assertThat(r.json().get("detail").asText()).contains("line 1: template_id 'Web Site'").contains("line 7: vcpus");
+        assertThat(r.json().get("problems")).hasSize(2);
+        assertThat(r.json().get("type").asText()).endsWith("invalid-template");
+        Response syntax = api.post("/v1/templates", Map.of("config", "template_id = \"x\"\n[source.oci\n"));
+        assertProblem(syntax, 422, "line 2");
+        assertProblem(api.post("/v1/templates", Map.of("config", TemplateFixture.toml("ok", "worker"),
+                "config_dir", "relative/dir")), 400, "absolute");
+        assertProblem(api.post("/v1/templates", Map.of()), 400, "config");
+    }
+
+    @Test
+    void templatesAreCreatedPerVariantBuiltByDigestAndServedWithRanges() {
+        String id = unique("web");
+        String twoRoles = TemplateFixture.toml(id, "worker") + "\n[[variants]]\nrole = \"gateway\"\nvcpus = 1\nmem_mib = 128\n";
+        Response created = api.post("/v1/templates", Map.of("config", twoRoles, "config_dir", "/srv/t"));
+        assertThat(created.status()).as(created.toString()).isEqualTo(201);
+        assertThat(created.json().get("items").findValuesAsText("name")).containsExactly(id + "-worker", id + "-gateway");
+        assertProblem(api.post("/v1/templates", Map.of("config", twoRoles)), 409, "already exist");
+        String name = id + "-worker";
+        JsonNode info = api.get("/v1/templates/" + name).json();
+        assertThat(info.get("config").asText()).isEqualTo(twoRoles);
+        assertThat(info.get("config_dir").asText()).isEqualTo("/srv/t");
+        assertThat(info.get("current_revision").isNull()).isTrue();
+        assertThat(api.get("/v1/templates").json().get("items").findValuesAsText("name")).contains(name, id + "-gateway");
+
+        // Uploads are content-addressed: bytes that do not hash to the digest are refused and not kept.
+        var files = TemplateFixture.files(id);
+        byte[] rootfs = files.get("rootfs");
+        String rootDigest = TemplateFixture.sha256(rootfs);
+        var wrong = api.raw("PUT", "/v1/artifacts/sha256:" + rootDigest, "not the rootfs".getBytes(), Map.of());
+        assertThat(wrong.status()).isEqualTo(422);
+        assertThat(new String(wrong.body())).contains("nothing was stored");
+        assertThat(api.raw("GET", "/v1/artifacts/sha256:" + rootDigest, null, Map.of()).status()).isEqualTo(404);
+        assertThat(api.raw("PUT", "/v1/artifacts/sha256:nothex", rootfs, Map.of()).status()).isEqualTo(400);
+
+        // A revision naming an artifact the coordinator lacks is refused, naming it.
+        String hash = TemplateFixture.sha256(id.getBytes());
+        Response missing = api.post("/v1/templates/" + name + "/revisions", TemplateFixture.record(name, hash, files));
+        assertProblem(missing, 422, "sha256:" + rootDigest + " (not uploaded)");
+        assertThat(TemplateFixture.build(api, name, id)).isEqualTo(hash);
+        JsonNode current = api.get("/v1/templates/" + name).json();
+        assertThat(current.get("current_revision").asText()).isEqualTo(hash);
+        JsonNode revisions = api.get("/v1/templates/" + name + "/revisions").json().get("items");
+        assertThat(revisions).hasSize(1);
+        assertThat(revisions.get(0).get("current").asBoolean()).isTrue();
+        assertThat(revisions.get(0).get("record").get("kernel_version").asText()).isEqualTo("6.1.0-test");
+        assertThat(revisions.get(0).get("artifacts").findValuesAsText("sha256")).contains(rootDigest);
+        // A revision built for another role is not this template's.
+        var gatewayRecord = new java.util.LinkedHashMap<>(TemplateFixture.record(id + "-gateway", hash, files));
+        assertProblem(api.post("/v1/templates/" + id + "-gateway/revisions", gatewayRecord), 422, "role worker");
+
+        // Downloads: whole, or resumed from an offset (206 with Content-Range).
+        var whole = api.raw("GET", "/v1/artifacts/sha256:" + rootDigest, null, Map.of());
+        assertThat(whole.status()).isEqualTo(200);
+        assertThat(whole.body()).isEqualTo(rootfs);
+        var tail = api.raw("GET", "/v1/artifacts/sha256:" + rootDigest, null, Map.of("Range", "bytes=100-"));
+        assertThat(tail.status()).isEqualTo(206);
+        assertThat(tail.headers().get("content-range")).isEqualTo("bytes 100-" + (rootfs.length - 1) + "/" + rootfs.length);
+        assertThat(tail.body()).isEqualTo(java.util.Arrays.copyOfRange(rootfs, 100, rootfs.length));
+        assertThat(api.raw("GET", "/v1/artifacts/sha256:" + rootDigest, null,
+                Map.of("Range", "bytes=" + rootfs.length + "-")).status()).isEqualTo(416);
+
+        // A second build becomes current; the first is the previous one, and can be made current again.
+        String second = TemplateFixture.build(api, name, id + "-2");
+        JsonNode after = api.get("/v1/templates/" + name).json();
+        assertThat(after.get("current_revision").asText()).isEqualTo(second);
+        assertThat(after.get("previous_revision").asText()).isEqualTo(hash);
+        assertThat(api.post("/v1/templates/" + name + "/current", Map.of("revision", hash)).json()
+                .get("current_revision").asText()).isEqualTo(hash);
+        assertProblem(api.post("/v1/templates/" + name + "/current", Map.of("revision", "f".repeat(64))), 422,
+                "has no revision");
+        assertThat(api.get("/v1/audit?limit=1000").body()).contains("template.create").contains("template.revision.register")
+                .contains("template.current");
+    }
+
+    @Test
+    void poolsNamingAnUnknownOrUnbuiltTemplateAre422AndDeletionWaitsForThePools() {
+        String t = unique("tt");
+        assertThat(api.post("/v1/tenants", Map.of("id", t)).status()).isEqualTo(201);
+        String id = unique("app");
+        String name = id + "-worker";
+        Map<String, Object> pool = new java.util.HashMap<>(Map.of("name", "p", "profile", "minimal", "flake", ".",
+                "vcpus", 1, "memory_mib", 128, "template", name));
+        assertProblem(api.post("/v1/tenants/" + t + "/pools", pool), 422, "template '" + name + "' does not exist");
+        TemplateFixture.create(api, id);
+        assertProblem(api.post("/v1/tenants/" + t + "/pools", pool), 422, "template '" + name + "' has no revision");
+        TemplateFixture.build(api, name, id);
+        assertThat(api.post("/v1/tenants/" + t + "/pools", pool).status()).isEqualTo(201);
+        String path = "/v1/tenants/" + t + "/pools/p";
+        assertProblem(api.patch(path, Map.of("template", "nosuch-worker"), Map.of()), 422, "'nosuch-worker' does not exist");
+
+        assertProblem(api.delete("/v1/templates/" + name, Map.of()), 409, "used by pool(s) " + t + "/p");
+        assertThat(api.get("/v1/templates/" + name).status()).isEqualTo(200);
+        assertThat(api.delete("/v1/templates/" + name + "?force=true", Map.of()).status()).isEqualTo(204);
+        assertProblem(api.get("/v1/templates/" + name), 404, "not found");
+        assertProblem(api.get("/v1/templates/" + name + "/revisions"), 404, "not found");
+        assertThat(api.get("/v1/audit?limit=1000").body()).contains("template.delete");
     }
 
     // ---- exhaustion ----

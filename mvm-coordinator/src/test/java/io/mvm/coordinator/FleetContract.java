@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mvm.coordinator.testing.ApiClient;
 import io.mvm.coordinator.testing.ApiClient.Response;
+import io.mvm.coordinator.testing.TemplateFixture;
 import io.mvm.coordinator.testing.FakeAgent;
 import io.mvm.coordinator.testing.ManualClock;
 import io.mvm.coordinator.testing.TestDatabase;
@@ -476,12 +477,160 @@ abstract class FleetContract {
     @Test
     void aPoolsTemplateReachesItsNodesDesiredState() {
         ApiClient node = register("node-a", 8, 16384);
+        TemplateFixture.create(admin, "web");
+        String first = TemplateFixture.build(admin, "web-worker", "first");
         tenantWithPool("acme", "web", 1, 1, "template", "web-worker");
         tenantWithPool("other", "plain", 1, 1);
         Map<String, String> templates = new TreeMap<>();
         desired(node, "node-a").get("instances").forEach(i -> templates.put(i.get("pool").asText(),
                 i.get("template").isNull() ? "-" : i.get("template").asText()));
         assertThat(templates).isEqualTo(Map.of("web", "web-worker", "plain", "-"));
+
+        // The desired state names the revision to boot and every file of it by digest.
+        JsonNode web = webEntry(node);
+        assertThat(web.get("template_revision").asText()).isEqualTo(first);
+        assertThat(web.get("artifacts").findValuesAsText("role")).containsExactlyInAnyOrder("kernel", "initramfs", "rootfs");
+        assertThat(web.get("artifacts").findValuesAsText("sha256"))
+                .contains(TemplateFixture.sha256(TemplateFixture.files("first").get("rootfs")));
+        String id = web.get("id").asText();
+        JsonNode shown = admin.get("/v1/instances/" + id).json();
+        assertThat(shown.get("template").asText()).isEqualTo("web-worker");
+        assertThat(shown.get("template_revision").asText()).isEqualTo(first);
+        assertThat(shown.get("booted_revision").isNull()).isTrue();
+
+        // The node reports what it booted; the instance shows it.
+        long g = desired(node, "node-a").get("generation").asLong();
+        assertThat(node.post("/v1/nodes/node-a/observed", report(g, observed(id, "running", "template", "web-worker",
+                "template_revision", first))).status()).isEqualTo(204);
+        assertThat(admin.get("/v1/instances/" + id).json().get("booted_revision").asText()).isEqualTo(first);
+
+        // A new build becoming current does not change what a placed instance is told to boot;
+        // a new instance of the pool boots the new one.
+        String second = TemplateFixture.build(admin, "web-worker", "second");
+        assertThat(webEntry(node).get("template_revision").asText()).isEqualTo(first);
+        admin.patch("/v1/tenants/acme/pools/web", Map.of("running", 2), Map.of());
+        List<String> revisions = new ArrayList<>();
+        desired(node, "node-a").get("instances").forEach(i -> {
+            if (i.get("pool").asText().equals("web")) {
+                revisions.add(i.get("template_revision").asText());
+            }
+        });
+        assertThat(revisions).containsExactlyInAnyOrder(first, second);
+    }
+
+    /** Acts as node-a's agent once: confirms destroys, reports the rest running (or failed, for {@code failing}). */
+    @SuppressWarnings("unchecked")
+    private void agentPass(ApiClient node, java.util.Set<String> failing) {
+        JsonNode d = desired(node, "node-a");
+        List<Map<String, Object>> items = new ArrayList<>();
+        for (JsonNode i : d.get("instances")) {
+            String id = i.get("id").asText();
+            String state = i.get("desired_state").asText().equals("destroyed") ? "destroyed"
+                    : failing.contains(id) ? "failed" : "running";
+            items.add(observed(id, state, "template", i.path("template").asText(), "template_revision",
+                    i.path("template_revision").asText()));
+        }
+        assertThat(node.post("/v1/nodes/node-a/observed", Map.of("desired_generation", d.get("generation").asLong(),
+                "instances", items)).status()).isEqualTo(204);
+    }
+
+    private JsonNode rollout() {
+        Response r = admin.get("/v1/tenants/acme/pools/web/rollout");
+        assertThat(r.status()).as(r.toString()).isEqualTo(200);
+        return r.json();
+    }
+
+    /** Revisions of the pool's live instances, as pinned. */
+    private List<String> liveRevisions() {
+        List<String> out = new ArrayList<>();
+        for (JsonNode i : instances("acme")) {
+            if (!i.get("desired_state").asText().equals("destroyed")) {
+                out.add(i.path("template_revision").asText());
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void aNewRevisionRollsOneAtATimeAFailedReplacementHaltsAndRollbackReturns() {
+        ApiClient node = register("node-a", 16, 65536);
+        TemplateFixture.create(admin, "web");
+        String v1 = TemplateFixture.build(admin, "web-worker", "v1");
+        tenantWithPool("acme", "web", 3, 1, "template", "web-worker");
+        agentPass(node, java.util.Set.of());
+        coordinator.runHousekeeping();
+        assertThat(rollout().get("status").asText()).isEqualTo("done");
+        assertThat(liveRevisions()).containsOnly(v1).hasSize(3);
+
+        // A new build becomes current: one replacement at a time, each must be healthy before the next.
+        String v2 = TemplateFixture.build(admin, "web-worker", "v2");
+        coordinator.runHousekeeping();
+        JsonNode r = rollout();
+        assertThat(r.get("status").asText()).isEqualTo("rolling");
+        assertThat(r.get("target_revision").asText()).isEqualTo(v2);
+        assertThat(r.get("previous_revision").asText()).isEqualTo(v1);
+        assertThat(r.get("replaced").asInt()).isEqualTo(1);
+        assertThat(r.get("pending")).hasSize(1);
+        assertThat(r.get("old").asInt()).isEqualTo(2);
+        coordinator.runHousekeeping();
+        assertThat(rollout().get("replaced").asInt()).as("the pending replacement blocks the next").isEqualTo(1);
+        for (int round = 0; round < 10 && !rollout().get("status").asText().equals("done"); round++) {
+            agentPass(node, java.util.Set.of());
+            coordinator.runHousekeeping();
+            assertThat(rollout().get("pending").size()).isLessThanOrEqualTo(1);
+        }
+        assertThat(rollout().get("status").asText()).isEqualTo("done");
+        assertThat(rollout().get("replaced").asInt()).isEqualTo(3);
+        assertThat(liveRevisions()).containsOnly(v2).hasSize(3);
+
+        // A revision whose replacement fails its health check halts the rollout by itself.
+        String v3 = TemplateFixture.build(admin, "web-worker", "v3");
+        coordinator.runHousekeeping();
+        String replacement = rollout().get("pending").get(0).asText();
+        agentPass(node, java.util.Set.of(replacement));
+        coordinator.runHousekeeping();
+        JsonNode halted = rollout();
+        assertThat(halted.get("status").asText()).isEqualTo("halted");
+        assertThat(halted.get("reason").asText()).contains(replacement).contains("failed").contains("rollback");
+        coordinator.runHousekeeping();
+        agentPass(node, java.util.Set.of(replacement));
+        coordinator.runHousekeeping();
+        assertThat(rollout().get("replaced").asInt()).as("halted: nothing more is replaced").isEqualTo(1);
+        assertThat(liveRevisions()).containsExactlyInAnyOrder(v2, v2, v3);
+
+        // Rollback: back to the revision the rollout started from, the failed replacement first.
+        Response back = admin.post("/v1/tenants/acme/pools/web/rollback", Map.of());
+        assertThat(back.status()).as(back.toString()).isEqualTo(200);
+        assertThat(back.json().get("target_revision").asText()).isEqualTo(v2);
+        assertThat(back.json().get("follows_current").asBoolean()).isFalse();
+        for (int round = 0; round < 10 && !rollout().get("status").asText().equals("done"); round++) {
+            agentPass(node, java.util.Set.of(replacement));
+            coordinator.runHousekeeping();
+        }
+        assertThat(rollout().get("status").asText()).isEqualTo("done");
+        assertThat(liveRevisions()).containsOnly(v2).hasSize(3);
+        assertThat(instances("acme").stream().map(i -> i.get("id").asText())).doesNotContain(replacement);
+
+        // set-template pins a revision and takes max_unavailable: two replacements at once.
+        Response pinned = admin.send("PUT", "/v1/tenants/acme/pools/web/rollout", Map.of("revision", v1,
+                "max_unavailable", 2), Map.of());
+        assertThat(pinned.status()).as(pinned.toString()).isEqualTo(200);
+        JsonNode two = rollout();
+        assertThat(two.get("pinned_revision").asText()).isEqualTo(v1);
+        assertThat(two.get("pending")).hasSize(2);
+        assertProblem(admin.send("PUT", "/v1/tenants/acme/pools/web/rollout", Map.of("revision", "f".repeat(64)),
+                Map.of()), 422, "has no revision");
+        assertThat(admin.get("/v1/tenants/acme/audit?limit=1000").body()).contains("pool.rollback")
+                .contains("pool.set-template").contains("rollout");
+    }
+
+    private JsonNode webEntry(ApiClient node) {
+        for (JsonNode i : desired(node, "node-a").get("instances")) {
+            if (i.get("pool").asText().equals("web")) {
+                return i;
+            }
+        }
+        throw new AssertionError("no instance of pool web in the desired state");
     }
 
     @Test

@@ -98,13 +98,17 @@ class RouteAccessIT {
             case "TENANT_LIST" -> Set.of("admin", "t1-admin", "t1-read", "t2-admin").contains(who);
             case "TENANT_READ" -> Set.of("admin", "t1-admin", "t1-read").contains(who);
             case "TENANT_WRITE" -> Set.of("admin", "t1-admin").contains(who);
+            case "CATALOG_READ" -> !Set.of("none", "metrics").contains(who);
+            case "ANY_NODE_OR_ADMIN" -> Set.of("admin", "node-a", "node-b").contains(who);
             default -> throw new IllegalArgumentException("unknown access " + access);
         };
     }
 
     private String concrete(String path) {
         return path.replace("{tenant}", "t1").replace("{pool}", "p").replace("{id}", instance)
-                .replace("{node}", "node-a").replace("{job_id}", "j1").replace("{token}", "no-such-token");
+                .replace("{node}", "node-a").replace("{job_id}", "j1").replace("{token}", "no-such-token")
+                .replace("{template}", "no-such-worker").replace("{revision}", "0".repeat(64))
+                .replace("{digest}", "sha256:" + "0".repeat(64));
     }
 
     /** {@code callersTenant}: the resource's tenant is the caller's own (submitting a job). */

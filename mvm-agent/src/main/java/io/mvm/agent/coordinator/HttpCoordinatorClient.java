@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.mvm.core.reconcile.DesiredInstance;
 import io.mvm.core.reconcile.DesiredSnapshot;
 import io.mvm.core.reconcile.InstanceSpec;
+import io.mvm.core.reconcile.TemplatePin;
 import io.mvm.core.reconcile.NetworkSpec;
 import io.mvm.core.reconcile.Target;
 import io.mvm.model.ErrorCategory;
@@ -35,7 +36,7 @@ import java.util.OptionalLong;
  * its own beyond the JDK client's pool, so a coordinator restart only shows up as a few
  * UNAVAILABLE errors that the caller retries.
  */
-public final class HttpCoordinatorClient implements CoordinatorClient {
+public final class HttpCoordinatorClient implements CoordinatorClient, io.mvm.agent.templates.ArtifactSource {
     private final URI base;
     private final Duration requestTimeout;
     private final InstantSource clock;
@@ -105,7 +106,8 @@ public final class HttpCoordinatorClient implements CoordinatorClient {
                         i.pid().isPresent() ? i.pid().getAsLong() : null, i.accelerator().wireName(),
                         i.lastError().orElse(null),
                         i.events().stream().map(e -> new Wire.EventBody(e.time().toString(), e.type(), e.message()))
-                                .toList()))
+                                .toList(), bootedOf(i.id()).map(b -> b.template()).orElse(null),
+                        bootedOf(i.id()).map(b -> b.revision()).orElse(null)))
                 .toList(),
                 report.orphans().map(list -> list.stream().map(o -> new Wire.OrphanBody(o.instanceId(),
                         o.path().toString(), o.bytes(), o.reason(), o.at().toString())).toList()).orElse(null));
@@ -145,7 +147,12 @@ public final class HttpCoordinatorClient implements CoordinatorClient {
                 new NetworkSpec(nonNull(b.ip(), "ip"), b.prefix(), nonNull(b.gateway(), "gateway"),
                         Optional.ofNullable(b.mac()), b.netId()),
                 b.cmd() == null ? List.of() : b.cmd(), orEmpty(b.env()), orEmpty(b.secrets()),
-                orEmpty(b.configFiles()), b.revision() == null ? "" : b.revision(), Optional.ofNullable(b.template()));
+                orEmpty(b.configFiles()), b.revision() == null ? "" : b.revision(), Optional.ofNullable(b.template()),
+                b.template() == null || b.templateRevision() == null ? Optional.empty()
+                        : Optional.of(new TemplatePin(b.template(), b.templateRevision(),
+                                (b.artifacts() == null ? List.<Wire.ArtifactBody>of() : b.artifacts()).stream()
+                                        .map(a -> new TemplatePin.Artifact(a.role(), a.path(), a.size(), a.sha256()))
+                                        .toList())));
         return new DesiredInstance(spec, Target.parse(b.desiredState()));
     }
 
@@ -154,6 +161,72 @@ public final class HttpCoordinatorClient implements CoordinatorClient {
             throw MvmException.invalid("desired instance is missing '" + field + "'");
         }
         return v;
+    }
+
+    /** Where reports find the template revision each instance booted (none until wired). */
+    private volatile java.util.function.Function<io.mvm.model.InstanceId,
+            Optional<io.mvm.agent.templates.TemplateArtifacts.Booted>> booted = id -> Optional.empty();
+
+    public void reportBootedFrom(java.util.function.Function<io.mvm.model.InstanceId,
+            Optional<io.mvm.agent.templates.TemplateArtifacts.Booted>> lookup) {
+        this.booted = lookup;
+    }
+
+    private Optional<io.mvm.agent.templates.TemplateArtifacts.Booted> bootedOf(io.mvm.model.InstanceId id) {
+        try {
+            return booted.apply(id);
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public byte[] revisionRecord(String template, String revision) {
+        var request = HttpRequest.newBuilder(base.resolve("v1/templates/" + template + "/revisions/" + revision))
+                .timeout(requestTimeout)
+                .header("Authorization", "Bearer " + token)
+                .header("Accept", "application/json")
+                .GET().build();
+        var body = send(request, Wire.RevisionBody.class);
+        if (body == null || body.record() == null || !body.record().isObject()) {
+            throw MvmException.internal("the coordinator sent no record for " + template + " " + revision, null);
+        }
+        try {
+            return json.writeValueAsBytes(body.record());
+        } catch (IOException e) {
+            throw MvmException.internal("cannot encode a revision record", e);
+        }
+    }
+
+    @Override
+    public Ranged artifact(String sha256, long offset) {
+        var request = HttpRequest.newBuilder(base.resolve("v1/artifacts/sha256:" + sha256))
+                .timeout(Duration.ofHours(1))
+                .header("Authorization", "Bearer " + token)
+                .header("Range", "bytes=" + offset + "-")
+                .GET().build();
+        HttpResponse<java.io.InputStream> resp;
+        try {
+            resp = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        } catch (IOException e) {
+            throw MvmException.unavailable("coordinator at " + base + " is unreachable: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw MvmException.unavailable("interrupted while fetching an artifact", e);
+        }
+        int status = resp.statusCode();
+        if (status == 206) {
+            return new Ranged(offset, resp.body());
+        }
+        if (status == 200) {
+            return new Ranged(0, resp.body());
+        }
+        try (var ignored = resp.body()) {
+            throw new MvmException(category(status), "coordinator answered " + status + " to GET artifact sha256:"
+                    + sha256);
+        } catch (IOException e) {
+            throw MvmException.unavailable("cannot fetch artifact sha256:" + sha256 + ": " + e.getMessage(), e);
+        }
     }
 
     private static Map<String, String> orEmpty(Map<String, String> m) {

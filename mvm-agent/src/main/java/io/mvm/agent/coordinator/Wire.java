@@ -24,7 +24,12 @@ final class Wire {
     record DesiredInstanceBody(String id, String tenant, String pool, String role, String desiredState, int vcpus,
                                long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
                                int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
-                               Map<String, String> configFiles, String revision, String template) {}
+                               Map<String, String> configFiles, String revision, String template,
+                               String templateRevision, List<ArtifactBody> artifacts) {}
+
+    record ArtifactBody(String role, String path, long size, String sha256) {}
+
+    record RevisionBody(com.fasterxml.jackson.databind.JsonNode record) {}
 
     record DesiredResponse(long generation, List<DesiredInstanceBody> instances) {}
 
@@ -33,7 +38,7 @@ final class Wire {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record ObservedInstanceBody(String id, String state, Long pid, String accelerator, String lastError,
-                                List<EventBody> events) {}
+                                List<EventBody> events, String template, String templateRevision) {}
 
     /** {@code orphans} is left out when the agent could not list them (never sent as "none"). */
     @JsonInclude(JsonInclude.Include.NON_NULL)

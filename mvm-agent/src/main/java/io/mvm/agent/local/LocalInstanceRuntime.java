@@ -90,13 +90,23 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     private final ConcurrentHashMap<InstanceId, InstanceRecord> claiming = new ConcurrentHashMap<>();
     /** The last claim done here per instance, so the path that arrives second can tell how it went. */
     private final ConcurrentHashMap<InstanceId, ClaimReport> lastClaims = new ConcurrentHashMap<>();
+    /** Resolves templated instances' images: a pinned revision, fetched when missing, or the local current one. */
+    private final io.mvm.agent.templates.TemplateArtifacts templates;
 
     public LocalInstanceRuntime(LocalVms vms, GuestImage image, AgentNetwork network, Path dataDir) {
-        this(vms, image, network, dataDir, InstantSource.system(), new SecureRandom());
+        this(vms, image, network, dataDir, new io.mvm.agent.templates.TemplateArtifacts(dataDir, Optional.empty(),
+                InstantSource.system()));
     }
 
     public LocalInstanceRuntime(LocalVms vms, GuestImage image, AgentNetwork network, Path dataDir,
-                                InstantSource clock, RandomGenerator random) {
+                                io.mvm.agent.templates.TemplateArtifacts templates) {
+        this(vms, image, network, dataDir, templates, InstantSource.system(), new SecureRandom());
+    }
+
+    public LocalInstanceRuntime(LocalVms vms, GuestImage image, AgentNetwork network, Path dataDir,
+                                io.mvm.agent.templates.TemplateArtifacts templates, InstantSource clock,
+                                RandomGenerator random) {
+        this.templates = templates;
         this.clock = clock;
         this.random = random;
         this.dataDir = dataDir;
@@ -478,7 +488,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
         // A template's current revision on this node (built with 'mvm template build'), with the
         // image's own workload and environment unless the pool gives its own.
         TemplateBoot boot = spec.template()
-                .map(t -> TemplateBoot.of(dataDir, t, spec.cmd().isEmpty() ? null : shellCommand(spec.cmd()), spec.env()))
+                .map(t -> templates.boot(spec, spec.cmd().isEmpty() ? null : shellCommand(spec.cmd()), spec.env()))
                 .orElseGet(() -> new TemplateBoot(image, spec.cmd().isEmpty() ? null : shellCommand(spec.cmd()),
                         spec.env()));
         var b = VmSpec.builder(spec.id().value(), boot.image()).vcpus(spec.vcpus()).memoryMib(spec.memoryMib())

@@ -6,6 +6,7 @@ import io.mvm.agent.coordinator.HttpCoordinatorClient;
 import io.mvm.agent.coordinator.RelayEndpoint;
 import io.mvm.agent.local.AgentNetwork;
 import io.mvm.agent.local.LocalInstanceRuntime;
+import io.mvm.agent.templates.TemplateArtifacts;
 import io.mvm.agent.relay.AgentToken;
 import io.mvm.agent.relay.RelayServer;
 import io.mvm.cli.vm.LocalRuntime;
@@ -106,15 +107,20 @@ public final class NodeAgent implements AutoCloseable {
         AgentNetwork network = config.network().equals("host")
                 ? new AgentNetwork.Host(new HostNetworkApplier(HostCommands.onThisHost()), config.netTable(), Optional.empty())
                 : new AgentNetwork.None();
-        var runtime = new LocalInstanceRuntime(vms, image, network, config.dataDir());
+        // Templated instances boot the revision the coordinator pins, fetched from it by digest when missing.
+        var client = new HttpCoordinatorClient(config.coordinator(), config.nodeToken(), Duration.ofSeconds(15),
+                InstantSource.system());
+        var templates = new TemplateArtifacts(config.dataDir(), Optional.of(client), InstantSource.system());
+        client.reportBootedFrom(templates::booted);
+        var runtime = new LocalInstanceRuntime(vms, image, network, config.dataDir(), templates);
         var recovery = runtime.recover();
+        templates.collectGarbage(TemplateArtifacts.KEEP_FRESH);
         progress.step("re-adopted " + recovery.adopted().size() + " running VMs, " + recovery.failed().size()
                 + " found dead, " + recovery.sweptOrphans().size() + " orphan directories swept");
         var token = AgentToken.createIn(config.dataDir());
         var relay = RelayServer.start(config.listen(), runtime, token);
         try {
             var clock = InstantSource.system();
-            var client = new HttpCoordinatorClient(config.coordinator(), config.nodeToken(), Duration.ofSeconds(15), clock);
             var settings = AgentSettings.defaults(config.node(), config.capacity(), config.labels(), config.interval());
             var agent = new AgentService(settings, runtime, client, clock,
                     Optional.of(new RelayEndpoint(relay.url(), token.value())),

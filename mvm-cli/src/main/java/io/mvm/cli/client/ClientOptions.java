@@ -36,6 +36,11 @@ public final class ClientOptions {
     @Mixin
     DataDirOption dataDir;
 
+    /** The data directory (local template store, the admin token file). */
+    public Path dataDir() {
+        return dataDir.resolve();
+    }
+
     public CoordinatorClient client() {
         return new CoordinatorClient(url(), token());
     }

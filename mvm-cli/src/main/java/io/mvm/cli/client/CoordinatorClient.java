@@ -50,6 +50,43 @@ public final class CoordinatorClient {
         return send("DELETE", path, null);
     }
 
+    /** Streams a file as the body of a PUT (artifact uploads); the answer is JSON. */
+    public JsonNode putFile(String path, java.nio.file.Path file) {
+        HttpResponse<String> response;
+        try {
+            HttpRequest request = HttpRequest.newBuilder(base.resolve(path))
+                    .timeout(Duration.ofMinutes(30))
+                    .header("Authorization", "Bearer " + token)
+                    .header("Accept", "application/json")
+                    .header("Content-Type", "application/octet-stream")
+                    .PUT(HttpRequest.BodyPublishers.ofFile(file)).build();
+            response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (java.io.FileNotFoundException e) {
+            throw MvmException.notFound("cannot read " + file + ": " + e.getMessage());
+        } catch (ConnectException | HttpConnectTimeoutException e) {
+            throw MvmException.unavailable("cannot reach the coordinator at " + base
+                    + " (connection refused); is 'mvm coordinator start' running? Set --coordinator-url or MVM_COORDINATOR_URL", e);
+        } catch (IOException e) {
+            throw MvmException.unavailable("cannot talk to the coordinator at " + base + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw MvmException.unavailable("interrupted", e);
+        }
+        if (response.statusCode() / 100 == 2) {
+            return parse(response.body(), response.statusCode());
+        }
+        throw problem(response.statusCode(), response.body());
+    }
+
+    /** A POST of a body that is JSON already (a revision record as its builder wrote it). */
+    public JsonNode postJson(String path, byte[] json) {
+        try {
+            return post(path, JSON.readTree(json));
+        } catch (IOException e) {
+            throw MvmException.invalid("not JSON: " + e.getMessage());
+        }
+    }
+
     /** A GET whose answer is plain text (an instance's console log). */
     public String getText(String path) {
         HttpResponse<String> response;
@@ -75,7 +112,8 @@ public final class CoordinatorClient {
         throw problem(response.statusCode(), response.body());
     }
 
-    private JsonNode send(String method, String path, Object body) {
+    /** Any method with a JSON body (PUT). */
+    public JsonNode send(String method, String path, Object body) {
         HttpResponse<String> response;
         try {
             String text = body == null ? null : JSON.writeValueAsString(body);

@@ -69,13 +69,28 @@ public final class InstanceCommand {
                 ClientOptions.printJson(out, list);
                 return;
             }
-            Table table = new Table("INSTANCE", "POOL", "DESIRED", "STATE", "NODE", "IP");
+            Table table = new Table("INSTANCE", "POOL", "DESIRED", "STATE", "NODE", "IP", "TEMPLATE", "REVISION");
             for (JsonNode i : list.get("items")) {
                 table.row(i.get("id").asText(), i.get("pool").asText(), i.get("desired_state").asText(),
-                        i.get("state").asText(), i.get("node").isNull() ? "-" : i.get("node").asText(), i.get("ip").asText());
+                        i.get("state").asText(), i.get("node").isNull() ? "-" : i.get("node").asText(), i.get("ip").asText(),
+                        text(i.get("template")), revision(i));
             }
             table.print(out);
         }
+    }
+
+    private static String text(JsonNode n) {
+        return n == null || n.isNull() ? "-" : n.asText();
+    }
+
+    /** The revision its node booted (short), marked when it is not the one it is told to boot. */
+    static String revision(JsonNode i) {
+        String booted = text(i.get("booted_revision"));
+        String assigned = text(i.get("template_revision"));
+        String shown = !booted.equals("-") ? booted : assigned;
+        String small = shown.length() > 12 ? shown.substring(0, 12) : shown;
+        return !booted.equals("-") && !assigned.equals("-") && !booted.equals(assigned) ? small + " (-> "
+                + assigned.substring(0, Math.min(12, assigned.length())) + ")" : small;
     }
 
     @Command(name = "info", description = "Show an instance.")

@@ -24,7 +24,8 @@ import picocli.CommandLine.Model.CommandSpec;
 /** {@code mvm pool create|list|info|set|scale|destroy}. */
 @Command(name = "pool", description = "Manage pools of instances.", mixinStandardHelpOptions = true,
         subcommands = {PoolCommand.Create.class, PoolCommand.ListPools.class, PoolCommand.Info.class,
-                PoolCommand.SetPool.class, PoolCommand.Scale.class, PoolCommand.Destroy.class})
+                PoolCommand.SetPool.class, PoolCommand.Scale.class, PoolCommand.Destroy.class,
+                PoolCommand.SetTemplate.class, PoolCommand.Rollout.class, PoolCommand.Rollback.class})
 public final class PoolCommand {
 
     static String path(PoolRef ref) {
@@ -194,6 +195,74 @@ public final class PoolCommand {
             if (warm != null) body.put("warm", warm);
             if (sleeping != null) body.put("sleeping", sleeping);
             show(client, spec, client.client().patch(path(pool), body));
+        }
+    }
+
+    static void showRollout(ClientOptions client, CommandSpec spec, JsonNode r) {
+        PrintWriter out = spec.commandLine().getOut();
+        if (client.json) {
+            ClientOptions.printJson(out, r);
+            return;
+        }
+        out.println("pool:      " + r.get("tenant").asText() + "/" + r.get("pool").asText() + "  template: "
+                + text(r.get("template")));
+        out.println("status:    " + r.get("status").asText() + (r.hasNonNull("reason") ? " - " + r.get("reason").asText() : ""));
+        out.println("target:    " + text(r.get("target_revision")) + (r.get("follows_current").asBoolean()
+                ? " (the template's current revision)" : " (pinned)"));
+        out.println("previous:  " + text(r.get("previous_revision")) + "  (mvm pool rollback returns here)");
+        out.println("progress:  " + r.get("on_target").asInt() + "/" + r.get("total").asInt() + " on target, "
+                + r.get("old").asInt() + " old, " + r.get("pending").size() + " pending " + r.get("pending")
+                + ", " + r.get("replaced").asInt() + " replaced; max_unavailable " + r.get("max_unavailable").asInt());
+        out.flush();
+    }
+
+    private static String text(JsonNode n) {
+        return n == null || n.isNull() ? "-" : n.asText();
+    }
+
+    @Command(name = "set-template", description = {"Boot a pool from TEMPLATE (at revision REV, else its current one);",
+        "its instances are replaced rolling, at most --max-unavailable at a time, each healthy before the next."})
+    static final class SetTemplate implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(index = "0", paramLabel = "TENANT/POOL") String ref;
+        @Parameters(index = "1", paramLabel = "TEMPLATE[@REV]") String target;
+        @Option(names = "--max-unavailable", paramLabel = "N", description = "Replacements pending at once (default 1).")
+        Integer maxUnavailable;
+
+        @Override
+        public void run() {
+            PoolRef pool = PoolRef.parse(ref);
+            int at = target.indexOf('@');
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("template", at < 0 ? target : target.substring(0, at));
+            if (at >= 0) body.put("revision", target.substring(at + 1));
+            if (maxUnavailable != null) body.put("max_unavailable", maxUnavailable);
+            showRollout(client, spec, client.client().send("PUT", path(pool) + "/rollout", body));
+        }
+    }
+
+    @Command(name = "rollout", description = "Show a pool's rollout: target and previous revision, status and progress.")
+    static final class Rollout implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "TENANT/POOL") String ref;
+
+        @Override
+        public void run() {
+            showRollout(client, spec, client.client().get(path(PoolRef.parse(ref)) + "/rollout"));
+        }
+    }
+
+    @Command(name = "rollback", description = "Return a pool to the revision its last rollout started from (rolling).")
+    static final class Rollback implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin ClientOptions client;
+        @Parameters(paramLabel = "TENANT/POOL") String ref;
+
+        @Override
+        public void run() {
+            showRollout(client, spec, client.client().post(path(PoolRef.parse(ref)) + "/rollback", Map.of()));
         }
     }
 

@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
  * template, a second build is a cache hit, an invalid file exits 2 with its lines, and a VM boots
  * the template with the image's own workload.
  */
-class TemplateCliIT {
+public class TemplateCliIT {
     Path dataDir;
     final ByteArrayOutputStream out = new ByteArrayOutputStream();
     final ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -135,11 +135,11 @@ class TemplateCliIT {
         assertThat(output()).startsWith("template app-worker revision ").contains(" built: oci sha256:");
         assertThat(Main.run("template", "build", file.toString(), "--on-host", "--data-dir", d)).isZero();
         assertThat(output()).contains("reused (cache hit)");
-        assertThat(Main.run("template", "list", "--data-dir", d)).isZero();
+        assertThat(Main.run("template", "list", "--on-host", "--data-dir", d)).isZero();
         assertThat(output()).contains("app-worker", "worker", "oci");
-        assertThat(Main.run("template", "info", "app-worker", "--data-dir", d)).isZero();
+        assertThat(Main.run("template", "info", "app-worker", "--on-host", "--data-dir", d)).isZero();
         assertThat(new ObjectMapper().readTree(output()).path("workload").path("entrypoint").get(0).asText()).isEqualTo("/app/job");
-        assertThat(Main.run("template", "revisions", "app-worker", "--data-dir", d)).isZero();
+        assertThat(Main.run("template", "revisions", "app-worker", "--on-host", "--data-dir", d)).isZero();
         assertThat(output().lines().filter(l -> l.startsWith("*"))).hasSize(1);
 
         String name = "tpl-" + UUID.randomUUID().toString().substring(0, 8);
@@ -154,16 +154,16 @@ class TemplateCliIT {
             }
         }
         assertThat(ran).isEqualTo("job ran with MODE=cli in /app args --once\n");
-        assertThat(Main.run("template", "delete", "app-worker", "--data-dir", d)).isEqualTo(4);
+        assertThat(Main.run("template", "delete", "app-worker", "--on-host", "--data-dir", d)).isEqualTo(4);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("is used by VM(s) " + name);
         assertThat(Main.run("vm", "destroy", name, "--data-dir", d)).isZero();
-        assertThat(Main.run("template", "delete", "app-worker", "--data-dir", d)).isZero();
+        assertThat(Main.run("template", "delete", "app-worker", "--on-host", "--data-dir", d)).isZero();
         assertThat(dataDir.resolve("templates/app-worker")).doesNotExist();
-        assertThat(Main.run("template", "info", "app-worker", "--data-dir", d)).isEqualTo(3);
+        assertThat(Main.run("template", "info", "app-worker", "--on-host", "--data-dir", d)).isEqualTo(3);
     }
 
     /** An OCI layout with one gzip layer holding {@code files} (mode 0755) and a config running /app/job --once in /app. */
-    static void writeOneLayerImage(Path dir, Map<String, String> files) throws Exception {
+    public static void writeOneLayerImage(Path dir, Map<String, String> files) throws Exception {
         ByteArrayOutputStream tar = new ByteArrayOutputStream();
         try (TarArchiveOutputStream t = new TarArchiveOutputStream(tar)) {
             for (Map.Entry<String, String> f : files.entrySet()) {

@@ -28,7 +28,11 @@ public enum Access {
     /** The admin token or a tenant token of the resource's tenant. */
     TENANT_READ,
     /** The admin token or a tenant-admin token of the resource's tenant. */
-    TENANT_WRITE;
+    TENANT_WRITE,
+    /** The admin token, any tenant token or any node token: the cluster's template catalog. */
+    CATALOG_READ,
+    /** The admin token or any node token: content nodes fetch (template artifacts). */
+    ANY_NODE_OR_ADMIN;
 
     /**
      * Why {@code principal} may not use a route needing this access on a resource of
@@ -51,6 +55,11 @@ public enum Access {
                     ? Optional.empty() : deny(principal, "the admin token or a token of tenant " + name(tenant));
             case TENANT_WRITE -> principal instanceof Principal.Admin || member(principal, tenant, true)
                     ? Optional.empty() : deny(principal, "the admin token or a tenant-admin token of tenant " + name(tenant));
+            case CATALOG_READ -> principal instanceof Principal.Admin || principal instanceof Principal.TenantMember
+                    || principal instanceof Principal.Node ? Optional.empty()
+                    : deny(principal, "the admin, a tenant or a node token");
+            case ANY_NODE_OR_ADMIN -> principal instanceof Principal.Admin || principal instanceof Principal.Node
+                    ? Optional.empty() : deny(principal, "the admin or a node token");
         };
     }
 

@@ -87,6 +87,9 @@ public final class ApiServer {
     private List<GuardedRoutes.Rule> rules = List.of();
     private final InstanceRelay relay;
     private final VmsRoutes vms;
+    private final TemplatesRoutes templateRoutes;
+    private final RolloutRoutes rolloutRoutes;
+    private final io.mvm.coordinator.template.TemplateService templateService;
     private final Limits limits;
 
     /** The in-flight budget and the two rate limiters of this edge. */
@@ -108,7 +111,9 @@ public final class ApiServer {
 
     public ApiServer(TokenAuthenticator auth, TenantService tenants, PoolService pools, InstanceService instances,
                      NodeService nodes, ApiTokens tokens, InstanceRelay relay, VmJobService vmJobs,
-                     io.mvm.coordinator.warm.WarmPools warmPools, Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes,
+                     io.mvm.coordinator.warm.WarmPools warmPools,
+                     io.mvm.coordinator.template.TemplateService templates,
+                     io.mvm.coordinator.template.RolloutService rollouts, Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes,
                      HttpLimits httpLimits) {
         this.httpLimits = httpLimits;
         this.execs = new ExecLimiter(httpLimits.execPerInstance(), httpLimits.execTotal());
@@ -131,6 +136,9 @@ public final class ApiServer {
         this.vms = new VmsRoutes(vmJobs, warmPools, bodies, this::json, metrics);
         metrics.gauge("mvm_warm_vms", "Warm VMs standing by for /vms claims (booting, paused, or failed)",
                 () -> warmPools.list().size());
+        this.templateRoutes = new TemplatesRoutes(templates, this::json);
+        this.templateService = templates;
+        this.rolloutRoutes = new RolloutRoutes(rollouts, pools, bodies, this::json);
         this.openApi = loadOpenApi();
         metrics.gauge("mvm_tenants", "Tenants known to the coordinator", gauges.tenants());
         metrics.gauge("mvm_pools", "Pools known to the coordinator", gauges.pools());
@@ -292,12 +300,12 @@ public final class ApiServer {
 
         g.get("/v1/tenants/{tenant}/instances", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> {
             Optional<PoolName> pool = Optional.ofNullable(ctx.queryParam("pool")).map(PoolName::of);
-            json(ctx, 200, new Views.ListOf<>(instances.list(tenantId(ctx), pool).stream().map(Views::instance).toList()));
+            json(ctx, 200, new Views.ListOf<>(instances.list(tenantId(ctx), pool).stream().map(this::instanceView).toList()));
         });
         g.get("/v1/instances/{id}", Access.TENANT_READ, Scope.INSTANCE, ctx -> {
             Instance i = instances.get(instanceId(ctx));
             etag(ctx, i.version());
-            json(ctx, 200, Views.instance(i));
+            json(ctx, 200, instanceView(i));
         });
         g.get("/v1/instances/{id}/events", Access.TENANT_READ, Scope.INSTANCE, ctx -> {
             int limit = Math.clamp(longQuery(ctx, "limit", 50), Integer.MIN_VALUE, Integer.MAX_VALUE);
@@ -337,24 +345,31 @@ public final class ApiServer {
             if (deleted) {
                 ctx.status(204);
             } else {
-                json(ctx, 202, Views.instance(instances.get(id)));
+                json(ctx, 202, instanceView(instances.get(id)));
             }
         });
         // giving up an instance's data on a lost node is the operator's call
         g.post("/v1/instances/{id}/evacuate", Access.ADMIN, Scope.INSTANCE, ctx -> {
             Instance i = instances.evacuate(caller(ctx), instanceId(ctx));
             etag(ctx, i.version());
-            json(ctx, 200, Views.instance(i));
+            json(ctx, 200, instanceView(i));
         });
         for (InstanceAction action : InstanceAction.values()) {
             g.post("/v1/instances/{id}/" + action.wireName(), Access.TENANT_WRITE, Scope.INSTANCE, ctx -> {
                 Instance i = instances.act(caller(ctx), instanceId(ctx), action);
                 etag(ctx, i.version());
-                json(ctx, 200, Views.instance(i));
+                json(ctx, 200, instanceView(i));
             });
         }
         vms.register(g);
+        templateRoutes.register(g);
+        rolloutRoutes.register(g);
         this.rules = g.rules();
+    }
+
+    /** An instance with its template revisions (assigned and booted). */
+    private Views.InstanceView instanceView(Instance i) {
+        return Views.instance(i, templateService.instanceRevision(i.id().value()));
     }
 
     /** Every route's access rule, for the test that walks them all with every kind of token. */
@@ -470,7 +485,10 @@ public final class ApiServer {
             items.add(new ObservedReport.Observed(InstanceId.of(required(i.id(), "instances.id")),
                     InstanceState.parse(required(i.state(), "instances.state")), Optional.ofNullable(i.pid()),
                     Optional.ofNullable(i.accelerator()).map(Accelerator::parse), Optional.ofNullable(i.lastError()),
-                    events));
+                    events, i.template() != null && i.templateRevision() != null
+                            ? Optional.of(new ObservedReport.Booted(truncate(i.template(), 64),
+                                    truncate(i.templateRevision(), 64)))
+                            : Optional.empty()));
         }
         Optional<List<NodeOrphan>> orphans = Optional.ofNullable(req.orphans()).map(list -> list.stream()
                 .map(o -> new NodeOrphan(required(o.instanceId(), "orphans.instance_id"), required(o.path(), "orphans.path"),

@@ -62,6 +62,11 @@ final class GuardedRoutes {
         routes.post(path, guarded(access, scope, handler));
     }
 
+    void put(String path, Access access, Scope scope, Handler handler) {
+        rules.add(new Rule("PUT", path, access, scope));
+        routes.put(path, guarded(access, scope, handler));
+    }
+
     void patch(String path, Access access, Scope scope, Handler handler) {
         rules.add(new Rule("PATCH", path, access, scope));
         routes.patch(path, guarded(access, scope, handler));

@@ -24,7 +24,8 @@ final class Problems {
         if (e instanceof StaleVersionException) {
             return 412;
         }
-        if (e instanceof VmSpecException) {
+        if (e instanceof VmSpecException || e instanceof io.mvm.coordinator.UnprocessableException
+                || e instanceof io.mvm.core.template.TemplateConfigException) {
             return 422;
         }
         if (e instanceof RateLimitedException) {
@@ -51,6 +52,8 @@ final class Problems {
         String slug = e instanceof BodyTooLargeException ? "body-too-large"
                 : e instanceof StaleVersionException ? "stale-version"
                 : e instanceof VmSpecException ? "invalid-spec"
+                : e instanceof io.mvm.core.template.TemplateConfigException ? "invalid-template"
+                : e instanceof io.mvm.coordinator.UnprocessableException ? "unprocessable"
                 : e instanceof WaitTimeoutException ? "wait-timeout"
                 : e instanceof RateLimitedException ? "rate-limited" : slug(e.category());
         body.put("type", TYPE_BASE + slug);

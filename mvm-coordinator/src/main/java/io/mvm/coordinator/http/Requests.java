@@ -43,7 +43,7 @@ final class Requests {
     record ObservedEvent(String time, String type, String message) {}
 
     record ObservedInstance(String id, String state, Long pid, String accelerator, String lastError,
-                            List<ObservedEvent> events) {}
+                            List<ObservedEvent> events, String template, String templateRevision) {}
 
     record Orphan(String instanceId, String path, Long bytes, String reason, String at) {}
 

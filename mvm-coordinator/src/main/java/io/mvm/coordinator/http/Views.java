@@ -41,7 +41,8 @@ final class Views {
 
     record InstanceView(String id, String tenant, String pool, String desiredState, String state, String node,
                         String ip, long revision, String lastError, String pendingReason, Long pid,
-                        String accelerator, long version, Instant createdAt, Instant updatedAt) {}
+                        String accelerator, long version, Instant createdAt, Instant updatedAt, String template,
+                        String templateRevision, String bootedRevision) {}
 
     record CapacityView(int vcpus, long memoryMib, long diskMib) {}
 
@@ -59,7 +60,10 @@ final class Views {
     record DesiredInstanceView(String id, String tenant, String pool, String role, String desiredState, int vcpus,
                                long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
                                int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
-                               Map<String, String> configFiles, String revision, String template) {}
+                               Map<String, String> configFiles, String revision, String template,
+                               String templateRevision, List<ArtifactRef> artifacts) {}
+
+    record ArtifactRef(String role, String path, long size, String sha256) {}
 
     record DesiredView(long generation, List<DesiredInstanceView> instances) {}
 
@@ -120,10 +124,18 @@ final class Views {
     }
 
     static InstanceView instance(Instance i) {
+        return instance(i, java.util.Optional.empty());
+    }
+
+    /** With the template revision the instance is to boot and the one its node reports it booted. */
+    static InstanceView instance(Instance i,
+                                 java.util.Optional<io.mvm.store.template.TemplateRegistryStore.InstanceRevision> t) {
         return new InstanceView(i.id().value(), i.pool().tenant().value(), i.pool().name().value(),
                 i.desired().wireName(), i.state().wireName(), i.node().map(NodeId::value).orElse(null), i.ip(),
                 i.revision(), i.lastError().orElse(null), i.pendingReason().orElse(null), i.pid().orElse(null),
-                i.accelerator().orElse(null), i.version(), i.createdAt(), i.updatedAt());
+                i.accelerator().orElse(null), i.version(), i.createdAt(), i.updatedAt(),
+                t.map(r -> r.template()).orElse(null), t.flatMap(r -> r.assigned()).orElse(null),
+                t.flatMap(r -> r.booted()).orElse(null));
     }
 
     static NodeView node(NodeService.NodeSummary s) {
@@ -141,7 +153,8 @@ final class Views {
         return new DesiredView(d.generation(), d.instances().stream().map(e -> new DesiredInstanceView(e.id(),
                 e.tenant(), e.pool(), e.role(), e.desiredState(), e.vcpus(), e.memoryMib(), e.dataDiskMib(), e.ip(),
                 e.prefix(), e.gateway(), e.mac(), e.netId(), e.cmd(), e.env(), e.secrets(), e.configFiles(),
-                e.revision(), e.template())).toList());
+                e.revision(), e.template(), e.templateRevision(), e.artifacts().stream()
+                        .map(a -> new ArtifactRef(a.role(), a.path(), a.size(), a.sha256())).toList())).toList());
     }
 
     static EventView event(InstanceEvent e) {

@@ -41,6 +41,8 @@ import org.slf4j.LoggerFactory;
  * observed reports, and the housekeeping that declares silent nodes lost.
  */
 public final class NodeService {
+    private final io.mvm.store.template.TemplateRegistryStore templateRevisions =
+            new io.mvm.store.template.TemplateRegistryStore();
     private static final Logger log = LoggerFactory.getLogger(NodeService.class);
     /** How often a long poll re-reads the database even without an in-process signal. */
     private static final Duration RECHECK = Duration.ofSeconds(1);
@@ -244,6 +246,10 @@ public final class NodeService {
                     }
                     instances.observe(tx, o.id(), id, o.state(), o.pid(),
                             o.accelerator().map(a -> a.wireName()), o.lastError(), at);
+                    if (o.booted().isPresent()) {
+                        templateRevisions.reportBooted(tx, o.id().value(), o.booted().get().template(),
+                                o.booted().get().revision(), Instant.ofEpochMilli(at));
+                    }
                 }
             }
             return changes;

@@ -18,12 +18,21 @@ public record ObservedReport(long desiredGeneration, List<Observed> instances, O
         orphans = orphans.map(List::copyOf);
     }
 
+    /** {@code booted}: the template and revision the VM was created from, when the node says. */
     public record Observed(InstanceId id, InstanceState state, Optional<Long> pid, Optional<Accelerator> accelerator,
-                           Optional<String> lastError, List<Event> events) {
+                           Optional<String> lastError, List<Event> events, Optional<Booted> booted) {
         public Observed {
             events = List.copyOf(events);
+            booted = booted == null ? Optional.empty() : booted;
+        }
+
+        public Observed(InstanceId id, InstanceState state, Optional<Long> pid, Optional<Accelerator> accelerator,
+                        Optional<String> lastError, List<Event> events) {
+            this(id, state, pid, accelerator, lastError, events, Optional.empty());
         }
     }
+
+    public record Booted(String template, String revision) {}
 
     public record Event(Instant time, String type, String message) {}
 }

@@ -34,6 +34,13 @@ public record PoolPatch(Optional<Integer> running, Optional<Integer> warm, Optio
                 Optional.empty());
     }
 
+    /** Only the template (set-template). */
+    public static PoolPatch template(String template) {
+        return new PoolPatch(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
+                Optional.empty(), Optional.empty(), Optional.of(template), Optional.empty(), Optional.empty(),
+                Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
+    }
+
     public boolean changesSpec() {
         return vcpus.isPresent() || memoryMib.isPresent() || dataDiskMib.isPresent() || template.isPresent()
                 || cmd.isPresent() || env.isPresent() || secrets.isPresent() || configFiles.isPresent();

@@ -5,6 +5,8 @@ import io.mvm.coordinator.StaleVersionException;
 import io.mvm.coordinator.audit.AuditTrail;
 import io.mvm.coordinator.auth.Caller;
 import io.mvm.coordinator.scheduler.Scheduler;
+import io.mvm.coordinator.template.TemplateService;
+import io.mvm.store.template.TemplateRegistryStore;
 import io.mvm.coordinator.tenant.TenantService;
 import io.mvm.core.pool.TargetCounts;
 import io.mvm.model.ErrorCategory;
@@ -36,6 +38,7 @@ public final class PoolService {
     private final AuditTrail audit;
     private final InstantSource clock;
     private final Scheduler scheduler;
+    private final TemplateRegistryStore templates = new TemplateRegistryStore();
 
     public PoolService(Database db, TenantStore tenants, PoolStore pools, PoolMaterializer materializer, AuditTrail audit,
                        InstantSource clock, Scheduler scheduler) {
@@ -69,6 +72,9 @@ public final class PoolService {
     public Pool createIn(Tx tx, Caller caller, PoolSpec spec) throws SQLException {
         {
             Tenant tenant = lockTenant(tx, spec.ref());
+            if (spec.template().isPresent()) {
+                TemplateService.requireBootable(tx, templates, spec.template().get());
+            }
             if (pools.find(tx, spec.ref()).isPresent()) {
                 throw new MvmException(ErrorCategory.ALREADY_EXISTS, "pool '" + spec.ref() + "' already exists");
             }
@@ -134,6 +140,9 @@ public final class PoolService {
                     ? patch.template().filter(t -> !t.isEmpty())
                     : current.template();
             template.ifPresent(t -> PoolSpec.requireName("template", t));
+            if (template.isPresent() && !template.equals(current.template())) {
+                TemplateService.requireBootable(tx, templates, template.get());
+            }
             PoolSpec.checkResources(vcpus, memory, disk);
             PoolSpec.checkCounts(counts);
             Workload cw = current.workload();

@@ -10,8 +10,23 @@ import java.util.Map;
 public record DesiredEntry(String id, String tenant, String pool, String role, String desiredState, int vcpus,
                            long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
                            int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
-                           Map<String, String> configFiles, String revision, String template) {
+                           Map<String, String> configFiles, String revision, String template,
+                           String templateRevision, List<Artifact> artifacts) {
+
+    /** One file the template revision needs, fetched by digest when the node lacks it. */
+    public record Artifact(String role, String path, long size, String sha256) {}
+
+    /** An entry without a pinned template revision. */
+    public DesiredEntry(String id, String tenant, String pool, String role, String desiredState, int vcpus,
+                        long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac, int netId,
+                        List<String> cmd, Map<String, String> env, Map<String, String> secrets,
+                        Map<String, String> configFiles, String revision, String template) {
+        this(id, tenant, pool, role, desiredState, vcpus, memoryMib, dataDiskMib, ip, prefix, gateway, mac, netId, cmd,
+                env, secrets, configFiles, revision, template, null, List.of());
+    }
+
     public DesiredEntry {
+        artifacts = artifacts == null ? List.of() : List.copyOf(artifacts);
         cmd = List.copyOf(cmd);
         env = Map.copyOf(env);
         secrets = Map.copyOf(secrets);
@@ -22,7 +37,7 @@ public record DesiredEntry(String id, String tenant, String pool, String role, S
     void fingerprint(java.util.function.Consumer<String> sink) {
         for (String s : List.of(id, tenant, pool, role, desiredState, Integer.toString(vcpus), Long.toString(memoryMib),
                 Long.toString(dataDiskMib), ip, Integer.toString(prefix), gateway, String.valueOf(mac),
-                Integer.toString(netId), revision)) {
+                Integer.toString(netId), revision, String.valueOf(templateRevision))) {
             sink.accept(s);
         }
         sink.accept("cmd:" + cmd.size());

@@ -70,6 +70,7 @@ public final class Scheduler {
     private final GenerationSignal signal;
     private final InstantSource clock;
     private final FleetLiveness liveness;
+    private final io.mvm.store.template.TemplateRegistryStore templates = new io.mvm.store.template.TemplateRegistryStore();
 
     /**
      * @param liveness tells how long a lost node keeps its instances before they may be placed
@@ -188,10 +189,12 @@ public final class Scheduler {
         Map<TenantId, Tenant> tenantsById = tenants.list(tx).stream()
                 .collect(Collectors.toMap(Tenant::id, Function.identity()));
         Set<InstanceId> waitingForEarlierRoles = heldBack(byId.values(), poolsByRef);
+        TemplateAssignments revisions = TemplateAssignments.load(tx, templates);
+        revisions.assignNew(tx, byId.values(), poolsByRef);
         Set<NodeId> advanced = new TreeSet<>();
         for (Node node : allNodes) {
             List<DesiredEntry> entries = desiredFor(node.id(), byId.values(), waitingForEarlierRoles, poolsByRef,
-                    tenantsById);
+                    tenantsById, revisions);
             String hash = hash(entries);
             if (!hash.equals(node.desiredHash())) {
                 nodes.advanceGeneration(tx, node.id(), node.generation() + 1, hash);
@@ -216,7 +219,8 @@ public final class Scheduler {
         Map<TenantId, Tenant> tenantsById = tenants.list(tx).stream()
                 .collect(Collectors.toMap(Tenant::id, Function.identity()));
         List<Instance> all = instances.listAll(tx);
-        return desiredFor(node, all, heldBack(all, poolsByRef), poolsByRef, tenantsById);
+        return desiredFor(node, all, heldBack(all, poolsByRef), poolsByRef, tenantsById,
+                TemplateAssignments.load(tx, templates));
     }
 
     /** Instances whose creation waits for an earlier role of their tenant, fleet-wide ({@link RoleGate}). */
@@ -232,7 +236,8 @@ public final class Scheduler {
     }
 
     private static List<DesiredEntry> desiredFor(NodeId node, Iterable<Instance> candidates, Set<InstanceId> held,
-                                                 Map<PoolRef, Pool> poolsByRef, Map<TenantId, Tenant> tenantsById) {
+                                                 Map<PoolRef, Pool> poolsByRef, Map<TenantId, Tenant> tenantsById,
+                                                 TemplateAssignments revisions) {
         List<DesiredEntry> out = new ArrayList<>();
         for (Instance i : candidates) {
             if (!i.node().equals(Optional.of(node)) || held.contains(i.id())) {
@@ -243,27 +248,31 @@ public final class Scheduler {
             if (p == null || t == null) {
                 continue;
             }
-            out.add(entry(i, p, t));
+            out.add(entry(i, p, t, revisions.revisionOf(i.id(), p)));
         }
         out.sort((a, b) -> a.id().compareTo(b.id()));
         return out;
     }
 
-    private static DesiredEntry entry(Instance i, Pool p, Tenant t) {
+    private static DesiredEntry entry(Instance i, Pool p, Tenant t,
+                                      Optional<io.mvm.store.template.StoredRevision> pinned) {
         var w = p.workload();
         String revision = "r" + p.revision() + p.template().map(tpl -> "-" + tpl).orElse("");
+        String templateRevision = pinned.map(r -> r.revisionHash()).orElse(null);
+        var artifacts = pinned.map(TemplateAssignments::artifacts).orElse(List.of());
         if (t.id().standby()) {
             // A warm VM standing by: no tenant network (its tap reaches nothing), no workload, no
             // secrets; a claim brings all of them.
             return new DesiredEntry(i.id().value(), t.id().value(), p.ref().name().value(), p.role().wireName(),
                     i.desired().wireName(), p.vcpus(), p.memoryMib(), p.dataDiskMib(), "", 0, "",
                     MacAddress.forInstance(i.id()).value(), 0, List.of(), Map.of(), Map.of(), Map.of(), revision,
-                    p.template().orElse(null));
+                    p.template().orElse(null), templateRevision, artifacts);
         }
         return new DesiredEntry(i.id().value(), t.id().value(), p.ref().name().value(), p.role().wireName(),
                 i.desired().wireName(), p.vcpus(), p.memoryMib(), p.dataDiskMib(), i.ip(), t.subnet().prefix(),
                 Ipv4.format(new TenantSubnet(t.subnet()).gateway()), MacAddress.forInstance(i.id()).value(),
-                t.netId(), w.cmd(), w.env(), w.secrets(), w.configFiles(), revision, p.template().orElse(null));
+                t.netId(), w.cmd(), w.env(), w.secrets(), w.configFiles(), revision, p.template().orElse(null),
+                templateRevision, artifacts);
     }
 
     /** One instance as its node must run it (what a claim hands to the agent), if it is placed. */
@@ -275,7 +284,10 @@ public final class Scheduler {
         Instance i = found.get();
         Optional<Pool> p = pools.find(tx, i.pool());
         Optional<Tenant> t = tenants.find(tx, i.pool().tenant());
-        return p.isPresent() && t.isPresent() ? Optional.of(entry(i, p.get(), t.get())) : Optional.empty();
+        if (p.isEmpty() || t.isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(entry(i, p.get(), t.get(), TemplateAssignments.load(tx, templates).revisionOf(i.id(), p.get())));
     }
 
     static Capacity demandOf(Pool pool) {

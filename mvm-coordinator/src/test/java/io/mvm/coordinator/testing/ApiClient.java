@@ -94,4 +94,33 @@ public final class ApiClient {
             throw new IllegalStateException(e);
         }
     }
+
+    /** An answer whose body is bytes (artifact downloads). */
+    public record RawResponse(int status, Map<String, String> headers, byte[] body) {}
+
+    /** Sends {@code body} as application/octet-stream (artifact uploads) and reads the answer as bytes. */
+    public RawResponse raw(String method, String path, byte[] body, Map<String, String> headers) {
+        try {
+            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
+                    .timeout(Duration.ofSeconds(120))
+                    .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                            : HttpRequest.BodyPublishers.ofByteArray(body));
+            if (body != null) {
+                b.header("Content-Type", "application/octet-stream");
+            }
+            if (token != null) {
+                b.header("Authorization", "Bearer " + token);
+            }
+            headers.forEach(b::header);
+            HttpResponse<byte[]> r = http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+            Map<String, String> h = new LinkedHashMap<>();
+            r.headers().map().forEach((k, v) -> h.put(k.toLowerCase(), String.join(",", v)));
+            return new RawResponse(r.statusCode(), h, r.body());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
 }

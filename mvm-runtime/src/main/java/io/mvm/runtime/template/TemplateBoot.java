@@ -22,15 +22,21 @@ public record TemplateBoot(GuestImage image, String cmd, Map<String, String> env
         TemplateId id = new TemplateId(template);
         TemplateStore.Current current = store.currentRevision(id).orElseThrow(() -> MvmException.notFound(
                 "template " + template + " has no intact built revision on this host (mvm template build FILE --on-host)"));
-        return of(current, cmd, env);
+        return of(current.revision(), current.image(), cmd, env);
     }
 
     /** The same for a revision already read. */
     public static TemplateBoot of(TemplateStore.Current current, String cmd, Map<String, String> env) {
-        Optional<DefaultWorkload> workload = current.revision().workload();
+        return of(current.revision(), current.image(), cmd, env);
+    }
+
+    /** A given revision whose files are in {@code image} (fetched from the coordinator, say). */
+    public static TemplateBoot of(io.mvm.core.template.TemplateRevision revision, GuestImage image, String cmd,
+                                  Map<String, String> env) {
+        Optional<DefaultWorkload> workload = revision.workload();
         Map<String, String> merged = new LinkedHashMap<>(workload.map(DefaultWorkload::environment).orElse(Map.of()));
         merged.putAll(env);
         String command = cmd != null ? cmd : workload.flatMap(TemplateWorkloads::commandLine).orElse(null);
-        return new TemplateBoot(current.image(), command, merged);
+        return new TemplateBoot(image, command, merged);
     }
 }
