@@ -168,6 +168,28 @@ final class RouteListener implements AutoCloseable {
         var line = "closed a held connection from " + peer(client) + " to port " + port.guest() + ": " + why;
         log.warn("route {}: {}", instance, line);
         waker.heldConnectionClosed(instance, line);
+        closeOrderly(client);
+    }
+
+    /**
+     * An orderly end (FIN, the client reads end-of-stream) even though the client's request was
+     * never read: unread bytes at close would make the kernel answer with a reset instead.
+     */
+    private static void closeOrderly(SocketChannel client) {
+        try {
+            client.shutdownOutput();
+            client.configureBlocking(false);
+            var sink = ByteBuffer.allocate(16 * 1024);
+            for (int i = 0; i < 64; i++) {
+                sink.clear();
+                if (client.read(sink) <= 0) {
+                    break;
+                }
+            }
+        } catch (IOException ignored) {
+            // closed below either way
+        }
+        closeQuietly(client);
     }
 
     /** One attempt; null when the guest refused, did not answer in time, or is unreachable. */

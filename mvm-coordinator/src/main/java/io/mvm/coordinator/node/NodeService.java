@@ -56,6 +56,7 @@ public final class NodeService {
     private final GenerationSignal signal;
     private final InstantSource clock;
     private final FleetLiveness liveness;
+    private final io.mvm.store.route.RouteStore routes = new io.mvm.store.route.RouteStore();
 
     public NodeService(Database db, NodeStore nodes, InstanceStore instances, PoolStore pools, Scheduler scheduler,
                        GenerationSignal signal, InstantSource clock, FleetLiveness liveness) {
@@ -75,6 +76,20 @@ public final class NodeService {
 
     /** The desired state of a node at one generation. */
     public record Desired(long generation, List<DesiredEntry> instances) {}
+
+    /**
+     * The routes nodes report serving (observations, issue 13): every one for the admin, a tenant
+     * token's own tenant's only (asking for another tenant is refused).
+     */
+    public List<io.mvm.store.route.RouteStore.RouteRow> routes(Caller caller, Optional<io.mvm.model.TenantId> tenant) {
+        var own = caller.tenant();
+        if (own.isPresent() && tenant.isPresent() && !own.equals(tenant)) {
+            throw new MvmException(io.mvm.model.ErrorCategory.PERMISSION_DENIED, "this token is for tenant " + own.get()
+                    + " and may not list the routes of tenant " + tenant.get());
+        }
+        var only = own.isPresent() ? own : tenant;
+        return db.read(tx -> routes.list(tx, only));
+    }
 
     public List<NodeSummary> list() {
         return db.read(tx -> {
@@ -244,6 +259,7 @@ public final class NodeService {
                     }
                     instances.observe(tx, o.id(), id, o.state(), o.pid(),
                             o.accelerator().map(a -> a.wireName()), o.lastError(), at);
+                    routes.replaceIfChanged(tx, o.id(), o.routes());
                 }
             }
             return changes;

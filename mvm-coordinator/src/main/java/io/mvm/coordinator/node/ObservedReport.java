@@ -18,10 +18,18 @@ public record ObservedReport(long desiredGeneration, List<Observed> instances, O
         orphans = orphans.map(List::copyOf);
     }
 
+    /** {@code routes}: the routes the node serves for it (scale to zero); empty when it has none. */
     public record Observed(InstanceId id, InstanceState state, Optional<Long> pid, Optional<Accelerator> accelerator,
-                           Optional<String> lastError, List<Event> events) {
+                           Optional<String> lastError, List<Event> events,
+                           List<io.mvm.store.route.RouteStore.Reported> routes) {
         public Observed {
             events = List.copyOf(events);
+            routes = List.copyOf(routes);
+        }
+
+        public Observed(InstanceId id, InstanceState state, Optional<Long> pid, Optional<Accelerator> accelerator,
+                        Optional<String> lastError, List<Event> events) {
+            this(id, state, pid, accelerator, lastError, events, List.of());
         }
     }
 

@@ -1,5 +1,7 @@
 package io.mvm.coordinator.scheduler;
 
+import io.mvm.core.scale.Exposure;
+import io.mvm.core.scale.IdlePolicy;
 import java.util.List;
 import java.util.Map;
 
@@ -10,8 +12,18 @@ import java.util.Map;
 public record DesiredEntry(String id, String tenant, String pool, String role, String desiredState, int vcpus,
                            long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
                            int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
-                           Map<String, String> configFiles, String revision, String template) {
+                           Map<String, String> configFiles, String revision, String template, Exposure exposure) {
+    /** An entry without routes or idle policy. */
+    public DesiredEntry(String id, String tenant, String pool, String role, String desiredState, int vcpus,
+                        long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
+                        int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
+                        Map<String, String> configFiles, String revision, String template) {
+        this(id, tenant, pool, role, desiredState, vcpus, memoryMib, dataDiskMib, ip, prefix, gateway, mac, netId, cmd,
+                env, secrets, configFiles, revision, template, Exposure.NONE);
+    }
+
     public DesiredEntry {
+        java.util.Objects.requireNonNull(exposure, "exposure");
         cmd = List.copyOf(cmd);
         env = Map.copyOf(env);
         secrets = Map.copyOf(secrets);
@@ -33,6 +45,13 @@ public record DesiredEntry(String id, String tenant, String pool, String role, S
                 sink.accept(k);
                 sink.accept(v);
             });
+        }
+        // Left out entirely when there is none, so lists without routes keep their old fingerprint.
+        if (!exposure.equals(Exposure.NONE)) {
+            sink.accept("ports:" + exposure.ports().size());
+            exposure.ports().forEach(p -> sink.accept(p.wire()));
+            sink.accept("idle:" + exposure.idle().map(i -> i.warmAfter().toMillis() + "/" + i.sleepAfter().toMillis()
+                    + "/" + i.minRuntime().toMillis() + "/" + i.cpuThreshold()).orElse("none"));
         }
     }
 

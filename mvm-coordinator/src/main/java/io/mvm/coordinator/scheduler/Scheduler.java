@@ -41,6 +41,7 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import io.mvm.core.scale.Exposure;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -63,6 +64,7 @@ public final class Scheduler {
 
     private final Database db;
     private final ClusterSettings settings;
+    private final io.mvm.store.route.RouteStore routes = new io.mvm.store.route.RouteStore();
     private final NodeStore nodes;
     private final TenantStore tenants;
     private final PoolStore pools;
@@ -188,10 +190,11 @@ public final class Scheduler {
         Map<TenantId, Tenant> tenantsById = tenants.list(tx).stream()
                 .collect(Collectors.toMap(Tenant::id, Function.identity()));
         Set<InstanceId> waitingForEarlierRoles = heldBack(byId.values(), poolsByRef);
+        var exposures = routes.exposures(tx);
         Set<NodeId> advanced = new TreeSet<>();
         for (Node node : allNodes) {
             List<DesiredEntry> entries = desiredFor(node.id(), byId.values(), waitingForEarlierRoles, poolsByRef,
-                    tenantsById);
+                    tenantsById, exposures);
             String hash = hash(entries);
             if (!hash.equals(node.desiredHash())) {
                 nodes.advanceGeneration(tx, node.id(), node.generation() + 1, hash);
@@ -216,7 +219,7 @@ public final class Scheduler {
         Map<TenantId, Tenant> tenantsById = tenants.list(tx).stream()
                 .collect(Collectors.toMap(Tenant::id, Function.identity()));
         List<Instance> all = instances.listAll(tx);
-        return desiredFor(node, all, heldBack(all, poolsByRef), poolsByRef, tenantsById);
+        return desiredFor(node, all, heldBack(all, poolsByRef), poolsByRef, tenantsById, routes.exposures(tx));
     }
 
     /** Instances whose creation waits for an earlier role of their tenant, fleet-wide ({@link RoleGate}). */
@@ -232,7 +235,8 @@ public final class Scheduler {
     }
 
     private static List<DesiredEntry> desiredFor(NodeId node, Iterable<Instance> candidates, Set<InstanceId> held,
-                                                 Map<PoolRef, Pool> poolsByRef, Map<TenantId, Tenant> tenantsById) {
+                                                 Map<PoolRef, Pool> poolsByRef, Map<TenantId, Tenant> tenantsById,
+                                                 Map<Map.Entry<TenantId, io.mvm.model.PoolName>, Exposure> exposures) {
         List<DesiredEntry> out = new ArrayList<>();
         for (Instance i : candidates) {
             if (!i.node().equals(Optional.of(node)) || held.contains(i.id())) {
@@ -248,7 +252,8 @@ public final class Scheduler {
                     i.desired().wireName(), p.vcpus(), p.memoryMib(), p.dataDiskMib(), i.ip(), t.subnet().prefix(),
                     Ipv4.format(new TenantSubnet(t.subnet()).gateway()), MacAddress.forInstance(i.id()).value(),
                     t.netId(), w.cmd(), w.env(), w.secrets(), w.configFiles(),
-                    "r" + p.revision() + p.template().map(tpl -> "-" + tpl).orElse(""), p.template().orElse(null)));
+                    "r" + p.revision() + p.template().map(tpl -> "-" + tpl).orElse(""), p.template().orElse(null),
+                    exposures.getOrDefault(Map.entry(p.ref().tenant(), p.ref().name()), Exposure.NONE)));
         }
         out.sort((a, b) -> a.id().compareTo(b.id()));
         return out;

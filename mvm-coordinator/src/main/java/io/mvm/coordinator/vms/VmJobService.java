@@ -151,6 +151,7 @@ public final class VmJobService {
             Instant now = clock.instant();
             if (existing.isEmpty()) {
                 poolService.createIn(tx, caller, poolSpec(ref, spec));
+                poolService.exposeIn(tx, ref, exposureOf(spec));
                 jobs.insert(tx, new VmJob(id, tenantId, ref.name(), stored, hash, source, 1, now, now));
                 return Outcome.COLD_BOOT;
             }
@@ -195,6 +196,7 @@ public final class VmJobService {
                     Optional.of(spec.template().orElse("")), Optional.empty(), Optional.of(spec.cmd()),
                     Optional.of(spec.env()), Optional.of(spec.secrets()), Optional.empty(), Optional.empty()),
                     ExpectedVersion.ANY);
+            poolService.exposeIn(tx, ref, exposureOf(spec));
             return Outcome.REPLACED;
         });
         if (outcome == Outcome.COLD_BOOT || outcome == Outcome.REPLACED) {
@@ -215,6 +217,13 @@ public final class VmJobService {
                 throw e; // another request created it first: fine
             }
         }
+    }
+
+    /** The job's ports become its pool's routes (issue 13); {@code /vms} specs have no idle policy. */
+    private static io.mvm.core.scale.Exposure exposureOf(VmSpec spec) {
+        return new io.mvm.core.scale.Exposure(spec.ports().stream()
+                .map(p -> new io.mvm.core.scale.PortMapping(p.guest(), p.host(), p.protocol())).toList(),
+                Optional.empty());
     }
 
     private static PoolSpec poolSpec(PoolRef ref, VmSpec spec) {
