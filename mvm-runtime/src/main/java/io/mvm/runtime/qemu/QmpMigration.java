@@ -109,9 +109,6 @@ final class QmpMigration {
     }
 
     void resumeAndDrain(VmHandle handle, Duration drainDeadline) {
-        if (drainDeadline.isZero()) {
-            return; // suspend as it is, workload untouched (scale to zero)
-        }
         if (handle.state() == InstanceState.WARM) {
             // Paused vCPUs cannot hear a drain (WarmSleepDrainIT): run for the drain, stopped again below.
             try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
