@@ -12,8 +12,16 @@ import java.util.Objects;
  * @param maxHeld        connections one route holds at most while its instance wakes; more are refused
  * @param holdTimeout    how long a held connection waits for the wake and the guest's port; then it is closed
  * @param connectTimeout one connection attempt to the guest (a paused guest answers no SYN)
+ * @param forward        false on a node without instance networking ({@code --network none}): a
+ *                       connection still wakes its instance but is then closed, since the tenant
+ *                       address is not on this host and the connection would leave by the default route
  */
-public record ProxySettings(InetAddress bindAddress, int maxHeld, Duration holdTimeout, Duration connectTimeout) {
+public record ProxySettings(InetAddress bindAddress, int maxHeld, Duration holdTimeout, Duration connectTimeout,
+                            boolean forward) {
+    public ProxySettings(InetAddress bindAddress, int maxHeld, Duration holdTimeout, Duration connectTimeout) {
+        this(bindAddress, maxHeld, holdTimeout, connectTimeout, true);
+    }
+
     public ProxySettings {
         Objects.requireNonNull(bindAddress, "bindAddress");
         if (maxHeld < 1) {
@@ -38,10 +46,14 @@ public record ProxySettings(InetAddress bindAddress, int maxHeld, Duration holdT
     }
 
     public ProxySettings withBindAddress(InetAddress address) {
-        return new ProxySettings(address, maxHeld, holdTimeout, connectTimeout);
+        return new ProxySettings(address, maxHeld, holdTimeout, connectTimeout, forward);
     }
 
     public ProxySettings withLimits(int newMaxHeld, Duration newHoldTimeout) {
-        return new ProxySettings(bindAddress, newMaxHeld, newHoldTimeout, connectTimeout);
+        return new ProxySettings(bindAddress, newMaxHeld, newHoldTimeout, connectTimeout, forward);
+    }
+
+    public ProxySettings withoutForwarding() {
+        return new ProxySettings(bindAddress, maxHeld, holdTimeout, connectTimeout, false);
     }
 }

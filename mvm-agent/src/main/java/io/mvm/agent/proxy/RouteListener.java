@@ -97,7 +97,7 @@ final class RouteListener implements AutoCloseable {
         SocketChannel upstream = null;
         try {
             client.setOption(StandardSocketOptions.TCP_NODELAY, true);
-            if (!waker.idled(instance)) {
+            if (!waker.idled(instance) && settings.forward()) {
                 upstream = connectOnce();
             }
             if (upstream == null) {
@@ -142,6 +142,11 @@ final class RouteListener implements AutoCloseable {
             } catch (TimeoutException e) {
                 giveUp(client, "the wake took longer than the hold timeout of " + settings.holdTimeout().toMillis()
                         + " ms");
+                return null;
+            }
+            if (!settings.forward()) {
+                giveUp(client, "the instance runs, but this node has no instance networking (--network none):"
+                        + " nothing to forward to");
                 return null;
             }
             while (remainingMillis(deadline) > 0) {

@@ -128,7 +128,8 @@ public final class NodeAgent implements AutoCloseable {
             var settings = AgentSettings.defaults(config.node(), config.capacity(), config.labels(), config.interval());
             var agent = new AgentService(settings, runtime, client, clock,
                     Optional.of(new RelayEndpoint(relay.url(), token.value())),
-                    Optional.of(config.dataDir().resolve("agent")), config.proxy());
+                    Optional.of(config.dataDir().resolve("agent")),
+                    config.network().equals("none") ? config.proxy().withoutForwarding() : config.proxy());
             agent.start();
             log.info("agent {} relay server on {}", config.node(), relay.url());
             return new NodeAgent(vms, runtime, relay, agent);

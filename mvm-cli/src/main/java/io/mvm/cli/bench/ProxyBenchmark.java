@@ -93,12 +93,14 @@ public final class ProxyBenchmark {
         String prefix = "10." + (64 + ThreadLocalRandom.current().nextInt(60)) + "."
                 + ThreadLocalRandom.current().nextInt(250) + ".";
         InstanceId id = InstanceId.of("bp-" + run);
+        // Answers must carry it: on some hosts an unrouted address is answered by a transparent proxy.
+        String marker = "hello-" + run;
         var applier = new HostNetworkApplier(HostCommands.onThisHost());
         var runtime = new LocalInstanceRuntime(vms, image, new AgentNetwork.Host(applier, table, Optional.empty()),
                 dataDir);
         var spec = new InstanceSpec(id, TenantId.of("bp" + run), PoolName.of("web"), Role.WORKER, 1, 256, 16,
                 new NetworkSpec(prefix + "10", 24, prefix + "1", Optional.empty(), netId),
-                List.of("sh", "-c", "mkdir -p /tmp/www && echo hello > /tmp/www/index.html"
+                List.of("sh", "-c", "mkdir -p /tmp/www && echo " + marker + " > /tmp/www/index.html"
                         + " && exec httpd -f -p 8080 -h /tmp/www"), Map.of(), Map.of(), Map.of(), "r1");
         var idle = new IdlePolicy(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(1), 0.5);
         var desired = new DesiredInstance(spec, Target.RUNNING,
@@ -114,7 +116,7 @@ public final class ProxyBenchmark {
             long t0 = System.nanoTime();
             agent.start();
             progress.accept("booting " + id + " (cold boot to the first HTTP answer)");
-            until(Duration.ofMinutes(5), () -> ttfb(direct, Duration.ofSeconds(2)) >= 0);
+            until(Duration.ofMinutes(5), () -> ttfb(direct, Duration.ofSeconds(2), marker) >= 0);
             double cold = (System.nanoTime() - t0) / 1e6;
             until(Duration.ofSeconds(30), () -> !agent.routes().isEmpty() && agent.routes().getFirst().boundPort()
                     .isPresent());
@@ -123,8 +125,8 @@ public final class ProxyBenchmark {
             var d = new ArrayList<Double>();
             var r = new ArrayList<Double>();
             for (int i = 0; i < runs + 1; i++) {
-                double a = ttfb(direct, Duration.ofSeconds(30));
-                double b = ttfb(proxy, Duration.ofSeconds(30));
+                double a = ttfb(direct, Duration.ofSeconds(30), marker);
+                double b = ttfb(proxy, Duration.ofSeconds(30), marker);
                 if (i > 0) { // the first pair warms caches on both paths
                     d.add(a);
                     r.add(b);
@@ -135,14 +137,14 @@ public final class ProxyBenchmark {
                 progress.accept("warm run " + (i + 1) + "/" + runs + ": waiting for the idle policy to pause it");
                 until(Duration.ofMinutes(2), () -> agent.idle().idledAs(id).orElse(null) == Target.WARM
                         && state(runtime, id) == VmState.WARM);
-                w.add(ttfb(proxy, Duration.ofSeconds(120)));
+                w.add(ttfb(proxy, Duration.ofSeconds(120), marker));
             }
             var s = new ArrayList<Double>();
             for (int i = 0; i < runs; i++) {
                 progress.accept("sleeping run " + (i + 1) + "/" + runs + ": waiting for the idle policy to sleep it");
                 until(Duration.ofMinutes(3), () -> agent.idle().idledAs(id).orElse(null) == Target.SLEEPING
                         && state(runtime, id) == VmState.SLEEPING);
-                s.add(ttfb(proxy, Duration.ofSeconds(120)));
+                s.add(ttfb(proxy, Duration.ofSeconds(120), marker));
             }
             if (d.stream().anyMatch(x -> x < 0) || r.stream().anyMatch(x -> x < 0) || w.stream().anyMatch(x -> x < 0)
                     || s.stream().anyMatch(x -> x < 0)) {
@@ -175,8 +177,8 @@ public final class ProxyBenchmark {
                 .orElse(null);
     }
 
-    /** Milliseconds from connect to the first byte of the answer; -1 when none came. */
-    static double ttfb(InetSocketAddress to, Duration timeout) {
+    /** Milliseconds from connect to the first byte of the answer; -1 when none came or it lacks {@code marker}. */
+    static double ttfb(InetSocketAddress to, Duration timeout, String marker) {
         long start = System.nanoTime();
         try (var socket = new Socket()) {
             socket.connect(to, (int) Math.min(timeout.toMillis(), 5_000));
@@ -184,8 +186,8 @@ public final class ProxyBenchmark {
             socket.getOutputStream().write("GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             int first = socket.getInputStream().read();
             double ms = (System.nanoTime() - start) / 1e6;
-            socket.getInputStream().readAllBytes();
-            return first < 0 ? -1 : ms;
+            String rest = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            return first < 0 || !rest.contains(marker) ? -1 : ms;
         } catch (IOException e) {
             return -1;
         }

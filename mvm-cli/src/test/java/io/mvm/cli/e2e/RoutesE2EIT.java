@@ -18,8 +18,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * process boots a real microVM and serves the route; `mvm route list` shows the host port it
  * bound. With no traffic the agent idles the instance (the coordinator's intent stays running and
  * the pool shows it as idled); a TCP connection to the route wakes it and the coordinator hears of
- * it. (The agent runs with {@code --network none}, as every e2e agent does, so the guest has no NIC
- * and the held connection itself is never answered: ProxyWakeIT covers the answer on a real tap.)
+ * it. (The agent runs with {@code --network none}, as every e2e agent does, so the guest has no NIC:
+ * the woken instance's connection is closed instead of forwarded, with an event saying why;
+ * ProxyWakeIT covers the answer on a real tap.)
  */
 class RoutesE2EIT {
     private static final Duration CONVERGE = Duration.ofMinutes(5);
@@ -41,9 +42,9 @@ class RoutesE2EIT {
         fleet.post("v1/tenants", Map.of("id", "web"));
         var create = fleet.mvm("pool", "create", "web/site", "--flake", ".", "--profile", "minimal", "--cpus", "1",
                 "--mem", "256", "--data-disk", "16", "--running", "1", "--port", "8080", "--idle", "warm_after=3s",
-                "--idle", "sleep_after=6s", "--idle", "min_runtime=2s", "--idle", "cpu_threshold=0.5");
+                "--idle", "sleep_after=15s", "--idle", "min_runtime=10s", "--idle", "cpu_threshold=0.5");
         assertThat(create.exit()).as(create.err()).isZero();
-        assertThat(create.out()).contains("ports:     8080:any/tcp").contains("idle:      warm after 3s, sleep after 6s");
+        assertThat(create.out()).contains("ports:     8080:any/tcp").contains("idle:      warm after 3s, sleep after 15s");
 
         // The node reports the route with the host port it bound; `mvm route list` shows it.
         await().atMost(CONVERGE).pollInterval(Duration.ofSeconds(1)).until(() ->
@@ -77,5 +78,8 @@ class RoutesE2EIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> fleet.events(id).stream()
                 .anyMatch(e -> e.path("type").asText().equals("wake-requested")));
         assertThat(fleet.events(id)).extracting(e -> e.path("type").asText()).contains("woken");
+        await().atMost(Duration.ofSeconds(30)).until(() -> fleet.events(id).stream().anyMatch(e ->
+                e.path("type").asText().equals("connection-dropped")
+                        && e.path("message").asText().contains("no instance networking")));
     }
 }
