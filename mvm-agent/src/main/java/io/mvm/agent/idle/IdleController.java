@@ -71,6 +71,7 @@ public final class IdleController implements Waker {
     private final Map<InstanceId, CpuSample> cpu = new ConcurrentHashMap<>();
     private final Map<InstanceId, CompletableFuture<Void>> wakes = new HashMap<>();
     private final Map<InstanceId, Integer> wakeCount = new ConcurrentHashMap<>();
+    private volatile java.util.function.ToIntFunction<InstanceId> background = id -> 0;
 
     public IdleController(DesiredStateHolder desired, InstanceRuntime runtime, TrafficMeter meter, EventOutbox outbox,
                           InstantSource clock, Consumer<InstanceId> enqueue, Optional<Path> stateDir) {
@@ -89,6 +90,11 @@ public final class IdleController implements Waker {
     DesiredInstance overlay(DesiredInstance d) {
         var i = idled.get(d.id());
         return i != null && d.target() == Target.RUNNING && d.exposure().idle().isPresent() ? d.withTarget(i.target()) : d;
+    }
+
+    /** Where the count of background work in a guest comes from (e.g. {@link BackgroundWork#running}). */
+    public void backgroundWork(java.util.function.ToIntFunction<InstanceId> source) {
+        this.background = java.util.Objects.requireNonNull(source, "source");
     }
 
     @Override
@@ -235,7 +241,7 @@ public final class IdleController implements Waker {
             load = sample.getAsDouble();
         }
         var inputs = new IdleInputs(state, act.since(), traffic.lastActivity(), traffic.open(),
-                traffic.bytes() - act.bytesAtStart(), load, 0);
+                traffic.bytes() - act.bytesAtStart(), load, background.applyAsInt(id));
         var verdict = IdleDecision.decide(policy, inputs, now);
         Target target = switch (verdict) {
             case IdleDecision.Stay s -> null;

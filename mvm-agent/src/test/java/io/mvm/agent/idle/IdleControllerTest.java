@@ -159,9 +159,22 @@ class IdleControllerTest {
         advance(100);
         idle.tick();
         assertThat(idle.idled(ID)).isFalse();
+        // An exec running in the guest keeps it up like an open connection.
+        desired.install(DesiredSnapshot.confirmed(3, List.of(wanted(Target.RUNNING, true))));
+        state.set(VmState.RUNNING);
+        var execs = new java.util.concurrent.atomic.AtomicInteger(1);
+        idle.backgroundWork(id -> execs.get());
+        idle.tick();
+        advance(100);
+        idle.tick();
+        assertThat(idle.idled(ID)).isFalse();
+        execs.set(0);
+        advance(1);
+        idle.tick();
+        assertThat(idle.idledAs(ID)).contains(Target.SLEEPING);
         // Without a policy nothing is idled either.
         state.set(VmState.RUNNING);
-        desired.install(DesiredSnapshot.confirmed(3, List.of(wanted(Target.RUNNING, false))));
+        desired.install(DesiredSnapshot.confirmed(4, List.of(wanted(Target.RUNNING, false))));
         idle.tick();
         advance(100);
         idle.tick();

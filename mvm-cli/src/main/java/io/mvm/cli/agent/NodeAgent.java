@@ -121,7 +121,9 @@ public final class NodeAgent implements AutoCloseable {
         progress.step("re-adopted " + recovery.adopted().size() + " running VMs, " + recovery.failed().size()
                 + " found dead, " + recovery.sweptOrphans().size() + " orphan directories swept");
         var token = AgentToken.createIn(config.dataDir());
-        var relay = RelayServer.start(config.listen(), runtime, token);
+        // Execs through the relay are background work: the idle policy keeps their instance up.
+        var work = new io.mvm.agent.idle.BackgroundWork(runtime);
+        var relay = RelayServer.start(config.listen(), work, token);
         try {
             var clock = InstantSource.system();
             var client = new HttpCoordinatorClient(config.coordinator(), config.nodeToken(), Duration.ofSeconds(15), clock);
@@ -130,6 +132,7 @@ public final class NodeAgent implements AutoCloseable {
                     Optional.of(new RelayEndpoint(relay.url(), token.value())),
                     Optional.of(config.dataDir().resolve("agent")),
                     config.network().equals("none") ? config.proxy().withoutForwarding() : config.proxy());
+            agent.idle().backgroundWork(work::running);
             agent.start();
             log.info("agent {} relay server on {}", config.node(), relay.url());
             return new NodeAgent(vms, runtime, relay, agent);
