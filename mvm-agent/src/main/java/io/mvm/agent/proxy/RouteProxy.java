@@ -72,6 +72,10 @@ public final class RouteProxy implements AutoCloseable {
                 it.remove();
             }
         }
+        // Counters of instances that left the node go with them.
+        var present = new java.util.HashSet<InstanceId>();
+        desired.forEach(d -> present.add(d.id()));
+        meter.retainOnly(present);
         for (var w : wanted.entrySet()) {
             if (routes.containsKey(w.getKey())) {
                 continue;

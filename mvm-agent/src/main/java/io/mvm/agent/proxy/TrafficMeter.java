@@ -68,4 +68,8 @@ public final class TrafficMeter {
     public void forget(InstanceId id) {
         byInstance.remove(id);
     }
+
+    void retainOnly(java.util.Set<InstanceId> ids) {
+        byInstance.keySet().retainAll(ids);
+    }
 }

@@ -13,6 +13,10 @@ public record Exposure(List<PortMapping> ports, Optional<IdlePolicy> idle) {
     public Exposure {
         ports = List.copyOf(ports);
         Objects.requireNonNull(idle, "idle");
+        if (idle.isPresent() && ports.isEmpty()) {
+            throw MvmException.invalid("an idle policy needs at least one port: a connection to one is what wakes an"
+                    + " idled instance");
+        }
         var guests = new HashSet<Integer>();
         var hosts = new HashSet<Integer>();
         for (var p : ports) {

@@ -68,5 +68,7 @@ class IdleDecisionTest {
         assertThatThrownBy(() -> new PortMapping(80, 0, "udp")).hasMessageContaining("tcp");
         assertThatThrownBy(() -> new Exposure(java.util.List.of(PortMapping.tcp(80, 0), PortMapping.tcp(80, 1)),
                 java.util.Optional.empty())).hasMessageContaining("twice");
+        assertThatThrownBy(() -> new Exposure(java.util.List.of(), java.util.Optional.of(IdlePolicy.DEFAULTS)))
+                .hasMessageContaining("needs at least one port");
     }
 }
