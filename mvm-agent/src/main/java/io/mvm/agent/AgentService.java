@@ -9,6 +9,11 @@ import io.mvm.agent.events.EventOutbox;
 import io.mvm.agent.events.InstanceEvent;
 import io.mvm.agent.health.HealthMonitor;
 import io.mvm.agent.health.HealthRegistry;
+import io.mvm.agent.idle.IdleController;
+import io.mvm.agent.proxy.ProxySettings;
+import io.mvm.agent.proxy.Route;
+import io.mvm.agent.proxy.RouteProxy;
+import io.mvm.agent.proxy.TrafficMeter;
 import io.mvm.agent.queue.KeyedWorkQueue;
 import io.mvm.agent.reconcile.DesiredStateHolder;
 import io.mvm.agent.reconcile.InstanceReconciler;
@@ -53,6 +58,7 @@ import org.slf4j.LoggerFactory;
 public final class AgentService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AgentService.class);
     private static final int EVENTS_PER_REPORT = 500;
+    private static final Duration IDLE_TICK = Duration.ofSeconds(1);
     public static final String RESTARTS_FILE = "restarts.json";
     public static final String OUTBOX_FILE = "outbox.json";
 
@@ -80,6 +86,9 @@ public final class AgentService implements AutoCloseable {
     private final AtomicReference<Duration> coordinatorHeartbeat = new AtomicReference<>();
     private final List<Thread> threads = new ArrayList<>();
     private final Object registrationLock = new Object();
+    private final TrafficMeter meter;
+    private final IdleController idle;
+    private final RouteProxy proxy;
 
     public AgentService(AgentSettings settings, InstanceRuntime runtime, CoordinatorClient coordinator,
                         InstantSource clock) {
@@ -98,6 +107,13 @@ public final class AgentService implements AutoCloseable {
      */
     public AgentService(AgentSettings settings, InstanceRuntime runtime, CoordinatorClient coordinator,
                         InstantSource clock, Optional<RelayEndpoint> relay, Optional<Path> stateDir) {
+        this(settings, runtime, coordinator, clock, relay, stateDir, ProxySettings.defaults());
+    }
+
+    /** @param proxy where the node's routes listen and the proxy's limits (held connections, hold timeout) */
+    public AgentService(AgentSettings settings, InstanceRuntime runtime, CoordinatorClient coordinator,
+                        InstantSource clock, Optional<RelayEndpoint> relay, Optional<Path> stateDir,
+                        ProxySettings proxy) {
         this.relay = relay;
         this.outbox = new EventOutbox(10_000, stateDir.map(d -> d.resolve(OUTBOX_FILE)));
         this.settings = settings;
@@ -114,6 +130,9 @@ public final class AgentService implements AutoCloseable {
                 restarts, health, outbox, clock, settings.waitRecheck(), this::changed);
         this.monitor = new HealthMonitor(runtime, health, queue::enqueue, outbox, clock, settings.probeTimeout());
         this.delivery = new ReportDelivery(outbox, coordinator, this::buildReport, EVENTS_PER_REPORT);
+        this.meter = new TrafficMeter(clock);
+        this.idle = new IdleController(desired, runtime, meter, outbox, clock, queue::enqueue, stateDir);
+        this.proxy = new RouteProxy(proxy, idle, meter, clock);
     }
 
     public synchronized void start() {
@@ -129,6 +148,40 @@ public final class AgentService implements AutoCloseable {
         threads.add(Thread.ofVirtual().name("agent-report").start(this::reportLoop));
         threads.add(Thread.ofVirtual().name("agent-resync").start(this::resyncLoop));
         threads.add(Thread.ofVirtual().name("agent-health").start(() -> monitor.run(settings.healthInterval())));
+        threads.add(Thread.ofVirtual().name("agent-idle").start(this::idleLoop));
+    }
+
+    /** The node's routes as served now. */
+    public List<Route> routes() {
+        return proxy.routes();
+    }
+
+    /** The idle policy's side of the agent (what tests look at: idled instances, wakes by traffic). */
+    public IdleController idle() {
+        return idle;
+    }
+
+    /**
+     * Once a second: the idle policy's round, and the routes matched to the desired state again
+     * (a host port that could not be bound is tried again).
+     */
+    private void idleLoop() {
+        try {
+            while (!Thread.currentThread().isInterrupted()) {
+                Thread.sleep(IDLE_TICK);
+                try {
+                    var snapshot = desired.coordinator();
+                    if (snapshot.authoritative()) {
+                        proxy.sync(snapshot.instances());
+                        idle.tick();
+                    }
+                } catch (RuntimeException e) {
+                    log.warn("idle round failed: {}", e.toString());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** The last desired generation received, or empty before the coordinator answered. */
@@ -155,10 +208,12 @@ public final class AgentService implements AutoCloseable {
             }
         }
         threads.clear();
+        proxy.close();
     }
 
     private io.mvm.agent.queue.PassResult reconcile(InstanceId id) {
         var result = reconciler.reconcile(id);
+        idle.passFinished(id, result);
         nudgeReport();
         return result;
     }
@@ -226,6 +281,7 @@ public final class AgentService implements AutoCloseable {
                                 next.instances().size());
                         enqueueEverything();
                     }
+                    proxy.sync(next.instances());
                 } catch (MvmException e) {
                     if (Thread.currentThread().isInterrupted()) {
                         return;
@@ -369,7 +425,8 @@ public final class AgentService implements AutoCloseable {
                 state = InstanceState.FAILED;
             }
             reports.put(vm.id(), new InstanceReport(vm.id(), state, vm.pid(), accelerator, error,
-                    byId.getOrDefault(vm.id(), List.of())));
+                    byId.getOrDefault(vm.id(), List.of()), routeReports(vm.id()),
+                    idle.idledAs(vm.id()).map(io.mvm.core.reconcile.Target::wireName)));
         }
         if (snapshot.authoritative()) {
             for (var d : snapshot.instances()) {
@@ -390,6 +447,11 @@ public final class AgentService implements AutoCloseable {
                     OptionalLong.empty(), accelerator, Optional.empty(), e.getValue()));
         }
         return new ObservedReport(snapshot.generation(), List.copyOf(reports.values()), orphans());
+    }
+
+    private List<InstanceReport.RouteReport> routeReports(InstanceId id) {
+        return proxy.routes(id).stream().map(r -> new InstanceReport.RouteReport(r.port().guest(), r.boundPort(),
+                r.port().protocol(), r.error())).toList();
     }
 
     /** Empty (left out of the report) when they cannot be listed: the report must still go out. */

@@ -23,6 +23,8 @@ final class CommandRegistry {
         cli.addSubcommand(new io.mvm.cli.pool.PoolCommand());
         cli.addSubcommand(new io.mvm.cli.instance.InstanceCommand());
         cli.addSubcommand(new io.mvm.cli.node.NodeCommand());
+        // routes: exposed ports served by nodes (scale to zero)
+        cli.addSubcommand(new io.mvm.cli.route.RouteCommand());
         // /vms jobs and the desired-VMs file
         cli.addSubcommand(new io.mvm.cli.vms.VmsCommand());
         // tenant and metrics tokens

@@ -424,6 +424,87 @@ abstract class FleetContract {
         assertThat(desired(again, "node-a").get("generation").asLong()).isEqualTo(g3);
     }
 
+    // ---- routes and idle policy (scale to zero) ----
+
+    @Test
+    void poolPortsAndIdlePolicyReachTheNodeAndReportedRoutesAreListed() {
+        ApiClient node = register("node-a", 8, 16384);
+        tenantWithPool("acme", "web", 2, 1, "ports", List.of(Map.of("guest", 8080)),
+                "idle", Map.of("warm_after", "2s", "sleep_after", "4s", "min_runtime", "1s", "cpu_threshold", 0.2));
+        JsonNode pool = admin.get("/v1/tenants/acme/pools/web").json();
+        assertThat(pool.get("ports").get(0).get("guest").asInt()).isEqualTo(8080);
+        assertThat(pool.get("ports").get(0).get("host").asInt()).isZero();
+        assertThat(pool.get("idle").get("warm_after").asText()).isEqualTo("2s");
+        assertThat(pool.get("idle").get("sleep_after").asText()).isEqualTo("4s");
+
+        JsonNode d = desired(node, "node-a");
+        long g = d.get("generation").asLong();
+        JsonNode entry = d.get("instances").get(0);
+        assertThat(entry.get("ports").get(0).get("guest").asInt()).isEqualTo(8080);
+        assertThat(entry.get("ports").get(0).get("protocol").asText()).isEqualTo("tcp");
+        assertThat(entry.get("idle").get("warm_after_ms").asLong()).isEqualTo(2000);
+        assertThat(entry.get("idle").get("sleep_after_ms").asLong()).isEqualTo(4000);
+        assertThat(entry.get("idle").get("cpu_threshold").asDouble()).isEqualTo(0.2);
+
+        // The node reports the ports it bound; one instance idled to sleeping by the policy.
+        String a = d.get("instances").get(0).get("id").asText();
+        String b = d.get("instances").get(1).get("id").asText();
+        String ipA = d.get("instances").get(0).get("ip").asText();
+        var route = Map.of("guest_port", 8080, "host_port", 41234, "protocol", "tcp");
+        assertThat(node.post("/v1/nodes/node-a/observed", report(g, observed(a, "running", "routes", List.of(route)),
+                observed(b, "sleeping", "idled", "sleeping", "routes", List.of(Map.of("guest_port", 8080,
+                        "protocol", "tcp", "error", "cannot listen on host port 80: in use"))))).status())
+                .isEqualTo(204);
+        JsonNode routes = admin.get("/v1/routes").json().get("items");
+        assertThat(routes).hasSize(2);
+        JsonNode ra = routes.get(0).get("instance").asText().equals(a) ? routes.get(0) : routes.get(1);
+        JsonNode rb = ra == routes.get(0) ? routes.get(1) : routes.get(0);
+        assertThat(ra.get("host_port").asInt()).isEqualTo(41234);
+        assertThat(ra.get("target").asText()).isEqualTo(ipA + ":8080");
+        assertThat(ra.get("node").asText()).isEqualTo("node-a");
+        assertThat(ra.get("tenant").asText()).isEqualTo("acme");
+        assertThat(rb.get("host_port").isNull()).isTrue();
+        assertThat(rb.get("error").asText()).contains("in use");
+        assertThat(admin.get("/v1/routes?tenant=other").json().get("items")).isEmpty();
+
+        // Running vs idled: both are available, one idled by the policy.
+        JsonNode available = admin.get("/v1/tenants/acme/pools/web").json().get("available");
+        assertThat(available.get("running").asInt()).isEqualTo(1);
+        assertThat(available.get("idled").asInt()).isEqualTo(1);
+
+        // Tenant tokens see their own routes only.
+        String other = admin.post("/v1/tenants", Map.of("id", "other", "max_vcpus", 4, "max_memory_mib", 4096))
+                .status() == 201 ? admin.post("/v1/tokens", Map.of("kind", "tenant", "tenant", "other", "role",
+                "tenant-read")).json().get("token").asText() : null;
+        ApiClient otherReader = admin.withToken(other);
+        assertThat(otherReader.get("/v1/routes").json().get("items")).isEmpty();
+        assertProblem(otherReader.get("/v1/routes?tenant=acme"), 403, "tenant other");
+
+        // A policy change reaches the node without restarts: a new generation without the policy.
+        assertThat(admin.patch("/v1/tenants/acme/pools/web", Map.of("idle", Map.of()), Map.of()).status())
+                .isEqualTo(200);
+        JsonNode after = desired(node, "node-a");
+        assertThat(after.get("generation").asLong()).isGreaterThan(g);
+        assertThat(after.get("instances").get(0).get("idle").isNull()).isTrue();
+        assertThat(after.get("instances").get(0).get("ports").get(0).get("guest").asInt()).isEqualTo(8080);
+        assertThat(admin.get("/v1/tenants/acme/pools/web").json().get("idle").isNull()).isTrue();
+
+        // Bad input: 400 with the reason.
+        assertProblem(admin.patch("/v1/tenants/acme/pools/web", Map.of("ports", List.of(Map.of("guest", 0))), Map.of()),
+                400, "guest");
+        assertProblem(admin.patch("/v1/tenants/acme/pools/web", Map.of("idle", Map.of("warm_after", "soon")),
+                Map.of()), 400, "not a duration");
+        assertProblem(admin.patch("/v1/tenants/acme/pools/web", Map.of("idle", Map.of("warm_after", "10m",
+                "sleep_after", "1m")), Map.of()), 400, "sleep_after");
+        assertProblem(admin.patch("/v1/tenants/acme/pools/web", Map.of("ports", List.of(Map.of("guest", 80,
+                "protocol", "udp"))), Map.of()), 400, "tcp");
+
+        // Removing the ports removes them from the node's list; the reported routes go with the instances.
+        assertThat(admin.patch("/v1/tenants/acme/pools/web", Map.of("ports", List.of(), "running", 0), Map.of())
+                .status()).isEqualTo(200);
+        assertThat(desired(node, "node-a").get("instances").get(0).get("ports").isNull()).isTrue();
+    }
+
     // ---- observed state ----
 
     @Test

@@ -107,7 +107,12 @@ public final class HttpCoordinatorClient implements CoordinatorClient, io.mvm.ag
                         i.lastError().orElse(null),
                         i.events().stream().map(e -> new Wire.EventBody(e.time().toString(), e.type(), e.message()))
                                 .toList(), bootedOf(i.id()).map(b -> b.template()).orElse(null),
-                        bootedOf(i.id()).map(b -> b.revision()).orElse(null)))
+                        bootedOf(i.id()).map(b -> b.revision()).orElse(null),
+                        // Left out when empty, so nodes without routes send what older coordinators know.
+                        i.routes().isEmpty() ? null : i.routes().stream().map(r -> new Wire.RouteBody(r.guestPort(),
+                                r.hostPort().isPresent() ? r.hostPort().getAsInt() : null, r.protocol(),
+                                r.error().orElse(null))).toList(),
+                        i.idled().orElse(null)))
                 .toList(),
                 report.orphans().map(list -> list.stream().map(o -> new Wire.OrphanBody(o.instanceId(),
                         o.path().toString(), o.bytes(), o.reason(), o.at().toString())).toList()).orElse(null));
@@ -153,7 +158,12 @@ public final class HttpCoordinatorClient implements CoordinatorClient, io.mvm.ag
                                 (b.artifacts() == null ? List.<Wire.ArtifactBody>of() : b.artifacts()).stream()
                                         .map(a -> new TemplatePin.Artifact(a.role(), a.path(), a.size(), a.sha256()))
                                         .toList())));
-        return new DesiredInstance(spec, Target.parse(b.desiredState()));
+        var ports = b.ports() == null ? List.<io.mvm.core.scale.PortMapping>of() : b.ports().stream()
+                .map(p -> new io.mvm.core.scale.PortMapping(p.guest(), p.host(), p.protocol())).toList();
+        var idle = Optional.ofNullable(b.idle()).map(i -> new io.mvm.core.scale.IdlePolicy(
+                java.time.Duration.ofMillis(i.warmAfterMs()), java.time.Duration.ofMillis(i.sleepAfterMs()),
+                java.time.Duration.ofMillis(i.minRuntimeMs()), i.cpuThreshold()));
+        return new DesiredInstance(spec, Target.parse(b.desiredState()), new io.mvm.core.scale.Exposure(ports, idle));
     }
 
     private static String nonNull(String v, String field) {

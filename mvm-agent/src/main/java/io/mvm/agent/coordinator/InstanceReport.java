@@ -12,7 +12,17 @@ import java.util.OptionalLong;
 
 /** What the node reports about one instance: its state as observed now and events since the last report. */
 public record InstanceReport(InstanceId id, InstanceState state, OptionalLong pid, Accelerator accelerator,
-                             Optional<String> lastError, List<InstanceEvent> events) {
+                             Optional<String> lastError, List<InstanceEvent> events, List<RouteReport> routes,
+                             Optional<String> idled) {
+    /** A report with no routes and not idled. */
+    public InstanceReport(InstanceId id, InstanceState state, OptionalLong pid, Accelerator accelerator,
+                          Optional<String> lastError, List<InstanceEvent> events) {
+        this(id, state, pid, accelerator, lastError, events, List.of(), Optional.empty());
+    }
+
+    /** One route of the instance as served: {@code hostPort} the bound port, or {@code error}. */
+    public record RouteReport(int guestPort, java.util.OptionalInt hostPort, String protocol, Optional<String> error) {}
+
     public InstanceReport {
         Objects.requireNonNull(id, "id");
         Objects.requireNonNull(state, "state");
@@ -22,5 +32,7 @@ public record InstanceReport(InstanceId id, InstanceState state, OptionalLong pi
         // It may quote the guest (a failed exec's stderr): bounded before the coordinator stores it.
         lastError = lastError.map(BoundedText::message);
         events = List.copyOf(events);
+        routes = List.copyOf(routes);
+        Objects.requireNonNull(idled, "idled");
     }
 }

@@ -25,11 +25,22 @@ final class Wire {
                                long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
                                int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
                                Map<String, String> configFiles, String revision, String template,
-                               String templateRevision, List<ArtifactBody> artifacts) {}
+                               String templateRevision, List<ArtifactBody> artifacts, List<PortBody> ports,
+                               IdleBody idle) {}
 
     record ArtifactBody(String role, String path, long size, String sha256) {}
 
     record RevisionBody(com.fasterxml.jackson.databind.JsonNode record) {}
+
+    /** An exposed port (docs/agent-protocol.md); {@code host} 0: the node picks one. */
+    record PortBody(int guest, int host, String protocol) {}
+
+    /** The idle policy, durations in milliseconds. */
+    record IdleBody(long warmAfterMs, long sleepAfterMs, long minRuntimeMs, double cpuThreshold) {}
+
+    /** A route as the node serves it: the bound host port, or the error that kept it from binding. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record RouteBody(int guestPort, Integer hostPort, String protocol, String error) {}
 
     record DesiredResponse(long generation, List<DesiredInstanceBody> instances) {}
 
@@ -38,7 +49,8 @@ final class Wire {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record ObservedInstanceBody(String id, String state, Long pid, String accelerator, String lastError,
-                                List<EventBody> events, String template, String templateRevision) {}
+                                List<EventBody> events, String template, String templateRevision,
+                                List<RouteBody> routes, String idled) {}
 
     /** {@code orphans} is left out when the agent could not list them (never sent as "none"). */
     @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -72,6 +72,20 @@ public final class AgentCommand {
                 description = "nftables table name owning this agent's rules and devices (default: ${DEFAULT-VALUE}).")
         String netTable;
 
+        @Option(names = "--proxy-listen", defaultValue = "0.0.0.0", paramLabel = "ADDRESS",
+                description = "Address the routes' host ports listen on (default: ${DEFAULT-VALUE}).")
+        String proxyListen;
+
+        @Option(names = "--proxy-max-held", defaultValue = "256", paramLabel = "N",
+                description = "Connections one route holds while its instance wakes; more are refused (reset)."
+                        + " Default: ${DEFAULT-VALUE}.")
+        int proxyMaxHeld;
+
+        @Option(names = "--proxy-hold-timeout-secs", defaultValue = "30", paramLabel = "N",
+                description = "How long a held connection waits for the wake and the guest's port before it is"
+                        + " closed. Default: ${DEFAULT-VALUE}.")
+        long proxyHoldSecs;
+
         @Option(names = "--image-dir", paramLabel = "DIR",
                 description = "Where the guest image is cached (default: the data dir).")
         Path imageDir;
@@ -83,7 +97,7 @@ public final class AgentCommand {
                     coordinatorUri(coordinatorUrl), resolveToken(token, tokenFile, dir),
                     nodeId == null ? NodeAgent.defaultNodeId() : NodeId.of(nodeId),
                     capacity(dir), labels, Duration.ofSeconds(intervalSecs), NodeAgent.parseListen(listen),
-                    network, netTable);
+                    network, netTable, proxySettings());
             PrintWriter out = spec.commandLine().getOut();
             NodeAgent agent = NodeAgent.start(config, message -> System.err.println("mvm: " + message));
             CountDownLatch stopped = new CountDownLatch(1);
@@ -99,6 +113,17 @@ public final class AgentCommand {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+
+        private io.mvm.agent.proxy.ProxySettings proxySettings() {
+            java.net.InetAddress address;
+            try {
+                address = java.net.InetAddress.getByName(proxyListen);
+            } catch (java.net.UnknownHostException e) {
+                throw MvmException.invalid("--proxy-listen '" + proxyListen + "' is not an address");
+            }
+            return io.mvm.agent.proxy.ProxySettings.defaults().withBindAddress(address)
+                    .withLimits(proxyMaxHeld, Duration.ofSeconds(proxyHoldSecs));
         }
 
         private Capacity capacity(Path dir) {

@@ -49,8 +49,18 @@ public final class NodeAgent implements AutoCloseable {
      */
     public record Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node,
                          Capacity capacity, Map<String, String> labels, Duration interval,
-                         InetSocketAddress listen, String network, String netTable) {
+                         InetSocketAddress listen, String network, String netTable,
+                         io.mvm.agent.proxy.ProxySettings proxy) {
+        /** With the proxy's defaults (routes on all addresses, 256 held connections, 30 s hold). */
+        public Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node, Capacity capacity,
+                      Map<String, String> labels, Duration interval, InetSocketAddress listen, String network,
+                      String netTable) {
+            this(dataDir, imageDir, coordinator, nodeToken, node, capacity, labels, interval, listen, network, netTable,
+                    io.mvm.agent.proxy.ProxySettings.defaults());
+        }
+
         public Config {
+            java.util.Objects.requireNonNull(proxy, "proxy");
             if (interval.isNegative() || interval.isZero() || interval.toSeconds() > 3600) {
                 throw MvmException.invalid("--interval-secs must be 1-3600, got " + interval.toSeconds());
             }
@@ -118,13 +128,17 @@ public final class NodeAgent implements AutoCloseable {
         progress.step("re-adopted " + recovery.adopted().size() + " running VMs, " + recovery.failed().size()
                 + " found dead, " + recovery.sweptOrphans().size() + " orphan directories swept");
         var token = AgentToken.createIn(config.dataDir());
-        var relay = RelayServer.start(config.listen(), runtime, token);
+        // Execs through the relay are background work: the idle policy keeps their instance up.
+        var work = new io.mvm.agent.idle.BackgroundWork(runtime);
+        var relay = RelayServer.start(config.listen(), work, token);
         try {
             var clock = InstantSource.system();
             var settings = AgentSettings.defaults(config.node(), config.capacity(), config.labels(), config.interval());
             var agent = new AgentService(settings, runtime, client, clock,
                     Optional.of(new RelayEndpoint(relay.url(), token.value())),
-                    Optional.of(config.dataDir().resolve("agent")));
+                    Optional.of(config.dataDir().resolve("agent")),
+                    config.network().equals("none") ? config.proxy().withoutForwarding() : config.proxy());
+            agent.idle().backgroundWork(work::running);
             agent.start();
             log.info("agent {} relay server on {}", config.node(), relay.url());
             return new NodeAgent(vms, runtime, relay, agent);

@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 
 /** {@code mvm bench ...}: measurements, never pass/fail assertions. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Boot.class, BenchCommand.Clone.class, BenchCommand.Warm.class})
+        subcommands = {BenchCommand.Boot.class, BenchCommand.Clone.class, BenchCommand.Warm.class, BenchCommand.Proxy.class})
 public final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -59,6 +59,40 @@ public final class BenchCommand implements Runnable {
                 var accelerator = vms.backend().fingerprint().accelerator();
                 BootBenchmark.Result result = new BootBenchmark(vms, image, accelerator, scratch,
                         line -> System.err.println("mvm: " + line)).run(warmup, runs);
+                String json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result);
+                if (out != null) {
+                    Files.writeString(out, json + "\n");
+                }
+                System.out.println(json);
+                return 0;
+            } finally {
+                DirectoryTree.deleteQuietly(scratch);
+            }
+        }
+    }
+
+    @Command(name = "proxy", description = "Time to first byte of an HTTP answer through the route proxy for a"
+            + " running, a warm and a sleeping instance vs direct to the guest, and a cold boot; writes JSON. Needs"
+            + " host networking (root).")
+    static final class Proxy implements Callable<Integer> {
+        @Mixin DataDirOption dataDir;
+        @Option(names = "--runs", defaultValue = "5", description = "Measured runs per case (default ${DEFAULT-VALUE}).") int runs;
+        @Option(names = "--out", paramLabel = "FILE.json", description = "Write the results here (default: stdout only).") Path out;
+
+        @Override
+        public Integer call() throws IOException {
+            if (runs < 1 || runs > 50) {
+                throw MvmException.invalid("--runs must be between 1 and 50");
+            }
+            Path dir = dataDir.resolve();
+            GuestImage image = ImageBuilder.ensureDefaultImage(dir, message -> System.err.println("mvm: " + message));
+            Path scratch = Files.createTempDirectory("mvm-bench-proxy-");
+            try {
+                Path benchData = Files.createDirectories(scratch.resolve("data"));
+                LocalVms vms = LocalRuntime.open(benchData, dir, Optional.of(image));
+                var accelerator = vms.backend().fingerprint().accelerator();
+                ProxyBenchmark.Result result = new ProxyBenchmark(vms, image, accelerator, benchData,
+                        line -> System.err.println("mvm: " + line)).run(runs);
                 String json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result);
                 if (out != null) {
                     Files.writeString(out, json + "\n");

@@ -54,8 +54,70 @@ public final class PoolCommand {
         if (p.hasNonNull("on_node_lost")) {
             out.println("node lost: " + p.get("on_node_lost").asText());
         }
+        if (p.hasNonNull("ports") && !p.get("ports").isEmpty()) {
+            var ports = new java.util.ArrayList<String>();
+            p.get("ports").forEach(x -> ports.add(x.get("guest").asInt() + ":" + (x.get("host").asInt() == 0 ? "any"
+                    : x.get("host").asText()) + "/" + x.get("protocol").asText()));
+            out.println("ports:     " + String.join(", ", ports) + " (guest:host; see 'mvm route list')");
+        }
+        if (p.hasNonNull("idle")) {
+            JsonNode i = p.get("idle");
+            out.println("idle:      warm after " + i.get("warm_after").asText() + ", sleep after "
+                    + i.get("sleep_after").asText() + ", min runtime " + i.get("min_runtime").asText()
+                    + ", cpu threshold " + i.get("cpu_threshold").asDouble());
+        }
+        if (p.hasNonNull("available")) {
+            out.println("available: " + p.get("available").get("running").asInt() + " running, "
+                    + p.get("available").get("idled").asInt() + " idled (warm or sleeping, woken on connect)");
+        }
         out.println("revision:  " + p.get("revision").asLong() + "  version: " + p.get("version").asLong());
         out.flush();
+    }
+
+    static final String PORT = "Expose a guest TCP port through the node's proxy: GUEST or GUEST:HOST (host 0 or"
+            + " absent: any free port; repeatable).";
+    static final String IDLE = "Idle policy (repeatable KEY=VALUE): warm_after=60s, sleep_after=15m, min_runtime=30s,"
+            + " cpu_threshold=0.05; absent keys take these defaults.";
+
+    /** {@code 8080} or {@code 8080:18080} → a port body. */
+    static List<Map<String, Object>> ports(List<String> specs) {
+        var out = new java.util.ArrayList<Map<String, Object>>();
+        for (String spec : specs) {
+            String[] parts = spec.split(":", 2);
+            try {
+                Map<String, Object> port = new LinkedHashMap<>();
+                port.put("guest", Integer.parseInt(parts[0].strip()));
+                port.put("host", parts.length == 2 ? Integer.parseInt(parts[1].strip()) : 0);
+                port.put("protocol", "tcp");
+                out.add(port);
+            } catch (NumberFormatException e) {
+                throw MvmException.invalid("--port '" + spec + "' must be GUEST or GUEST:HOST, e.g. 8080 or 8080:18080");
+            }
+        }
+        return out;
+    }
+
+    /** KEY=VALUE pairs → an idle body (the coordinator checks the values). */
+    static Map<String, Object> idle(Map<String, String> pairs) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        pairs.forEach((k, v) -> {
+            switch (k) {
+                case "warm_after", "sleep_after", "min_runtime" -> out.put(k, v);
+                case "cpu_threshold" -> {
+                    try {
+                        out.put(k, Double.parseDouble(v));
+                    } catch (NumberFormatException e) {
+                        throw MvmException.invalid("--idle cpu_threshold must be a number such as 0.05, got '" + v + "'");
+                    }
+                }
+                default -> throw MvmException.invalid("--idle knows warm_after, sleep_after, min_runtime and"
+                        + " cpu_threshold, not '" + k + "'");
+            }
+        });
+        if (out.isEmpty()) {
+            out.put("warm_after", "60s"); // an explicit policy with defaults, not "remove"
+        }
+        return out;
     }
 
     private static void show(ClientOptions client, CommandSpec spec, JsonNode p) {
@@ -91,6 +153,8 @@ public final class PoolCommand {
         @Option(names = "--secret-file", paramLabel = "NAME=PATH",
                 description = "A secret for the secrets drive, read from PATH (repeatable; values never shown again).")
         Map<String, Path> secretFiles;
+        @Option(names = "--port", paramLabel = "GUEST[:HOST]", description = PORT) List<String> ports;
+        @Option(names = "--idle", paramLabel = "KEY=VALUE", description = IDLE) Map<String, String> idle;
         @Option(names = "--config-file", paramLabel = "NAME=PATH",
                 description = "A file for the config drive (gateways), read from PATH (repeatable).")
         Map<String, Path> configFiles;
@@ -116,6 +180,8 @@ public final class PoolCommand {
             if (env != null) body.put("env", env);
             if (secretFiles != null) body.put("secrets", io.mvm.cli.SecretInputs.readFiles(secretFiles));
             if (configFiles != null) body.put("config_files", io.mvm.cli.SecretInputs.readFiles(configFiles));
+            if (ports != null) body.put("ports", ports(ports));
+            if (idle != null) body.put("idle", idle(idle));
             show(client, spec, client.client().post("v1/tenants/" + pool.tenant() + "/pools", body));
         }
     }
@@ -134,12 +200,15 @@ public final class PoolCommand {
                 ClientOptions.printJson(out, list);
                 return;
             }
-            Table table = new Table("POOL", "ROLE", "PROFILE", "VCPUS", "MEMORY_MIB", "RUNNING", "WARM", "SLEEPING", "STOPPED");
+            Table table = new Table("POOL", "ROLE", "PROFILE", "VCPUS", "MEMORY_MIB", "RUNNING", "WARM", "SLEEPING", "STOPPED",
+                    "AVAILABLE");
             for (JsonNode p : list.get("items")) {
                 JsonNode d = p.get("desired");
+                JsonNode a = p.path("available");
                 table.row(p.get("name").asText(), p.get("role").asText(), p.get("profile").asText(), p.get("vcpus").asInt(),
                         p.get("memory_mib").asLong(), d.get("running").asInt(), d.get("warm").asInt(),
-                        d.get("sleeping").asInt(), d.get("stopped").asInt());
+                        d.get("sleeping").asInt(), d.get("stopped").asInt(),
+                        a.path("running").asInt() + " running, " + a.path("idled").asInt() + " idled");
             }
             table.print(out);
         }
@@ -166,12 +235,27 @@ public final class PoolCommand {
         @Spec CommandSpec spec;
         @Mixin ClientOptions client;
         @Parameters(paramLabel = "TENANT/POOL") String ref;
-        @Option(names = "--on-node-lost", paramLabel = "RULE", required = true, description = ON_NODE_LOST)
+        @Option(names = "--on-node-lost", paramLabel = "RULE", description = ON_NODE_LOST)
         String onNodeLost;
+        @Option(names = "--port", paramLabel = "GUEST[:HOST]", description = PORT + " Replaces the pool's ports.")
+        List<String> ports;
+        @Option(names = "--no-ports", description = "Remove the pool's ports (and so its routes).") boolean noPorts;
+        @Option(names = "--idle", paramLabel = "KEY=VALUE", description = IDLE + " Replaces the policy; agents follow"
+                + " without restarts.") Map<String, String> idle;
+        @Option(names = "--no-idle", description = "Remove the idle policy (idled instances are woken).") boolean noIdle;
 
         @Override
         public void run() {
-            show(client, spec, client.client().patch(path(PoolRef.parse(ref)), Map.of("on_node_lost", onNodeLost)));
+            Map<String, Object> body = new LinkedHashMap<>();
+            if (onNodeLost != null) body.put("on_node_lost", onNodeLost);
+            if (ports != null) body.put("ports", ports(ports));
+            if (noPorts) body.put("ports", List.of());
+            if (idle != null) body.put("idle", idle(idle));
+            if (noIdle) body.put("idle", Map.of());
+            if (body.isEmpty()) {
+                throw MvmException.invalid("nothing to set: give --on-node-lost, --port, --no-ports, --idle or --no-idle");
+            }
+            show(client, spec, client.client().patch(path(PoolRef.parse(ref)), body));
         }
     }
 

@@ -286,12 +286,14 @@ public final class ApiServer {
 
         g.post("/v1/tenants/{tenant}/pools", Access.TENANT_WRITE, Scope.PATH_TENANT, this::createPool);
         g.get("/v1/tenants/{tenant}/pools", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> json(ctx, 200,
-                new Views.ListOf<>(tenants.pools(tenantId(ctx)).stream().map(Views::pool).toList())));
+                new Views.ListOf<>(tenants.pools(tenantId(ctx)).stream().map(p -> Views.pool(p, pools.scale(p.ref())))
+                        .toList())));
         g.get("/v1/tenants/{tenant}/pools/{pool}", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> {
             Pool p = pools.get(poolRef(ctx));
             etag(ctx, p.version());
-            json(ctx, 200, Views.pool(p));
+            json(ctx, 200, Views.pool(p, pools.scale(p.ref())));
         });
+        new RoutesRoutes(nodes, this::json).register(g);
         g.patch("/v1/tenants/{tenant}/pools/{pool}", Access.TENANT_WRITE, Scope.PATH_TENANT, this::patchPool);
         g.delete("/v1/tenants/{tenant}/pools/{pool}", Access.TENANT_WRITE, Scope.PATH_TENANT, ctx -> {
             pools.delete(caller(ctx), poolRef(ctx), ifMatch(ctx));
@@ -425,10 +427,10 @@ public final class ApiServer {
                 new TargetCounts(orZero(req.running()), orZero(req.warm()), orZero(req.sleeping()), 0),
                 new Workload(orEmpty(req.cmd()), orEmpty(req.env()), orEmpty(req.secrets()), orEmpty(req.configFiles())),
                 Optional.ofNullable(req.onNodeLost()).map(OnNodeLost::parse).orElse(OnNodeLost.AUTO));
-        Pool p = pools.create(caller(ctx), spec);
+        Pool p = pools.create(caller(ctx), spec, RoutesRoutes.exposure(req.ports(), req.idle()));
         etag(ctx, p.version());
         ctx.header("Location", "/v1/tenants/" + tenant + "/pools/" + ref.name());
-        json(ctx, 201, Views.pool(p));
+        json(ctx, 201, Views.pool(p, pools.scale(ref)));
     }
 
     private void patchPool(Context ctx) {
@@ -443,9 +445,10 @@ public final class ApiServer {
                 Optional.ofNullable(req.secrets()).map(ApiServer::noNulls).map(Map::copyOf),
                 Optional.ofNullable(req.configFiles()).map(ApiServer::noNulls).map(Map::copyOf),
                 Optional.ofNullable(req.onNodeLost()).map(OnNodeLost::parse));
-        Pool p = pools.patch(caller(ctx), ref, patch, ifMatch(ctx));
+        Pool p = pools.patch(caller(ctx), ref, patch, ifMatch(ctx), RoutesRoutes.ports(req.ports()),
+                RoutesRoutes.idle(req.idle()));
         etag(ctx, p.version());
-        json(ctx, 200, Views.pool(p));
+        json(ctx, 200, Views.pool(p, pools.scale(ref)));
     }
 
     private void registerNode(Context ctx) {
@@ -488,7 +491,7 @@ public final class ApiServer {
                     events, i.template() != null && i.templateRevision() != null
                             ? Optional.of(new ObservedReport.Booted(truncate(i.template(), 64),
                                     truncate(i.templateRevision(), 64)))
-                            : Optional.empty()));
+                            : Optional.empty(), RoutesRoutes.reported(i.routes())));
         }
         Optional<List<NodeOrphan>> orphans = Optional.ofNullable(req.orphans()).map(list -> list.stream()
                 .map(o -> new NodeOrphan(required(o.instanceId(), "orphans.instance_id"), required(o.path(), "orphans.path"),
@@ -693,7 +696,7 @@ public final class ApiServer {
         }
     }
 
-    private static <T> T required(T value, String field) {
+    static <T> T required(T value, String field) {
         if (value == null) {
             throw MvmException.invalid("field '" + field + "' is required");
         }

@@ -12,7 +12,7 @@ final class Requests {
     record CreatePool(String name, String role, String profile, String flake, String template, Integer vcpus,
                       Long memoryMib, Long dataDiskMib, Integer running, Integer warm, Integer sleeping,
                       List<String> cmd, Map<String, String> env, Map<String, String> secrets,
-                      Map<String, String> configFiles, String onNodeLost) {
+                      Map<String, String> configFiles, String onNodeLost, List<Port> ports, Idle idle) {
         @Override
         public String toString() {
             return "CreatePool[name=" + name + "]";
@@ -21,12 +21,22 @@ final class Requests {
 
     record PatchPool(Integer running, Integer warm, Integer sleeping, Integer stopped, Integer vcpus, Long memoryMib,
                      Long dataDiskMib, String template, String role, List<String> cmd, Map<String, String> env,
-                     Map<String, String> secrets, Map<String, String> configFiles, String onNodeLost) {
+                     Map<String, String> secrets, Map<String, String> configFiles, String onNodeLost,
+                     List<Port> ports, Idle idle) {
         @Override
         public String toString() {
             return "PatchPool[...]";
         }
     }
+
+    /** An exposed port: {@code host} 0 or absent lets the node pick one; {@code protocol} tcp (default). */
+    record Port(Integer guest, Integer host, String protocol) {}
+
+    /**
+     * An idle policy; durations as {@code "60s"}, {@code "15m"}, {@code "500ms"}; absent fields take
+     * the defaults. In a PATCH an empty object ({@code {}}) removes the policy.
+     */
+    record Idle(String warmAfter, String sleepAfter, String minRuntime, Double cpuThreshold) {}
 
     record Capacity(Integer vcpus, Long memoryMib, Long diskMib) {}
 
@@ -43,7 +53,11 @@ final class Requests {
     record ObservedEvent(String time, String type, String message) {}
 
     record ObservedInstance(String id, String state, Long pid, String accelerator, String lastError,
-                            List<ObservedEvent> events, String template, String templateRevision) {}
+                            List<ObservedEvent> events, String template, String templateRevision,
+                            List<ObservedRoute> routes, String idled) {}
+
+    /** A route the node serves: {@code host_port} bound, or {@code error} (docs/agent-protocol.md). */
+    record ObservedRoute(Integer guestPort, Integer hostPort, String protocol, String error) {}
 
     record Orphan(String instanceId, String path, Long bytes, String reason, String at) {}
 

@@ -37,7 +37,14 @@ final class Views {
                     String template, int vcpus, long memoryMib, long dataDiskMib, DrivesView drives, CountsView desired,
                     List<String> cmd, Map<String, String> env, List<String> secretNames,
                     Map<String, String> configFiles, String onNodeLost, long revision, long version,
-                    Instant createdAt, Instant updatedAt) {}
+                    Instant createdAt, Instant updatedAt, List<PortView> ports, IdlePolicyView idle,
+                    AvailableView available) {}
+
+    /** The idle policy as users write it. */
+    record IdlePolicyView(String warmAfter, String sleepAfter, String minRuntime, double cpuThreshold) {}
+
+    /** Instances wanted running: {@code running} run, {@code idled} are warm or sleeping by the idle policy. */
+    record AvailableView(int running, int idled) {}
 
     record InstanceView(String id, String tenant, String pool, String desiredState, String state, String node,
                         String ip, long revision, String lastError, String pendingReason, Long pid,
@@ -61,9 +68,26 @@ final class Views {
                                long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
                                int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
                                Map<String, String> configFiles, String revision, String template,
-                               String templateRevision, List<ArtifactRef> artifacts) {}
+                               String templateRevision, List<ArtifactRef> artifacts, List<PortView> ports,
+                               IdleView idle) {}
 
     record ArtifactRef(String role, String path, long size, String sha256) {}
+
+    /** An exposed port; {@code host} 0: the node picks one. */
+    record PortView(int guest, int host, String protocol) {}
+
+    /** The idle policy on the agent protocol: durations in milliseconds. */
+    record IdleView(long warmAfterMs, long sleepAfterMs, long minRuntimeMs, double cpuThreshold) {}
+
+    static List<PortView> ports(io.mvm.core.scale.Exposure e) {
+        return e.ports().isEmpty() ? null : e.ports().stream().map(p -> new PortView(p.guest(), p.host(), p.protocol()))
+                .toList();
+    }
+
+    static IdleView idle(io.mvm.core.scale.Exposure e) {
+        return e.idle().map(i -> new IdleView(i.warmAfter().toMillis(), i.sleepAfter().toMillis(),
+                i.minRuntime().toMillis(), i.cpuThreshold())).orElse(null);
+    }
 
     record DesiredView(long generation, List<DesiredInstanceView> instances) {}
 
@@ -112,7 +136,12 @@ final class Views {
     }
 
     static PoolView pool(Pool p) {
+        return pool(p, io.mvm.coordinator.pool.PoolService.Scale.NONE);
+    }
+
+    static PoolView pool(Pool p, io.mvm.coordinator.pool.PoolService.Scale scale) {
         var c = p.counts();
+        var e = scale.exposure();
         return new PoolView(p.ref().tenant().value(), p.ref().name().value(), p.role().wireName(), p.role().priority(),
                 p.profile(), p.flake(), p.template().orElse(null), p.vcpus(), p.memoryMib(), p.dataDiskMib(),
                 new DrivesView(true, p.role().hasDataDrive(), p.role().requiresSecretsDrive(),
@@ -120,7 +149,12 @@ final class Views {
                 new CountsView(c.running(), c.warm(), c.sleeping(), c.stopped()), p.workload().cmd(),
                 new java.util.TreeMap<>(p.workload().env()), p.workload().secrets().keySet().stream().sorted().toList(),
                 new java.util.TreeMap<>(p.workload().configFiles()), p.onNodeLost().wireName(), p.revision(),
-                p.version(), p.createdAt(), p.updatedAt());
+                p.version(), p.createdAt(), p.updatedAt(),
+                e.ports().stream().map(x -> new PortView(x.guest(), x.host(), x.protocol())).toList(),
+                e.idle().map(i -> new IdlePolicyView(io.mvm.core.scale.IdlePolicy.formatDuration(i.warmAfter()),
+                        io.mvm.core.scale.IdlePolicy.formatDuration(i.sleepAfter()),
+                        io.mvm.core.scale.IdlePolicy.formatDuration(i.minRuntime()), i.cpuThreshold())).orElse(null),
+                new AvailableView(scale.running(), scale.idled()));
     }
 
     static InstanceView instance(Instance i) {
@@ -154,7 +188,8 @@ final class Views {
                 e.tenant(), e.pool(), e.role(), e.desiredState(), e.vcpus(), e.memoryMib(), e.dataDiskMib(), e.ip(),
                 e.prefix(), e.gateway(), e.mac(), e.netId(), e.cmd(), e.env(), e.secrets(), e.configFiles(),
                 e.revision(), e.template(), e.templateRevision(), e.artifacts().stream()
-                        .map(a -> new ArtifactRef(a.role(), a.path(), a.size(), a.sha256())).toList())).toList());
+                        .map(a -> new ArtifactRef(a.role(), a.path(), a.size(), a.sha256())).toList(),
+                ports(e.exposure()), idle(e.exposure()))).toList());
     }
 
     static EventView event(InstanceEvent e) {

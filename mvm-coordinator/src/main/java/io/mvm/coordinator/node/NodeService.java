@@ -58,6 +58,7 @@ public final class NodeService {
     private final GenerationSignal signal;
     private final InstantSource clock;
     private final FleetLiveness liveness;
+    private final io.mvm.store.route.RouteStore routes = new io.mvm.store.route.RouteStore();
 
     public NodeService(Database db, NodeStore nodes, InstanceStore instances, PoolStore pools, Scheduler scheduler,
                        GenerationSignal signal, InstantSource clock, FleetLiveness liveness) {
@@ -77,6 +78,20 @@ public final class NodeService {
 
     /** The desired state of a node at one generation. */
     public record Desired(long generation, List<DesiredEntry> instances) {}
+
+    /**
+     * The routes nodes report serving (observations, issue 13): every one for the admin, a tenant
+     * token's own tenant's only (asking for another tenant is refused).
+     */
+    public List<io.mvm.store.route.RouteStore.RouteRow> routes(Caller caller, Optional<io.mvm.model.TenantId> tenant) {
+        var own = caller.tenant();
+        if (own.isPresent() && tenant.isPresent() && !own.equals(tenant)) {
+            throw new MvmException(io.mvm.model.ErrorCategory.PERMISSION_DENIED, "this token is for tenant " + own.get()
+                    + " and may not list the routes of tenant " + tenant.get());
+        }
+        var only = own.isPresent() ? own : tenant;
+        return db.read(tx -> routes.list(tx, only));
+    }
 
     public List<NodeSummary> list() {
         return db.read(tx -> {
@@ -250,6 +265,7 @@ public final class NodeService {
                         templateRevisions.reportBooted(tx, o.id().value(), o.booted().get().template(),
                                 o.booted().get().revision(), Instant.ofEpochMilli(at));
                     }
+                    routes.replaceIfChanged(tx, o.id(), o.routes());
                 }
             }
             return changes;

@@ -18,17 +18,22 @@ public record ObservedReport(long desiredGeneration, List<Observed> instances, O
         orphans = orphans.map(List::copyOf);
     }
 
-    /** {@code booted}: the template and revision the VM was created from, when the node says. */
+    /**
+     * {@code booted}: the template and revision the VM was created from, when the node says;
+     * {@code routes}: the routes the node serves for it (scale to zero), empty when it has none.
+     */
     public record Observed(InstanceId id, InstanceState state, Optional<Long> pid, Optional<Accelerator> accelerator,
-                           Optional<String> lastError, List<Event> events, Optional<Booted> booted) {
+                           Optional<String> lastError, List<Event> events, Optional<Booted> booted,
+                           List<io.mvm.store.route.RouteStore.Reported> routes) {
         public Observed {
             events = List.copyOf(events);
             booted = booted == null ? Optional.empty() : booted;
+            routes = routes == null ? List.of() : List.copyOf(routes);
         }
 
         public Observed(InstanceId id, InstanceState state, Optional<Long> pid, Optional<Accelerator> accelerator,
                         Optional<String> lastError, List<Event> events) {
-            this(id, state, pid, accelerator, lastError, events, Optional.empty());
+            this(id, state, pid, accelerator, lastError, events, Optional.empty(), List.of());
         }
     }
 

@@ -25,6 +25,10 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import io.mvm.core.scale.Exposure;
+import io.mvm.core.scale.IdlePolicy;
+import io.mvm.core.scale.PortMapping;
 
 /**
  * Pools: every change runs in one transaction that holds the tenant lock, checks the quota on the
@@ -39,6 +43,8 @@ public final class PoolService {
     private final InstantSource clock;
     private final Scheduler scheduler;
     private final TemplateRegistryStore templates = new TemplateRegistryStore();
+    private final io.mvm.store.route.RouteStore routes = new io.mvm.store.route.RouteStore();
+    private final io.mvm.store.instance.InstanceStore instanceStore = new io.mvm.store.instance.InstanceStore();
 
     public PoolService(Database db, TenantStore tenants, PoolStore pools, PoolMaterializer materializer, AuditTrail audit,
                        InstantSource clock, Scheduler scheduler) {
@@ -97,6 +103,76 @@ public final class PoolService {
             materializer.materialize(tx, caller, tenant, pool);
             return pool;
         }
+    }
+
+    /**
+     * Creates a pool with its exposure (ports and idle policy, issue 13) in one transaction.
+     */
+    public Pool create(Caller caller, PoolSpec spec, Exposure exposure) {
+        if (spec.ref().name().value().startsWith("vm-")) {
+            throw MvmException.invalid("pool names starting with 'vm-' are reserved for /vms jobs");
+        }
+        Pool created = db.inTransaction(tx -> {
+            Pool p = createIn(tx, caller, spec);
+            routes.putExposure(tx, spec.ref().tenant(), spec.ref().name(), exposure);
+            return p;
+        });
+        scheduler.convergeQuietly();
+        return created;
+    }
+
+    /**
+     * Patches a pool and, when given, replaces its ports and/or idle policy, in one transaction; the
+     * nodes' desired lists change with it, so a policy change reaches the agents without restarts.
+     */
+    public Pool patch(Caller caller, PoolRef ref, PoolPatch patch, ExpectedVersion expected,
+                      Optional<List<PortMapping>> ports, Optional<Optional<IdlePolicy>> idle) {
+        Pool patched = db.inTransaction(tx -> {
+            Pool p = patchIn(tx, caller, ref, patch, expected);
+            if (ports.isPresent() || idle.isPresent()) {
+                Exposure current = routes.exposure(tx, ref.tenant(), ref.name());
+                routes.putExposure(tx, ref.tenant(), ref.name(),
+                        new Exposure(ports.orElse(current.ports()), idle.orElse(current.idle())));
+            }
+            return p;
+        });
+        scheduler.convergeQuietly();
+        return patched;
+    }
+
+    /**
+     * A pool's exposure and how its instances wanted running stand: {@code running} really run,
+     * {@code idled} were idled to warm or sleeping by the idle policy (available, woken on demand).
+     */
+    public record Scale(Exposure exposure, int running, int idled) {
+        public static final Scale NONE = new Scale(Exposure.NONE, 0, 0);
+    }
+
+    public Scale scale(PoolRef ref) {
+        return db.read(tx -> scaleIn(tx, ref));
+    }
+
+    /** Replaces a pool's exposure inside the caller's transaction (for {@code /vms} jobs). */
+    public void exposeIn(Tx tx, PoolRef ref, Exposure exposure) throws SQLException {
+        routes.putExposure(tx, ref.tenant(), ref.name(), exposure);
+    }
+
+    private Scale scaleIn(Tx tx, PoolRef ref) throws SQLException {
+        Exposure exposure = routes.exposure(tx, ref.tenant(), ref.name());
+        int running = 0;
+        int idled = 0;
+        for (var i : instanceStore.listByPool(tx, ref)) {
+            if (i.desired() != io.mvm.core.lifecycle.DesiredState.RUNNING) {
+                continue;
+            }
+            switch (i.state()) {
+                case RUNNING -> running++;
+                // Wanted running but warm or sleeping: only the idle policy does that.
+                case WARM, SLEEPING, PAUSING, SNAPSHOTTING -> idled += exposure.idle().isPresent() ? 1 : 0;
+                default -> { }
+            }
+        }
+        return new Scale(exposure, running, idled);
     }
 
     public Pool get(PoolRef ref) {

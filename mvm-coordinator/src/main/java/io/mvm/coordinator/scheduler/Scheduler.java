@@ -41,6 +41,7 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import io.mvm.core.scale.Exposure;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -63,6 +64,7 @@ public final class Scheduler {
 
     private final Database db;
     private final ClusterSettings settings;
+    private final io.mvm.store.route.RouteStore routes = new io.mvm.store.route.RouteStore();
     private final NodeStore nodes;
     private final TenantStore tenants;
     private final PoolStore pools;
@@ -191,10 +193,11 @@ public final class Scheduler {
         Set<InstanceId> waitingForEarlierRoles = heldBack(byId.values(), poolsByRef);
         TemplateAssignments revisions = TemplateAssignments.load(tx, templates);
         revisions.assignNew(tx, byId.values(), poolsByRef);
+        var exposures = routes.exposures(tx);
         Set<NodeId> advanced = new TreeSet<>();
         for (Node node : allNodes) {
             List<DesiredEntry> entries = desiredFor(node.id(), byId.values(), waitingForEarlierRoles, poolsByRef,
-                    tenantsById, revisions);
+                    tenantsById, revisions, exposures);
             String hash = hash(entries);
             if (!hash.equals(node.desiredHash())) {
                 nodes.advanceGeneration(tx, node.id(), node.generation() + 1, hash);
@@ -220,7 +223,7 @@ public final class Scheduler {
                 .collect(Collectors.toMap(Tenant::id, Function.identity()));
         List<Instance> all = instances.listAll(tx);
         return desiredFor(node, all, heldBack(all, poolsByRef), poolsByRef, tenantsById,
-                TemplateAssignments.load(tx, templates));
+                TemplateAssignments.load(tx, templates), routes.exposures(tx));
     }
 
     /** Instances whose creation waits for an earlier role of their tenant, fleet-wide ({@link RoleGate}). */
@@ -237,7 +240,8 @@ public final class Scheduler {
 
     private static List<DesiredEntry> desiredFor(NodeId node, Iterable<Instance> candidates, Set<InstanceId> held,
                                                  Map<PoolRef, Pool> poolsByRef, Map<TenantId, Tenant> tenantsById,
-                                                 TemplateAssignments revisions) {
+                                                 TemplateAssignments revisions,
+                                                 Map<Map.Entry<TenantId, io.mvm.model.PoolName>, Exposure> exposures) {
         List<DesiredEntry> out = new ArrayList<>();
         for (Instance i : candidates) {
             if (!i.node().equals(Optional.of(node)) || held.contains(i.id())) {
@@ -248,14 +252,15 @@ public final class Scheduler {
             if (p == null || t == null) {
                 continue;
             }
-            out.add(entry(i, p, t, revisions.revisionOf(i.id(), p)));
+            out.add(entry(i, p, t, revisions.revisionOf(i.id(), p),
+                    exposures.getOrDefault(Map.entry(p.ref().tenant(), p.ref().name()), Exposure.NONE)));
         }
         out.sort((a, b) -> a.id().compareTo(b.id()));
         return out;
     }
 
     private static DesiredEntry entry(Instance i, Pool p, Tenant t,
-                                      Optional<io.mvm.store.template.StoredRevision> pinned) {
+                                      Optional<io.mvm.store.template.StoredRevision> pinned, Exposure exposure) {
         var w = p.workload();
         String revision = "r" + p.revision() + p.template().map(tpl -> "-" + tpl).orElse("");
         String templateRevision = pinned.map(r -> r.revisionHash()).orElse(null);
@@ -266,13 +271,13 @@ public final class Scheduler {
             return new DesiredEntry(i.id().value(), t.id().value(), p.ref().name().value(), p.role().wireName(),
                     i.desired().wireName(), p.vcpus(), p.memoryMib(), p.dataDiskMib(), "", 0, "",
                     MacAddress.forInstance(i.id()).value(), 0, List.of(), Map.of(), Map.of(), Map.of(), revision,
-                    p.template().orElse(null), templateRevision, artifacts);
+                    p.template().orElse(null), templateRevision, artifacts, Exposure.NONE);
         }
         return new DesiredEntry(i.id().value(), t.id().value(), p.ref().name().value(), p.role().wireName(),
                 i.desired().wireName(), p.vcpus(), p.memoryMib(), p.dataDiskMib(), i.ip(), t.subnet().prefix(),
                 Ipv4.format(new TenantSubnet(t.subnet()).gateway()), MacAddress.forInstance(i.id()).value(),
                 t.netId(), w.cmd(), w.env(), w.secrets(), w.configFiles(), revision, p.template().orElse(null),
-                templateRevision, artifacts);
+                templateRevision, artifacts, exposure);
     }
 
     /** One instance as its node must run it (what a claim hands to the agent), if it is placed. */
@@ -287,7 +292,8 @@ public final class Scheduler {
         if (p.isEmpty() || t.isEmpty()) {
             return Optional.empty();
         }
-        return Optional.of(entry(i, p.get(), t.get(), TemplateAssignments.load(tx, templates).revisionOf(i.id(), p.get())));
+        return Optional.of(entry(i, p.get(), t.get(), TemplateAssignments.load(tx, templates).revisionOf(i.id(), p.get()),
+                routes.exposures(tx).getOrDefault(Map.entry(p.get().ref().tenant(), p.get().ref().name()), Exposure.NONE)));
     }
 
     static Capacity demandOf(Pool pool) {

@@ -189,6 +189,7 @@ public final class VmJobService {
             Instant now = clock.instant();
             if (existing.isEmpty()) {
                 Pool created = poolService.createIn(tx, caller, poolSpec(ref, spec));
+                poolService.exposeIn(tx, ref, exposureOf(spec));
                 jobs.insert(tx, new VmJob(id, tenantId, ref.name(), stored, hash, source, 1, now, now));
                 Optional<WarmPools.Claim> claim = warm.claimIn(tx, caller, hash, created);
                 return new Decision(claim.isPresent() ? Outcome.CLAIMED : Outcome.COLD_BOOT, claim, false);
@@ -235,6 +236,7 @@ public final class VmJobService {
                     Optional.of(spec.template().orElse("")), Optional.empty(), Optional.of(spec.cmd()),
                     Optional.of(spec.env()), Optional.of(spec.secrets()), Optional.empty(), Optional.empty()),
                     ExpectedVersion.ANY);
+            poolService.exposeIn(tx, ref, exposureOf(spec));
             Pool patched = pools.find(tx, ref).orElseThrow();
             Optional<WarmPools.Claim> claim = warm.claimIn(tx, caller, hash, patched);
             return new Decision(claim.isPresent() ? Outcome.CLAIMED : Outcome.REPLACED, claim, true);
@@ -283,6 +285,13 @@ public final class VmJobService {
                 throw e; // another request created it first: fine
             }
         }
+    }
+
+    /** The job's ports become its pool's routes (issue 13); {@code /vms} specs have no idle policy. */
+    private static io.mvm.core.scale.Exposure exposureOf(VmSpec spec) {
+        return new io.mvm.core.scale.Exposure(spec.ports().stream()
+                .map(p -> new io.mvm.core.scale.PortMapping(p.guest(), p.host(), p.protocol())).toList(),
+                Optional.empty());
     }
 
     private static PoolSpec poolSpec(PoolRef ref, VmSpec spec) {

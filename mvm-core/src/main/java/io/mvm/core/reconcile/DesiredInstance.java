@@ -1,15 +1,25 @@
 package io.mvm.core.reconcile;
 
+import io.mvm.core.scale.Exposure;
 import io.mvm.model.InstanceId;
 import io.mvm.model.Role;
 import io.mvm.model.TenantId;
 import java.util.Objects;
 
-/** One instance the coordinator wants on this node, and the state it should be in. */
-public record DesiredInstance(InstanceSpec spec, Target target) {
+/**
+ * One instance the coordinator wants on this node, and the state it should be in; {@code exposure}
+ * names its routes (ports the node proxies to it) and its idle policy, if any.
+ */
+public record DesiredInstance(InstanceSpec spec, Target target, Exposure exposure) {
     public DesiredInstance {
         Objects.requireNonNull(spec, "spec");
         Objects.requireNonNull(target, "target");
+        Objects.requireNonNull(exposure, "exposure");
+    }
+
+    /** An instance with no routes and no idle policy. */
+    public DesiredInstance(InstanceSpec spec, Target target) {
+        this(spec, target, Exposure.NONE);
     }
 
     public InstanceId id() {
@@ -25,6 +35,6 @@ public record DesiredInstance(InstanceSpec spec, Target target) {
     }
 
     public DesiredInstance withTarget(Target newTarget) {
-        return new DesiredInstance(spec, newTarget);
+        return new DesiredInstance(spec, newTarget, exposure);
     }
 }

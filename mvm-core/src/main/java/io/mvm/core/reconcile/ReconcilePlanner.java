@@ -4,6 +4,7 @@ import io.mvm.model.InstanceId;
 import io.mvm.model.MvmException;
 import io.mvm.model.Role;
 import io.mvm.model.TenantId;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -145,14 +146,14 @@ public final class ReconcilePlanner {
                         ? restart(spec, "the guest agent stopped answering", history, now)
                         : none();
                 case WARM -> act(new Step.PauseInstance(o.id(), o.tenant(), o.role()));
-                case SLEEPING -> act(new Step.SleepInstance(o.id(), o.tenant(), o.role(), settings.drainDeadline()));
+                case SLEEPING -> act(new Step.SleepInstance(o.id(), o.tenant(), o.role(), drainDeadline(d)));
                 case STOPPED -> act(new Step.StopInstance(o.id(), o.tenant(), o.role()));
                 case DESTROYED -> throw new IllegalStateException("handled above");
             };
             case WARM -> switch (d.target()) {
                 case RUNNING -> act(new Step.ResumeInstance(o.id(), o.tenant(), o.role()));
                 case WARM -> none();
-                case SLEEPING -> act(new Step.SleepInstance(o.id(), o.tenant(), o.role(), settings.drainDeadline()));
+                case SLEEPING -> act(new Step.SleepInstance(o.id(), o.tenant(), o.role(), drainDeadline(d)));
                 case STOPPED -> act(new Step.StopInstance(o.id(), o.tenant(), o.role()));
                 case DESTROYED -> throw new IllegalStateException("handled above");
             };
@@ -168,6 +169,14 @@ public final class ReconcilePlanner {
                 case DESTROYED -> throw new IllegalStateException("handled above");
             };
         };
+    }
+
+    /**
+     * An instance with an idle policy is suspended as it is (zero: no drain): the policy sleeps it
+     * only with no open connection, and a wake must give clients back the same running server.
+     */
+    private Duration drainDeadline(DesiredInstance d) {
+        return d.exposure().idle().isPresent() ? Duration.ZERO : settings.drainDeadline();
     }
 
     private Optional<Intent> restart(InstanceSpec spec, String reason, RestartHistory history, Instant now) {

@@ -160,6 +160,17 @@ class ReconcilePlannerTest {
     }
 
     @Test
+    void anInstanceWithAnIdlePolicySleepsWithoutADrain() {
+        var idle = new io.mvm.core.scale.Exposure(java.util.List.of(io.mvm.core.scale.PortMapping.tcp(8080, 0)),
+                java.util.Optional.of(io.mvm.core.scale.IdlePolicy.DEFAULTS));
+        var w = want("w1", Role.WORKER, Target.SLEEPING);
+        var plan = plan(desired(new DesiredInstance(w.spec(), Target.SLEEPING, idle)),
+                seen("w1", Role.WORKER, VmState.WARM));
+        assertThat(plan.steps()).singleElement().isInstanceOfSatisfying(Step.SleepInstance.class,
+                s -> assertThat(s.drainDeadline()).isZero());
+    }
+
+    @Test
     void unresponsiveGuestIsRestartedWithTheReason() {
         var plan = plan(desired(want("w1", Role.WORKER, Target.RUNNING)),
                 seen("w1", Role.WORKER, VmState.RUNNING).withHealth(GuestHealth.UNRESPONSIVE));

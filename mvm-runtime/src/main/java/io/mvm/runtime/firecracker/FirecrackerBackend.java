@@ -388,7 +388,8 @@ public final class FirecrackerBackend implements HypervisorBackend, Pausable, Sn
         requireOwn(handle);
         handle.requireState("sleep", InstanceState.RUNNING, InstanceState.WARM);
         VmmProcess process = handle.requireLiveProcess();
-        if (handle.state() == InstanceState.RUNNING) {
+        // A zero deadline suspends the guest as it is, workload untouched (scale to zero).
+        if (handle.state() == InstanceState.RUNNING && !drainDeadline.isZero()) {
             try (GuestChannel channel = agents.connect(handle.agentSocket())) {
                 GuestChannel.DrainResult drained = channel.drain(drainDeadline);
                 LOG.info("VM {} drained (completed={}, took {})", handle.name(), drained.completed(), drained.took());

@@ -71,7 +71,9 @@ final class FileBackedSleep {
         VmmProcess process = handle.requireLiveProcess();
         MemoryBacking backing = MemoryBacking.read(handle.vmDir()).orElseThrow();
         LaunchPhases phases = new LaunchPhases();
-        migration.resumeAndDrain(handle, drainDeadline);
+        if (!drainDeadline.isZero()) { // zero: suspend as it is, workload untouched (scale to zero)
+            migration.resumeAndDrain(handle, drainDeadline);
+        }
         phases.lap("drain");
         Path snapshot = handle.vmDir().resolve(SNAPSHOT);
         VmHandle snapshotting = handle.withState(InstanceState.SNAPSHOTTING, null, clock.instant())

@@ -615,18 +615,22 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         }
         handle.requireState("sleep", InstanceState.RUNNING, InstanceState.WARM);
         VmmProcess process = handle.requireLiveProcess();
-        if (handle.state() == InstanceState.WARM) {
+        // A zero deadline suspends the guest as it is, workload untouched (scale to zero: a woken
+        // instance must serve again at once; see docs/runtime.md).
+        if (!drainDeadline.isZero() && handle.state() == InstanceState.WARM) {
             // A warm guest's vCPUs are stopped, so it cannot hear a drain: let it run for the drain;
             // the snapshot below stops it again.
             try (QmpClient qmp = QmpClient.connect(handle.controlSocket(), settings.controlTimeout())) {
                 qmp.execute("cont", settings.controlTimeout());
             }
         }
-        try (GuestChannel channel = agents.connect(handle.agentSocket())) {
-            GuestChannel.DrainResult drained = channel.drain(drainDeadline);
-            LOG.info("VM {} drained (completed={}, took {})", handle.name(), drained.completed(), drained.took());
-        } catch (RuntimeException e) {
-            LOG.warn("VM {}: drain failed, snapshotting anyway: {}", handle.name(), e.getMessage());
+        if (!drainDeadline.isZero()) {
+            try (GuestChannel channel = agents.connect(handle.agentSocket())) {
+                GuestChannel.DrainResult drained = channel.drain(drainDeadline);
+                LOG.info("VM {} drained (completed={}, took {})", handle.name(), drained.completed(), drained.took());
+            } catch (RuntimeException e) {
+                LOG.warn("VM {}: drain failed, snapshotting anyway: {}", handle.name(), e.getMessage());
+            }
         }
         Path snapshot = handle.vmDir().resolve(SNAPSHOT);
         // Recorded up front: a runtime that dies after the rename below can still finish the sleep.

@@ -67,6 +67,7 @@ public final class Tx {
                     case Long n -> ps.setLong(i + 1, n);
                     case String s -> ps.setString(i + 1, s);
                     case Boolean b -> ps.setBoolean(i + 1, b);
+                    case Double d -> ps.setDouble(i + 1, d);
                     default -> ps.setString(i + 1, arg.toString());
                 }
             }
