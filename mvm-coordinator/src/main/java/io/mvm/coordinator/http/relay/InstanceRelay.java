@@ -75,7 +75,7 @@ public final class InstanceRelay {
         Target t = target(id, false);
         byte[] bytes;
         try {
-            bytes = SNAKE.writeValueAsBytes(entry);
+            bytes = SNAKE.writeValueAsBytes(claimBody(entry));
         } catch (IOException e) {
             throw MvmException.internal("cannot encode a claim", e);
         }
@@ -108,6 +108,38 @@ public final class InstanceRelay {
         } catch (IOException e) {
             throw new RelayUnavailableException("node '" + t.node().id() + "' sent an unreadable workload status", e);
         }
+    }
+
+    /** The instance in the shape of a desired-state element (docs/agent-protocol.md). */
+    private static Map<String, Object> claimBody(io.mvm.coordinator.scheduler.DesiredEntry e) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("id", e.id());
+        body.put("tenant", e.tenant());
+        body.put("pool", e.pool());
+        body.put("role", e.role());
+        body.put("desired_state", e.desiredState());
+        body.put("vcpus", e.vcpus());
+        body.put("memory_mib", e.memoryMib());
+        body.put("data_disk_mib", e.dataDiskMib());
+        body.put("ip", e.ip());
+        body.put("prefix", e.prefix());
+        body.put("gateway", e.gateway());
+        body.put("mac", e.mac());
+        body.put("net_id", e.netId());
+        body.put("cmd", e.cmd());
+        body.put("env", e.env());
+        body.put("secrets", e.secrets());
+        body.put("config_files", e.configFiles());
+        body.put("revision", e.revision());
+        body.put("template", e.template());
+        body.put("template_revision", e.templateRevision());
+        body.put("artifacts", e.artifacts());
+        body.put("ports", e.exposure().ports().stream().map(p -> Map.of("guest", p.guest(), "host", p.host(),
+                "protocol", p.protocol())).toList());
+        body.put("idle", e.exposure().idle().map(i -> Map.of("warm_after_ms", i.warmAfter().toMillis(),
+                "sleep_after_ms", i.sleepAfter().toMillis(), "min_runtime_ms", i.minRuntime().toMillis(),
+                "cpu_threshold", i.cpuThreshold())).orElse(null));
+        return body;
     }
 
     /** The agent protocol's field names (the desired state is sent the same way). */
