@@ -40,7 +40,8 @@ class VmBootFailureIT {
     void aGuestWithoutItsRootDriveFailsTheStartWithTheGuestsReason() {
         Path wrongRoot = runtime.dataDir.resolve("not-a-root.ext4");
         // Labelled like a root drive but empty: the guest's init finds it, then has nothing to run.
-        Ext4Image.system().build(wrongRoot, "mvm-root", null, 8, PosixFilePermissions.fromString("rw-------"));
+        // Readable by everyone, as images are: the VMM runs as its own unprivileged user.
+        Ext4Image.system().build(wrongRoot, "mvm-root", null, 8, PosixFilePermissions.fromString("rw-r--r--"));
         GuestImage broken = new GuestImage("broken", runtime.image.kernel(), runtime.image.initramfs(), wrongRoot,
                 runtime.image.kernelVersion(), runtime.image.bootArgs());
         String name = RuntimeFixture.uniqueName("noroot");
