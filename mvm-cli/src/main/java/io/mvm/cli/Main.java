@@ -34,6 +34,9 @@ public final class Main implements Runnable {
         offerHelpEverywhere(cli);
         cli.setExecutionExceptionHandler(new ErrorReporter());
         cli.setCaseInsensitiveEnumValuesAllowed(true);
+        // A guest command's arguments often look like options (--cmd --port=80, where --port is an
+        // option of pool create too): an option's value is taken as given, whatever it looks like.
+        cli.setAllowOptionsAsOptionParameters(true);
         return cli;
     }
 
