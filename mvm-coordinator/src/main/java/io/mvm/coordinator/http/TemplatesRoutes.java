@@ -150,10 +150,14 @@ final class TemplatesRoutes {
             throw MvmException.invalid("request body must be the revision record (revision.json) as a JSON object");
         }
         int schema = record.path("schema_version").asInt(1);
-        if (schema != 2) {
-            throw MvmException.invalid("revision records of schema_version 2 are registered (with artifact sizes and"
-                    + " digests), got " + schema);
+        int newest = io.mvm.core.template.TemplateRevision.CURRENT_SCHEMA_VERSION;
+        if (schema < 2 || schema > newest) {
+            throw MvmException.invalid("revision records of schema_version 2-" + newest + " are registered (with"
+                    + " artifact sizes and digests), got " + schema);
         }
+        // A golden snapshot stays on the host that took it: its files are not uploaded, so nodes
+        // fetching this revision must not be told it has one.
+        ((com.fasterxml.jackson.databind.node.ObjectNode) record).remove("snapshot");
         List<StoredArtifact> files = new ArrayList<>();
         for (JsonNode a : record.path("artifacts")) {
             files.add(new StoredArtifact(text(a, "role"), text(a, "path"), a.path("size").asLong(-1),
