@@ -240,7 +240,7 @@ class TemplateSnapshotIT {
         // Another --snapshot build of the same inputs keeps the intact snapshot.
         assertThat(Main.run("template", "build", dataDir.resolve("snap.toml").toString(), "--on-host", "--snapshot", "--data-dir", d)).isZero();
         assertThat(output()).contains("reused (cache hit)", "golden snapshot kept");
-        assertThat(Main.run("template", "list", "--data-dir", d)).isZero();
+        assertThat(Main.run("template", "list", "--on-host", "--data-dir", d)).isZero();
         assertThat(output()).containsPattern("snap-worker\\s+worker\\s+\\S+\\s+oci\\s+yes");
     }
 
@@ -431,11 +431,11 @@ class TemplateSnapshotIT {
         String name = vm("del");
         assertThat(Main.run("vm", "run", name, "--template", TEMPLATE, "--clone", "--data-dir", d)).as(err.toString(StandardCharsets.UTF_8)).isZero();
         assertThat(output()).contains("cloned from template " + TEMPLATE);
-        assertThat(Main.run("template", "delete", TEMPLATE, "--data-dir", d)).isEqualTo(4);
+        assertThat(Main.run("template", "delete", TEMPLATE, "--on-host", "--data-dir", d)).isEqualTo(4);
         assertThat(errors()).contains("template " + TEMPLATE + " is used by VM(s) ", name, "running clone(s) mapping its golden snapshot's RAM (pids");
         assertThat(dataDir.resolve("templates").resolve(TEMPLATE)).exists();
 
-        assertThat(Main.run("template", "delete", TEMPLATE, "--force", "--data-dir", d)).isZero();
+        assertThat(Main.run("template", "delete", TEMPLATE, "--on-host", "--force", "--data-dir", d)).isZero();
         assertThat(output()).contains("deleted; 1 running clone(s) keep its snapshot's RAM until they end");
         assertThat(dataDir.resolve("templates").resolve(TEMPLATE)).doesNotExist();
         // The clone runs on with the unlinked RAM file: it writes, reads and keeps the template's pages.
