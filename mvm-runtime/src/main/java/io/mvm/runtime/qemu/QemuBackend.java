@@ -346,7 +346,8 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
      */
     Optional<VmmJail.VmmUser> jail(Path vmDir, List<AttachedDrive> attached, VmSpec spec, Optional<MemoryBacking> ram,
                                    Accelerator accelerator) {
-        return jail.prepare(vmDir, attached, vmDir.resolve(SERIAL_LOG),
+        return jail.prepare(vmDir, attached, List.of(spec.image().kernel(), spec.image().initramfs()),
+                vmDir.resolve(SERIAL_LOG),
                 ram.filter(MemoryBacking::shared).map(MemoryBacking::file),
                 ram.filter(b -> !b.shared()).map(MemoryBacking::file), spec.nic(), accelerator == Accelerator.KVM);
     }

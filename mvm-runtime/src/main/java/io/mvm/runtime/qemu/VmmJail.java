@@ -85,8 +85,8 @@ final class VmmJail {
      * when the sandbox is disabled: root). {@code ownFiles} are the VM's files the VMM opens (drives,
      * RAM file, serial log); the serial log is created here, so the VMM never needs to create it.
      */
-    Optional<VmmUser> prepare(Path vmDir, List<AttachedDrive> drives, Path serialLog, Optional<Path> ownRam,
-                              Optional<Path> goldenRam, Optional<NicSpec> nic, boolean kvm) {
+    Optional<VmmUser> prepare(Path vmDir, List<AttachedDrive> drives, List<Path> imageFiles, Path serialLog,
+                              Optional<Path> ownRam, Optional<Path> goldenRam, Optional<NicSpec> nic, boolean kvm) {
         try {
             Path run = runDir(vmDir);
             Files.createDirectories(run);
@@ -104,7 +104,12 @@ final class VmmJail {
             for (AttachedDrive drive : drives) {
                 if (drive.file().toAbsolutePath().startsWith(vmDir.toAbsolutePath())) {
                     own(drive.file(), id, id, "rw-------");
+                } else {
+                    shareImageFile(drive.file());
                 }
+            }
+            for (Path file : imageFiles) {
+                shareImageFile(file);
             }
             if (ownRam.isPresent()) {
                 own(ownRam.get(), id, id, "rw-------");
@@ -185,6 +190,25 @@ final class VmmJail {
         Set<PosixFilePermission> wanted = PosixFilePermissions.fromString(mode);
         if (!Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS).equals(wanted)) {
             Files.setPosixFilePermissions(file, wanted);
+        }
+    }
+
+    /**
+     * A shared, non-secret image file (kernel, initramfs, root image — wherever it lives: the image
+     * dir, a template revision, an artifact cache fetched with the process's own umask) must be
+     * readable by every VMM user, and its directories searchable.
+     */
+    private static void shareImageFile(Path file) throws IOException {
+        Path real = file.toRealPath();
+        Set<PosixFilePermission> perms = EnumSet.copyOf(Files.getPosixFilePermissions(real));
+        if (!perms.contains(PosixFilePermission.OTHERS_READ)) {
+            perms.add(PosixFilePermission.OTHERS_READ);
+            Files.setPosixFilePermissions(real, perms);
+            LOG.info("made image file {} readable for VMM users (o+r)", real);
+        }
+        searchableAncestors(real.getParent());
+        if (!real.equals(file.toAbsolutePath())) {
+            searchableAncestors(file.toAbsolutePath().getParent());
         }
     }
 
