@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Keeps the module dependencies pointing inward: model ← core ← {store, runtime} ← {agent,
- * coordinator} ← cli. Maven already forbids cycles between modules; these rules also forbid the
+ * coordinator} ← cli, with files (crash-safe writes) beside core: it knows only the model. Maven already forbids cycles between modules; these rules also forbid the
  * pure layers from reaching for I/O they should not know about.
  */
 class ArchitectureTest {
@@ -48,6 +48,15 @@ class ArchitectureTest {
                 .should().dependOnClassesThat().resideInAnyPackage("java.nio.file..", "java.nio.channels..", "java.net..")
                 .orShould().dependOnClassesThat().belongToAnyOf(ProcessBuilder.class, Process.class, java.io.File.class,
                         java.io.FileInputStream.class, java.io.FileOutputStream.class)
+                .check(classes);
+    }
+
+    @Test
+    void fileHelpersKnowOnlyTheModel() {
+        noClasses().that().resideInAPackage("io.mvm.files..")
+                .should().dependOnClassesThat().resideInAnyPackage(
+                        "io.mvm.core..", "io.mvm.store..", "io.mvm.runtime..", "io.mvm.agent..",
+                        "io.mvm.coordinator..", "io.mvm.cli..")
                 .check(classes);
     }
 

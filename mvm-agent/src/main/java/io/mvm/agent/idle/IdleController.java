@@ -19,7 +19,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -299,10 +298,8 @@ public final class IdleController implements Waker {
         try {
             var f = file.get();
             Files.createDirectories(f.getParent());
-            var tmp = f.resolveSibling(FILE + ".tmp");
-            Files.writeString(tmp, sb.toString(), StandardCharsets.UTF_8);
-            Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
+            io.mvm.files.AtomicFile.write(f, sb.toString().getBytes(StandardCharsets.UTF_8));
+        } catch (IOException | io.mvm.model.MvmException e) {
             log.warn("cannot keep the idled instances in {}: {}", file.get(), e.toString());
         }
     }

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.mvm.core.reconcile.RestartHistory;
 import io.mvm.model.InstanceId;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

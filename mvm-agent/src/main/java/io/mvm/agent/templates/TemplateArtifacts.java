@@ -7,7 +7,7 @@ import io.mvm.core.template.TemplateId;
 import io.mvm.core.template.TemplateRevision;
 import io.mvm.model.InstanceId;
 import io.mvm.model.MvmException;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import io.mvm.runtime.template.TemplateBoot;
 import io.mvm.runtime.template.TemplateRevisionJson;
 import io.mvm.runtime.template.TemplateStore;

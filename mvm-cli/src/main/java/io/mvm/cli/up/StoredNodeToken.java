@@ -2,7 +2,7 @@ package io.mvm.cli.up;
 
 import io.mvm.model.MvmException;
 import io.mvm.model.NodeId;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -1,17 +1,14 @@
 package io.mvm.coordinator.auth;
 
+import io.mvm.files.AtomicFile;
 import io.mvm.model.MvmException;
 import io.mvm.store.auth.ApiToken;
 import io.mvm.store.auth.TokenStore;
 import io.mvm.store.db.Database;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.InstantSource;
@@ -51,24 +48,11 @@ public final class AdminTokenBootstrap {
 
     static void writeAtomically(Path file, String content) {
         try {
-            Path dir = file.toAbsolutePath().getParent();
-            Files.createDirectories(dir);
-            Path tmp = Files.createTempFile(dir, ".admin.token", ".tmp",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            try {
-                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                    ch.write(ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8)));
-                    ch.force(true);
-                }
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-                d.force(true);
-            }
+            Files.createDirectories(file.toAbsolutePath().getParent());
         } catch (IOException e) {
             throw MvmException.unavailable("cannot write the admin token to " + file + ": " + e.getMessage(), e);
         }
+        // Owner-only from the first byte: the file is the admin's credential.
+        AtomicFile.write(file, content.getBytes(StandardCharsets.UTF_8), PosixFilePermissions.fromString("rw-------"));
     }
 }

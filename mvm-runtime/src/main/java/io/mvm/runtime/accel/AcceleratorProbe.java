@@ -9,7 +9,7 @@ import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.image.GuestImage;
 import io.mvm.runtime.qemu.SerialLog;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

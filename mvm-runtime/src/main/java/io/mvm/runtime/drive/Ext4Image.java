@@ -2,7 +2,7 @@ package io.mvm.runtime.drive;
 
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -2,7 +2,7 @@ package io.mvm.runtime.firecracker;
 
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

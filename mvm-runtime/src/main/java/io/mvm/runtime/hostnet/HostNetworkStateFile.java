@@ -157,7 +157,7 @@ public final class HostNetworkStateFile {
         } catch (IOException e) {
             throw new HostNetworkException(ErrorCategory.UNAVAILABLE, "cannot write " + file + ": " + e.getMessage(), e);
         }
-        io.mvm.runtime.state.AtomicFile.write(file, render(spec).getBytes(StandardCharsets.UTF_8));
+        io.mvm.files.AtomicFile.write(file, render(spec).getBytes(StandardCharsets.UTF_8));
     }
 
     private static PortKind kind(String text) {

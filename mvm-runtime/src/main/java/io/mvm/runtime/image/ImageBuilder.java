@@ -154,7 +154,7 @@ public final class ImageBuilder {
             }
             ImageMetadata metadata = new ImageMetadata(ImageMetadata.FORMAT_VERSION, name, kernelPackage, kernelVersion,
                     clock.instant(), BOOT_ARGS, recipe(), modules.stream().map(KernelModule::name).toList(), artifacts);
-            writeAtomically(scratch.resolve(METADATA_FILE), JSON.writeValueAsBytes(metadata));
+            io.mvm.files.AtomicFile.write(scratch.resolve(METADATA_FILE), JSON.writeValueAsBytes(metadata));
             fsyncDirectory(scratch);
 
             Path target = images.resolve(name);
@@ -327,15 +327,6 @@ public final class ImageBuilder {
         }
     }
 
-    private static void writeAtomically(Path target, byte[] content) throws IOException {
-        Path temp = target.resolveSibling("." + target.getFileName() + ".tmp");
-        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            channel.write(java.nio.ByteBuffer.wrap(content));
-            channel.force(true);
-        }
-        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    }
 
     private static void fsync(Path file) throws IOException {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {

@@ -13,7 +13,7 @@ import io.mvm.runtime.cgroup.VmCgroup;
 import io.mvm.runtime.drive.AttachedDrive;
 import io.mvm.runtime.drive.VmDrives;
 import io.mvm.runtime.guest.GuestIdentity;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.file.Files;

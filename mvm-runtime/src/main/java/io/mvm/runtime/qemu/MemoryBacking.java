@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -21,7 +21,7 @@ import io.mvm.runtime.snapshot.GoldenSnapshot;
 import io.mvm.runtime.snapshot.MemorySharing;
 import io.mvm.runtime.snapshot.SnapshotCompatibility;
 import io.mvm.runtime.snapshot.SnapshotInfo;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.io.RandomAccessFile;

@@ -3,7 +3,7 @@ package io.mvm.runtime.qemu;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.image.ExclusiveFileLock;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

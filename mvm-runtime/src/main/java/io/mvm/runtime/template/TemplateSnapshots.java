@@ -11,7 +11,7 @@ import io.mvm.runtime.guest.GuestChannel;
 import io.mvm.runtime.image.ImageBuilder;
 import io.mvm.runtime.image.ProgressListener;
 import io.mvm.runtime.snapshot.GoldenSnapshot;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import io.mvm.runtime.state.DirectoryTree;
 import io.mvm.runtime.vm.LocalClones;
 import io.mvm.runtime.vm.LocalVms;

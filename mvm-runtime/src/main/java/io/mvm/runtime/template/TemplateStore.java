@@ -8,7 +8,7 @@ import io.mvm.runtime.image.ExclusiveFileLock;
 import io.mvm.runtime.image.GuestImage;
 import io.mvm.runtime.image.ImageBuilder;
 import io.mvm.runtime.image.ProgressListener;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;

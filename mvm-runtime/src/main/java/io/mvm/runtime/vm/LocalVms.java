@@ -12,7 +12,7 @@ import io.mvm.runtime.backend.VmHandle;
 import io.mvm.runtime.backend.VmSpec;
 import io.mvm.runtime.drive.VmDrives;
 import io.mvm.runtime.guest.GuestChannel;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import io.mvm.runtime.state.DirectoryTree;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -8,7 +8,7 @@ import io.mvm.model.ErrorCategory;
 import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.HandleJournal;
 import io.mvm.runtime.backend.VmHandle;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package io.mvm.runtime.state;
+package io.mvm.files;
 
 import io.mvm.model.MvmException;
 import java.io.IOException;
