@@ -11,7 +11,7 @@ import io.mvm.model.MvmException;
 import io.mvm.runtime.backend.HypervisorBackend;
 import io.mvm.runtime.firecracker.FirecrackerBackend;
 import io.mvm.runtime.firecracker.FirecrackerLauncher;
-import io.mvm.runtime.guest.VirtioSerialGuestChannel;
+import io.mvm.runtime.guest.SharedGuestChannels;
 import io.mvm.runtime.guest.VsockGuestChannel;
 import io.mvm.runtime.image.GuestImage;
 import io.mvm.runtime.qemu.QemuBackend;
@@ -81,7 +81,7 @@ public final class LocalRuntime {
                         .or(() -> AcceleratorProbe.read(dataDir.resolve(AcceleratorProbe.CACHE_FILE)))
                         .orElse(new AcceleratorChoice(Accelerator.TCG, "not probed yet", clock.instant(), "")));
         QemuBackend backend = new QemuBackend(QemuBackend.Settings.defaults(choice.accelerator(), choice.reason()),
-                new VmDrives(Ext4Image.system()), CgroupLimits.detect(), VirtioSerialGuestChannel::connect, clock);
+                new VmDrives(Ext4Image.system()), CgroupLimits.detect(), new SharedGuestChannels(), clock);
         return new LocalVms(vmsDataDir, backend, clock);
     }
 }

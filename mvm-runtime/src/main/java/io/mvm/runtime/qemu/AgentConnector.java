@@ -7,4 +7,8 @@ import java.nio.file.Path;
 @FunctionalInterface
 public interface AgentConnector {
     GuestChannel connect(Path agentSocket);
+
+    /** The VM behind {@code agentSocket} is gone: a connector that keeps channels closes its one. */
+    default void forget(Path agentSocket) {
+    }
 }

@@ -532,6 +532,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         Optional.ofNullable(handle.process()).ifPresent(VmmProcess::killAndAwait);
         OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE).ifPresent(VmmProcess::killAndAwait);
         cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
+        agents.forget(handle.agentSocket());
         DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         return handle.withProcess(null, clock.instant()).withState(InstanceState.SLEEPING, null, clock.instant());
     }
@@ -658,7 +659,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
                 written.force(true);
             }
             Files.move(partial, snapshot, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            io.mvm.runtime.state.AtomicFile.syncDirectory(handle.vmDir());
+            io.mvm.files.AtomicFile.syncDirectory(handle.vmDir());
             try {
                 qmp.execute("quit", settings.controlTimeout());
             } catch (QmpException e) {
@@ -675,6 +676,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         process.awaitExit(settings.controlTimeout());
         process.killAndAwait();
         cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
+        agents.forget(handle.agentSocket());
         DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         VmHandle sleeping = new VmHandle(handle.schemaVersion(), handle.name(), handle.backend(), handle.accelerator(),
                 InstanceState.SLEEPING, null, 0, 0, handle.vmDir(), handle.controlSocket(), handle.agentSocket(),
@@ -733,6 +735,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
             LOG.info("VM {} stopped via {}", handle.name(), path.wireName());
         }
         cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
+        agents.forget(handle.agentSocket());
         DirectoryTree.deleteFilesQuietly(handle.controlSocket(), handle.agentSocket(), handle.vmDir().resolve(PID_FILE));
         if (handle.snapshot() != null) {
             DirectoryTree.deleteFilesQuietly(handle.snapshot());
@@ -783,6 +786,7 @@ public final class QemuBackend implements HypervisorBackend, Pausable, Snapshott
         }
         OrphanedVmm.find(handle.vmDir(), QMP_SOCKET, PID_FILE).ifPresent(VmmProcess::killAndAwait);
         cgroups.removeQuietly(VmCgroup.decode(handle.cgroup()));
+        agents.forget(handle.agentSocket());
         jail.release(handle.vmDir());
         DirectoryTree.delete(handle.vmDir());
     }
