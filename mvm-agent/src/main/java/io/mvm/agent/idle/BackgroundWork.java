@@ -27,11 +27,11 @@ public final class BackgroundWork implements GuestAccess {
     }
 
     @Override
-    public GuestChannel.ExecResult exec(InstanceId id, GuestChannel.ExecRequest request) {
+    public GuestChannel.ExecResult exec(InstanceId id, GuestChannel.ExecRequest request, GuestChannel.ExecOutput output) {
         var n = running.computeIfAbsent(id, k -> new AtomicInteger());
         n.incrementAndGet();
         try {
-            return guests.exec(id, request);
+            return guests.exec(id, request, output);
         } finally {
             n.decrementAndGet();
         }

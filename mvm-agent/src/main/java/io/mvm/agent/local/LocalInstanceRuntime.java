@@ -27,7 +27,7 @@ import io.mvm.runtime.image.GuestImage;
 import io.mvm.runtime.template.TemplateBoot;
 import io.mvm.runtime.qemu.QemuBackend;
 import io.mvm.runtime.qemu.SerialLog;
-import io.mvm.runtime.state.AtomicFile;
+import io.mvm.files.AtomicFile;
 import io.mvm.runtime.vm.LocalVms;
 import io.mvm.runtime.vm.VmStatus;
 import java.io.IOException;
@@ -447,7 +447,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     // ------------------------------------------------------------------ relay access
 
     @Override
-    public GuestChannel.ExecResult exec(InstanceId id, GuestChannel.ExecRequest request) {
+    public GuestChannel.ExecResult exec(InstanceId id, GuestChannel.ExecRequest request, GuestChannel.ExecOutput output) {
         requireRecord(id);
         var state = status(id).orElseThrow(() -> MvmException.notFound("instance " + id + " has no VM on this node"))
                 .state();
@@ -455,7 +455,7 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
             throw MvmException.precondition("instance " + id + " is " + state.wireName() + ", not running");
         }
         try (var channel = vms.guest(id.value())) {
-            return channel.exec(request);
+            return channel.exec(request, output);
         }
     }
 

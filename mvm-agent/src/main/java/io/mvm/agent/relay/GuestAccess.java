@@ -11,7 +11,21 @@ import io.mvm.runtime.guest.GuestChannel;
  */
 public interface GuestAccess {
 
-    GuestChannel.ExecResult exec(InstanceId id, GuestChannel.ExecRequest request);
+    /**
+     * Runs a command in the guest; its output reaches {@code output} while it runs (see
+     * {@link GuestChannel#exec(GuestChannel.ExecRequest, GuestChannel.ExecOutput)}).
+     */
+    GuestChannel.ExecResult exec(InstanceId id, GuestChannel.ExecRequest request, GuestChannel.ExecOutput output);
+
+    /** Runs a command in the guest and returns its output whole. */
+    default GuestChannel.ExecResult exec(InstanceId id, GuestChannel.ExecRequest request) {
+        var stdout = new java.io.ByteArrayOutputStream();
+        var stderr = new java.io.ByteArrayOutputStream();
+        var result = exec(id, request, (stream, bytes) ->
+                (stream == GuestChannel.ExecStream.STDOUT ? stdout : stderr).writeBytes(bytes));
+        return new GuestChannel.ExecResult(result.exitCode(), stdout.toByteArray(), stderr.toByteArray(),
+                result.timedOut(), result.truncated());
+    }
 
     /** The last {@code lines} lines of the instance's serial console. */
     String consoleTail(InstanceId id, int lines);

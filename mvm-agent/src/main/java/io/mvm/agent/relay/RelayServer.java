@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The agent's own small HTTP server, through which the coordinator reaches into instances:
- * {@code POST /v1/instances/{id}/exec}, {@code GET /v1/instances/{id}/logs?lines=N},
+ * {@code POST /v1/instances/{id}/exec} (with {@code Accept: application/x-ndjson} the output streams
+ * as it is produced, see {@link ExecStreamWriter}), {@code GET /v1/instances/{id}/logs?lines=N},
  * {@code GET /v1/instances/{id}/workload} and {@code POST /v1/instances/{id}/claim} (a warm VM
  * handed to a tenant, body: the desired instance). Served by Javalin on virtual threads, like the
  * coordinator's API. Every request must carry the agent token as a bearer token. Handlers only
@@ -167,7 +168,20 @@ public final class RelayServer implements AutoCloseable {
             throw MvmException.invalid("stdin_b64 is not valid base64");
         }
         var env = body.env() == null ? Map.<String, String>of() : new LinkedHashMap<>(body.env());
-        var result = guests.exec(id, new GuestChannel.ExecRequest(body.argv(), env, stdin, Duration.ofSeconds(timeout)));
+        var request = new GuestChannel.ExecRequest(body.argv(), env, stdin, Duration.ofSeconds(timeout));
+        if (ExecStreamWriter.wanted(ctx)) {
+            var stream = new ExecStreamWriter(ctx, JSON);
+            try {
+                stream.finish(guests.exec(id, request, stream));
+            } catch (MvmException e) {
+                if (!stream.started()) {
+                    throw e;
+                }
+                stream.fail(status(e.category()), e.getMessage());
+            }
+            return;
+        }
+        var result = guests.exec(id, request);
         var b64 = Base64.getEncoder();
         send(ctx, 200, JSON.writeValueAsBytes(new ExecResponse(result.exitCode(), b64.encodeToString(result.stdout()),
                 b64.encodeToString(result.stderr()), result.timedOut(), result.truncated())));

@@ -27,15 +27,29 @@ class RelayServerTest {
     private final HttpClient http = HttpClient.newHttpClient();
     private final RelayServer server = RelayServer.start(new InetSocketAddress("127.0.0.1", 0), new GuestAccess() {
         @Override
-        public GuestChannel.ExecResult exec(InstanceId id, GuestChannel.ExecRequest request) {
+        public GuestChannel.ExecResult exec(InstanceId id, GuestChannel.ExecRequest request,
+                GuestChannel.ExecOutput output) {
             lastExec.set(request);
-            return switch (id.value()) {
+            switch (id.value()) {
                 case "missing" -> throw MvmException.notFound("instance missing is not on this node");
                 case "paused" -> throw MvmException.precondition("instance paused is warm, not running");
                 case "silent" -> throw MvmException.unavailable("the guest agent does not answer", null);
-                default -> new GuestChannel.ExecResult(3, "out".getBytes(StandardCharsets.UTF_8),
-                        "err".getBytes(StandardCharsets.UTF_8), false);
-            };
+                case "slow" -> {
+                    // The rest of the output comes only once the test has read the first chunk.
+                    output.write(GuestChannel.ExecStream.STDOUT, bytes("first"));
+                    boolean released = awaitRelease();
+                    output.write(GuestChannel.ExecStream.STDOUT, bytes(released ? "second" : "never released"));
+                }
+                case "vanishing" -> {
+                    output.write(GuestChannel.ExecStream.STDERR, bytes("partial"));
+                    throw MvmException.unavailable("the guest agent went away", null);
+                }
+                default -> {
+                    output.write(GuestChannel.ExecStream.STDOUT, bytes("out"));
+                    output.write(GuestChannel.ExecStream.STDERR, bytes("err"));
+                }
+            }
+            return new GuestChannel.ExecResult(3, new byte[0], new byte[0], false, id.value().equals("slow"));
         }
 
         @Override
@@ -56,6 +70,63 @@ class RelayServerTest {
         }
     }, token);
     private final AtomicReference<io.mvm.core.reconcile.InstanceSpec> lastClaim = new AtomicReference<>();
+    private final java.util.concurrent.CountDownLatch firstChunkRead = new java.util.concurrent.CountDownLatch(1);
+
+    private boolean awaitRelease() {
+        try {
+            return firstChunkRead.await(20, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private static byte[] bytes(String text) {
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void streamedExecSendsEachChunkWhileTheCommandStillRuns() throws Exception {
+        var request = HttpRequest.newBuilder(URI.create(server.url() + "/v1/instances/slow/exec"))
+                .header("Authorization", "Bearer " + token.value()).header("Accept", "application/x-ndjson")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"argv\":[\"x\"]}")).build();
+        var response = http.send(request, HttpResponse.BodyHandlers.ofLines());
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("Content-Type")).contains("application/x-ndjson");
+        var lines = response.body().iterator();
+        // Read before the command may go on: a relay that buffered would block here until the fake gave up.
+        var first = JSON.readTree(lines.next());
+        firstChunkRead.countDown();
+        assertThat(first.get("stream").asText()).isEqualTo("stdout");
+        assertThat(new String(Base64.getDecoder().decode(first.get("data_b64").asText()))).isEqualTo("first");
+        var second = JSON.readTree(lines.next());
+        assertThat(new String(Base64.getDecoder().decode(second.get("data_b64").asText()))).isEqualTo("second");
+        var last = JSON.readTree(lines.next());
+        assertThat(last.get("exit_code").asInt()).isEqualTo(3);
+        assertThat(last.get("timed_out").asBoolean()).isFalse();
+        assertThat(last.get("truncated").asBoolean()).isTrue();
+        assertThat(lines.hasNext()).isFalse();
+    }
+
+    @Test
+    void aStreamedExecFailingBeforeOutputIsAProblemAfterOutputAnErrorLine() throws Exception {
+        var before = HttpRequest.newBuilder(URI.create(server.url() + "/v1/instances/missing/exec"))
+                .header("Authorization", "Bearer " + token.value()).header("Accept", "application/x-ndjson")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"argv\":[\"x\"]}")).build();
+        var refused = http.send(before, HttpResponse.BodyHandlers.ofString());
+        assertThat(refused.statusCode()).isEqualTo(404);
+        assertThat(refused.headers().firstValue("Content-Type")).contains("application/problem+json");
+
+        var after = HttpRequest.newBuilder(URI.create(server.url() + "/v1/instances/vanishing/exec"))
+                .header("Authorization", "Bearer " + token.value()).header("Accept", "application/x-ndjson")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"argv\":[\"x\"]}")).build();
+        var lines = http.send(after, HttpResponse.BodyHandlers.ofLines()).body().toList();
+        assertThat(lines).hasSize(2);
+        assertThat(JSON.readTree(lines.get(0)).get("stream").asText()).isEqualTo("stderr");
+        var error = JSON.readTree(lines.get(1)).get("error");
+        assertThat(error.get("status").asInt()).isEqualTo(503);
+        assertThat(error.get("detail").asText()).contains("went away");
+    }
 
     private static final String CLAIM_BODY = """
             {"id":"i-1","tenant":"acme","pool":"vm-j1","role":"worker","desired_state":"running","vcpus":1,

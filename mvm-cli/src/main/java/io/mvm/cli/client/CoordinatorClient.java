@@ -87,6 +87,41 @@ public final class CoordinatorClient {
         }
     }
 
+    /**
+     * A POST whose answer is newline-delimited JSON that arrives over time (a streamed exec): each
+     * line is handed to {@code eachLine} as soon as it is read. {@code timeout} bounds the wait for
+     * the answer to begin, which may be as long as the call itself.
+     */
+    public void postLines(String path, Object body, Duration timeout, java.util.function.Consumer<JsonNode> eachLine) {
+        HttpResponse<java.util.stream.Stream<String>> response;
+        try {
+            HttpRequest request = HttpRequest.newBuilder(base.resolve(path))
+                    .timeout(timeout)
+                    .header("Authorization", "Bearer " + token)
+                    .header("Accept", "application/x-ndjson, application/problem+json")
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build();
+            response = http.send(request, HttpResponse.BodyHandlers.ofLines());
+        } catch (ConnectException | HttpConnectTimeoutException e) {
+            throw MvmException.unavailable("cannot reach the coordinator at " + base
+                    + " (connection refused); is 'mvm coordinator start' running? Set --coordinator-url or MVM_COORDINATOR_URL", e);
+        } catch (IOException e) {
+            throw MvmException.unavailable("cannot talk to the coordinator at " + base + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw MvmException.unavailable("interrupted", e);
+        }
+        try (java.util.stream.Stream<String> lines = response.body()) {
+            if (response.statusCode() / 100 != 2) {
+                throw problem(response.statusCode(), String.join("\n", lines.limit(1000).toList()));
+            }
+            lines.filter(line -> !line.isBlank()).forEach(line -> eachLine.accept(parse(line, response.statusCode())));
+        } catch (java.io.UncheckedIOException e) {
+            throw MvmException.unavailable("the coordinator at " + base + " broke off the answer: "
+                    + e.getCause().getMessage(), e);
+        }
+    }
+
     /** A GET whose answer is plain text (an instance's console log). */
     public String getText(String path) {
         HttpResponse<String> response;

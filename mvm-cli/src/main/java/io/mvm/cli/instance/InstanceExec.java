@@ -19,8 +19,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code mvm instance exec ID [--timeout SECS] -- CMD ARGS...}: runs a command through the
- * instance's guest agent (the coordinator relays to the node's agent), prints its output and exits
- * with its exit code (124 when it timed out, like timeout(1)).
+ * instance's guest agent (the coordinator relays to the node's agent), prints its output while it
+ * runs (with {@code --json}: the whole answer at the end) and exits with its exit code (124 when it
+ * timed out, like timeout(1)).
  */
 @Command(name = "exec", description = "Run a command in an instance and exit with its exit code.")
 final class InstanceExec implements Callable<Integer> {
@@ -55,14 +56,15 @@ final class InstanceExec implements Callable<Integer> {
                 throw MvmException.invalid("cannot read standard input: " + e.getMessage());
             }
         }
-        JsonNode result = client.client().post("v1/instances/" + InstanceId.of(id) + "/exec", body);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        String path = "v1/instances/" + InstanceId.of(id) + "/exec";
+        JsonNode result;
         if (client.json) {
+            result = client.client().post(path, body);
             ClientOptions.printJson(out, result);
         } else {
-            write(out, result.path("stdout_b64").asText(""));
-            write(err, result.path("stderr_b64").asText(""));
+            result = streamed(path, body, out, err);
         }
         if (result.path("truncated").asBoolean(false)) {
             err.println("note: the guest agent sent only the first 1 MiB of stdout and of stderr");
@@ -76,11 +78,38 @@ final class InstanceExec implements Callable<Integer> {
         return result.path("exit_code").asInt(1);
     }
 
-    private static void write(PrintWriter to, String b64) {
-        byte[] bytes = Base64.getDecoder().decode(b64);
-        // Guest output is bytes; the CLI's writers are text, so decode as UTF-8 (what guests emit).
-        to.print(new String(bytes, java.nio.charset.StandardCharsets.UTF_8));
-        to.flush();
+    /**
+     * Prints the command's output as the guest writes it and returns the last line (the outcome).
+     * A failure after output began arrives as an {@code error} line and ends the command here.
+     */
+    private JsonNode streamed(String path, Map<String, Object> body, PrintWriter out, PrintWriter err) {
+        Utf8Chunks stdout = new Utf8Chunks();
+        Utf8Chunks stderr = new Utf8Chunks();
+        JsonNode[] outcome = {null};
+        client.client().postLines(path, body, java.time.Duration.ofSeconds(timeoutSecs + 60L), line -> {
+            if (line.has("stream")) {
+                boolean isOut = "stdout".equals(line.path("stream").asText());
+                String text = (isOut ? stdout : stderr).append(Base64.getDecoder().decode(line.path("data_b64").asText("")));
+                PrintWriter to = isOut ? out : err;
+                to.print(text);
+                to.flush();
+            } else {
+                outcome[0] = line;
+            }
+        });
+        out.print(stdout.flush());
+        out.flush();
+        err.print(stderr.flush());
+        err.flush();
+        JsonNode last = outcome[0];
+        if (last == null) {
+            throw MvmException.unavailable("the exec's answer ended before its outcome (the connection broke?)", null);
+        }
+        if (last.has("error")) {
+            JsonNode error = last.path("error");
+            throw new MvmException(error.path("status").asInt() == 503 ? io.mvm.model.ErrorCategory.UNAVAILABLE
+                    : io.mvm.model.ErrorCategory.INTERNAL, error.path("detail").asText("the exec failed"));
+        }
+        return last;
     }
-
 }

@@ -213,6 +213,11 @@ final class Fleet implements AutoCloseable {
 
     /** The real picocli command line, in this JVM, against this fleet. */
     Run mvm(String... args) {
+        return mvmWatching(text -> { }, args);
+    }
+
+    /** As {@link #mvm}, also handing each piece of standard output to {@code onOutput} as it is printed. */
+    Run mvmWatching(java.util.function.Consumer<String> onOutput, String... args) {
         var all = new ArrayList<>(List.of(args));
         int dashes = all.indexOf("--");
         var options = List.of("--coordinator-url=" + url, "--data-dir=" + root.resolve("coordinator-home"));
@@ -224,7 +229,24 @@ final class Fleet implements AutoCloseable {
         CommandLine cli = Main.commandLine();
         var out = new StringWriter();
         var err = new StringWriter();
-        cli.setOut(new PrintWriter(out, true));
+        cli.setOut(new PrintWriter(new java.io.Writer() {
+            @Override
+            public void write(char[] chars, int offset, int length) {
+                String text = new String(chars, offset, length);
+                synchronized (out) {
+                    out.write(text);
+                }
+                onOutput.accept(text);
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        }, true));
         cli.setErr(new PrintWriter(err, true));
         int exit = cli.execute(all.toArray(String[]::new));
         return new Run(exit, out.toString(), err.toString());

@@ -96,6 +96,38 @@ class FleetE2EIT {
     }
 
     @Test
+    @Order(2)
+    void execOutputArrivesWhileTheCommandRunsAndAFloodIsCut() throws Exception {
+        var worker = worker(0);
+        var firstPrinted = new java.util.concurrent.CountDownLatch(1);
+        var printed = new StringBuffer();
+        // The command waits for a file that only a second exec creates, after the CLI printed its first line:
+        // output held back until the end would leave both waiting.
+        var waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> fleet.mvmWatching(text -> {
+            printed.append(text);
+            if (printed.toString().contains("first\n")) {
+                firstPrinted.countDown();
+            }
+        }, "instance", "exec", worker, "--timeout", "120", "--", "sh", "-c",
+                "echo first; while [ ! -e /tmp/go ]; do sleep 0.2; done; echo second"),
+                java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+        assertThat(firstPrinted.await(90, java.util.concurrent.TimeUnit.SECONDS))
+                .as("the first line is printed while the command still runs").isTrue();
+        assertThat(waiting).isNotDone();
+        var go = fleet.mvm("instance", "exec", worker, "--", "touch", "/tmp/go");
+        assertThat(go.exit()).as(go.err()).isZero();
+        var done = waiting.get(90, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(done.exit()).as(done.err()).isZero();
+        assertThat(done.out()).isEqualTo("first\nsecond\n");
+
+        // 3 MB on stdout: exactly the first 1 MiB arrives, and the CLI says it was cut.
+        var flood = fleet.mvm("instance", "exec", worker, "--", "sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x; echo done >&2");
+        assertThat(flood.exit()).as(flood.err()).isZero();
+        assertThat(flood.out()).hasSize(1 << 20).matches("x+");
+        assertThat(flood.err()).contains("done").contains("only the first 1 MiB");
+    }
+
+    @Test
     @Order(3)
     void agentKilledInTheMiddleOfAScaleUpConvergesWithoutDuplicates() throws Exception {
         fleet.scale(TENANT, "workers", 2, 0, 0);

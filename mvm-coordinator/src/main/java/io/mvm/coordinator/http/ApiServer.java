@@ -16,7 +16,6 @@ import io.mvm.coordinator.auth.TenantRole;
 import io.mvm.coordinator.http.GuardedRoutes.Scope;
 import io.mvm.store.auth.ApiToken;
 import io.mvm.coordinator.auth.TokenAuthenticator;
-import io.mvm.coordinator.http.relay.ExecRequest;
 import io.mvm.coordinator.http.relay.InstanceRelay;
 import io.mvm.coordinator.instance.InstanceService;
 import io.mvm.coordinator.node.NodeRegistration;
@@ -85,7 +84,6 @@ public final class ApiServer {
     private final NodeService nodes;
     private final ApiTokens tokens;
     private List<GuardedRoutes.Rule> rules = List.of();
-    private final InstanceRelay relay;
     private final VmsRoutes vms;
     private final TemplatesRoutes templateRoutes;
     private final RolloutRoutes rolloutRoutes;
@@ -96,7 +94,7 @@ public final class ApiServer {
     private record Limits(RequestBudget budget, RateLimiter perToken, RateLimiter unauthenticated) {}
 
     private final HttpLimits httpLimits;
-    private final ExecLimiter execs;
+    private final InstanceAccessRoutes instanceAccess;
     private final Duration heartbeatInterval;
     private final RequestBodies agentBodies;
     private final AuditTrail audit;
@@ -116,12 +114,10 @@ public final class ApiServer {
                      io.mvm.coordinator.template.RolloutService rollouts, Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes,
                      HttpLimits httpLimits) {
         this.httpLimits = httpLimits;
-        this.execs = new ExecLimiter(httpLimits.execPerInstance(), httpLimits.execTotal());
         this.limits = new Limits(new RequestBudget(httpLimits.nodeInFlight(), httpLimits.userInFlight()),
                 new RateLimiter(httpLimits.tokenRatePerSec(), httpLimits.tokenBurst(), System::nanoTime),
                 new RateLimiter(httpLimits.refusedRatePerSec(), httpLimits.refusedBurst(), System::nanoTime));
         this.tokens = tokens;
-        this.relay = relay;
         this.heartbeatInterval = heartbeatInterval;
         // Observed reports list every instance of a node: allow them more room than user requests.
         this.agentBodies = new RequestBodies(ApiJson.lenientMapper(), Math.max(bodyLimitBytes, 4 * 1024 * 1024));
@@ -136,7 +132,12 @@ public final class ApiServer {
         this.vms = new VmsRoutes(vmJobs, warmPools, bodies, this::json, metrics);
         metrics.gauge("mvm_warm_vms", "Warm VMs standing by for /vms claims (booting, paused, or failed)",
                 () -> warmPools.list().size());
+        metrics.multiGauge("mvm_warm_vms_by_spec", "Warm VMs standing by per spec hash (its first 24 hex digits) and state",
+                () -> warmPools.list().stream().collect(java.util.stream.Collectors.groupingBy(
+                        w -> List.of(w.specHash(), w.status()), java.util.stream.Collectors.counting())),
+                "spec_hash", "state");
         this.templateRoutes = new TemplatesRoutes(templates, this::json);
+        this.instanceAccess = new InstanceAccessRoutes(instances, relay, bodies, audit, httpLimits);
         this.templateService = templates;
         this.rolloutRoutes = new RolloutRoutes(rollouts, pools, bodies, this::json);
         this.openApi = loadOpenApi();
@@ -313,34 +314,7 @@ public final class ApiServer {
             int limit = Math.clamp(longQuery(ctx, "limit", 50), Integer.MIN_VALUE, Integer.MAX_VALUE);
             json(ctx, 200, new Views.ListOf<>(nodes.events(instanceId(ctx), limit).stream().map(Views::event).toList()));
         });
-        // exec runs code in the guest: a write, not a read
-        g.post("/v1/instances/{id}/exec", Access.TENANT_WRITE, Scope.INSTANCE, ctx -> {
-            InstanceId id = instanceId(ctx);
-            Requests.Exec req = bodies.read(ctx, Requests.Exec.class);
-            ExecRequest exec = new ExecRequest(req.argv() == null ? null : noNulls(req.argv()),
-                    req.env() == null ? null : noNulls(req.env()), req.stdinB64(),
-                    req.timeoutSecs() == null ? ExecRequest.DEFAULT_TIMEOUT_SECS : req.timeoutSecs());
-            TenantId tenant = instances.get(id).pool().tenant();
-            String what = "instance/" + id + " " + exec.argv().getFirst();
-            if (!execs.tryEnter(id)) {
-                throw new RateLimitedException("too many exec calls running (at most " + httpLimits.execPerInstance()
-                        + " per instance, " + httpLimits.execTotal() + " in all); retry when one ends", 1);
-            }
-            try {
-                InstanceRelay.Answer answer = audited(ctx, tenant, "instance.exec", what, () -> relay.exec(id, exec));
-                ctx.status(200).contentType(JSON).result(answer.body());
-            } finally {
-                execs.exit(id);
-            }
-        });
-        g.get("/v1/instances/{id}/logs", Access.TENANT_READ, Scope.INSTANCE, ctx -> {
-            InstanceId id = instanceId(ctx);
-            long lines = longQuery(ctx, "lines", 100);
-            TenantId tenant = instances.get(id).pool().tenant();
-            InstanceRelay.Answer answer = audited(ctx, tenant, "instance.logs", "instance/" + id,
-                    () -> relay.logs(id, Math.clamp(lines, 0, Integer.MAX_VALUE)));
-            ctx.status(200).contentType("text/plain; charset=utf-8").result(answer.body());
-        });
+        instanceAccess.register(g);
         g.delete("/v1/instances/{id}", Access.TENANT_WRITE, Scope.INSTANCE, ctx -> {
             InstanceId id = instanceId(ctx);
             boolean deleted = instances.destroy(caller(ctx), id, ifMatch(ctx));
@@ -540,20 +514,6 @@ public final class ApiServer {
         json(ctx, 200, new Views.AuditPage(page.stream().map(Views::audit).toList(), next));
     }
 
-    /** Runs a relay call and records it in the tenant's audit trail, whether it worked or not. */
-    private InstanceRelay.Answer audited(Context ctx, TenantId tenant, String action, String what,
-            java.util.function.Supplier<InstanceRelay.Answer> call) {
-        InstanceRelay.Answer answer;
-        try {
-            answer = call.get();
-        } catch (MvmException e) {
-            audit.accessed(caller(ctx), tenant, action, what, "refused: " + e.getMessage());
-            throw e;
-        }
-        audit.accessed(caller(ctx), tenant, action, what, "ok");
-        return answer;
-    }
-
     // ---- request plumbing ----
 
     private void beforeEach(Context ctx) {
@@ -684,7 +644,7 @@ public final class ApiServer {
         };
     }
 
-    private static long longQuery(Context ctx, String name, long fallback) {
+    static long longQuery(Context ctx, String name, long fallback) {
         String v = ctx.queryParam(name);
         if (v == null) {
             return fallback;
@@ -712,14 +672,14 @@ public final class ApiServer {
     }
 
     /** JSON allows null inside arrays and objects; these fields do not. */
-    private static List<String> noNulls(List<String> list) {
+    static List<String> noNulls(List<String> list) {
         if (list.stream().anyMatch(java.util.Objects::isNull)) {
             throw MvmException.invalid("lists of strings must not contain null");
         }
         return list;
     }
 
-    private static Map<String, String> noNulls(Map<String, String> map) {
+    static Map<String, String> noNulls(Map<String, String> map) {
         map.forEach((k, v) -> {
             if (k == null || v == null) {
                 throw MvmException.invalid("field '" + k + "' must be a string, not null");

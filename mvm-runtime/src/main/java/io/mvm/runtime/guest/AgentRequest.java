@@ -60,6 +60,9 @@ public sealed interface AgentRequest {
                 fields.add(new AgentField("stdin", request.stdin()));
             }
             fields.add(AgentField.text("timeout-ms", Long.toString(request.timeout().toMillis())));
+            // The guest sends output lines while the command runs (a guest agent that predates
+            // streaming ignores the field and puts the output in its final answer).
+            fields.add(AgentField.text("stream", "1"));
             return fields;
         }
 

@@ -19,7 +19,25 @@ public interface GuestChannel extends AutoCloseable {
 
     Health health(Duration timeout);
 
+    /** Runs a command and returns its output whole (each stream capped at {@link #EXEC_OUTPUT_CAP}). */
     ExecResult exec(ExecRequest request);
+
+    /**
+     * Runs a command and hands its output to {@code output} while it runs, chunk by chunk in the
+     * order the guest wrote it; the result then carries no output of its own. Each stream is capped
+     * at {@link #EXEC_OUTPUT_CAP} bytes whoever sends more (the result says {@code truncated}), so
+     * a guest cannot make the host buffer more than that, however slow {@code output} is.
+     * {@code output} runs on the calling thread; an exception from it ends the call.
+     */
+    default ExecResult exec(ExecRequest request, ExecOutput output) {
+        ExecResult whole = exec(request);
+        output.write(ExecStream.STDOUT, whole.stdout());
+        output.write(ExecStream.STDERR, whole.stderr());
+        return new ExecResult(whole.exitCode(), new byte[0], new byte[0], whole.timedOut(), whole.truncated());
+    }
+
+    /** The most of each output stream of one exec the host takes from a guest: 1 MiB. */
+    int EXEC_OUTPUT_CAP = 1 << 20;
 
     /**
      * Tells the guest's workload to finish (cooperative drain) and waits until the guest says it
@@ -79,6 +97,20 @@ public interface GuestChannel extends AutoCloseable {
         public String stderrText() {
             return new String(stderr, java.nio.charset.StandardCharsets.UTF_8);
         }
+    }
+
+    enum ExecStream {
+        STDOUT, STDERR;
+
+        public String wireName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** Receives a streamed exec's output. */
+    @FunctionalInterface
+    interface ExecOutput {
+        void write(ExecStream stream, byte[] bytes);
     }
 
     record DrainResult(boolean completed, Duration took) {}

@@ -2,6 +2,7 @@ package io.mvm.runtime.guest;
 
 import io.mvm.model.MvmException;
 import io.mvm.runtime.guest.AgentProtocol.AgentAnswer;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -84,7 +85,10 @@ public abstract sealed class LineGuestChannel implements GuestChannel
     private volatile boolean closed;
 
     /** A call waiting for its answer on a particular connection. */
-    private record Pending(Connection connection, CompletableFuture<AgentAnswer> answer) {}
+    private record Pending(Connection connection, CompletableFuture<AgentAnswer> answer, StreamedOutput streamed) {}
+
+    /** The status of a line that carries part of a running exec's output, not its answer. */
+    private static final String OUTPUT = "output";
 
     /**
      * Nothing is opened yet: the first call connects (and keeps retrying until its deadline), so a
@@ -115,15 +119,26 @@ public abstract sealed class LineGuestChannel implements GuestChannel
 
     @Override
     public ExecResult exec(ExecRequest request) {
-        AgentRequest.Exec exec = new AgentRequest.Exec(request);
-        AgentAnswer answer = call(exec, request.timeout().plus(TRANSPORT_MARGIN));
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+        ExecResult result = exec(request, (stream, bytes) -> (stream == ExecStream.STDOUT ? stdout : stderr).writeBytes(bytes));
+        return new ExecResult(result.exitCode(), stdout.toByteArray(), stderr.toByteArray(), result.timedOut(),
+                result.truncated());
+    }
+
+    @Override
+    public ExecResult exec(ExecRequest request, ExecOutput output) {
+        StreamedOutput streamed = new StreamedOutput(EXEC_OUTPUT_CAP);
+        AgentAnswer answer = call(new AgentRequest.Exec(request), request.timeout().plus(TRANSPORT_MARGIN), streamed, output);
+        // A guest agent that predates streaming sends the output in its final answer.
+        answer.bytes("stdout").ifPresent(bytes -> streamed.offer(ExecStream.STDOUT, bytes));
+        answer.bytes("stderr").ifPresent(bytes -> streamed.offer(ExecStream.STDERR, bytes));
+        streamed.deliverTo(output);
         try {
-            return new ExecResult(Integer.parseInt(answer.required("exit").strip()),
-                    answer.bytes("stdout").orElse(new byte[0]),
-                    answer.bytes("stderr").orElse(new byte[0]),
+            return new ExecResult(Integer.parseInt(answer.required("exit").strip()), new byte[0], new byte[0],
                     Boolean.parseBoolean(answer.required("timed-out")),
                     // absent from guest agents older than the output cap
-                    answer.text("truncated").map(Boolean::parseBoolean).orElse(false));
+                    answer.text("truncated").map(Boolean::parseBoolean).orElse(false) || streamed.truncated());
         } catch (NumberFormatException e) {
             throw new GuestChannelException("guest agent reported a malformed exit code", e);
         }
@@ -180,6 +195,14 @@ public abstract sealed class LineGuestChannel implements GuestChannel
     }
 
     private AgentAnswer call(AgentRequest request, Duration timeout) {
+        return call(request, timeout, null, null);
+    }
+
+    /**
+     * Sends one request and waits for its answer; with {@code streamed}, the {@code output} lines
+     * the guest sends before it are handed to {@code output} meanwhile.
+     */
+    private AgentAnswer call(AgentRequest request, Duration timeout, StreamedOutput streamed, ExecOutput output) {
         if (timeout == null || timeout.isNegative() || timeout.isZero()) {
             throw MvmException.invalid(request.verb() + " needs a positive timeout");
         }
@@ -197,11 +220,11 @@ public abstract sealed class LineGuestChannel implements GuestChannel
             }
             long id = nextId.getAndIncrement();
             CompletableFuture<AgentAnswer> answer = new CompletableFuture<>();
-            pending.put(id, new Pending(current, answer));
+            pending.put(id, new Pending(current, answer, streamed));
             try {
                 sent = true;
                 current.send(AgentProtocol.encodeRequest(PROTOCOL_VERSION, id, request), deadline);
-                return check(request, answer.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
+                return check(request, await(answer, deadline, streamed, output));
             } catch (TimeoutException e) {
                 break;
             } catch (ExecutionException e) {
@@ -230,6 +253,23 @@ public abstract sealed class LineGuestChannel implements GuestChannel
         throw new GuestChannelException("guest agent at " + socket + " did not answer " + request.verb()
                 + " within " + timeout.toMillis() + " ms"
                 + (lastFailure == null ? "" : " (last error: " + lastFailure.getMessage() + ")"), lastFailure);
+    }
+
+    private static AgentAnswer await(CompletableFuture<AgentAnswer> answer, long deadline, StreamedOutput streamed,
+            ExecOutput output) throws InterruptedException, ExecutionException, TimeoutException {
+        if (streamed == null) {
+            return answer.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        }
+        answer.whenComplete((done, failed) -> streamed.finish());
+        while (!answer.isDone()) {
+            streamed.deliverTo(output);
+            if (!streamed.awaitMore(deadline)) {
+                throw new TimeoutException();
+            }
+        }
+        // The reader queues every output line before it completes the answer that follows them.
+        streamed.deliverTo(output);
+        return answer.get();
     }
 
     private static AgentAnswer check(AgentRequest request, AgentAnswer answer) {
@@ -284,6 +324,12 @@ public abstract sealed class LineGuestChannel implements GuestChannel
         Pending waiting = pending.get(answer.get().id());
         if (waiting == null || waiting.connection() != from) {
             log.debug("guest channel {}: dropping late answer to request {}", socket, answer.get().id());
+            return;
+        }
+        if (OUTPUT.equals(answer.get().status())) {
+            if (waiting.streamed() != null) {
+                waiting.streamed().offer(answer.get());
+            }
             return;
         }
         waiting.answer().complete(answer.get());

@@ -25,7 +25,7 @@ class AgentProtocolTest {
         ExecRequest exec = new ExecRequest(List.of("printf", "a b", ""), Map.of("B", "2", "A", "x y"),
                 "in".getBytes(StandardCharsets.UTF_8), Duration.ofMillis(1500));
         assertThat(AgentProtocol.encodeRequest(1, 7, new AgentRequest.Exec(exec)))
-                .isEqualTo("mvm 1 7 exec arg=cHJpbnRm arg=YSBi arg= env=QT14IHk= env=Qj0y stdin=aW4= timeout-ms=MTUwMA== .\n");
+                .isEqualTo("mvm 1 7 exec arg=cHJpbnRm arg=YSBi arg= env=QT14IHk= env=Qj0y stdin=aW4= timeout-ms=MTUwMA== stream=MQ== .\n");
     }
 
     @Test

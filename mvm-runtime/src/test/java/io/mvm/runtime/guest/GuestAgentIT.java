@@ -167,6 +167,30 @@ class GuestAgentIT {
     }
 
     @Test
+    @Order(4)
+    void execOutputStreamsWhileTheCommandRuns() throws Exception {
+        var chunks = new java.util.concurrent.CopyOnWriteArrayList<String>();
+        var release = new java.util.concurrent.CompletableFuture<ExecResult>();
+        // The command goes on only once a second exec created the file, and that one is sent only
+        // after the first chunk arrived: without streaming the call would wait for its timeout.
+        ExecResult result = channel.exec(ExecRequest.of(Duration.ofSeconds(60), "sh", "-c",
+                "echo first; echo err-first >&2; while [ ! -e /tmp/stream-go ]; do sleep 0.1; done; echo second"),
+                (stream, bytes) -> {
+                    chunks.add(stream.wireName() + ":" + new String(bytes, StandardCharsets.UTF_8));
+                    if (!release.isDone()) {
+                        release.complete(null);
+                        Thread.ofVirtual().start(() -> channel.exec(ExecRequest.of(CALL, "touch", "/tmp/stream-go")));
+                    }
+                });
+        assertThat(result.exitCode()).isZero();
+        assertThat(result.timedOut()).isFalse();
+        assertThat(String.join("", chunks.stream().filter(c -> c.startsWith("stdout:")).map(c -> c.substring(7)).toList()))
+                .isEqualTo("first\nsecond\n");
+        assertThat(chunks).contains("stderr:err-first\n");
+        assertThat(chunks.getFirst()).isIn("stdout:first\n", "stderr:err-first\n");
+    }
+
+    @Test
     @Order(5)
     void execUnknownProgramFailsLikeAShell() {
         ExecResult result = channel.exec(ExecRequest.of(CALL, "/no/such/program"));

@@ -234,6 +234,115 @@ class VirtioSerialGuestChannelTest {
         assertThatThrownBy(() -> channel.health(Duration.ofSeconds(1))).hasMessageContaining("is closed");
     }
 
+    private static String output(long id, String stream, byte[] data) {
+        return AgentProtocol.encodeAnswer(1, id, true, List.of()).replace(" ok ", " output stream="
+                + java.util.Base64.getEncoder().encodeToString(stream.getBytes(StandardCharsets.US_ASCII)) + " data="
+                + java.util.Base64.getEncoder().encodeToString(data) + " ");
+    }
+
+    @Test
+    void streamedOutputReachesTheCallerBeforeTheCommandEnds() throws Exception {
+        java.util.concurrent.CountDownLatch firstChunkSeen = new java.util.concurrent.CountDownLatch(1);
+        serve((conn, verb, id, line, later) -> {
+            if (!verb.equals("exec")) {
+                return health(id);
+            }
+            assertThat(line).contains(" stream=MQ== ");
+            Thread.ofVirtual().start(() -> {
+                later.accept(output(id, "stdout", "one\n".getBytes(StandardCharsets.US_ASCII)));
+                try {
+                    // the command "goes on" only once the caller has the first chunk
+                    if (!firstChunkSeen.await(20, java.util.concurrent.TimeUnit.SECONDS)) {
+                        return;
+                    }
+                } catch (InterruptedException e) {
+                    return;
+                }
+                later.accept(output(id, "stderr", "warn\n".getBytes(StandardCharsets.US_ASCII)));
+                later.accept(output(id, "stdout", "two\n".getBytes(StandardCharsets.US_ASCII)));
+                later.accept(ok(id, AgentField.text("exit", "4"), AgentField.text("timed-out", "false"),
+                        AgentField.text("truncated", "false")));
+            });
+            return "";
+        });
+        List<String> chunks = new CopyOnWriteArrayList<>();
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            GuestChannel.ExecResult result = channel.exec(ExecRequest.of(Duration.ofSeconds(30), "sh", "-c", "x"),
+                    (stream, bytes) -> {
+                        chunks.add(stream.wireName() + ":" + new String(bytes, StandardCharsets.US_ASCII));
+                        firstChunkSeen.countDown();
+                    });
+            assertThat(chunks).containsExactly("stdout:one\n", "stderr:warn\n", "stdout:two\n");
+            assertThat(result.exitCode()).isEqualTo(4);
+            assertThat(result.stdout()).isEmpty();
+            assertThat(result.truncated()).isFalse();
+        }
+    }
+
+    @Test
+    void aGuestSendingMoreOutputThanTheCapGetsItCutAndTheHostHoldsNoMore() throws Exception {
+        serve((conn, verb, id, line, later) -> {
+            if (!verb.equals("exec")) {
+                return health(id);
+            }
+            // 5 MiB in 48 KiB lines on stdout, claiming nothing was cut: the host must cut it anyway
+            byte[] chunk = new byte[48 * 1024];
+            java.util.Arrays.fill(chunk, (byte) 'x');
+            StringBuilder lines = new StringBuilder();
+            for (int sent = 0; sent < 5 << 20; sent += chunk.length) {
+                lines.append(output(id, "stdout", chunk));
+            }
+            lines.append(output(id, "stderr", "e".getBytes(StandardCharsets.US_ASCII)));
+            lines.append(output(id, "bogus", "?".getBytes(StandardCharsets.US_ASCII)));
+            return lines + ok(id, AgentField.text("exit", "0"), AgentField.text("timed-out", "false"),
+                    AgentField.text("truncated", "false"));
+        });
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            GuestChannel.ExecResult result = channel.exec(ExecRequest.of(Duration.ofSeconds(30), "cat", "/dev/zero"));
+            assertThat(result.stdout()).hasSize(GuestChannel.EXEC_OUTPUT_CAP);
+            assertThat(result.stderrText()).isEqualTo("e");
+            assertThat(result.truncated()).isTrue();
+            assertThat(channel.health(Duration.ofSeconds(10)).hostname()).isEqualTo("web-1");
+        }
+    }
+
+    @Test
+    void aSlowConsumerOfOutputDoesNotHoldUpOtherCalls() throws Exception {
+        serve((conn, verb, id, line, later) -> switch (verb) {
+            case "exec" -> output(id, "stdout", "a".getBytes(StandardCharsets.US_ASCII))
+                    + output(id, "stdout", "b".getBytes(StandardCharsets.US_ASCII))
+                    + ok(id, AgentField.text("exit", "0"), AgentField.text("timed-out", "false"));
+            default -> health(id);
+        });
+        java.util.concurrent.CountDownLatch healthDone = new java.util.concurrent.CountDownLatch(1);
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            var exec = java.util.concurrent.CompletableFuture.supplyAsync(() -> channel.exec(
+                    ExecRequest.of(Duration.ofSeconds(30), "x"), (stream, bytes) -> {
+                        try {
+                            // stuck until a health call got through the same connection
+                            healthDone.await(20, java.util.concurrent.TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }), java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+            while (received.stream().noneMatch(l -> l.contains(" exec "))) {
+                Thread.sleep(10);
+            }
+            assertThat(channel.health(Duration.ofSeconds(10)).hostname()).isEqualTo("web-1");
+            assertThat(exec).isNotDone();
+            healthDone.countDown();
+            assertThat(exec.get(20, java.util.concurrent.TimeUnit.SECONDS).exitCode()).isZero();
+        }
+    }
+
+    @Test
+    void outputLinesForACallThatAskedForNoneAreDropped() throws Exception {
+        serve((conn, verb, id, line, later) -> output(id, "stdout", "x".getBytes(StandardCharsets.US_ASCII)) + health(id));
+        try (VirtioSerialGuestChannel channel = VirtioSerialGuestChannel.connect(socketPath)) {
+            assertThat(channel.health(Duration.ofSeconds(10)).hostname()).isEqualTo("web-1");
+        }
+    }
+
     @Test
     void anAnswerLongerThanTheCapRefusesThatCallAndTheConnectionLivesOn() throws IOException {
         java.util.Set<Integer> connections = java.util.concurrent.ConcurrentHashMap.newKeySet();

@@ -12,6 +12,7 @@ import io.mvm.store.instance.InstanceStore;
 import io.mvm.store.node.Node;
 import io.mvm.store.node.NodeStore;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -49,6 +50,42 @@ public final class InstanceRelay {
 
     public Answer exec(InstanceId id, ExecRequest exec) {
         Target t = target(id, true);
+        return send(t, id, execRequest(t, id, exec).build());
+    }
+
+    /** The media type of an exec whose output streams (docs/api.md, "exec"). */
+    public static final String NDJSON = "application/x-ndjson";
+
+    /**
+     * Starts an exec whose output streams: the agent's newline-delimited JSON body as it arrives,
+     * for the caller to copy through (and close). Failures before the agent began to answer are
+     * thrown as from {@link #exec}; a failure after that is the body's last line.
+     */
+    public InputStream execStream(InstanceId id, ExecRequest exec) {
+        Target t = target(id, true);
+        HttpRequest request = execRequest(t, id, exec).header("Accept", NDJSON).build();
+        HttpResponse<InputStream> resp;
+        try {
+            resp = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        } catch (IOException e) {
+            throw unreachable(t, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RelayUnavailableException("interrupted while waiting for node '" + t.node().id() + "'", e);
+        }
+        if (resp.statusCode() == 200) {
+            return resp.body();
+        }
+        byte[] problem;
+        try (InputStream body = resp.body()) {
+            problem = body.readNBytes(64 * 1024);
+        } catch (IOException e) {
+            problem = new byte[0];
+        }
+        throw failure(t, id, resp.statusCode(), problem);
+    }
+
+    private HttpRequest.Builder execRequest(Target t, InstanceId id, ExecRequest exec) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("argv", exec.argv());
         body.put("env", exec.env());
@@ -60,11 +97,9 @@ public final class InstanceRelay {
         } catch (IOException e) {
             throw MvmException.internal("cannot encode an exec request", e);
         }
-        HttpRequest request = t.request("v1/instances/" + id + "/exec", Duration.ofSeconds(exec.timeoutSecs()).plus(MARGIN))
+        return t.request("v1/instances/" + id + "/exec", Duration.ofSeconds(exec.timeoutSecs()).plus(MARGIN))
                 .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes))
-                .build();
-        return send(t, id, request);
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes));
     }
 
     /**
@@ -196,8 +231,7 @@ public final class InstanceRelay {
         try {
             resp = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
-            throw new RelayUnavailableException("the agent of node '" + t.node().id() + "' at " + t.base()
-                    + " does not answer: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
+            throw unreachable(t, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new RelayUnavailableException("interrupted while waiting for node '" + t.node().id() + "'", e);
@@ -207,9 +241,19 @@ public final class InstanceRelay {
         if (status == 200) {
             return new Answer(contentType, resp.body());
         }
-        String detail = detail(resp.body());
+        throw failure(t, id, status, resp.body());
+    }
+
+    private static RelayUnavailableException unreachable(Target t, IOException e) {
+        return new RelayUnavailableException("the agent of node '" + t.node().id() + "' at " + t.base()
+                + " does not answer: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
+    }
+
+    /** What an agent's refusal means for the caller: one category per status. */
+    private MvmException failure(Target t, InstanceId id, int status, byte[] body) {
+        String detail = detail(body);
         String where = "node '" + t.node().id() + "'";
-        throw switch (status) {
+        return switch (status) {
             case 400 -> MvmException.invalid("the agent refused the request: " + detail);
             case 404 -> MvmException.conflict("instance '" + id + "' is not on " + where + " (yet): " + detail);
             case 409 -> MvmException.conflict("instance '" + id + "' is not running on " + where + ": " + detail);
