@@ -186,6 +186,13 @@ abstract class VmsContract {
             JsonNode after = admin.get("/stats").json();
             assertThat(after.get("summary").get("total_warm").asInt()).isEqualTo(2);
             assertThat(after.get("warm_pool").findValuesAsText("vm_id")).doesNotContainAnyElementsOf(warmIds);
+            // Metrics: the warm VMs per spec, and the claims in the latency histogram of the warm tier.
+            String metrics = admin.get("/metrics").body();
+            String specHash = after.get("warm_pool").get(0).get("spec_hash").asText();
+            assertThat(metricSum(metrics, "mvm_warm_vms_by_spec{", "spec_hash=\"" + specHash.substring(0, 24) + "\""))
+                    .isEqualTo(2.0);
+            assertThat(metricSum(metrics, "mvm_vms_submissions_seconds_count{", "tier=\"warm\"")).isEqualTo(2.0);
+            assertThat(metricSum(metrics, "mvm_vms_submissions_seconds_count{", "tier=\"cold-boot\"")).isEqualTo(7.0);
             // Nobody may manage the standby tenant by hand.
             assertProblem(admin.post("/v1/tenants", Map.of("id", "mvm-standby")), 409, "reserved");
             assertThat(admin.delete("/v1/tenants/mvm-standby?force=true", Map.of()).status()).isEqualTo(409);
@@ -508,5 +515,11 @@ abstract class VmsContract {
         assertThat(jobs("file")).containsExactly("consumer", "web-api-2");
         assertThat(admin.get("/vms").json().get("items").findValuesAsText("job_id").stream()
                 .collect(Collectors.toSet())).contains("from-api");
+    }
+
+    /** The sum of the samples of {@code series} (name and opening brace) whose labels contain {@code label}. */
+    private static double metricSum(String scrape, String series, String label) {
+        return scrape.lines().filter(l -> l.startsWith(series) && l.contains(label))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
     }
 }

@@ -51,7 +51,36 @@ final class HttpMetrics {
         }
     }
 
+    private final java.util.List<Runnable> beforeScrape = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /**
+     * A gauge per tag set that comes and goes (warm VMs per spec hash): {@code rows} is read at
+     * every scrape and replaces the previous rows, so a spec whose pool went away disappears.
+     */
+    void multiGauge(String name, String help, java.util.function.Supplier<java.util.Map<java.util.List<String>, Long>> rows,
+            String... tagNames) {
+        var gauge = io.micrometer.core.instrument.MultiGauge.builder(name).description(help).register(registry);
+        beforeScrape.add(() -> {
+            java.util.Map<java.util.List<String>, Long> now;
+            try {
+                now = rows.get();
+            } catch (RuntimeException e) {
+                log.debug("gauge {} unavailable: {}", name, e.toString());
+                return; // keep the last rows: a blink of the database is not "no warm VMs"
+            }
+            gauge.register(now.entrySet().stream().map(row -> {
+                var tags = new java.util.ArrayList<io.micrometer.core.instrument.Tag>();
+                for (int i = 0; i < tagNames.length; i++) {
+                    tags.add(io.micrometer.core.instrument.Tag.of(tagNames[i], row.getKey().get(i)));
+                }
+                return io.micrometer.core.instrument.MultiGauge.Row.of(
+                        io.micrometer.core.instrument.Tags.of(tags), row.getValue());
+            }).toList(), true);
+        });
+    }
+
     String scrape() {
+        beforeScrape.forEach(Runnable::run);
         return registry.scrape();
     }
 }
