@@ -331,6 +331,42 @@ abstract class VmsContract {
     }
 
     @Test
+    void aJobsIdlePolicyReachesItsNodeAndChangingOnlyItKeepsTheVm() throws Exception {
+        ApiClient node = register("node-a");
+        Map<String, Object> spec = new HashMap<>(webSpec());
+        spec.put("ports", List.of(Map.of("guest", 8080)));
+        spec.put("idle", Map.of("warm_after", "2s", "sleep_after", "5s"));
+        Response created = admin.post("/vms", Map.of("job_id", "idler", "spec", spec));
+        assertThat(created.status()).as(created.toString()).isEqualTo(202);
+        JsonNode shown = admin.get("/vms/idler").json();
+        assertThat(shown.get("spec").get("idle").get("warm_after_ms").asLong()).isEqualTo(2000);
+        String vmId = shown.get("vm_id").asText();
+        JsonNode entry = desiredEntry(node, vmId);
+        assertThat(entry.get("idle").get("warm_after_ms").asLong()).isEqualTo(2000);
+        assertThat(entry.get("idle").get("sleep_after_ms").asLong()).isEqualTo(5000);
+
+        // Only the idle policy changes: the same VM (200, not replaced), its node gets the new policy.
+        spec.put("idle", Map.of("warm_after", "2s", "sleep_after", "9s"));
+        Response updated = admin.post("/vms", Map.of("job_id", "idler", "spec", spec));
+        assertThat(updated.status()).as(updated.toString()).isEqualTo(200);
+        assertThat(updated.json().get("vm_id").asText()).isEqualTo(vmId);
+        assertThat(desiredEntry(node, vmId).get("idle").get("sleep_after_ms").asLong()).isEqualTo(9000);
+        assertThat(admin.get("/vms/idler").json().get("spec").get("idle").get("sleep_after_ms").asLong()).isEqualTo(9000);
+
+        spec.put("idle", Map.of("warm_after", "10s", "sleep_after", "5s"));
+        assertProblem(admin.post("/vms", Map.of("job_id", "idler", "spec", spec)), 422, "spec.idle");
+    }
+
+    private static JsonNode desiredEntry(ApiClient node, String instance) {
+        for (JsonNode i : node.get("/v1/nodes/node-a/desired").json().get("instances")) {
+            if (i.get("id").asText().equals(instance)) {
+                return i;
+            }
+        }
+        throw new AssertionError("instance " + instance + " is not in node-a's desired state");
+    }
+
+    @Test
     void anInvalidSpecIs422WithEveryProblemListedAndBadJsonIs400() {
         Map<String, Object> bad = new HashMap<>(Map.of("cmd", List.of(), "resources", Map.of("vcpu", 0, "mem_mb", 16),
                 "lifecycle", "forever", "rootfs", "../x"));

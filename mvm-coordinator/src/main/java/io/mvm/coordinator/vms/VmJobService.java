@@ -104,7 +104,7 @@ public final class VmJobService {
         COLD_BOOT,
         /** The job existed with this very spec: nothing changed. */
         UNCHANGED,
-        /** Only what does not shape the VM changed (its warm-pool sizes): recorded, the VM kept. */
+        /** Only what does not shape the VM changed (warm-pool sizes, idle policy): recorded, the VM kept. */
         UPDATED,
         /** The job existed with another spec: its VM is replaced to match. */
         REPLACED
@@ -153,7 +153,9 @@ public final class VmJobService {
                 s.env(), s.secrets().keySet().stream().sorted().toList(),
                 new StoredVmSpec.Resources(s.vcpu(), s.memMb()), s.lifecycle().wireName(),
                 new StoredVmSpec.WarmPool(s.warmMin(), s.warmMax()),
-                s.ports().stream().map(p -> new StoredVmSpec.Port(p.guest(), p.host(), p.protocol())).toList());
+                s.ports().stream().map(p -> new StoredVmSpec.Port(p.guest(), p.host(), p.protocol())).toList(),
+                s.idle().map(i -> new StoredVmSpec.Idle(i.warmAfter().toMillis(), i.sleepAfter().toMillis(),
+                        i.minRuntime().toMillis(), i.cpuThreshold())).orElse(null));
     }
 
     public static String validJobId(String text) {
@@ -216,6 +218,8 @@ public final class VmJobService {
                 throw new RetryTransaction("job " + id + " changed concurrently");
             }
             if (sameVm) {
+                // e.g. another idle policy: the running VM follows it from its node's next report
+                poolService.exposeIn(tx, ref, exposureOf(spec));
                 return new Decision(Outcome.UPDATED, Optional.empty(), false);
             }
             // The agent keeps a VM whose spec changed (rolling a pool is the templates work), so a
@@ -287,11 +291,11 @@ public final class VmJobService {
         }
     }
 
-    /** The job's ports become its pool's routes (issue 13); {@code /vms} specs have no idle policy. */
+    /** The job's ports become its pool's routes and its idle policy the pool's (issue 13). */
     private static io.mvm.core.scale.Exposure exposureOf(VmSpec spec) {
         return new io.mvm.core.scale.Exposure(spec.ports().stream()
                 .map(p -> new io.mvm.core.scale.PortMapping(p.guest(), p.host(), p.protocol())).toList(),
-                Optional.empty());
+                spec.idle());
     }
 
     private static PoolSpec poolSpec(PoolRef ref, VmSpec spec) {

@@ -11,9 +11,10 @@ import java.util.Optional;
  */
 public record VmSpec(Optional<String> template, Optional<String> rootfs, Optional<String> kernel, List<String> cmd,
                      Map<String, String> env, Map<String, String> secrets, int vcpu, long memMb, Lifecycle lifecycle,
-                     int warmMin, int warmMax, List<PortSpec> ports) {
+                     int warmMin, int warmMax, List<PortSpec> ports, Optional<io.mvm.core.scale.IdlePolicy> idle) {
 
     public VmSpec {
+        java.util.Objects.requireNonNull(idle, "idle");
         cmd = List.copyOf(cmd);
         env = Map.copyOf(env);
         secrets = Map.copyOf(secrets);
@@ -25,7 +26,8 @@ public record VmSpec(Optional<String> template, Optional<String> rootfs, Optiona
 
     /** The same spec without secrets (what may be stored and shown). */
     public VmSpec withoutSecrets() {
-        return new VmSpec(template, rootfs, kernel, cmd, env, Map.of(), vcpu, memMb, lifecycle, warmMin, warmMax, ports);
+        return new VmSpec(template, rootfs, kernel, cmd, env, Map.of(), vcpu, memMb, lifecycle, warmMin, warmMax, ports,
+                idle);
     }
 
     @Override

@@ -1,8 +1,10 @@
 package io.mvm.core.vms;
 
+import io.mvm.core.scale.IdlePolicy;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
@@ -23,7 +25,8 @@ import java.util.regex.Pattern;
  *       (names and values; key order does not matter) and {@code ports} (order does not matter);</li>
  *   <li>not counted: {@code job_id} and {@code tenant} (identity), {@code secrets} (delivered to the
  *       guest at claim, never hashed or stored in the clear outside the pool's write-only column) and
- *       {@code warm_pool} (how many to keep warm is pool policy, not what a VM is).</li>
+ *       {@code warm_pool} (how many to keep warm is pool policy, not what a VM is) and {@code idle}
+ *       (when a claimed VM is paused or put to sleep: its node's policy, applied after the claim).</li>
  * </ul>
  * The encoding is length-prefixed field by field under a version tag, so no two different specs
  * encode alike and reordering JSON keys cannot change it.
@@ -124,10 +127,49 @@ public final class VmSpecs {
                 ports.add(new VmSpec.PortSpec(p.guest(), host, protocol));
             }
         }
+        Optional<IdlePolicy> idle = idle(d.idle(), prefix + ".idle", problems);
         if (!problems.isEmpty()) {
             throw new VmSpecException(problems);
         }
-        return new VmSpec(template, rootfs, kernel, cmd, env, secrets, vcpu, mem, lifecycle, warmMin, warmMax, ports);
+        return new VmSpec(template, rootfs, kernel, cmd, env, secrets, vcpu, mem, lifecycle, warmMin, warmMax, ports,
+                idle);
+    }
+
+    /**
+     * The idle policy as pools take it (absent fields take the defaults, {@code {}} or absent: none);
+     * every field's problem is listed.
+     */
+    private static Optional<IdlePolicy> idle(VmSpecDraft.Idle idle, String at, List<String> problems) {
+        if (idle == null || (idle.warmAfter() == null && idle.sleepAfter() == null && idle.minRuntime() == null
+                && idle.cpuThreshold() == null)) {
+            return Optional.empty();
+        }
+        IdlePolicy d = IdlePolicy.DEFAULTS;
+        Duration warmAfter = duration(idle.warmAfter(), d.warmAfter(), at + ".warm_after", problems);
+        Duration sleepAfter = duration(idle.sleepAfter(), d.sleepAfter(), at + ".sleep_after", problems);
+        Duration minRuntime = duration(idle.minRuntime(), d.minRuntime(), at + ".min_runtime", problems);
+        if (warmAfter == null || sleepAfter == null || minRuntime == null) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(new IdlePolicy(warmAfter, sleepAfter, minRuntime,
+                    idle.cpuThreshold() == null ? d.cpuThreshold() : idle.cpuThreshold()));
+        } catch (io.mvm.model.MvmException e) {
+            problems.add(at + ": " + e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    private static Duration duration(String text, Duration fallback, String at, List<String> problems) {
+        if (text == null) {
+            return fallback;
+        }
+        try {
+            return IdlePolicy.parseDuration(at.substring(at.lastIndexOf('.') + 1), text);
+        } catch (io.mvm.model.MvmException e) {
+            problems.add(at + ": " + e.getMessage());
+            return null;
+        }
     }
 
     private static Optional<String> name(String value, String field, List<String> problems) {

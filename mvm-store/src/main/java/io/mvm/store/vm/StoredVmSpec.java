@@ -9,7 +9,7 @@ import java.util.Map;
  */
 public record StoredVmSpec(String template, String rootfs, String kernel, List<String> cmd, Map<String, String> env,
                            List<String> secretNames, Resources resources, String lifecycle, WarmPool warmPool,
-                           List<Port> ports) {
+                           List<Port> ports, Idle idle) {
     public StoredVmSpec {
         cmd = List.copyOf(cmd);
         env = new java.util.TreeMap<>(env);
@@ -22,4 +22,7 @@ public record StoredVmSpec(String template, String rootfs, String kernel, List<S
     public record WarmPool(int min, int max) {}
 
     public record Port(int guest, int host, String protocol) {}
+
+    /** The idle policy, durations in milliseconds; null without one (and in specs stored before it). */
+    public record Idle(long warmAfterMs, long sleepAfterMs, long minRuntimeMs, double cpuThreshold) {}
 }
