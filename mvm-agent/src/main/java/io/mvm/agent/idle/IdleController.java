@@ -71,6 +71,17 @@ public final class IdleController implements Waker {
     private final Map<InstanceId, CompletableFuture<Void>> wakes = new HashMap<>();
     private final Map<InstanceId, Integer> wakeCount = new ConcurrentHashMap<>();
     private volatile java.util.function.ToIntFunction<InstanceId> background = id -> 0;
+    private volatile LinkCounters links = LinkCounters.NONE;
+    /** The last reading of each instance's tap, and when it last carried more than noise. */
+    private final Map<InstanceId, LinkSample> linkSamples = new ConcurrentHashMap<>();
+
+    private record LinkSample(long bytes, Optional<Instant> busyAt) {}
+
+    /**
+     * Bytes per idle tick a tap may carry without counting as activity: ARP and neighbour
+     * refreshes of an idle guest stay well under it, any real exchange goes over.
+     */
+    static final long LINK_NOISE_BYTES = 1024;
 
     public IdleController(DesiredStateHolder desired, InstanceRuntime runtime, TrafficMeter meter, EventOutbox outbox,
                           InstantSource clock, Consumer<InstanceId> enqueue, Optional<Path> stateDir) {
@@ -89,6 +100,11 @@ public final class IdleController implements Waker {
     DesiredInstance overlay(DesiredInstance d) {
         var i = idled.get(d.id());
         return i != null && d.target() == Target.RUNNING && d.exposure().idle().isPresent() ? d.withTarget(i.target()) : d;
+    }
+
+    /** Where the bytes of guests' taps come from (e.g. {@link LinkCounters#procNetDev()}); none by default. */
+    public void linkCounters(LinkCounters source) {
+        this.links = java.util.Objects.requireNonNull(source, "source");
     }
 
     /** Where the count of background work in a guest comes from (e.g. {@link BackgroundWork#running}). */
@@ -194,17 +210,39 @@ public final class IdleController implements Waker {
         if (policed.isEmpty()) {
             return;
         }
+        linkSamples.keySet().removeIf(id -> !policed.containsKey(id));
         var vms = new HashMap<InstanceId, LocalVm>();
         for (var vm : runtime.observe()) {
             vms.put(vm.id(), vm);
         }
+        Map<String, Long> linkBytes = links.bytesByDevice();
         for (var d : policed.values()) {
             try {
+                noteLinkTraffic(d.id(), linkBytes, now);
                 decide(d, vms.get(d.id()), now);
             } catch (RuntimeException e) {
                 log.warn("{}: idle decision failed: {}", d.id(), e.toString());
             }
         }
+    }
+
+    /**
+     * Compares the instance's tap counters with the last tick: more than {@link #LINK_NOISE_BYTES}
+     * since then is activity now. The first reading, and one after the tap was made anew (counters
+     * back at zero), only set the baseline.
+     */
+    private void noteLinkTraffic(InstanceId id, Map<String, Long> linkBytes, Instant now) {
+        Long bytes = linkBytes.get(io.mvm.core.netpolicy.DeviceNames.tap(id));
+        if (bytes == null) {
+            linkSamples.remove(id);
+            return;
+        }
+        LinkSample previous = linkSamples.get(id);
+        Optional<Instant> busyAt = previous == null ? Optional.empty() : previous.busyAt();
+        if (previous != null && bytes - previous.bytes() > LINK_NOISE_BYTES) {
+            busyAt = Optional.of(now);
+        }
+        linkSamples.put(id, new LinkSample(bytes, busyAt));
     }
 
     private void decide(DesiredInstance d, LocalVm vm, Instant now) {
@@ -239,7 +277,12 @@ public final class IdleController implements Waker {
             }
             load = sample.getAsDouble();
         }
-        var inputs = new IdleInputs(state, act.since(), traffic.lastActivity(), traffic.open(),
+        Instant lastActivity = traffic.lastActivity();
+        var linkBusy = Optional.ofNullable(linkSamples.get(id)).flatMap(LinkSample::busyAt);
+        if (linkBusy.isPresent() && linkBusy.get().isAfter(lastActivity)) {
+            lastActivity = linkBusy.get();
+        }
+        var inputs = new IdleInputs(state, act.since(), lastActivity, traffic.open(),
                 traffic.bytes() - act.bytesAtStart(), load, background.applyAsInt(id));
         var verdict = IdleDecision.decide(policy, inputs, now);
         Target target = switch (verdict) {

@@ -90,6 +90,42 @@ class IdleControllerTest {
     }
 
     @Test
+    void trafficOnTheGuestsOwnLinkKeepsItUpAndNoiseDoesNot() {
+        desired.install(DesiredSnapshot.confirmed(1, List.of(wanted(Target.RUNNING, true))));
+        var idle = controller();
+        String tap = io.mvm.core.netpolicy.DeviceNames.tap(ID);
+        var bytes = new java.util.concurrent.atomic.AtomicLong(50_000);
+        idle.linkCounters(() -> Map.of(tap, bytes.get(), "lo", 1L));
+        idle.tick(); // first CPU sample and link baseline: no activity from what came before
+        for (int i = 0; i < 4; i++) {
+            advance(5);
+            bytes.addAndGet(IdleController.LINK_NOISE_BYTES + 1); // peers talking to it directly
+            idle.tick();
+        }
+        assertThat(idle.idled(ID)).as("20 s without route traffic, but its tap was busy").isFalse();
+        for (int i = 0; i < 2; i++) {
+            advance(4);
+            bytes.addAndGet(IdleController.LINK_NOISE_BYTES / 4); // ARP and the like
+            idle.tick();
+        }
+        assertThat(idle.idled(ID)).as("8 s of noise only").isFalse();
+        advance(3);
+        idle.tick();
+        assertThat(idle.idledAs(ID)).as("11 s since the tap last carried traffic").contains(Target.WARM);
+    }
+
+    @Test
+    void procNetDevIsReadAsReceivedPlusSentBytes() {
+        var parsed = LinkCounters.parse("""
+                Inter-|   Receive                                                |  Transmit
+                 face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+                    lo: 4146680505 4562231    0    0    0     0          0         0 4146680505 4562231    0    0    0     0       0          0
+                mvp-0a1b2c3d4e5:    1200      10    0    0    0     0          0         0      800       7    0    0    0     0       0          0
+                """);
+        assertThat(parsed).containsEntry("mvp-0a1b2c3d4e5", 2000L).containsEntry("lo", 8293361010L).hasSize(2);
+    }
+
+    @Test
     void idlesWarmThenSleepingWakesOnceAndKeepsTheOverlayAcrossARestart() throws Exception {
         desired.install(DesiredSnapshot.confirmed(1, List.of(wanted(Target.RUNNING, true))));
         var idle = controller();

@@ -99,6 +99,7 @@ class ProxyWakeIT {
                 .withLimits(64, Duration.ofSeconds(60));
         agent = new AgentService(settings, runtime, coordinator, InstantSource.system(), Optional.empty(),
                 Optional.of(dataDir.resolve("agent")), proxy);
+        agent.idle().linkCounters(io.mvm.agent.idle.LinkCounters.procNetDev());
         agent.start();
     }
 
@@ -143,6 +144,16 @@ class ProxyWakeIT {
         // The observed report names the bound host port.
         await().atMost(Duration.ofSeconds(10)).until(() -> coordinator.report(id).map(r -> !r.routes().isEmpty()
                 && r.routes().getFirst().hostPort().orElse(-1) == port).orElse(false));
+
+        // Requests straight to the guest's address (no route): its tap carries them, so it stays up
+        // well past warm_after (3 s).
+        long until = System.nanoTime() + Duration.ofSeconds(8).toNanos();
+        while (System.nanoTime() < until) {
+            assertThat(get(new InetSocketAddress(subnetPrefix + "10", 8080), "/")).contains("hello-" + run);
+            Thread.sleep(200);
+        }
+        assertThat(events("idled")).as("its own link was busy all along").isEmpty();
+        assertThat(state()).isEqualTo(VmState.RUNNING);
 
         // Nobody connects: warm after 3 s, sleeping after 6 s, each an event with its reason.
         await().atMost(CONVERGE).pollInterval(Duration.ofMillis(500)).until(() -> state() == VmState.WARM
@@ -216,8 +227,12 @@ class ProxyWakeIT {
 
     /** An HTTP/1.0 GET through the route; the request is written right after the connect. */
     private static String get(int port, String path) {
+        return get(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), path);
+    }
+
+    private static String get(InetSocketAddress to, String path) {
         try (var s = new Socket()) {
-            s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 5_000);
+            s.connect(to, 5_000);
             s.setSoTimeout(90_000);
             s.getOutputStream().write(("GET " + path + " HTTP/1.0\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
             return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -139,6 +139,10 @@ public final class NodeAgent implements AutoCloseable {
                     Optional.of(config.dataDir().resolve("agent")),
                     config.network().equals("none") ? config.proxy().withoutForwarding() : config.proxy());
             agent.idle().backgroundWork(work::running);
+            if (!config.network().equals("none")) {
+                // Traffic that reaches a guest without a route (its tenant's peers) keeps it up too.
+                agent.idle().linkCounters(io.mvm.agent.idle.LinkCounters.procNetDev());
+            }
             agent.start();
             log.info("agent {} relay server on {}", config.node(), relay.url());
             return new NodeAgent(vms, runtime, relay, agent);

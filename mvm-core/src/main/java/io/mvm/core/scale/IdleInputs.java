@@ -7,7 +7,8 @@ import java.util.Objects;
  * What the idle decision looks at for one instance.
  *
  * @param activeSince     when it last became running (boot, wake, or the agent first seeing it)
- * @param lastActivity    the last connection opened or closed, or byte carried, on its routes
+ * @param lastActivity    the last connection opened or closed, or byte carried, on its routes, or
+ *                        the last tick its own network link carried more than noise
  * @param openConnections connections open through its routes now (held ones included)
  * @param bytes           bytes carried through its routes since it became running (for the reason text)
  * @param cpu             guest CPU over the last sample, as a share of one vCPU (0 when unknown)
