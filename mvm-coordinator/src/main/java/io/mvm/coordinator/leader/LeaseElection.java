@@ -125,9 +125,10 @@ public final class LeaseElection implements Leadership, AutoCloseable {
                 }
                 Term held = term;
                 if (held != null) {
-                    if (!now.isBefore(held.renewedAt().plus(lease))) {
-                        stepDown(held, "it was not renewed for " + lease.toMillis() + " ms");
-                    } else if (db.inTransaction(tx -> leases.renew(tx, LEASE, id, held.epoch(), now, now.plus(lease)))) {
+                    // Renewed even when overdue (this process was paused, say): the renewal is a compare-
+                    // and-set on the epoch, so it succeeds only if nobody took over meanwhile, and then
+                    // nobody else has led since and this term simply goes on.
+                    if (db.inTransaction(tx -> leases.renew(tx, LEASE, id, held.epoch(), now, now.plus(lease)))) {
                         term = new Term(held.epoch(), held.since(), now);
                         if (now.getEpochSecond() % 60 == 0) {
                             db.inTransaction(tx -> coordinators.prune(tx, now.minus(FORGET_AFTER)));
