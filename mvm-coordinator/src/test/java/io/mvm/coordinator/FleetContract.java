@@ -1125,6 +1125,33 @@ abstract class FleetContract {
     // ---- exec and logs relay ----
 
     @Test
+    void execAndLogsAreRelayedThroughACoordinatorThatDoesNotLead() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(kind() == TestDatabase.Kind.POSTGRESQL,
+                "a SQLite file serves one coordinator");
+        try (FakeAgent agent = new FakeAgent();
+             Coordinator follower = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
+                     .withListen("127.0.0.1", 0).withClock(clock).withHousekeepingInterval(Duration.ofHours(1)))) {
+            assertThat(coordinator.election().isLeader()).isTrue();
+            assertThat(follower.election().isLeader()).isFalse();
+            ApiClient node = register("node-a", 8, 16384, "agent_url", agent.url(), "agent_token", AGENT_TOKEN);
+            tenantWithPool("acme", "w", 1, 1);
+            String id = instances("acme").getFirst().get("id").asText();
+            ApiClient viaFollower = admin.withPort(follower.port());
+            // The agent reports to the follower; the report lands in the shared database.
+            assertThat(node.withPort(follower.port()).post("/v1/nodes/node-a/observed", report(1, observed(id, "running")))
+                    .status()).isEqualTo(204);
+            Response ran = viaFollower.post("/v1/instances/" + id + "/exec",
+                    Map.of("argv", List.of("sh", "-c", "echo hello; exit 3"), "timeout_secs", 20));
+            assertThat(ran.status()).as(ran.toString()).isEqualTo(200);
+            assertThat(ran.json().get("exit_code").asInt()).isEqualTo(3);
+            assertThat(agent.received().getLast().authorization()).isEqualTo("Bearer " + AGENT_TOKEN);
+            Response logs = viaFollower.get("/v1/instances/" + id + "/logs?lines=5");
+            assertThat(logs.status()).isEqualTo(200);
+            assertThat(logs.body()).isEqualTo("line 1\nline 2\n");
+        }
+    }
+
+    @Test
     void execAndLogsAreRelayedToTheNodesAgentWithItsToken() {
         try (FakeAgent agent = new FakeAgent()) {
             ApiClient node = register("node-a", 8, 16384, "agent_url", agent.url(), "agent_token", AGENT_TOKEN);
