@@ -1,5 +1,10 @@
 package io.mvm.agent.local;
 
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import io.mvm.agent.AgentService;
@@ -41,6 +46,7 @@ import io.mvm.agent.coordinator.NodeRegistration;
 import io.mvm.agent.coordinator.ObservedReport;
 import io.mvm.agent.coordinator.Registration;
 import io.mvm.core.fence.SelfFence;
+import io.mvm.model.InstanceState;
 import io.mvm.core.reconcile.DesiredSnapshot;
 import io.mvm.model.MvmException;
 import java.util.OptionalLong;
