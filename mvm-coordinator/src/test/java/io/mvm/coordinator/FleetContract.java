@@ -991,6 +991,42 @@ abstract class FleetContract {
     }
 
     @Test
+    void aNewLeaderCountsNodeSilenceFromTheStartOfItsLeadership() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(kind() == TestDatabase.Kind.POSTGRESQL,
+                "a SQLite file serves one coordinator");
+        register("node-a", 8, 16384);
+        ApiClient b = register("node-b", 8, 16384);
+        // A follower, started now on the same clock: while it follows it judges nobody.
+        Coordinator follower = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
+                .withListen("127.0.0.1", 0).withClock(clock)
+                .withNodeTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(5))
+                .withHousekeepingInterval(Duration.ofHours(1)));
+        try {
+            clock.advance(Duration.ofSeconds(20));
+            coordinator.stop(); // the leader goes; node-a has been silent for 20 s
+            coordinator = null;
+            admin = admin.withPort(follower.port());
+            b = b.withPort(follower.port());
+            follower.runHousekeeping();
+            assertThat(follower.election().isLeader()).isTrue();
+
+            // 35 s after node-a's last heartbeat, but 15 s into this leadership: still ready.
+            clock.advance(Duration.ofSeconds(15));
+            assertThat(b.post("/v1/nodes/node-b/heartbeat", Map.of()).status()).isEqualTo(204);
+            follower.runHousekeeping();
+            assertThat(nodeStatus("node-a")).isEqualTo("ready");
+            // A node timeout after the leadership began: lost.
+            clock.advance(Duration.ofSeconds(16));
+            assertThat(b.post("/v1/nodes/node-b/heartbeat", Map.of()).status()).isEqualTo(204);
+            follower.runHousekeeping();
+            assertThat(nodeStatus("node-a")).isEqualTo("lost");
+            assertThat(nodeStatus("node-b")).isEqualTo("ready");
+        } finally {
+            follower.stop();
+        }
+    }
+
+    @Test
     void whenMostNodesFallSilentAtOnceTheCoordinatorDeclaresNoneLostAndMovesNothing() {
         ApiClient a = register("node-a", 8, 16384);
         ApiClient b = register("node-b", 8, 16384);

@@ -146,6 +146,30 @@ class LeaseElectionIT {
     }
 
     @Test
+    void aLeaderCutOffFromTheDatabaseStepsDownAndAFollowerTakesOver() {
+        ManualClock clock = new ManualClock(Instant.parse("2026-12-03T15:00:00Z"));
+        Database own = Database.open(testDb.url()); // the leader's own connections, cut below
+        LeaseElection cutOff = new LeaseElection(own, "cut-" + System.nanoTime(), clock, LEASE, false);
+        LeaseElection follower = new LeaseElection(db, "f-" + System.nanoTime(), clock, LEASE, false);
+        cutOff.tick();
+        follower.tick();
+        assertThat(cutOff.isLeader()).isTrue();
+        long epoch = cutOff.epoch().orElseThrow();
+        own.close();
+        for (int i = 0; i < 5; i++) {
+            clock.advance(Duration.ofSeconds(1));
+            cutOff.tick(); // fails: no database
+            follower.tick();
+        }
+        assertThat(cutOff.isLeader()).as("a lease without renewal ends by itself").isFalse();
+        assertThat(cutOff.asLeader(() -> "ran")).isEmpty();
+        follower.tick();
+        assertThat(follower.isLeader()).isTrue();
+        assertThat(follower.epoch()).hasValue(epoch + 1);
+        release(follower);
+    }
+
+    @Test
     void aResignedLeaseIsTakenAtTheNextTickWithoutWaiting() {
         ManualClock clock = new ManualClock(Instant.parse("2026-12-03T13:00:00Z"));
         LeaseElection a = new LeaseElection(db, "ra-" + System.nanoTime(), clock, LEASE, false);
