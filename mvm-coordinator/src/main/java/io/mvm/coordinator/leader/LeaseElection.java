@@ -59,6 +59,7 @@ public final class LeaseElection implements Leadership, AutoCloseable {
     private String seen;
     private Instant seenAt;
     private boolean registered;
+    private Instant lastPrune;
 
     /** A held lease: its epoch, since when, and when the last successful renewal was sent. */
     public record Term(long epoch, Instant since, Instant renewedAt) {}
@@ -130,7 +131,8 @@ public final class LeaseElection implements Leadership, AutoCloseable {
                     // nobody else has led since and this term simply goes on.
                     if (db.inTransaction(tx -> leases.renew(tx, LEASE, id, held.epoch(), now, now.plus(lease)))) {
                         term = new Term(held.epoch(), held.since(), now);
-                        if (now.getEpochSecond() % 60 == 0) {
+                        if (lastPrune == null || !now.isBefore(lastPrune.plus(Duration.ofMinutes(1)))) {
+                            lastPrune = now;
                             db.inTransaction(tx -> coordinators.prune(tx, now.minus(FORGET_AFTER)));
                         }
                         return;
