@@ -89,6 +89,7 @@ public final class AgentService implements AutoCloseable {
     private final TrafficMeter meter;
     private final IdleController idle;
     private final RouteProxy proxy;
+    private final io.mvm.agent.fence.SelfFenceGuard fence;
 
     public AgentService(AgentSettings settings, InstanceRuntime runtime, CoordinatorClient coordinator,
                         InstantSource clock) {
@@ -133,6 +134,20 @@ public final class AgentService implements AutoCloseable {
         this.meter = new TrafficMeter(clock);
         this.idle = new IdleController(desired, runtime, meter, outbox, clock, queue::enqueue, stateDir);
         this.proxy = new RouteProxy(proxy, idle, meter, clock);
+        this.fence = new io.mvm.agent.fence.SelfFenceGuard(io.mvm.core.fence.SelfFence.DEFAULT, clock,
+                this::enqueueEverything);
+        desired.fence(fence.overlay());
+    }
+
+    /** Self-fencing: how long without any coordinator before this agent stops new work and pauses VMs. */
+    public AgentService selfFence(io.mvm.core.fence.SelfFence policy) {
+        fence.policy(policy);
+        return this;
+    }
+
+    /** Self-fencing as it stands (tests and status). */
+    public io.mvm.agent.fence.SelfFenceGuard fence() {
+        return fence;
     }
 
     public synchronized void start() {
@@ -170,6 +185,7 @@ public final class AgentService implements AutoCloseable {
             while (!Thread.currentThread().isInterrupted()) {
                 Thread.sleep(IDLE_TICK);
                 try {
+                    fence.tick();
                     var snapshot = desired.coordinator();
                     if (snapshot.authoritative()) {
                         proxy.sync(snapshot.instances());
@@ -212,6 +228,11 @@ public final class AgentService implements AutoCloseable {
     }
 
     private io.mvm.agent.queue.PassResult reconcile(InstanceId id) {
+        // Self-fenced (no coordinator for longer than the lease): what runs here is kept (or paused),
+        // but nothing new starts; the coordinator may be placing it elsewhere by now.
+        if (!fence.acceptsNewWork() && runtime.observe(id).stream().noneMatch(vm -> vm.id().equals(id))) {
+            return io.mvm.agent.queue.PassResult.requeueAfter(settings.waitRecheck());
+        }
         var result = reconciler.reconcile(id);
         idle.passFinished(id, result);
         nudgeReport();
@@ -245,6 +266,7 @@ public final class AgentService implements AutoCloseable {
                 try {
                     var r = coordinator.register(new NodeRegistration(settings.node(), settings.capacity(),
                             settings.labels(), runtime.accelerator(), relay));
+                    fence.contact();
                     registeredAs.set(r.node());
                     coordinatorHeartbeat.set(r.heartbeatInterval());
                     log.info("registered with the coordinator as {}", r.node());
@@ -269,6 +291,7 @@ public final class AgentService implements AutoCloseable {
                     var current = desired.current();
                     var after = current.authoritative() ? OptionalLong.of(current.generation()) : OptionalLong.empty();
                     var next = coordinator.desired(node, after, settings.longPollWait());
+                    fence.contact();
                     failures = 0;
                     var previous = desired.install(next);
                     if (!previous.authoritative() || previous.generation() != next.generation()) {
@@ -312,6 +335,7 @@ public final class AgentService implements AutoCloseable {
             while (!Thread.currentThread().isInterrupted()) {
                 try {
                     coordinator.heartbeat(node, lastObservedCount.get());
+                    fence.contact();
                 } catch (MvmException e) {
                     if (e.category() == ErrorCategory.NOT_FOUND || e.category() == ErrorCategory.UNAUTHENTICATED) {
                         node = ensureRegistered(true);
@@ -381,6 +405,7 @@ public final class AgentService implements AutoCloseable {
                 reportNudges.poll(settings.reportInterval().toNanos(), TimeUnit.NANOSECONDS);
                 try {
                     delivery.deliver(node);
+                    fence.contact();
                 } catch (MvmException e) {
                     if (Thread.currentThread().isInterrupted()) {
                         return;

@@ -10,6 +10,10 @@ import io.mvm.coordinator.http.relay.InstanceRelay;
 import io.mvm.coordinator.instance.InstanceService;
 import io.mvm.coordinator.liveness.FleetLiveness;
 import io.mvm.coordinator.node.Housekeeping;
+import io.mvm.coordinator.leader.ClusterStatus;
+import io.mvm.coordinator.leader.LeaseElection;
+import io.mvm.coordinator.leader.SqliteExclusiveLock;
+import io.mvm.store.db.DatabaseUrl;
 import io.mvm.coordinator.vmsfile.DesiredVmsWatcher;
 import io.mvm.coordinator.vms.VmJobService;
 import io.mvm.coordinator.warm.WarmPools;
@@ -66,11 +70,15 @@ public final class Coordinator implements AutoCloseable {
     private final Housekeeping housekeeping;
     private final GenerationSignal signal;
     private final VmJobService vmJobs;
+    private final LeaseElection election;
+    private final Optional<SqliteExclusiveLock> fileLock;
     private final List<AutoCloseable> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private Coordinator(Database db, ApiServer api, int port, Path adminTokenFile, Optional<Path> createdTokenFile,
                         ApiTokens nodeTokens, Housekeeping housekeeping, GenerationSignal signal,
-                        VmJobService vmJobs) {
+                        VmJobService vmJobs, LeaseElection election, Optional<SqliteExclusiveLock> fileLock) {
+        this.election = election;
+        this.fileLock = fileLock;
         this.signal = signal;
         this.vmJobs = vmJobs;
         this.nodeTokens = nodeTokens;
@@ -83,7 +91,17 @@ public final class Coordinator implements AutoCloseable {
     }
 
     public static Coordinator start(CoordinatorConfig config) {
-        Database db = Database.open(config.database());
+        // SQLite serves one coordinator: a second one on the same file is refused before it opens it.
+        Optional<SqliteExclusiveLock> fileLock = config.database() instanceof DatabaseUrl.Sqlite s
+                ? Optional.of(SqliteExclusiveLock.acquire(s.file())) : Optional.empty();
+        Database db;
+        try {
+            db = Database.open(config.database());
+        } catch (RuntimeException e) {
+            fileLock.ifPresent(SqliteExclusiveLock::close);
+            throw e;
+        }
+        LeaseElection election = null;
         try {
             ClusterSettings settings = new ClusterSettings();
             String stored = db.inTransaction(tx -> settings.putIfAbsent(tx, CLUSTER_CIDR_SETTING,
@@ -93,6 +111,8 @@ public final class Coordinator implements AutoCloseable {
                         + config.clusterCidr() + "; tenant subnets cannot move (drop --cluster-cidr or use " + stored + ")");
             }
             SecureRandom random = new SecureRandom();
+            election = new LeaseElection(db, coordinatorId(random), config.clock(), config.leaderLease(),
+                    fileLock.isPresent());
             TokenStore tokenStore = new TokenStore();
             Path tokenFile = CoordinatorConfig.adminTokenFile(config.dataDir());
             Optional<Path> created = new AdminTokenBootstrap(random, config.clock())
@@ -107,8 +127,11 @@ public final class Coordinator implements AutoCloseable {
             // Watching heartbeats starts now: a heartbeat stored before this start says nothing
             // about the node while no coordinator listened.
             FleetLiveness liveness = new FleetLiveness(LivenessPolicy.defaults(config.nodeTimeout()), config.clock());
+            // ... and with several coordinators, from the start of leadership: a follower did not judge
+            // silence, and the previous leader's view died with it.
+            election.onElected(liveness::restartObservation);
             Scheduler scheduler = new Scheduler(db, settings, nodeStore, tenantStore, poolStore, instanceStore, signal,
-                    config.clock(), liveness);
+                    config.clock(), liveness, election);
             PoolMaterializer materializer = new PoolMaterializer(instanceStore, poolStore, audit, config.clock(),
                     instanceIds(random));
             TenantService tenants = new TenantService(db, tenantStore, poolStore, materializer,
@@ -125,15 +148,15 @@ public final class Coordinator implements AutoCloseable {
             VmJobStore jobStore = new VmJobStore();
             InstanceRelay relay = new InstanceRelay(db, instanceStore, nodeStore);
             WarmPools warmPools = new WarmPools(db, jobStore, tenantStore, poolStore, instanceStore, nodeStore, tenants,
-                    pools, materializer, audit, config.warmBudget(), config.clock());
+                    pools, materializer, audit, config.warmBudget(), config.clock(), election);
             VmJobService vmJobs = new VmJobService(db, jobStore, tenantStore, poolStore, instanceStore, tenants,
-                    pools, scheduler, config.clock(), jobIds(random), warmPools, relay);
+                    pools, scheduler, config.clock(), jobIds(random), warmPools, relay, election);
             TemplateService templates = new TemplateService(db, new TemplateRegistryStore(), poolStore,
                     new ArtifactStore(config.dataDir().resolve("coordinator").resolve("artifacts")), audit,
                     config.clock(), scheduler);
             RolloutService rollouts = new RolloutService(db, tenantStore, poolStore, instanceStore,
                     new TemplateRegistryStore(), audit, config.clock(), scheduler, instanceIds(random),
-                    RolloutService.DEFAULT_HEALTH_TIMEOUT);
+                    RolloutService.DEFAULT_HEALTH_TIMEOUT, election);
             ApiServer api = new ApiServer(authenticator, tenants, pools, instances,
                     nodes, nodeTokens, relay, vmJobs, warmPools, templates, rollouts, config.heartbeatInterval(),
                     audit,
@@ -142,7 +165,8 @@ public final class Coordinator implements AutoCloseable {
                             () -> db.read(tx -> nodeStore.countByStatus(tx, Node.READY)),
                             () -> db.read(tx -> nodeStore.countByStatus(tx, Node.LOST)),
                             () -> db.read(instanceStore::countUnplaced)),
-                    config.bodyLimitBytes(), config.httpLimits());
+                    config.bodyLimitBytes(), config.httpLimits(),
+                    new ClusterStatus(db, config.clock(), config.leaderLease(), election.id()));
             int port;
             try {
                 port = api.start(config.host(), config.port());
@@ -155,13 +179,31 @@ public final class Coordinator implements AutoCloseable {
             CoordinatorConfig.AuditRetention retention = config.auditRetention();
             Housekeeping housekeeping = new Housekeeping(nodes, scheduler, List.of(vmJobs::reapDeletedJobPools,
                     warmPools::syncQuietly, vmJobs::finishExitedJobsInBackground, rollouts::stepAll,
-                    () -> audit.prune(retention.maxAge(), retention.maxRows())));
+                    () -> audit.prune(retention.maxAge(), retention.maxRows())), election);
+            election.start(config.host() + ":" + port);
             housekeeping.start(config.housekeepingInterval());
-            return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs);
+            return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs,
+                    election, fileLock);
         } catch (RuntimeException e) {
+            if (election != null) {
+                election.close();
+            }
             db.close();
+            fileLock.ifPresent(SqliteExclusiveLock::close);
             throw e;
         }
+    }
+
+    /** Coordinator ids: "c-" and 8 random hex digits, new at every start. */
+    static String coordinatorId(SecureRandom random) {
+        byte[] b = new byte[4];
+        random.nextBytes(b);
+        return "c-" + HexFormat.of().formatHex(b);
+    }
+
+    /** The leader lease as this coordinator sees it (tests, simulations). */
+    public LeaseElection election() {
+        return election;
     }
 
     /** Job ids when a submission names none: "job-" and 10 random hex digits. */
@@ -205,6 +247,8 @@ public final class Coordinator implements AutoCloseable {
 
     /** One housekeeping round now (lost-node detection and a scheduling pass), for tests and tools. */
     public void runHousekeeping() {
+        // The lease first: a test's clock may have jumped past it (a renewal continues the same term).
+        election.tick();
         housekeeping.runOnce();
     }
 
@@ -233,10 +277,13 @@ public final class Coordinator implements AutoCloseable {
                 }
             }
             housekeeping.close();
+            // Before the API stops: a follower takes over at its next tick instead of after a lease.
+            election.close();
             signal.close();
             api.stop();
         } finally {
             db.close();
+            fileLock.ifPresent(SqliteExclusiveLock::close);
         }
     }
 

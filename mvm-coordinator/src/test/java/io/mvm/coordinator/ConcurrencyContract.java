@@ -103,7 +103,54 @@ abstract class ConcurrencyContract {
     }
 
     @Test
+    void aSecondCoordinatorOnOneSqliteFileIsRefusedWithAClearMessage() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(kind() == TestDatabase.Kind.SQLITE);
+        ApiClient first = start();
+        org.assertj.core.api.Assertions.assertThatThrownBy(this::start)
+                .isInstanceOf(io.mvm.model.MvmException.class)
+                .hasMessageContaining("another coordinator is already running on")
+                .hasMessageContaining("PostgreSQL");
+        // The first one is unharmed, and once it stops the file is free again.
+        assertThat(first.get("/v1/tenants").status()).isEqualTo(200);
+        coordinators.remove(0).stop();
+        assertThat(start().get("/v1/tenants").status()).isEqualTo(200);
+    }
+
+    @Test
+    void twoCoordinatorsOnOneDatabaseRefuseAStaleVersionWhicheverServesIt() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(kind() == TestDatabase.Kind.POSTGRESQL);
+        ApiClient first = start();
+        ApiClient second = start();
+        assertThat(first.post("/v1/tenants", Map.of("id", "v", "max_instances", 100, "max_vcpus", 100,
+                "max_memory_mib", 100000)).status()).isEqualTo(201);
+        assertThat(second.post("/v1/tenants/v/pools", pool("p")).status()).isEqualTo(201);
+        // Both read version 1, then both write with If-Match "1" through different coordinators at once.
+        for (int round = 1; round <= 6; round++) {
+            String version = "\"" + round + "\"";
+            // Values no earlier round set: a patch that changes nothing would not move the version.
+            int running = 2 * round;
+            CyclicBarrier together = new CyclicBarrier(2);
+            List<Integer> statuses = all(List.of(
+                    () -> { together.await(); return first.patch("/v1/tenants/v/pools/p", Map.of("running", running),
+                            Map.of("If-Match", version)).status(); },
+                    () -> { together.await(); return second.patch("/v1/tenants/v/pools/p", Map.of("running", running + 1),
+                            Map.of("If-Match", version)).status(); }));
+            assertThat(statuses).as("round " + round).containsExactlyInAnyOrder(200, 412);
+        }
+        assertThat(first.get("/v1/tenants/v/pools/p").header("ETag")).isEqualTo("\"7\"");
+        // One leader between them, whichever is asked.
+        var status = second.get("/v1/coordinators").json();
+        assertThat(status.get("items")).hasSize(2);
+        assertThat(status.get("items").findValues("leader").stream().filter(l -> l.asBoolean()).count()).isEqualTo(1);
+        assertThat(first.get("/v1/coordinators").json().get("lease").get("leader"))
+                .isEqualTo(status.get("lease").get("leader"));
+        assertThat(coordinators.stream().filter(c -> c.election().isLeader()).count()).isEqualTo(1);
+    }
+
+    @Test
     void twoCoordinatorsOnOneDatabaseNeverHandOutTheSameSubnet() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(kind() == TestDatabase.Kind.POSTGRESQL,
+                "a SQLite file serves one coordinator");
         ApiClient first = start();
         ApiClient second = start();
         List<Callable<Response>> creates = new ArrayList<>();

@@ -78,11 +78,12 @@ class CoordinatorStartIT {
     }
 
     @Test
-    void aBusyPortIsAClearError() {
-        try (Coordinator first = Coordinator.start(config())) {
-            assertThatThrownBy(() -> Coordinator.start(config().withListen("127.0.0.1", first.port())))
+    void aBusyPortIsAClearError() throws Exception {
+        // (Not a second coordinator: that one would be refused its SQLite file first.)
+        try (var busy = new java.net.ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
+            assertThatThrownBy(() -> Coordinator.start(config().withListen("127.0.0.1", busy.getLocalPort())))
                     .isInstanceOf(MvmException.class)
-                    .hasMessageContaining("cannot listen on 127.0.0.1:" + first.port())
+                    .hasMessageContaining("cannot listen on 127.0.0.1:" + busy.getLocalPort())
                     .extracting(e -> ((MvmException) e).category()).isEqualTo(ErrorCategory.UNAVAILABLE);
         }
     }

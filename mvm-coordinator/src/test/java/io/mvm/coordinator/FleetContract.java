@@ -356,6 +356,8 @@ abstract class FleetContract {
 
     @Test
     void aLongPollOnOneCoordinatorSeesAChangeMadeThroughAnother() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(kind() == TestDatabase.Kind.POSTGRESQL,
+                "a SQLite file serves one coordinator");
         ApiClient node = register("node-a", 8, 16384);
         tenantWithPool("acme", "w", 1, 1);
         long g = desired(node, "node-a").get("generation").asLong();
@@ -989,6 +991,42 @@ abstract class FleetContract {
     }
 
     @Test
+    void aNewLeaderCountsNodeSilenceFromTheStartOfItsLeadership() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(kind() == TestDatabase.Kind.POSTGRESQL,
+                "a SQLite file serves one coordinator");
+        register("node-a", 8, 16384);
+        ApiClient b = register("node-b", 8, 16384);
+        // A follower, started now on the same clock: while it follows it judges nobody.
+        Coordinator follower = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
+                .withListen("127.0.0.1", 0).withClock(clock)
+                .withNodeTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(5))
+                .withHousekeepingInterval(Duration.ofHours(1)));
+        try {
+            clock.advance(Duration.ofSeconds(20));
+            coordinator.stop(); // the leader goes; node-a has been silent for 20 s
+            coordinator = null;
+            admin = admin.withPort(follower.port());
+            b = b.withPort(follower.port());
+            follower.runHousekeeping();
+            assertThat(follower.election().isLeader()).isTrue();
+
+            // 35 s after node-a's last heartbeat, but 15 s into this leadership: still ready.
+            clock.advance(Duration.ofSeconds(15));
+            assertThat(b.post("/v1/nodes/node-b/heartbeat", Map.of()).status()).isEqualTo(204);
+            follower.runHousekeeping();
+            assertThat(nodeStatus("node-a")).isEqualTo("ready");
+            // A node timeout after the leadership began: lost.
+            clock.advance(Duration.ofSeconds(16));
+            assertThat(b.post("/v1/nodes/node-b/heartbeat", Map.of()).status()).isEqualTo(204);
+            follower.runHousekeeping();
+            assertThat(nodeStatus("node-a")).isEqualTo("lost");
+            assertThat(nodeStatus("node-b")).isEqualTo("ready");
+        } finally {
+            follower.stop();
+        }
+    }
+
+    @Test
     void whenMostNodesFallSilentAtOnceTheCoordinatorDeclaresNoneLostAndMovesNothing() {
         ApiClient a = register("node-a", 8, 16384);
         ApiClient b = register("node-b", 8, 16384);
@@ -1121,6 +1159,33 @@ abstract class FleetContract {
     }
 
     // ---- exec and logs relay ----
+
+    @Test
+    void execAndLogsAreRelayedThroughACoordinatorThatDoesNotLead() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(kind() == TestDatabase.Kind.POSTGRESQL,
+                "a SQLite file serves one coordinator");
+        try (FakeAgent agent = new FakeAgent();
+             Coordinator follower = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
+                     .withListen("127.0.0.1", 0).withClock(clock).withHousekeepingInterval(Duration.ofHours(1)))) {
+            assertThat(coordinator.election().isLeader()).isTrue();
+            assertThat(follower.election().isLeader()).isFalse();
+            ApiClient node = register("node-a", 8, 16384, "agent_url", agent.url(), "agent_token", AGENT_TOKEN);
+            tenantWithPool("acme", "w", 1, 1);
+            String id = instances("acme").getFirst().get("id").asText();
+            ApiClient viaFollower = admin.withPort(follower.port());
+            // The agent reports to the follower; the report lands in the shared database.
+            assertThat(node.withPort(follower.port()).post("/v1/nodes/node-a/observed", report(1, observed(id, "running")))
+                    .status()).isEqualTo(204);
+            Response ran = viaFollower.post("/v1/instances/" + id + "/exec",
+                    Map.of("argv", List.of("sh", "-c", "echo hello; exit 3"), "timeout_secs", 20));
+            assertThat(ran.status()).as(ran.toString()).isEqualTo(200);
+            assertThat(ran.json().get("exit_code").asInt()).isEqualTo(3);
+            assertThat(agent.received().getLast().authorization()).isEqualTo("Bearer " + AGENT_TOKEN);
+            Response logs = viaFollower.get("/v1/instances/" + id + "/logs?lines=5");
+            assertThat(logs.status()).isEqualTo(200);
+            assertThat(logs.body()).isEqualTo("line 1\nline 2\n");
+        }
+    }
 
     @Test
     void execAndLogsAreRelayedToTheNodesAgentWithItsToken() {

@@ -20,14 +20,24 @@ public final class DesiredStateHolder {
     private final AtomicReference<DesiredSnapshot> current = new AtomicReference<>(DesiredSnapshot.unconfirmed());
 
     private volatile UnaryOperator<DesiredInstance> overlay = UnaryOperator.identity();
+    /** Self-fencing's overlay, applied after the idle policy's (it only ever pauses more). */
+    private volatile UnaryOperator<DesiredInstance> fence = UnaryOperator.identity();
 
     public DesiredSnapshot current() {
         var snapshot = current.get();
         var o = overlay;
-        if (!snapshot.authoritative() || o == UnaryOperator.<DesiredInstance>identity()) {
+        var f = fence;
+        if (!snapshot.authoritative() || (o == UnaryOperator.<DesiredInstance>identity()
+                && f == UnaryOperator.<DesiredInstance>identity())) {
             return snapshot;
         }
-        return new DesiredSnapshot(snapshot.generation(), true, snapshot.instances().stream().map(o).toList());
+        return new DesiredSnapshot(snapshot.generation(), true,
+                snapshot.instances().stream().map(o).map(f).toList());
+    }
+
+    /** Sets self-fencing's overlay (see {@code fence.SelfFenceGuard}). */
+    public void fence(UnaryOperator<DesiredInstance> fence) {
+        this.fence = Objects.requireNonNull(fence, "fence");
     }
 
     /** The coordinator's latest answer, without the overlay. */

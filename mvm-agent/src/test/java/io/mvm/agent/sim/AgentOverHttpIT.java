@@ -61,6 +61,9 @@ class AgentOverHttpIT {
         if (server != null) {
             server.stop(0);
         }
+        if (second != null) {
+            second.stop(0);
+        }
     }
 
     void serve(int port) throws IOException {
@@ -113,6 +116,125 @@ class AgentOverHttpIT {
                     i -> assertThat(i.reported.wireName()).isEqualTo(i.target.wireName()));
         });
         assertThat(coordinator.events).anySatisfy(e -> assertThat(e.event().type()).isEqualTo("slept"));
+    }
+
+    HttpServer second;
+
+    HttpServer serveAnother(int port) throws IOException {
+        var s = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
+        s.setExecutor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+        s.createContext("/v1/nodes/", this::handle);
+        s.start();
+        return s;
+    }
+
+    AgentSettings fastSettings() {
+        var defaults = AgentSettings.defaults(node, new Capacity(8, 8192, 10_000), Map.of(), Duration.ofMillis(100));
+        return new AgentSettings(defaults.node(), defaults.capacity(), defaults.labels(), 2,
+                Duration.ofSeconds(2), defaults.heartbeatInterval(), defaults.reportInterval(), Duration.ofSeconds(5),
+                Duration.ofMillis(200), defaults.healthInterval(), Duration.ofMillis(50), 2, defaults.restartBackoff(),
+                defaults.stablePeriod(), defaults.passBackoff(),
+                new io.mvm.agent.queue.ExponentialBackoff(Duration.ofMillis(50), Duration.ofMillis(500)),
+                defaults.planner());
+    }
+
+    /**
+     * Two coordinators in front of one shared state (as two coordinator processes share one
+     * database): the agent follows whichever answers, and events made while neither answered
+     * reach the coordinator once one does (the outbox keeps them).
+     */
+    @Test
+    void failsOverBetweenCoordinatorsWithoutLosingEvents() throws Exception {
+        serve(0);
+        second = serveAnother(0);
+        int portA = server.getAddress().getPort();
+        int portB = second.getAddress().getPort();
+        var a = URI.create("http://127.0.0.1:" + portA);
+        var b = URI.create("http://127.0.0.1:" + portB);
+        coordinator.createPool("acme/gateways", Role.GATEWAY, new Capacity(1, 256, 0));
+        coordinator.createPool("acme/workers", Role.WORKER, new Capacity(1, 256, 0));
+        var runtime = new FakeRuntime(node, clock, 3);
+        var client = new io.mvm.agent.coordinator.FailoverCoordinatorClient(
+                io.mvm.agent.coordinator.FailoverCoordinatorClient.parse(java.util.List.of(a + "," + b)),
+                url -> new HttpCoordinatorClient(url, "join-token", Duration.ofSeconds(10), clock));
+        assertThat(client.urls()).containsExactly(a, b);
+        agent = new AgentService(fastSettings(), runtime, client, clock);
+        agent.start();
+        coordinator.scale("acme/gateways", 1, 0, 0);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
+            assertThat(runtime.states().values()).containsExactly(VmState.RUNNING);
+            assertThat(coordinator.instances().values()).allSatisfy(
+                    i -> assertThat(i.reported.wireName()).isEqualTo(i.target.wireName()));
+        });
+        assertThat(client.current()).isEqualTo(a);
+
+        // The first coordinator dies: the long poll, heartbeats and reports go on through the second.
+        server.stop(0);
+        coordinator.scale("acme/workers", 2, 0, 0);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
+            assertThat(runtime.states().values()).containsExactly(VmState.RUNNING, VmState.RUNNING, VmState.RUNNING);
+            assertThat(coordinator.instances().values()).allSatisfy(
+                    i -> assertThat(i.reported.wireName()).isEqualTo(i.target.wireName()));
+        });
+        assertThat(client.current()).isEqualTo(b);
+
+        // Neither answers while a VM crashes and is restarted; the events wait in the outbox.
+        second.stop(0);
+        second = null;
+        var crashed = runtime.states().keySet().iterator().next();
+        int before = (int) coordinator.events.stream().filter(e -> e.event().instance().equals(crashed)).count();
+        runtime.crash(crashed);
+        await().atMost(Duration.ofSeconds(60)).until(() -> runtime.states().get(crashed) == VmState.RUNNING);
+        Thread.sleep(500);
+        assertThat(coordinator.events.stream().filter(e -> e.event().instance().equals(crashed)).count())
+                .as("nothing delivered while no coordinator answers").isEqualTo(before);
+
+        // The first comes back on its address: the agent returns to it and delivers what it kept.
+        serve(portA);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(coordinator.events.stream()
+                .filter(e -> e.event().instance().equals(crashed)).count()).isGreaterThan(before));
+        assertThat(client.current()).isEqualTo(a);
+    }
+
+    /**
+     * Self-fencing with the simulation's clock: an agent cut off from every coordinator keeps its
+     * VMs for the lease, pauses them after the further delay, and resumes them when a coordinator
+     * answers again and still wants them running.
+     */
+    @Test
+    void aPartitionedAgentPausesItsVmsAfterItsLeaseAndResumesThemOnReconnect() throws Exception {
+        coordinator.createPool("acme/gateways", Role.GATEWAY, new Capacity(1, 256, 0));
+        coordinator.createPool("acme/workers", Role.WORKER, new Capacity(1, 256, 0));
+        var runtime = new FakeRuntime(node, clock, 3);
+        agent = new AgentService(fastSettings(), runtime, inner, clock)
+                .selfFence(new io.mvm.core.fence.SelfFence(Duration.ofSeconds(30), Duration.ofSeconds(15)));
+        agent.start();
+        coordinator.scale("acme/gateways", 1, 0, 0);
+        coordinator.scale("acme/workers", 2, 0, 0);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(runtime.states().values())
+                .containsExactly(VmState.RUNNING, VmState.RUNNING, VmState.RUNNING));
+
+        coordinator.restart(); // unreachable from now on
+        Thread.sleep(300);
+        clock.advance(Duration.ofSeconds(25));
+        assertThat(agent.fence().tick()).isEqualTo(io.mvm.core.fence.SelfFence.Stage.CONNECTED);
+        clock.advance(Duration.ofSeconds(10));
+        assertThat(agent.fence().tick()).isEqualTo(io.mvm.core.fence.SelfFence.Stage.NO_NEW_WORK);
+        assertThat(agent.fence().acceptsNewWork()).isFalse();
+        Thread.sleep(500);
+        assertThat(runtime.states().values()).as("fenced, but not paused yet")
+                .containsExactly(VmState.RUNNING, VmState.RUNNING, VmState.RUNNING);
+
+        clock.advance(Duration.ofSeconds(15));
+        assertThat(agent.fence().tick()).isEqualTo(io.mvm.core.fence.SelfFence.Stage.PAUSED);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(runtime.states().values())
+                .as("paused, never destroyed").containsExactly(VmState.WARM, VmState.WARM, VmState.WARM));
+
+        coordinator.cameBack();
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
+            assertThat(agent.fence().stage()).isEqualTo(io.mvm.core.fence.SelfFence.Stage.CONNECTED);
+            assertThat(runtime.states().values()).containsExactly(VmState.RUNNING, VmState.RUNNING, VmState.RUNNING);
+        });
     }
 
     // --- a minimal server side of the protocol ------------------------------------------------

@@ -33,8 +33,20 @@ public final class AgentCommand {
         @Mixin DataDirOption dataDir;
 
         @Option(names = "--coordinator-url", required = true, paramLabel = "URL",
-                description = "The coordinator, e.g. http://10.0.0.5:7777.")
-        String coordinatorUrl;
+                description = "A coordinator, e.g. http://10.0.0.5:7777. Repeat it (or give a comma list) for several"
+                        + " coordinators on one database: the agent fails over between them.")
+        java.util.List<String> coordinatorUrls;
+
+        @Option(names = "--fence-after-secs", defaultValue = "30", paramLabel = "SECS",
+                description = "Self-fencing: after this long without reaching any coordinator the agent starts no new"
+                        + " VM and takes no claim (default: ${DEFAULT-VALUE}, the coordinator's default node timeout).")
+        long fenceAfterSecs;
+
+        @Option(names = "--pause-after-secs", defaultValue = "15", paramLabel = "SECS",
+                description = "Self-fencing: this much longer still unreachable and it pauses (never destroys) its"
+                        + " running VMs; they resume when a coordinator answers and still wants them"
+                        + " (default: ${DEFAULT-VALUE}). Keep fence-after + pause-after below twice the node timeout.")
+        long pauseAfterSecs;
 
         @Option(names = "--interval-secs", defaultValue = "5", paramLabel = "N",
                 description = "Heartbeat and report interval (default: ${DEFAULT-VALUE}).")
@@ -94,10 +106,10 @@ public final class AgentCommand {
         public void run() {
             Path dir = dataDir.resolve();
             var config = new NodeAgent.Config(dir, imageDir == null ? dir : imageDir.toAbsolutePath(),
-                    coordinatorUri(coordinatorUrl), resolveToken(token, tokenFile, dir),
+                    coordinatorUris(coordinatorUrls), resolveToken(token, tokenFile, dir),
                     nodeId == null ? NodeAgent.defaultNodeId() : NodeId.of(nodeId),
                     capacity(dir), labels, Duration.ofSeconds(intervalSecs), NodeAgent.parseListen(listen),
-                    network, netTable, proxySettings());
+                    network, netTable, proxySettings(), selfFence(fenceAfterSecs, pauseAfterSecs));
             PrintWriter out = spec.commandLine().getOut();
             NodeAgent agent = NodeAgent.start(config, message -> System.err.println("mvm: " + message));
             CountDownLatch stopped = new CountDownLatch(1);
@@ -105,7 +117,8 @@ public final class AgentCommand {
                 agent.close();
                 stopped.countDown();
             }, "agent-stop"));
-            out.println("agent " + config.node() + " serving " + config.coordinator() + " (accelerator "
+            out.println("agent " + config.node() + " serving " + String.join(", ",
+                    config.coordinators().stream().map(URI::toString).toList()) + " (accelerator "
                     + agent.accelerator().wireName() + ", relay " + agent.relayUrl() + ")");
             out.flush();
             try {
@@ -135,6 +148,32 @@ public final class AgentCommand {
             }
             return c;
         }
+    }
+
+    static java.util.List<URI> coordinatorUris(java.util.List<String> values) {
+        var out = new java.util.ArrayList<URI>();
+        for (var v : values) {
+            for (var part : v.split(",")) {
+                if (!part.isBlank()) {
+                    out.add(coordinatorUri(part.strip()));
+                }
+            }
+        }
+        if (out.isEmpty()) {
+            throw MvmException.invalid("--coordinator-url is empty");
+        }
+        if (out.stream().distinct().count() != out.size()) {
+            throw MvmException.invalid("--coordinator-url lists a coordinator twice: " + out);
+        }
+        return out;
+    }
+
+    static io.mvm.core.fence.SelfFence selfFence(long fenceAfterSecs, long pauseAfterSecs) {
+        if (fenceAfterSecs < 1 || fenceAfterSecs > 86_400 || pauseAfterSecs < 0 || pauseAfterSecs > 86_400) {
+            throw MvmException.invalid("--fence-after-secs must be 1-86400 and --pause-after-secs 0-86400, got "
+                    + fenceAfterSecs + " and " + pauseAfterSecs);
+        }
+        return new io.mvm.core.fence.SelfFence(Duration.ofSeconds(fenceAfterSecs), Duration.ofSeconds(pauseAfterSecs));
     }
 
     static URI coordinatorUri(String text) {

@@ -47,10 +47,18 @@ public final class NodeAgent implements AutoCloseable {
      *                   accelerator probe result is cached there too
      * @param network    "host" (tenant bridges, taps, nftables table {@code netTable}) or "none"
      */
-    public record Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node,
+    public record Config(Path dataDir, Path imageDir, java.util.List<URI> coordinators, String nodeToken, NodeId node,
                          Capacity capacity, Map<String, String> labels, Duration interval,
                          InetSocketAddress listen, String network, String netTable,
-                         io.mvm.agent.proxy.ProxySettings proxy) {
+                         io.mvm.agent.proxy.ProxySettings proxy, io.mvm.core.fence.SelfFence fence) {
+        /** One coordinator, the proxy's defaults and the default self-fencing. */
+        public Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node, Capacity capacity,
+                      Map<String, String> labels, Duration interval, InetSocketAddress listen, String network,
+                      String netTable, io.mvm.agent.proxy.ProxySettings proxy) {
+            this(dataDir, imageDir, java.util.List.of(coordinator), nodeToken, node, capacity, labels, interval, listen,
+                    network, netTable, proxy, io.mvm.core.fence.SelfFence.DEFAULT);
+        }
+
         /** With the proxy's defaults (routes on all addresses, 256 held connections, 30 s hold). */
         public Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node, Capacity capacity,
                       Map<String, String> labels, Duration interval, InetSocketAddress listen, String network,
@@ -61,6 +69,11 @@ public final class NodeAgent implements AutoCloseable {
 
         public Config {
             java.util.Objects.requireNonNull(proxy, "proxy");
+            java.util.Objects.requireNonNull(fence, "fence");
+            coordinators = java.util.List.copyOf(coordinators);
+            if (coordinators.isEmpty()) {
+                throw MvmException.invalid("at least one --coordinator-url is needed");
+            }
             if (interval.isNegative() || interval.isZero() || interval.toSeconds() > 3600) {
                 throw MvmException.invalid("--interval-secs must be 1-3600, got " + interval.toSeconds());
             }
@@ -75,7 +88,7 @@ public final class NodeAgent implements AutoCloseable {
 
         @Override
         public String toString() {
-            return "Config[node=" + node + ", coordinator=" + coordinator + ", dataDir=" + dataDir + ", token=<hidden>]";
+            return "Config[node=" + node + ", coordinators=" + coordinators + ", dataDir=" + dataDir + ", token=<hidden>]";
         }
     }
 
@@ -118,8 +131,9 @@ public final class NodeAgent implements AutoCloseable {
                 ? new AgentNetwork.Host(new HostNetworkApplier(HostCommands.onThisHost()), config.netTable(), Optional.empty())
                 : new AgentNetwork.None();
         // Templated instances boot the revision the coordinator pins, fetched from it by digest when missing.
-        var client = new HttpCoordinatorClient(config.coordinator(), config.nodeToken(), Duration.ofSeconds(15),
-                InstantSource.system());
+        // Several coordinators: every call fails over to the next when one is unreachable.
+        var client = new io.mvm.agent.coordinator.FailoverCoordinatorClient(config.coordinators(),
+                url -> new HttpCoordinatorClient(url, config.nodeToken(), Duration.ofSeconds(15), InstantSource.system()));
         var templates = new TemplateArtifacts(config.dataDir(), Optional.of(client), InstantSource.system());
         client.reportBootedFrom(templates::booted);
         var runtime = new LocalInstanceRuntime(vms, image, network, config.dataDir(), templates);
@@ -130,7 +144,37 @@ public final class NodeAgent implements AutoCloseable {
         var token = AgentToken.createIn(config.dataDir());
         // Execs through the relay are background work: the idle policy keeps their instance up.
         var work = new io.mvm.agent.idle.BackgroundWork(runtime);
-        var relay = RelayServer.start(config.listen(), work, token);
+        // A self-fenced agent (no coordinator for longer than its lease) takes no claim: the
+        // coordinator that asks may be one side of a partition that is placing the work elsewhere.
+        var agentRef = new java.util.concurrent.atomic.AtomicReference<AgentService>();
+        io.mvm.agent.relay.GuestAccess guests = new io.mvm.agent.relay.GuestAccess() {
+            @Override
+            public io.mvm.runtime.guest.GuestChannel.ExecResult exec(io.mvm.model.InstanceId id,
+                    io.mvm.runtime.guest.GuestChannel.ExecRequest r, io.mvm.runtime.guest.GuestChannel.ExecOutput out) {
+                return work.exec(id, r, out);
+            }
+
+            @Override
+            public String consoleTail(io.mvm.model.InstanceId id, int lines) {
+                return work.consoleTail(id, lines);
+            }
+
+            @Override
+            public io.mvm.runtime.guest.GuestChannel.WorkloadStatus workload(io.mvm.model.InstanceId id) {
+                return work.workload(id);
+            }
+
+            @Override
+            public io.mvm.agent.runtime.ClaimReport claim(io.mvm.core.reconcile.InstanceSpec spec) {
+                var a = agentRef.get();
+                if (a != null && !a.fence().acceptsNewWork()) {
+                    throw MvmException.unavailable("this agent has reached no coordinator since "
+                            + a.fence().lastContact() + " and is self-fenced: it takes no claims", null);
+                }
+                return work.claim(spec);
+            }
+        };
+        var relay = RelayServer.start(config.listen(), guests, token);
         try {
             var clock = InstantSource.system();
             var settings = AgentSettings.defaults(config.node(), config.capacity(), config.labels(), config.interval());
@@ -143,6 +187,8 @@ public final class NodeAgent implements AutoCloseable {
                 // Traffic that reaches a guest without a route (its tenant's peers) keeps it up too.
                 agent.idle().linkCounters(io.mvm.agent.idle.LinkCounters.procNetDev());
             }
+            agent.selfFence(config.fence());
+            agentRef.set(agent);
             agent.start();
             log.info("agent {} relay server on {}", config.node(), relay.url());
             return new NodeAgent(vms, runtime, relay, agent);

@@ -18,7 +18,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code mvm coordinator start}: runs the coordinator API in the foreground until interrupted. */
 @Command(name = "coordinator", description = "Run the coordinator (tenants, pools, instances; HTTP API).",
-        mixinStandardHelpOptions = true, subcommands = CoordinatorCommand.Start.class)
+        mixinStandardHelpOptions = true, subcommands = {CoordinatorCommand.Start.class, CoordinatorCommand.Status.class})
 public final class CoordinatorCommand {
 
     @Command(name = "start", description = "Start the coordinator in the foreground (Ctrl-C or SIGTERM stops it).")
@@ -48,6 +48,11 @@ public final class CoordinatorCommand {
                 description = "Mark a node lost after this long without a heartbeat (default: ${DEFAULT-VALUE}).")
         long nodeTimeoutSecs;
 
+        @Option(names = "--leader-lease-secs", paramLabel = "SECS", defaultValue = "5",
+                description = "With several coordinators on PostgreSQL: a follower takes over the singleton loops after"
+                        + " seeing the leader's lease unrenewed this long (default: ${DEFAULT-VALUE}; 1-60).")
+        long leaderLeaseSecs;
+
         @Option(names = "--vms", paramLabel = "FILE",
                 description = "A desired-VMs file (TOML): applied at start and whenever it changes; see 'mvm vms validate'.")
         Path vmsFile;
@@ -76,7 +81,8 @@ public final class CoordinatorCommand {
                     .withDatabase(database(dir, System.getenv()))
                     .withListen(listenAt.host(), listenAt.port())
                     .withClusterCidr(Ipv4Cidr.parse(clusterCidr))
-                    .withNodeTimeouts(nodeTimeout(nodeTimeoutSecs), heartbeatFor(nodeTimeoutSecs));
+                    .withNodeTimeouts(nodeTimeout(nodeTimeoutSecs), heartbeatFor(nodeTimeoutSecs))
+                    .withLeaderLease(leaderLease(leaderLeaseSecs));
             Coordinator coordinator = Coordinator.start(config);
             if (vmsFile != null) {
                 var result = coordinator.watchDesiredVms(vmsFile, java.time.Duration.ofSeconds(1)).last();
@@ -103,6 +109,47 @@ public final class CoordinatorCommand {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    @Command(name = "status", description = "The coordinators sharing the database: which one leads, since when,"
+            + " and the leader lease epoch.")
+    static final class Status implements Runnable {
+        @Spec CommandSpec spec;
+        @Mixin io.mvm.cli.client.ClientOptions client;
+
+        @Override
+        public void run() {
+            com.fasterxml.jackson.databind.JsonNode status = client.client().get("v1/coordinators");
+            PrintWriter out = spec.commandLine().getOut();
+            if (client.json) {
+                io.mvm.cli.client.ClientOptions.printJson(out, status);
+                return;
+            }
+            var lease = status.get("lease");
+            out.println(lease.get("leader").isNull()
+                    ? "leader: none (lease epoch " + lease.get("epoch").asLong() + "; a coordinator takes it at its next tick)"
+                    : "leader: " + lease.get("leader").asText() + " since " + lease.get("leader_since").asText()
+                    + " (lease epoch " + lease.get("epoch").asLong() + ", renewed " + lease.get("renewed_at").asText()
+                    + ", lease " + lease.get("lease_millis").asLong() / 1000.0 + " s)");
+            io.mvm.cli.client.Table table = new io.mvm.cli.client.Table("COORDINATOR", "ADDRESS", "ROLE", "STARTED",
+                    "LAST SEEN");
+            for (var c : status.get("items")) {
+                table.row(c.get("id").asText() + (c.get("id").asText().equals(status.get("answered_by").asText()) ? " *" : ""),
+                        c.get("address").asText(), c.get("leader").asBoolean() ? "leader"
+                                : c.get("stale").asBoolean() ? "stale" : "follower",
+                        c.get("started_at").asText(), c.get("last_seen").asText());
+            }
+            table.print(out);
+            out.println("* answered this request");
+            out.flush();
+        }
+    }
+
+    static java.time.Duration leaderLease(long secs) {
+        if (secs < 1 || secs > 60) {
+            throw io.mvm.model.MvmException.invalid("--leader-lease-secs must be 1-60, got " + secs);
+        }
+        return java.time.Duration.ofSeconds(secs);
     }
 
     static java.time.Duration nodeTimeout(long secs) {

@@ -62,6 +62,21 @@ class AgentCommandTest {
     }
 
     @Test
+    void severalCoordinatorUrlsRepeatedOrCommaSeparatedAndTheSelfFencingDelays() {
+        assertThat(AgentCommand.coordinatorUris(List.of("http://c1:7777, http://c2:7777", "https://c3:7777")))
+                .extracting(java.net.URI::toString)
+                .containsExactly("http://c1:7777", "http://c2:7777", "https://c3:7777");
+        assertThat(serve("--coordinator-url", "http://c1:7777,nope", "--token", "t").err())
+                .contains("--coordinator-url must be http(s)://HOST:PORT, got 'nope'");
+        assertThat(serve("--coordinator-url", "http://c1:7777", "--coordinator-url", "http://c1:7777", "--token", "t")
+                .err()).contains("lists a coordinator twice");
+        assertThat(serve("--coordinator-url", "http://c1:7777", "--token", "t", "--fence-after-secs", "0").err())
+                .contains("--fence-after-secs must be 1-86400");
+        assertThat(AgentCommand.selfFence(30, 15)).isEqualTo(io.mvm.core.fence.SelfFence.DEFAULT);
+        assertThat(Files.exists(dataDir.resolve("vms"))).isFalse();
+    }
+
+    @Test
     void theNodeTokenComesFromTheFlagTheFileTheEnvironmentOrTheDataDir() throws IOException {
         assertThat(AgentCommand.resolveToken(" flag ", null, dataDir)).isEqualTo("flag");
         var file = dataDir.resolve("t.txt");

@@ -87,6 +87,7 @@ public final class ApiServer {
     private final VmsRoutes vms;
     private final TemplatesRoutes templateRoutes;
     private final RolloutRoutes rolloutRoutes;
+    private final CoordinatorsRoutes coordinatorsRoutes;
     private final io.mvm.coordinator.template.TemplateService templateService;
     private final Limits limits;
 
@@ -112,7 +113,8 @@ public final class ApiServer {
                      io.mvm.coordinator.warm.WarmPools warmPools,
                      io.mvm.coordinator.template.TemplateService templates,
                      io.mvm.coordinator.template.RolloutService rollouts, Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes,
-                     HttpLimits httpLimits) {
+                     HttpLimits httpLimits, io.mvm.coordinator.leader.ClusterStatus cluster) {
+        this.coordinatorsRoutes = new CoordinatorsRoutes(cluster, this::json);
         this.httpLimits = httpLimits;
         this.limits = new Limits(new RequestBudget(httpLimits.nodeInFlight(), httpLimits.userInFlight()),
                 new RateLimiter(httpLimits.tokenRatePerSec(), httpLimits.tokenBurst(), System::nanoTime),
@@ -340,6 +342,7 @@ public final class ApiServer {
         vms.register(g);
         templateRoutes.register(g);
         rolloutRoutes.register(g);
+        coordinatorsRoutes.register(g);
         this.rules = g.rules();
     }
 

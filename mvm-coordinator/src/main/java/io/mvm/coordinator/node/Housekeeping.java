@@ -9,7 +9,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The coordinator's periodic task: declares silent nodes lost and runs a scheduling pass. Its
+ * The coordinator's periodic task (the leader's only): declares silent nodes lost and runs a scheduling pass. Its
  * body never throws (a failed round is logged and the next one tries again); the clock it judges
  * silence by is the injected one, so tests can move time.
  */
@@ -19,9 +19,12 @@ public final class Housekeeping implements AutoCloseable {
     private final Scheduler scheduler;
     private final ScheduledExecutorService timer;
     private final java.util.List<Runnable> chores;
+    private final io.mvm.coordinator.leader.Leadership leadership;
 
     /** {@code chores} run after each round's scheduling pass (each must not throw; a throw is logged). */
-    public Housekeeping(NodeService nodes, Scheduler scheduler, java.util.List<Runnable> chores) {
+    public Housekeeping(NodeService nodes, Scheduler scheduler, java.util.List<Runnable> chores,
+                        io.mvm.coordinator.leader.Leadership leadership) {
+        this.leadership = leadership;
         this.nodes = nodes;
         this.scheduler = scheduler;
         this.chores = java.util.List.copyOf(chores);
@@ -37,8 +40,15 @@ public final class Housekeeping implements AutoCloseable {
         timer.scheduleWithFixedDelay(this::runOnce, ms, ms, TimeUnit.MILLISECONDS);
     }
 
-    /** One round; safe to call from tests at any time. */
+    /**
+     * One round, if this coordinator leads (a follower's rounds do nothing); every write it makes
+     * is fenced by the lease epoch. Safe to call from tests at any time.
+     */
     public void runOnce() {
+        leadership.runAsLeader(this::round);
+    }
+
+    private void round() {
         try {
             nodes.markSilentNodesLost();
             scheduler.converge();

@@ -56,7 +56,8 @@ import org.slf4j.LoggerFactory;
  * instances no node can take, the reason), then recomputes each node's desired list and moves
  * its generation forward exactly when that list changed. Any change anywhere (a pool scaled, a
  * node registered or lost, an instance confirmed gone) just runs a pass; a periodic pass catches
- * the rest. Passes are serialised by a cluster-wide lock, so several coordinators may run them.
+ * the rest. Only the leader runs passes (see {@code leader.Leadership}); they are serialised by a
+ * cluster-wide lock as well.
  */
 public final class Scheduler {
     private static final Logger log = LoggerFactory.getLogger(Scheduler.class);
@@ -72,6 +73,7 @@ public final class Scheduler {
     private final GenerationSignal signal;
     private final InstantSource clock;
     private final FleetLiveness liveness;
+    private final io.mvm.coordinator.leader.Leadership leadership;
     private final io.mvm.store.template.TemplateRegistryStore templates = new io.mvm.store.template.TemplateRegistryStore();
 
     /**
@@ -81,7 +83,9 @@ public final class Scheduler {
      *                 while a second copy with the same address boots elsewhere.
      */
     public Scheduler(Database db, ClusterSettings settings, NodeStore nodes, TenantStore tenants, PoolStore pools,
-                     InstanceStore instances, GenerationSignal signal, InstantSource clock, FleetLiveness liveness) {
+                     InstanceStore instances, GenerationSignal signal, InstantSource clock, FleetLiveness liveness,
+                     io.mvm.coordinator.leader.Leadership leadership) {
+        this.leadership = leadership;
         this.db = db;
         this.settings = settings;
         this.nodes = nodes;
@@ -94,9 +98,13 @@ public final class Scheduler {
         db.inTransaction(tx -> settings.putIfAbsent(tx, LOCK, "-"));
     }
 
-    /** One pass; returns the nodes whose generation moved. */
+    /**
+     * One pass, if this coordinator leads (fenced by its lease epoch); returns the nodes whose
+     * generation moved. A follower runs none: the leader's next housekeeping round places what a
+     * follower's request changed.
+     */
     public Set<NodeId> converge() {
-        Set<NodeId> advanced = db.inTransaction(this::converge);
+        Set<NodeId> advanced = leadership.asLeader(() -> db.inTransaction(this::converge)).orElse(Set.of());
         if (!advanced.isEmpty()) {
             log.debug("desired generation advanced on {}", advanced);
             signal.advanced();

@@ -49,6 +49,7 @@ import org.slf4j.LoggerFactory;
  * change of target; {@code set-template} pins a revision, {@code rollback} returns to the previous one.
  */
 public final class RolloutService {
+    private final io.mvm.coordinator.leader.Leadership leadership;
     private static final Logger log = LoggerFactory.getLogger(RolloutService.class);
     public static final Duration DEFAULT_HEALTH_TIMEOUT = Duration.ofMinutes(5);
 
@@ -65,7 +66,9 @@ public final class RolloutService {
 
     public RolloutService(Database db, TenantStore tenants, PoolStore pools, InstanceStore instances,
                           TemplateRegistryStore store, AuditTrail audit, InstantSource clock, Scheduler scheduler,
-                          Supplier<InstanceId> newInstanceId, Duration healthTimeout) {
+                          Supplier<InstanceId> newInstanceId, Duration healthTimeout,
+                          io.mvm.coordinator.leader.Leadership leadership) {
+        this.leadership = leadership;
         this.db = db;
         this.tenants = tenants;
         this.pools = pools;
@@ -82,8 +85,12 @@ public final class RolloutService {
     public record Progress(PoolRollout rollout, Optional<String> target, int onTarget, int old, List<String> pending,
                            int total) {}
 
-    /** One step for every templated pool. */
+    /** One step for every templated pool, if this coordinator leads (rollouts are a singleton loop). */
     public void stepAll() {
+        leadership.runAsLeader(this::stepAllAsLeader);
+    }
+
+    private void stepAllAsLeader() {
         List<PoolRef> refs = db.read(tx -> pools.listAll(tx).stream().filter(p -> p.template().isPresent())
                 .map(Pool::ref).toList());
         boolean replaced = false;

@@ -81,7 +81,9 @@ public final class VmJobService {
 
     public VmJobService(Database db, VmJobStore jobs, TenantStore tenants, PoolStore pools, InstanceStore instances,
                         TenantService tenantService, PoolService poolService, Scheduler scheduler, InstantSource clock,
-                        Supplier<String> newJobId, WarmPools warm, InstanceRelay relay) {
+                        Supplier<String> newJobId, WarmPools warm, InstanceRelay relay,
+                        io.mvm.coordinator.leader.Leadership leadership) {
+        this.leadership = leadership;
         this.warm = warm;
         this.relay = relay;
         this.db = db;
@@ -370,6 +372,7 @@ public final class VmJobService {
         log.info("job {} deleted ({})", id, source);
     }
 
+    private final io.mvm.coordinator.leader.Leadership leadership;
     private final java.util.concurrent.atomic.AtomicBoolean finishing = new java.util.concurrent.atomic.AtomicBoolean();
 
     /**
@@ -380,7 +383,8 @@ public final class VmJobService {
         if (finishing.compareAndSet(false, true)) {
             Thread.ofVirtual().name("finish-jobs").start(() -> {
                 try {
-                    finishExitedJobs();
+                    // Its own thread: the leader's fence is set again here (it is per thread).
+                    leadership.runAsLeader(this::finishExitedJobs);
                 } finally {
                     finishing.set(false);
                 }

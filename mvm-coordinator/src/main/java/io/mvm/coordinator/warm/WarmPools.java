@@ -53,6 +53,7 @@ import org.slf4j.LoggerFactory;
  * transaction, into the job's pool; the warm pool then materializes a replacement, which refills it.
  */
 public final class WarmPools {
+    private final io.mvm.coordinator.leader.Leadership leadership;
     private static final Logger log = LoggerFactory.getLogger(WarmPools.class);
     public static final String POOL_PREFIX = "warm-";
 
@@ -71,7 +72,9 @@ public final class WarmPools {
 
     public WarmPools(Database db, VmJobStore jobs, TenantStore tenants, PoolStore pools, InstanceStore instances,
                      NodeStore nodes, TenantService tenantService, PoolService poolService,
-                     PoolMaterializer materializer, AuditTrail audit, WarmPoolPlan.Budget budget, InstantSource clock) {
+                     PoolMaterializer materializer, AuditTrail audit, WarmPoolPlan.Budget budget, InstantSource clock,
+                     io.mvm.coordinator.leader.Leadership leadership) {
+        this.leadership = leadership;
         this.db = db;
         this.jobs = jobs;
         this.tenants = tenants;
@@ -153,7 +156,8 @@ public final class WarmPools {
     /** {@link #sync()} that never throws (after a job change, and from housekeeping). */
     public void syncQuietly() {
         try {
-            sync();
+            // Refill is a singleton loop: only the leader sizes warm pools, fenced by its epoch.
+            leadership.runAsLeader(this::sync);
         } catch (RuntimeException e) {
             log.warn("could not size the warm pools, retrying later: {}", e.toString());
         }

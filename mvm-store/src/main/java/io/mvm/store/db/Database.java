@@ -46,6 +46,33 @@ public final class Database implements AutoCloseable {
         T run(Tx tx) throws SQLException;
     }
 
+    /**
+     * A check that ends every transaction run inside {@link #fenced}, just before its commit; it
+     * throws to abort the transaction (a leader's epoch that is no longer current, say).
+     */
+    @FunctionalInterface
+    public interface Fence {
+        void verify(Tx tx) throws SQLException;
+    }
+
+    private final ThreadLocal<Fence> fence = new ThreadLocal<>();
+
+    /**
+     * Runs {@code body} on this thread with every transaction it commits through this database
+     * checked by {@code check} in that same transaction. Nested calls keep the outer fence.
+     */
+    public <T> T fenced(Fence check, java.util.function.Supplier<T> body) {
+        if (fence.get() != null) {
+            return body.get();
+        }
+        fence.set(check);
+        try {
+            return body.get();
+        } finally {
+            fence.remove();
+        }
+    }
+
     /** Thrown by work that lost a race it can win by starting over (e.g. two tenants picked one net id). */
     public static final class RetryTransaction extends RuntimeException {
         public RetryTransaction(String reason) {
@@ -119,6 +146,10 @@ public final class Database implements AutoCloseable {
                 }
                 config.setMaximumPoolSize(8);
                 config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
+                // A process frozen inside a transaction (stopped, swapped out) would hold its row locks,
+                // among them the share lock a fenced leader write takes on the lease row, and so hold
+                // off a new leader's takeover; the server ends such a session after this long.
+                config.setConnectionInitSql("SET idle_in_transaction_session_timeout = '30s'");
             }
         }
         HikariDataSource ds;
@@ -156,7 +187,12 @@ public final class Database implements AutoCloseable {
             try (Connection c = pool.getConnection()) {
                 c.setAutoCommit(false);
                 try {
-                    T result = work.run(new Tx(c, dialect));
+                    Tx tx = new Tx(c, dialect);
+                    T result = work.run(tx);
+                    Fence check = fence.get();
+                    if (check != null) {
+                        check.verify(tx);
+                    }
                     c.commit();
                     return result;
                 } catch (Throwable t) {
