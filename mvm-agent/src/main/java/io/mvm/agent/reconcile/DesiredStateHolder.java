@@ -27,7 +27,8 @@ public final class DesiredStateHolder {
         if (!snapshot.authoritative() || o == UnaryOperator.<DesiredInstance>identity()) {
             return snapshot;
         }
-        return new DesiredSnapshot(snapshot.generation(), true, snapshot.instances().stream().map(o).toList());
+        return new DesiredSnapshot(snapshot.generation(), true, snapshot.instances().stream().map(o).toList(),
+                snapshot.peers());
     }
 
     /** The coordinator's latest answer, without the overlay. */

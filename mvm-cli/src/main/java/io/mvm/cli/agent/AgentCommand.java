@@ -86,6 +86,13 @@ public final class AgentCommand {
                         + " closed. Default: ${DEFAULT-VALUE}.")
         long proxyHoldSecs;
 
+        @Option(names = "--underlay-address", paramLabel = "IPV4",
+                description = "This host's address on the network between hosts: tenant networks reach their"
+                        + " instances on other nodes over VXLAN from and to it (UDP 4789; the underlay must carry"
+                        + " MTU 1550). Default: none (tenant networks stay on this host). To run several agents"
+                        + " on one machine, start each in its own network namespace: ip netns exec NS mvm agent serve ...")
+        String underlayAddress;
+
         @Option(names = "--image-dir", paramLabel = "DIR",
                 description = "Where the guest image is cached (default: the data dir).")
         Path imageDir;
@@ -97,7 +104,7 @@ public final class AgentCommand {
                     coordinatorUri(coordinatorUrl), resolveToken(token, tokenFile, dir),
                     nodeId == null ? NodeAgent.defaultNodeId() : NodeId.of(nodeId),
                     capacity(dir), labels, Duration.ofSeconds(intervalSecs), NodeAgent.parseListen(listen),
-                    network, netTable, proxySettings());
+                    network, netTable, proxySettings(), java.util.Optional.ofNullable(underlayAddress));
             PrintWriter out = spec.commandLine().getOut();
             NodeAgent agent = NodeAgent.start(config, message -> System.err.println("mvm: " + message));
             CountDownLatch stopped = new CountDownLatch(1);

@@ -46,11 +46,20 @@ public final class NodeAgent implements AutoCloseable {
      * @param imageDir   where the default guest image is cached (built there on first use); the
      *                   accelerator probe result is cached there too
      * @param network    "host" (tenant bridges, taps, nftables table {@code netTable}) or "none"
+     * @param underlay   this host's underlay IPv4 address: tenant networks extend over VXLAN to the
+     *                   other nodes that registered one (host network only)
      */
     public record Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node,
                          Capacity capacity, Map<String, String> labels, Duration interval,
                          InetSocketAddress listen, String network, String netTable,
-                         io.mvm.agent.proxy.ProxySettings proxy) {
+                         io.mvm.agent.proxy.ProxySettings proxy, Optional<String> underlay) {
+        public Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node, Capacity capacity,
+                      Map<String, String> labels, Duration interval, InetSocketAddress listen, String network,
+                      String netTable, io.mvm.agent.proxy.ProxySettings proxy) {
+            this(dataDir, imageDir, coordinator, nodeToken, node, capacity, labels, interval, listen, network, netTable,
+                    proxy, Optional.empty());
+        }
+
         /** With the proxy's defaults (routes on all addresses, 256 held connections, 30 s hold). */
         public Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node, Capacity capacity,
                       Map<String, String> labels, Duration interval, InetSocketAddress listen, String network,
@@ -61,6 +70,11 @@ public final class NodeAgent implements AutoCloseable {
 
         public Config {
             java.util.Objects.requireNonNull(proxy, "proxy");
+            java.util.Objects.requireNonNull(underlay, "underlay");
+            underlay = underlay.map(a -> io.mvm.core.netpolicy.Ipv4Address.parse(a).toString());
+            if (underlay.isPresent() && !network.equals("host")) {
+                throw MvmException.invalid("--underlay-address needs --network host (VXLAN devices join tenant bridges)");
+            }
             if (interval.isNegative() || interval.isZero() || interval.toSeconds() > 3600) {
                 throw MvmException.invalid("--interval-secs must be 1-3600, got " + interval.toSeconds());
             }
@@ -115,7 +129,9 @@ public final class NodeAgent implements AutoCloseable {
         var image = ImageBuilder.ensureDefaultImage(config.imageDir(), progress);
         var vms = LocalRuntime.open(config.dataDir(), config.imageDir(), Optional.of(image));
         AgentNetwork network = config.network().equals("host")
-                ? new AgentNetwork.Host(new HostNetworkApplier(HostCommands.onThisHost()), config.netTable(), Optional.empty())
+                ? new AgentNetwork.Host(new HostNetworkApplier(HostCommands.onThisHost()), config.netTable(), Optional.empty(),
+                        config.underlay().map(a -> new io.mvm.core.netpolicy.Overlay(
+                                io.mvm.core.netpolicy.Ipv4Address.parse(a))))
                 : new AgentNetwork.None();
         // Templated instances boot the revision the coordinator pins, fetched from it by digest when missing.
         var client = new HttpCoordinatorClient(config.coordinator(), config.nodeToken(), Duration.ofSeconds(15),

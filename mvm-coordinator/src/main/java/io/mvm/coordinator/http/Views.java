@@ -89,7 +89,10 @@ final class Views {
                 i.minRuntime().toMillis(), i.cpuThreshold())).orElse(null);
     }
 
-    record DesiredView(long generation, List<DesiredInstanceView> instances) {}
+    record DesiredView(long generation, List<DesiredInstanceView> instances, List<PeerView> peers) {}
+
+    /** An instance of one of the node's tenants on another node, reached over VXLAN (docs/networking.md). */
+    record PeerView(String instance, String tenant, int netId, String mac, String ip, String node, String underlay) {}
 
     record EventView(Instant time, String type, String message, String node) {}
 
@@ -189,7 +192,9 @@ final class Views {
                 e.prefix(), e.gateway(), e.mac(), e.netId(), e.cmd(), e.env(), e.secrets(), e.configFiles(),
                 e.revision(), e.template(), e.templateRevision(), e.artifacts().stream()
                         .map(a -> new ArtifactRef(a.role(), a.path(), a.size(), a.sha256())).toList(),
-                ports(e.exposure()), idle(e.exposure()))).toList());
+                ports(e.exposure()), idle(e.exposure()))).toList(), d.peers().stream()
+                .map(p -> new PeerView(p.instance().value(), p.tenant().value(), p.netId(), p.mac().value(),
+                        p.address().toString(), p.node().value(), p.underlay().toString())).toList());
     }
 
     static EventView event(InstanceEvent e) {

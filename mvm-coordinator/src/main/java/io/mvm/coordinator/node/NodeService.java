@@ -8,6 +8,7 @@ import io.mvm.coordinator.scheduler.DesiredEntry;
 import io.mvm.coordinator.scheduler.GenerationSignal;
 import io.mvm.coordinator.scheduler.Scheduler;
 import io.mvm.core.lifecycle.DesiredState;
+import io.mvm.core.netpolicy.OverlayPeers;
 import io.mvm.core.placement.Capacity;
 import io.mvm.core.placement.CapacityClaim;
 import io.mvm.model.InstanceState;
@@ -76,8 +77,15 @@ public final class NodeService {
     public record NodeSummary(Node node, Capacity allocated, int instances, List<NodeOrphan> orphans,
                               Optional<Capacity> pendingClaim) {}
 
-    /** The desired state of a node at one generation. */
-    public record Desired(long generation, List<DesiredEntry> instances) {}
+    /**
+     * The desired state of a node at one generation: its instances, and the instances of its
+     * tenants on other nodes it reaches over VXLAN.
+     */
+    public record Desired(long generation, List<DesiredEntry> instances, List<OverlayPeers.Peer> peers) {
+        public Desired(long generation, List<DesiredEntry> instances) {
+            this(generation, instances, List.of());
+        }
+    }
 
     /**
      * The routes nodes report serving (observations, issue 13): every one for the admin, a tenant
@@ -144,6 +152,7 @@ public final class NodeService {
             } else {
                 nodes.insert(tx, next);
             }
+            nodes.setUnderlay(tx, r.node(), r.underlay());
             nodes.setApproval(tx, r.node(), new NodeStore.Approval(
                     Optional.of(approval.approved().orElse(row(r.capacity()))), claim.pending().map(NodeService::row)));
             claim.pending().ifPresent(p -> log.warn("node {} claims {} but {} is approved: it gets the approved capacity"
@@ -215,7 +224,8 @@ public final class NodeService {
             });
             long left = deadline - System.nanoTime();
             if (after.isEmpty() || generation > after.getAsLong() || left <= 0 || signal.closed()) {
-                return db.read(tx -> new Desired(nodes.generation(tx, id), scheduler.desiredFor(tx, id)));
+                return db.read(tx -> new Desired(nodes.generation(tx, id), scheduler.desiredFor(tx, id),
+                        scheduler.peersFor(tx, id)));
             }
             signal.awaitAfter(epoch, Duration.ofNanos(Math.min(left, RECHECK.toNanos())));
         }
