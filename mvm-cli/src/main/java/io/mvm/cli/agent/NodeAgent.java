@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class NodeAgent implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
-    private static final Duration NETWORK_REPAIR_INTERVAL = Duration.ofSeconds(60);
+    public static final Duration NETWORK_REPAIR_INTERVAL = Duration.ofSeconds(60);
 
     /**
      * @param imageDir   where the default guest image is cached (built there on first use); the
@@ -52,12 +52,13 @@ public final class NodeAgent implements AutoCloseable {
     public record Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node,
                          Capacity capacity, Map<String, String> labels, Duration interval,
                          InetSocketAddress listen, String network, String netTable,
-                         io.mvm.agent.proxy.ProxySettings proxy, Optional<String> underlay) {
+                         io.mvm.agent.proxy.ProxySettings proxy, Optional<String> underlay,
+                         Duration networkRepair) {
         public Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node, Capacity capacity,
                       Map<String, String> labels, Duration interval, InetSocketAddress listen, String network,
                       String netTable, io.mvm.agent.proxy.ProxySettings proxy) {
             this(dataDir, imageDir, coordinator, nodeToken, node, capacity, labels, interval, listen, network, netTable,
-                    proxy, Optional.empty());
+                    proxy, Optional.empty(), NETWORK_REPAIR_INTERVAL);
         }
 
         /** With the proxy's defaults (routes on all addresses, 256 held connections, 30 s hold). */
@@ -71,6 +72,9 @@ public final class NodeAgent implements AutoCloseable {
         public Config {
             java.util.Objects.requireNonNull(proxy, "proxy");
             java.util.Objects.requireNonNull(underlay, "underlay");
+            if (networkRepair.isNegative() || networkRepair.isZero() || networkRepair.toSeconds() > 3600) {
+                throw MvmException.invalid("--network-repair-secs must be 1-3600, got " + networkRepair.toSeconds());
+            }
             underlay = underlay.map(a -> io.mvm.core.netpolicy.Ipv4Address.parse(a).toString());
             if (underlay.isPresent() && !network.equals("host")) {
                 throw MvmException.invalid("--underlay-address needs --network host (VXLAN devices join tenant bridges)");
@@ -99,7 +103,11 @@ public final class NodeAgent implements AutoCloseable {
     private final LocalVms vms;
     private final Thread networkRepair;
 
-    private NodeAgent(LocalVms vms, LocalInstanceRuntime runtime, RelayServer relay, AgentService agent) {
+    private final Duration repairInterval;
+
+    private NodeAgent(LocalVms vms, LocalInstanceRuntime runtime, RelayServer relay, AgentService agent,
+                      Duration repairInterval) {
+        this.repairInterval = repairInterval;
         this.vms = vms;
         this.runtime = runtime;
         this.relay = relay;
@@ -109,13 +117,13 @@ public final class NodeAgent implements AutoCloseable {
 
     /**
      * Membership changes apply the host network at once; this catches drift nobody caused through
-     * the agent (a deleted rule, a downed tap) within a minute. The applier changes nothing when
+     * the agent (a deleted rule, a downed tap) within --network-repair-secs (a minute by default). The applier changes nothing when
      * the host is already as desired.
      */
     private void repairNetworkPeriodically() {
         while (!Thread.currentThread().isInterrupted()) {
             try {
-                Thread.sleep(NETWORK_REPAIR_INTERVAL);
+                Thread.sleep(repairInterval);
                 runtime.syncNetwork();
             } catch (InterruptedException e) {
                 return;
@@ -157,7 +165,7 @@ public final class NodeAgent implements AutoCloseable {
             agent.idle().backgroundWork(work::running);
             agent.start();
             log.info("agent {} relay server on {}", config.node(), relay.url());
-            return new NodeAgent(vms, runtime, relay, agent);
+            return new NodeAgent(vms, runtime, relay, agent, config.networkRepair());
         } catch (RuntimeException e) {
             relay.close();
             throw e;
