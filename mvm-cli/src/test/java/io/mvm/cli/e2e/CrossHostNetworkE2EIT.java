@@ -99,9 +99,11 @@ class CrossHostNetworkE2EIT {
         var host2 = hosts.hosts.get(1);
         fleet = Fleet.start("mvm-e2e-vxlan-", Duration.ofSeconds(6), Duration.ofSeconds(2), hosts.coordinatorAddress());
         String table = "mvm_x" + hosts.id;
-        var agent1 = fleet.networkedAgentIn(host1, "vx-h1", table, 4, 1024);
+        // Agent 1 is killed -9 below, so it is the agent process itself; agent 2 goes through the
+        // supported `agent serve --netns` (a parent that runs the agent inside the namespace).
+        var agent1 = fleet.networkedAgentIn(host1, "vx-h1", table, 4, 1024, false);
         // Twice the capacity: after one ta instance on each host, tb's lands on the less loaded host 2.
-        var agent2 = fleet.networkedAgentIn(host2, "vx-h2", table, 8, 2048);
+        var agent2 = fleet.networkedAgentIn(host2, "vx-h2", table, 8, 2048, true);
         await().atMost(Duration.ofMinutes(2)).until(() -> fleet.get("v1/nodes").path("items").size() == 2);
 
         fleet.post("v1/tenants", Map.of("id", "ta"));

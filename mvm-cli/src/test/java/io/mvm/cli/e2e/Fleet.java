@@ -45,15 +45,18 @@ final class Fleet implements AutoCloseable {
         /** The simulated host (network namespace, underlay address) the agent runs in, if not this one. */
         final java.util.Optional<MultiHost.Host> host;
         final List<String> capacity;
+        /** Started as {@code agent serve --netns NAME} (a parent that re-executes itself in the namespace). */
+        final boolean viaNetnsOption;
         Process process;
 
         Agent(String node, Path dataDir, String token, java.util.Optional<String> netTable) {
             this(node, dataDir, token, netTable, java.util.Optional.empty(), List.of("--capacity-vcpus", "4",
-                    "--capacity-mem", "1024"));
+                    "--capacity-mem", "1024"), false);
         }
 
         Agent(String node, Path dataDir, String token, java.util.Optional<String> netTable,
-              java.util.Optional<MultiHost.Host> host, List<String> capacity) {
+              java.util.Optional<MultiHost.Host> host, List<String> capacity, boolean viaNetnsOption) {
+            this.viaNetnsOption = viaNetnsOption;
             this.node = node;
             this.dataDir = dataDir;
             this.token = token;
@@ -79,9 +82,13 @@ final class Fleet implements AutoCloseable {
             } else {
                 command.addAll(List.of("--network", "none"));
             }
-            // In its own host, the agent is started exactly as `agent serve --netns` starts it (the
-            // process is the agent itself, so kill -9 stays a crash).
-            var argv = host.isPresent() ? io.mvm.cli.agent.NetnsLaunch.wrap(host.get().netns(), command) : command;
+            // In its own host: either through the supported option, or wrapped exactly as that option
+            // wraps its child, so the process is the agent itself and kill -9 stays a crash.
+            if (host.isPresent() && viaNetnsOption) {
+                command.addAll(List.of("--netns", host.get().netns()));
+            }
+            var argv = host.isPresent() && !viaNetnsOption
+                    ? io.mvm.cli.agent.NetnsLaunch.wrap(host.get().netns(), command) : command;
             var pb = new ProcessBuilder(argv).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.resolveSibling(node + ".log").toFile()));
             pb.environment().put("MVM_NODE_TOKEN", token);
@@ -184,13 +191,13 @@ final class Fleet implements AutoCloseable {
      * A networked agent inside a simulated host ({@link MultiHost}): started as {@code agent serve
      * --netns}, with the host's underlay address (VXLAN) and its relay listening on it.
      */
-    Agent networkedAgentIn(MultiHost.Host host, String node, String netTable, int vcpus, long memoryMib)
-            throws IOException {
+    Agent networkedAgentIn(MultiHost.Host host, String node, String netTable, int vcpus, long memoryMib,
+                           boolean viaNetnsOption) throws IOException {
         Path dir = root.resolve(node);
         Files.createDirectories(dir);
         var agent = new Agent(node, dir, coordinator.issueNodeToken(NodeId.of(node)), java.util.Optional.of(netTable),
                 java.util.Optional.of(host), List.of("--capacity-vcpus", Integer.toString(vcpus), "--capacity-mem",
-                        Long.toString(memoryMib), "--network-repair-secs", "5"));
+                        Long.toString(memoryMib), "--network-repair-secs", "5"), viaNetnsOption);
         agents.add(agent);
         agent.start();
         return agent;
@@ -290,6 +297,8 @@ final class Fleet implements AutoCloseable {
     public void close() {
         for (var a : agents) {
             if (a.process != null) {
+                // An agent started with --netns runs as a child of the process started here.
+                a.process.descendants().forEach(ProcessHandle::destroyForcibly);
                 a.process.destroyForcibly();
                 try {
                     a.process.waitFor();

@@ -13,6 +13,7 @@ import io.mvm.core.netpolicy.Ipv4Subnet;
 import io.mvm.core.netpolicy.MacAddress;
 import io.mvm.core.netpolicy.Overlay;
 import io.mvm.core.netpolicy.RemotePort;
+import io.mvm.core.netpolicy.StandbyPort;
 import io.mvm.core.netpolicy.DeviceNames;
 import io.mvm.core.netpolicy.OpenedService;
 import io.mvm.core.netpolicy.PortKind;
@@ -121,7 +122,13 @@ public final class HostNetworkStateFile {
                     optionalText(r, "mac").map(MacAddress::parse).orElse(MacAddress.forInstance(id)),
                     Ipv4Address.parse(required(r, "address", source)), Ipv4Address.parse(required(r, "host", source))));
         }
-        return new HostNetworkSpec(table, uplink, tenants, instances, services, List.of(), overlay, remotes);
+        List<StandbyPort> standby = new ArrayList<>();
+        for (JsonNode p : root.path("standby")) {
+            InstanceId id = InstanceId.of(required(p, "instance", source));
+            standby.add(new StandbyPort(id, optionalText(p, "port").orElse(DeviceNames.tap(id)),
+                    optionalText(p, "mac").map(MacAddress::parse).orElse(MacAddress.forInstance(id))));
+        }
+        return new HostNetworkSpec(table, uplink, tenants, instances, services, standby, overlay, remotes);
     }
 
     public static String render(HostNetworkSpec spec) {
@@ -152,6 +159,12 @@ public final class HostNetworkStateFile {
         for (OpenedService s : spec.openedServices()) {
             ObjectNode n = services.addObject().put("transport", s.transport().nftName()).put("port", s.port());
             s.tenant().ifPresent(t -> n.put("tenant", t.value()));
+        }
+        if (!spec.standby().isEmpty()) {
+            // An agent's warm VMs: their taps are part of the state `mvm net verify` checks.
+            ArrayNode standby = root.putArray("standby");
+            spec.standby().forEach(p -> standby.addObject().put("instance", p.instance().value())
+                    .put("port", p.portName()).put("mac", p.mac().value()));
         }
         spec.overlay().ifPresent(o -> root.put("underlay", o.underlay().toString()));
         if (!spec.remotes().isEmpty()) {
