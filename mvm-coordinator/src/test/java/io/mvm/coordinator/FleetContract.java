@@ -833,6 +833,8 @@ abstract class FleetContract {
         ApiClient a = register("node-a", 8, 16384, "underlay_address", "192.168.50.1");
         ApiClient b = register("node-b", 8, 16384, "underlay_address", "192.168.50.2");
         ApiClient c = register("node-c", 8, 16384);
+        assertThat(admin.get("/v1/nodes/node-a").json().get("underlay_address").asText()).isEqualTo("192.168.50.1");
+        assertThat(admin.get("/v1/nodes/node-c").json().hasNonNull("underlay_address")).isFalse();
         assertProblem(nodeClient("node-d").post("/v1/nodes/register", registration("node-d", 8, 16384,
                 "underlay_address", "192.168.50.300")), 400, "octet");
         tenantWithPool("acme", "w", 3, 1);

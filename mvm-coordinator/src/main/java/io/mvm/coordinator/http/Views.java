@@ -57,7 +57,7 @@ final class Views {
     record NodeView(String id, String status, CapacityView capacity, CapacityView allocated, int instances,
                     Map<String, String> labels, String accelerator, Instant lastHeartbeat, long generation,
                     long observedGeneration, String agentUrl, long version, Instant createdAt,
-                    List<OrphanView> orphans, CapacityView pendingClaim) {}
+                    List<OrphanView> orphans, CapacityView pendingClaim, String underlayAddress) {}
 
     /** Data a node set aside when it evicted a VM (its data disk and snapshot); an operator removes it. */
     record OrphanView(String instanceId, String path, long bytes, String reason, Instant at) {}
@@ -183,7 +183,8 @@ final class Views {
                 n.accelerator().wireName(), n.lastHeartbeat().orElse(null), n.generation(), n.observedGeneration(),
                 n.agentUrl().orElse(null), n.version(), n.createdAt(), s.orphans().stream()
                         .map(o -> new OrphanView(o.instanceId(), o.path(), o.bytes(), o.reason(), o.at())).toList(),
-                s.pendingClaim().map(p -> new CapacityView(p.vcpus(), p.memoryMib(), p.diskMib())).orElse(null));
+                s.pendingClaim().map(p -> new CapacityView(p.vcpus(), p.memoryMib(), p.diskMib())).orElse(null),
+                s.underlay().orElse(null));
     }
 
     static DesiredView desired(NodeService.Desired d) {

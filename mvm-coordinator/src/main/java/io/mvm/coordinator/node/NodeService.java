@@ -75,7 +75,7 @@ public final class NodeService {
 
     /** A node with what is placed on it, and the data it set aside (orphans) as it last reported. */
     public record NodeSummary(Node node, Capacity allocated, int instances, List<NodeOrphan> orphans,
-                              Optional<Capacity> pendingClaim) {}
+                              Optional<Capacity> pendingClaim, Optional<String> underlay) {}
 
     /**
      * The desired state of a node at one generation: its instances, and the instances of its
@@ -115,11 +115,13 @@ public final class NodeService {
                 counts.merge(i.node().get(), 1, Integer::sum);
             }
             Map<NodeId, List<NodeOrphan>> orphans = nodes.orphans(tx);
+            Map<NodeId, String> underlays = nodes.underlays(tx);
             List<NodeSummary> out = new java.util.ArrayList<>();
             for (Node n : nodes.list(tx)) {
                 out.add(new NodeSummary(n, allocated.getOrDefault(n.id(), Capacity.ZERO), counts.getOrDefault(n.id(), 0),
                         orphans.getOrDefault(n.id(), List.of()),
-                        nodes.approval(tx, n.id()).pending().map(NodeService::capacity)));
+                        nodes.approval(tx, n.id()).pending().map(NodeService::capacity),
+                        Optional.ofNullable(underlays.get(n.id()))));
             }
             return out;
         });
