@@ -265,7 +265,7 @@ public final class AgentService implements AutoCloseable {
             while (true) {
                 try {
                     var r = coordinator.register(new NodeRegistration(settings.node(), settings.capacity(),
-                            settings.labels(), runtime.accelerator(), relay));
+                            settings.labels(), runtime.accelerator(), relay, runtime.underlayAddress()));
                     fence.contact();
                     registeredAs.set(r.node());
                     coordinatorHeartbeat.set(r.heartbeatInterval());
@@ -305,6 +305,7 @@ public final class AgentService implements AutoCloseable {
                         enqueueEverything();
                     }
                     proxy.sync(next.instances());
+                    runtime.peers(next.peers());
                 } catch (MvmException e) {
                     if (Thread.currentThread().isInterrupted()) {
                         return;

@@ -830,6 +830,59 @@ abstract class FleetContract {
         assertThat(listedOn(a, b)).hasSize(3).contains(gw);
     }
 
+    @Test
+    void nodesWithAnUnderlayGetTheirTenantsInstancesOnOtherNodesAsPeersAndMovesAdvanceTheirGeneration() {
+        ApiClient a = register("node-a", 8, 16384, "underlay_address", "192.168.50.1");
+        ApiClient b = register("node-b", 8, 16384, "underlay_address", "192.168.50.2");
+        ApiClient c = register("node-c", 8, 16384);
+        assertThat(admin.get("/v1/nodes/node-a").json().get("underlay_address").asText()).isEqualTo("192.168.50.1");
+        assertThat(admin.get("/v1/nodes/node-c").json().hasNonNull("underlay_address")).isFalse();
+        assertProblem(nodeClient("node-d").post("/v1/nodes/register", registration("node-d", 8, 16384,
+                "underlay_address", "192.168.50.300")), 400, "octet");
+        tenantWithPool("acme", "w", 3, 1);
+        tenantWithPool("beta", "w", 1, 1);
+        Map<String, String> where = placement("acme");
+        assertThat(new java.util.HashSet<>(where.values())).containsExactlyInAnyOrder("node-a", "node-b", "node-c");
+        Map<String, String> ips = new TreeMap<>();
+        instances("acme").forEach(i -> ips.put(i.get("id").asText(), i.get("ip").asText()));
+        String onA = key(where, "node-a");
+        String onB = key(where, "node-b");
+        String betaNode = instances("beta").getFirst().get("node").asText();
+
+        JsonNode peersOfA = desired(a, "node-a").get("peers");
+        // node-c registered no underlay: nobody gets entries pointing at it, and it gets none.
+        assertThat(peersOfA).hasSize(1);
+        JsonNode peer = peersOfA.get(0);
+        assertThat(peer.get("instance").asText()).isEqualTo(onB);
+        assertThat(peer.get("tenant").asText()).isEqualTo("acme");
+        assertThat(peer.get("node").asText()).isEqualTo("node-b");
+        assertThat(peer.get("underlay").asText()).isEqualTo("192.168.50.2");
+        assertThat(peer.get("ip").asText()).isEqualTo(ips.get(onB));
+        assertThat(peer.get("mac").asText()).isEqualTo(
+                io.mvm.core.netpolicy.MacAddress.forInstance(io.mvm.model.InstanceId.of(onB)).value());
+        assertThat(peer.get("net_id").asInt()).isEqualTo(admin.get("/v1/tenants/acme").json().get("net_id").asInt());
+        assertThat(desired(b, "node-b").get("peers")).extracting(p -> p.get("instance").asText()).containsExactly(onA);
+        assertThat(desired(c, "node-c").get("peers")).isEmpty();
+        // Tenant beta runs on one node only: nobody peers for it.
+        for (var n : List.of(Map.entry(a, "node-a"), Map.entry(b, "node-b"))) {
+            assertThat(desired(n.getKey(), n.getValue()).get("peers")).extracting(p -> p.get("tenant").asText())
+                    .doesNotContain("beta");
+        }
+        assertThat(betaNode).isNotEmpty();
+
+        // A peer's underlay address changes: the other node's generation moves and its peer follows.
+        long before = desired(a, "node-a").get("generation").asLong();
+        register("node-b", 8, 16384, "underlay_address", "192.168.50.22");
+        JsonNode after = desired(a, "node-a");
+        assertThat(after.get("generation").asLong()).isGreaterThan(before);
+        assertThat(after.get("peers").get(0).get("underlay").asText()).isEqualTo("192.168.50.22");
+    }
+
+    private static String key(Map<String, String> map, String value) {
+        return map.entrySet().stream().filter(e -> e.getValue().equals(value)).map(Map.Entry::getKey).findFirst()
+                .orElseThrow();
+    }
+
     /** Every instance id in the two nodes' desired lists. */
     private List<String> listedOn(ApiClient a, ApiClient b) {
         List<String> ids = new java.util.ArrayList<>();

@@ -68,7 +68,8 @@ public final class HttpCoordinatorClient implements CoordinatorClient, io.mvm.ag
         var body = new Wire.RegisterRequest(r.node().value(),
                 new Wire.CapacityBody(r.capacity().vcpus(), r.capacity().memoryMib(), r.capacity().diskMib()),
                 r.labels(), r.accelerator().wireName(),
-                r.relay().map(e -> e.url().toString()).orElse(null), r.relay().map(RelayEndpoint::token).orElse(null));
+                r.relay().map(e -> e.url().toString()).orElse(null), r.relay().map(RelayEndpoint::token).orElse(null),
+                r.underlay().orElse(null));
         var resp = send(post("v1/nodes/register", body, requestTimeout), Wire.RegisterResponse.class);
         var registration = new Registration(
                 resp.nodeId() == null ? r.node() : NodeId.of(resp.nodeId()),
@@ -124,8 +125,17 @@ public final class HttpCoordinatorClient implements CoordinatorClient, io.mvm.ag
             throw MvmException.internal("coordinator sent an empty desired-state body", null);
         }
         var instances = resp.instances() == null ? List.<Wire.DesiredInstanceBody>of() : resp.instances();
-        return DesiredSnapshot.confirmed(resp.generation(), instances.stream().map(HttpCoordinatorClient::toDesired)
-                .toList());
+        var peers = resp.peers() == null ? List.<Wire.PeerBody>of() : resp.peers();
+        try {
+            return DesiredSnapshot.confirmed(resp.generation(), instances.stream().map(HttpCoordinatorClient::toDesired)
+                    .toList(), peers.stream().map(p -> new io.mvm.core.netpolicy.OverlayPeers.Peer(
+                            InstanceId.of(p.instance()), TenantId.of(p.tenant()), p.netId(),
+                            io.mvm.core.netpolicy.MacAddress.parse(p.mac()),
+                            io.mvm.core.netpolicy.Ipv4Address.parse(p.ip()), io.mvm.model.NodeId.of(p.node()),
+                            io.mvm.core.netpolicy.Ipv4Address.parse(p.underlay()))).toList());
+        } catch (NullPointerException e) {
+            throw MvmException.invalid("the coordinator sent a peer without a field: " + e.getMessage());
+        }
     }
 
     /**

@@ -12,8 +12,14 @@ import java.util.Optional;
  * the coordinator reaches the agent for exec and logs (absent for an agent without a relay server).
  */
 public record NodeRegistration(NodeId node, Capacity capacity, Map<String, String> labels, Accelerator accelerator,
-                               Optional<RelayEndpoint> relay) {
+                               Optional<RelayEndpoint> relay, Optional<String> underlay) {
+    public NodeRegistration(NodeId node, Capacity capacity, Map<String, String> labels, Accelerator accelerator,
+                            Optional<RelayEndpoint> relay) {
+        this(node, capacity, labels, accelerator, relay, Optional.empty());
+    }
+
     public NodeRegistration {
+        Objects.requireNonNull(underlay, "underlay");
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(capacity, "capacity");
         Objects.requireNonNull(accelerator, "accelerator");
@@ -22,6 +28,6 @@ public record NodeRegistration(NodeId node, Capacity capacity, Map<String, Strin
     }
 
     public NodeRegistration(NodeId node, Capacity capacity, Map<String, String> labels, Accelerator accelerator) {
-        this(node, capacity, labels, accelerator, Optional.empty());
+        this(node, capacity, labels, accelerator, Optional.empty(), Optional.empty());
     }
 }

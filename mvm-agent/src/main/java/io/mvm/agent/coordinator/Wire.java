@@ -15,7 +15,7 @@ final class Wire {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record RegisterRequest(String nodeId, CapacityBody capacity, Map<String, String> labels, String accelerator,
-                           String agentUrl, String agentToken) {}
+                           String agentUrl, String agentToken, String underlayAddress) {}
 
     record RegisterResponse(String nodeId, String token, Integer heartbeatIntervalSecs) {}
 
@@ -42,7 +42,10 @@ final class Wire {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record RouteBody(int guestPort, Integer hostPort, String protocol, String error) {}
 
-    record DesiredResponse(long generation, List<DesiredInstanceBody> instances) {}
+    record DesiredResponse(long generation, List<DesiredInstanceBody> instances, List<PeerBody> peers) {}
+
+    /** An instance of one of our tenants on another node (VXLAN forwarding). */
+    record PeerBody(String instance, String tenant, int netId, String mac, String ip, String node, String underlay) {}
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record EventBody(String time, String type, String message) {}

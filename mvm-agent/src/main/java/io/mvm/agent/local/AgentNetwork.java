@@ -11,7 +11,16 @@ import java.util.Optional;
  */
 public sealed interface AgentNetwork {
 
-    record Host(HostNetworkApplier applier, String tableName, Optional<String> uplink) implements AgentNetwork {}
+    /**
+     * @param overlay this host's underlay address: with it, tenant networks extend to the other
+     *                nodes that run the same tenant (VXLAN; docs/networking.md, "Across hosts")
+     */
+    record Host(HostNetworkApplier applier, String tableName, Optional<String> uplink,
+                Optional<io.mvm.core.netpolicy.Overlay> overlay) implements AgentNetwork {
+        public Host(HostNetworkApplier applier, String tableName, Optional<String> uplink) {
+            this(applier, tableName, uplink, Optional.empty());
+        }
+    }
 
     record None() implements AgentNetwork {}
 }

@@ -4,6 +4,9 @@ import io.mvm.core.netpolicy.HostNetworkSpec;
 import io.mvm.core.netpolicy.InstancePort;
 import io.mvm.core.netpolicy.Ipv4Address;
 import io.mvm.core.netpolicy.Ipv4Subnet;
+import io.mvm.core.netpolicy.Overlay;
+import io.mvm.core.netpolicy.OverlayPeers;
+import io.mvm.core.netpolicy.RemotePort;
 import io.mvm.core.netpolicy.StandbyPort;
 import io.mvm.core.netpolicy.TenantNetwork;
 import io.mvm.model.MvmException;
@@ -24,6 +27,16 @@ public final class HostNetworkPlan {
     private HostNetworkPlan() {}
 
     public static HostNetworkSpec of(String tableName, Optional<String> uplink, Collection<InstanceRecord> records) {
+        return of(tableName, uplink, records, Optional.empty(), List.of());
+    }
+
+    /**
+     * With an overlay, also the remote instances of the tenants that have an instance here (peers
+     * of tenants that do not run here are left out: their devices would reach nobody local), as
+     * long as their network is the one the local instances are on.
+     */
+    public static HostNetworkSpec of(String tableName, Optional<String> uplink, Collection<InstanceRecord> records,
+                                     Optional<Overlay> overlay, List<OverlayPeers.Peer> peers) {
         Map<TenantId, TenantNetwork> tenants = new TreeMap<>();
         List<InstancePort> ports = new ArrayList<>();
         List<StandbyPort> standby = new ArrayList<>();
@@ -46,6 +59,21 @@ public final class HostNetworkPlan {
             }
             ports.add(InstancePort.tap(r.instanceId(), r.tenantId(), address, r.roleValue()));
         }
-        return new HostNetworkSpec(tableName, uplink, List.copyOf(tenants.values()), ports, List.of(), standby);
+        List<RemotePort> remotes = new ArrayList<>();
+        if (overlay.isPresent()) {
+            java.util.Set<io.mvm.model.InstanceId> local = new java.util.HashSet<>();
+            ports.forEach(p -> local.add(p.instance()));
+            standby.forEach(p -> local.add(p.instance()));
+            for (OverlayPeers.Peer p : peers) {
+                TenantNetwork t = tenants.get(p.tenant());
+                // A peer the agent still keeps a record of (a move in progress) stays local until it is gone.
+                if (t != null && t.netId() == p.netId() && t.subnet().isGuestAddress(p.address())
+                        && !local.contains(p.instance())) {
+                    remotes.add(p.remotePort());
+                }
+            }
+        }
+        return new HostNetworkSpec(tableName, uplink, List.copyOf(tenants.values()), ports, List.of(), standby,
+                overlay, remotes);
     }
 }

@@ -78,6 +78,8 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
     private final ReentrantLock networkLock = new ReentrantLock();
     /** Where this node's templates are built ({@code <data-dir>/templates}). */
     private final Path dataDir;
+    /** The coordinator's latest list of our tenants' instances on other nodes (VXLAN forwarding). */
+    private volatile List<io.mvm.core.netpolicy.OverlayPeers.Peer> peers = List.of();
 
     private final InstantSource clock;
     private final RandomGenerator random;
@@ -568,14 +570,34 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
                         records.removeIf(old -> old.id().equals(r.id()));
                         records.add(r);
                     }
-                    var spec = HostNetworkPlan.of(host.tableName(), host.uplink(), records);
+                    var spec = HostNetworkPlan.of(host.tableName(), host.uplink(), records, host.overlay(), peers);
                     host.applier().apply(spec);
+                    if (host.overlay().isPresent()) {
+                        // What `mvm net verify --data-dir` compares the host with (VXLAN devices and entries too).
+                        io.mvm.runtime.hostnet.HostNetworkStateFile.write(
+                                io.mvm.runtime.hostnet.HostNetworkStateFile.defaultPath(dataDir), spec);
+                    }
                     yield Optional.of(spec);
                 } finally {
                     networkLock.unlock();
                 }
             }
         };
+    }
+
+    @Override
+    public Optional<String> underlayAddress() {
+        return network instanceof AgentNetwork.Host host
+                ? host.overlay().map(o -> o.underlay().toString()) : Optional.empty();
+    }
+
+    /** New peers (another node's instances of our tenants moved, came or went) re-apply the host network at once. */
+    @Override
+    public void peers(List<io.mvm.core.netpolicy.OverlayPeers.Peer> next) {
+        if (network instanceof AgentNetwork.Host host && host.overlay().isPresent() && !next.equals(peers)) {
+            peers = List.copyOf(next);
+            syncNetwork();
+        }
     }
 
     /** Removes this agent's nftables tables and every device they own (`mvm up --stop-vms-on-exit`, tests). */

@@ -32,7 +32,7 @@ public final class DesiredStateHolder {
             return snapshot;
         }
         return new DesiredSnapshot(snapshot.generation(), true,
-                snapshot.instances().stream().map(o).map(f).toList());
+                snapshot.instances().stream().map(o).map(f).toList(), snapshot.peers());
     }
 
     /** Sets self-fencing's overlay (see {@code fence.SelfFenceGuard}). */

@@ -103,4 +103,16 @@ public interface InstanceRuntime {
 
     /** The accelerator this node's VMs use (reported to the coordinator). */
     Accelerator accelerator();
+
+    /** The address this node's VXLAN tunnels start and end at, registered with the node; empty without one. */
+    default java.util.Optional<String> underlayAddress() {
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * The instances of this node's tenants that run on other nodes (from the coordinator's desired
+     * state). A runtime with a host network programs its VXLAN forwarding from them.
+     */
+    default void peers(List<io.mvm.core.netpolicy.OverlayPeers.Peer> peers) {
+    }
 }

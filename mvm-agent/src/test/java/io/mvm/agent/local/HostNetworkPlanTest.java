@@ -57,6 +57,31 @@ class HostNetworkPlanTest {
                 .isInstanceOf(MvmException.class).hasMessageContaining("two networks");
     }
 
+    private static io.mvm.core.netpolicy.OverlayPeers.Peer peer(String id, String tenant, int netId, String ip,
+                                                               String underlay) {
+        InstanceId instance = InstanceId.of(id);
+        return new io.mvm.core.netpolicy.OverlayPeers.Peer(instance, TenantId.of(tenant), netId,
+                io.mvm.core.netpolicy.MacAddress.forInstance(instance), io.mvm.core.netpolicy.Ipv4Address.parse(ip),
+                io.mvm.model.NodeId.of("other"), io.mvm.core.netpolicy.Ipv4Address.parse(underlay));
+    }
+
+    @Test
+    void peersBecomeRemotePortsOfLocalTenantsOnlyAndOnlyWithAnOverlay() {
+        var records = List.of(record("a-1", "acme", "10.240.7.10", 7, Role.WORKER),
+                record("a-2", "acme", "10.240.7.11", 7, Role.WORKER));
+        var peers = List.of(
+                peer("a-3", "acme", 7, "10.240.7.12", "192.168.50.2"),
+                peer("a-2", "acme", 7, "10.240.7.11", "192.168.50.2"),  // still kept here: a move in progress
+                peer("b-1", "beta", 8, "10.240.8.10", "192.168.50.2"),  // beta does not run here
+                peer("a-9", "acme", 9, "10.240.9.10", "192.168.50.2")); // another network than acme's here
+        var overlay = Optional.of(new io.mvm.core.netpolicy.Overlay(io.mvm.core.netpolicy.Ipv4Address.parse("192.168.50.1")));
+
+        var spec = HostNetworkPlan.of("mvm_x", Optional.empty(), records, overlay, peers);
+        assertThat(spec.remotes()).extracting(r -> r.instance().value() + "@" + r.host()).containsExactly("a-3@192.168.50.2");
+        assertThat(spec.overlayTenants()).extracting(t -> t.tenant().value()).containsExactly("acme");
+        assertThat(HostNetworkPlan.of("mvm_x", Optional.empty(), records, Optional.empty(), peers).remotes()).isEmpty();
+    }
+
     @Test
     void commandArgumentsStayOneWordEachInTheGuestShell() {
         assertThat(LocalInstanceRuntime.shellCommand(List.of("/bin/serve", "--name", "it's a test", "$HOME")))

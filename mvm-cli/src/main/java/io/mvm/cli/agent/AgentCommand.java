@@ -11,7 +11,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -98,18 +100,41 @@ public final class AgentCommand {
                         + " closed. Default: ${DEFAULT-VALUE}.")
         long proxyHoldSecs;
 
+        @Option(names = "--underlay-address", paramLabel = "IPV4",
+                description = "This host's address on the network between hosts: tenant networks reach their"
+                        + " instances on other nodes over VXLAN from and to it (UDP 4789; the underlay must carry"
+                        + " MTU 1550). Default: none (tenant networks stay on this host). To run several agents"
+                        + " on one machine, start each in its own network namespace: ip netns exec NS mvm agent serve ...")
+        String underlayAddress;
+
+        @Option(names = "--network-repair-secs", defaultValue = "60", paramLabel = "N",
+                description = "How often the agent re-applies the host network, repairing drift nobody caused"
+                        + " through it (a deleted rule, FDB entry or VXLAN device). Default: ${DEFAULT-VALUE}.")
+        int networkRepairSecs;
+
+        @Option(names = "--netns", paramLabel = "NAME",
+                description = "Run the agent inside network namespace NAME (ip netns add NAME), as if it were"
+                        + " another host: its bridges, taps, nftables and VXLAN devices live there. With its own"
+                        + " --data-dir, --node-id and --underlay-address, several agents share one machine.")
+        String netns;
+
         @Option(names = "--image-dir", paramLabel = "DIR",
                 description = "Where the guest image is cached (default: the data dir).")
         Path imageDir;
 
         @Override
         public void run() {
+            if (netns != null) {
+                runInNamespace();
+                return;
+            }
             Path dir = dataDir.resolve();
             var config = new NodeAgent.Config(dir, imageDir == null ? dir : imageDir.toAbsolutePath(),
                     coordinatorUris(coordinatorUrls), resolveToken(token, tokenFile, dir),
                     nodeId == null ? NodeAgent.defaultNodeId() : NodeId.of(nodeId),
                     capacity(dir), labels, Duration.ofSeconds(intervalSecs), NodeAgent.parseListen(listen),
-                    network, netTable, proxySettings(), selfFence(fenceAfterSecs, pauseAfterSecs));
+                    network, netTable, proxySettings(), selfFence(fenceAfterSecs, pauseAfterSecs),
+                    java.util.Optional.ofNullable(underlayAddress), Duration.ofSeconds(networkRepairSecs));
             PrintWriter out = spec.commandLine().getOut();
             NodeAgent agent = NodeAgent.start(config, message -> System.err.println("mvm: " + message));
             CountDownLatch stopped = new CountDownLatch(1);
@@ -123,6 +148,53 @@ public final class AgentCommand {
             out.flush();
             try {
                 stopped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        /**
+         * Starts this same command (same JVM options, class path and arguments, without --netns)
+         * inside the namespace and waits for it; stopping this process stops it.
+         */
+        private void runInNamespace() {
+            NetnsLaunch.requireNamespace(netns);
+            List<String> args = new ArrayList<>(spec.commandLine().getParseResult().originalArgs());
+            for (int i = 0; i < args.size(); i++) {
+                if (args.get(i).equals("--netns")) {
+                    args.remove(i + 1);
+                    args.remove(i);
+                    break;
+                } else if (args.get(i).startsWith("--netns=")) {
+                    args.remove(i);
+                    break;
+                }
+            }
+            List<String> argv = new ArrayList<>();
+            argv.add(ProcessHandle.current().info().command().orElse("java"));
+            argv.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+            argv.addAll(List.of("-cp", System.getProperty("java.class.path"), io.mvm.cli.Main.class.getName()));
+            argv.addAll(args);
+            Process child;
+            try {
+                child = new ProcessBuilder(NetnsLaunch.wrap(netns, argv)).inheritIO().start();
+            } catch (IOException e) {
+                throw MvmException.unavailable("cannot start the agent in network namespace " + netns + ": "
+                        + e.getMessage(), e);
+            }
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                child.destroy();
+                try {
+                    child.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "agent-netns-stop"));
+            try {
+                int exit = child.waitFor();
+                if (exit != 0) {
+                    throw MvmException.unavailable("the agent in network namespace " + netns + " exited with " + exit, null);
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

@@ -40,23 +40,27 @@ import org.slf4j.LoggerFactory;
  */
 public final class NodeAgent implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
-    private static final Duration NETWORK_REPAIR_INTERVAL = Duration.ofSeconds(60);
+    public static final Duration NETWORK_REPAIR_INTERVAL = Duration.ofSeconds(60);
 
     /**
      * @param imageDir   where the default guest image is cached (built there on first use); the
      *                   accelerator probe result is cached there too
      * @param network    "host" (tenant bridges, taps, nftables table {@code netTable}) or "none"
+     * @param underlay   this host's underlay IPv4 address: tenant networks extend over VXLAN to the
+     *                   other nodes that registered one (host network only)
      */
     public record Config(Path dataDir, Path imageDir, java.util.List<URI> coordinators, String nodeToken, NodeId node,
                          Capacity capacity, Map<String, String> labels, Duration interval,
                          InetSocketAddress listen, String network, String netTable,
-                         io.mvm.agent.proxy.ProxySettings proxy, io.mvm.core.fence.SelfFence fence) {
-        /** One coordinator, the proxy's defaults and the default self-fencing. */
+                         io.mvm.agent.proxy.ProxySettings proxy, io.mvm.core.fence.SelfFence fence,
+                         Optional<String> underlay, Duration networkRepair) {
+        /** One coordinator, the proxy's defaults, the default self-fencing and no underlay. */
         public Config(Path dataDir, Path imageDir, URI coordinator, String nodeToken, NodeId node, Capacity capacity,
                       Map<String, String> labels, Duration interval, InetSocketAddress listen, String network,
                       String netTable, io.mvm.agent.proxy.ProxySettings proxy) {
             this(dataDir, imageDir, java.util.List.of(coordinator), nodeToken, node, capacity, labels, interval, listen,
-                    network, netTable, proxy, io.mvm.core.fence.SelfFence.DEFAULT);
+                    network, netTable, proxy, io.mvm.core.fence.SelfFence.DEFAULT, Optional.empty(),
+                    NETWORK_REPAIR_INTERVAL);
         }
 
         /** With the proxy's defaults (routes on all addresses, 256 held connections, 30 s hold). */
@@ -73,6 +77,14 @@ public final class NodeAgent implements AutoCloseable {
             coordinators = java.util.List.copyOf(coordinators);
             if (coordinators.isEmpty()) {
                 throw MvmException.invalid("at least one --coordinator-url is needed");
+            }
+            java.util.Objects.requireNonNull(underlay, "underlay");
+            if (networkRepair.isNegative() || networkRepair.isZero() || networkRepair.toSeconds() > 3600) {
+                throw MvmException.invalid("--network-repair-secs must be 1-3600, got " + networkRepair.toSeconds());
+            }
+            underlay = underlay.map(a -> io.mvm.core.netpolicy.Ipv4Address.parse(a).toString());
+            if (underlay.isPresent() && !network.equals("host")) {
+                throw MvmException.invalid("--underlay-address needs --network host (VXLAN devices join tenant bridges)");
             }
             if (interval.isNegative() || interval.isZero() || interval.toSeconds() > 3600) {
                 throw MvmException.invalid("--interval-secs must be 1-3600, got " + interval.toSeconds());
@@ -98,7 +110,11 @@ public final class NodeAgent implements AutoCloseable {
     private final LocalVms vms;
     private final Thread networkRepair;
 
-    private NodeAgent(LocalVms vms, LocalInstanceRuntime runtime, RelayServer relay, AgentService agent) {
+    private final Duration repairInterval;
+
+    private NodeAgent(LocalVms vms, LocalInstanceRuntime runtime, RelayServer relay, AgentService agent,
+                      Duration repairInterval) {
+        this.repairInterval = repairInterval;
         this.vms = vms;
         this.runtime = runtime;
         this.relay = relay;
@@ -108,13 +124,13 @@ public final class NodeAgent implements AutoCloseable {
 
     /**
      * Membership changes apply the host network at once; this catches drift nobody caused through
-     * the agent (a deleted rule, a downed tap) within a minute. The applier changes nothing when
+     * the agent (a deleted rule, a downed tap) within --network-repair-secs (a minute by default). The applier changes nothing when
      * the host is already as desired.
      */
     private void repairNetworkPeriodically() {
         while (!Thread.currentThread().isInterrupted()) {
             try {
-                Thread.sleep(NETWORK_REPAIR_INTERVAL);
+                Thread.sleep(repairInterval);
                 runtime.syncNetwork();
             } catch (InterruptedException e) {
                 return;
@@ -128,7 +144,9 @@ public final class NodeAgent implements AutoCloseable {
         var image = ImageBuilder.ensureDefaultImage(config.imageDir(), progress);
         var vms = LocalRuntime.open(config.dataDir(), config.imageDir(), Optional.of(image));
         AgentNetwork network = config.network().equals("host")
-                ? new AgentNetwork.Host(new HostNetworkApplier(HostCommands.onThisHost()), config.netTable(), Optional.empty())
+                ? new AgentNetwork.Host(new HostNetworkApplier(HostCommands.onThisHost()), config.netTable(), Optional.empty(),
+                        config.underlay().map(a -> new io.mvm.core.netpolicy.Overlay(
+                                io.mvm.core.netpolicy.Ipv4Address.parse(a))))
                 : new AgentNetwork.None();
         // Templated instances boot the revision the coordinator pins, fetched from it by digest when missing.
         // Several coordinators: every call fails over to the next when one is unreachable.
@@ -191,7 +209,7 @@ public final class NodeAgent implements AutoCloseable {
             agentRef.set(agent);
             agent.start();
             log.info("agent {} relay server on {}", config.node(), relay.url());
-            return new NodeAgent(vms, runtime, relay, agent);
+            return new NodeAgent(vms, runtime, relay, agent, config.networkRepair());
         } catch (RuntimeException e) {
             relay.close();
             throw e;

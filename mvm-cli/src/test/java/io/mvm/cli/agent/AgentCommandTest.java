@@ -57,6 +57,16 @@ class AgentCommandTest {
                 .contains("invalid node id");
         assertThat(serve("--coordinator-url", "http://127.0.0.1:1", "--token", "t", "--capacity-vcpus", "0").err())
                 .contains("capacity must offer at least 1 vCPU");
+        assertThat(serve("--coordinator-url", "http://127.0.0.1:1", "--token", "t", "--underlay-address", "10.0.0").err())
+                .contains("invalid IPv4 address '10.0.0'");
+        assertThat(serve("--coordinator-url", "http://127.0.0.1:1", "--token", "t", "--underlay-address", "10.0.0.1",
+                "--network", "none").err()).contains("--underlay-address needs --network host");
+        assertThat(serve("--coordinator-url", "http://127.0.0.1:1", "--token", "t", "--network-repair-secs", "0").err())
+                .contains("--network-repair-secs must be 1-3600");
+        assertThat(serve("--coordinator-url", "http://127.0.0.1:1", "--token", "t", "--netns", "no such").err())
+                .contains("invalid network namespace name");
+        assertThat(serve("--coordinator-url", "http://127.0.0.1:1", "--token", "t", "--netns", "mvm-absent-ns-0").err())
+                .contains("network namespace mvm-absent-ns-0 does not exist");
         assertThat(Files.exists(dataDir.resolve("vms"))).isFalse();
         assertThat(Files.exists(dataDir.resolve("images"))).isFalse();
     }

@@ -42,13 +42,27 @@ final class Fleet implements AutoCloseable {
         final String token;
         /** The nftables table of a networked agent (tenant bridges, taps), empty for {@code --network none}. */
         final java.util.Optional<String> netTable;
+        /** The simulated host (network namespace, underlay address) the agent runs in, if not this one. */
+        final java.util.Optional<MultiHost.Host> host;
+        final List<String> capacity;
+        /** Started as {@code agent serve --netns NAME} (a parent that re-executes itself in the namespace). */
+        final boolean viaNetnsOption;
         Process process;
 
         Agent(String node, Path dataDir, String token, java.util.Optional<String> netTable) {
+            this(node, dataDir, token, netTable, java.util.Optional.empty(), List.of("--capacity-vcpus", "4",
+                    "--capacity-mem", "1024"), false);
+        }
+
+        Agent(String node, Path dataDir, String token, java.util.Optional<String> netTable,
+              java.util.Optional<MultiHost.Host> host, List<String> capacity, boolean viaNetnsOption) {
+            this.viaNetnsOption = viaNetnsOption;
             this.node = node;
             this.dataDir = dataDir;
             this.token = token;
             this.netTable = netTable;
+            this.host = host;
+            this.capacity = capacity;
         }
 
         void start() throws IOException {
@@ -57,14 +71,25 @@ final class Fleet implements AutoCloseable {
                     "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m",
                     "-cp", System.getProperty("java.class.path"), Main.class.getName(),
                     "agent", "serve", "--coordinator-url", url, "--interval-secs", "1", "--node-id", node,
-                    "--data-dir", dataDir.toString(), "--image-dir", VmHost.sharedImageDir().toString(),
-                    "--capacity-vcpus", "4", "--capacity-mem", "1024"));
+                    "--data-dir", dataDir.toString(), "--image-dir", VmHost.sharedImageDir().toString()));
+            command.addAll(capacity);
+            if (host.isPresent()) {
+                command.addAll(List.of("--underlay-address", host.get().underlay(), "--listen",
+                        host.get().underlay() + ":0"));
+            }
             if (netTable.isPresent()) {
                 command.addAll(List.of("--network", "host", "--net-table", netTable.get()));
             } else {
                 command.addAll(List.of("--network", "none"));
             }
-            var pb = new ProcessBuilder(command).redirectErrorStream(true)
+            // In its own host: either through the supported option, or wrapped exactly as that option
+            // wraps its child, so the process is the agent itself and kill -9 stays a crash.
+            if (host.isPresent() && viaNetnsOption) {
+                command.addAll(List.of("--netns", host.get().netns()));
+            }
+            var argv = host.isPresent() && !viaNetnsOption
+                    ? io.mvm.cli.agent.NetnsLaunch.wrap(host.get().netns(), command) : command;
+            var pb = new ProcessBuilder(argv).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.resolveSibling(node + ".log").toFile()));
             pb.environment().put("MVM_NODE_TOKEN", token);
             pb.environment().remove("MVM_DATA_DIR");
@@ -111,8 +136,8 @@ final class Fleet implements AutoCloseable {
     private Fleet(Path root, Coordinator coordinator, CoordinatorConfig config) throws IOException {
         this.root = root;
         this.coordinator = coordinator;
-        this.config = config.withListen("127.0.0.1", coordinator.port());
-        this.url = "http://127.0.0.1:" + coordinator.port();
+        this.config = config.withListen(config.host(), coordinator.port());
+        this.url = "http://" + config.host() + ":" + coordinator.port();
         this.admin = new CoordinatorClient(URI.create(url + "/"), Files.readString(coordinator.adminTokenFile()).strip());
         this.cleanup = new ChildCleanup(root);
     }
@@ -128,10 +153,15 @@ final class Fleet implements AutoCloseable {
     }
 
     static Fleet start(String prefix, Duration nodeTimeout, Duration heartbeat) throws IOException {
+        return start(prefix, nodeTimeout, heartbeat, "127.0.0.1");
+    }
+
+    /** A fleet whose coordinator listens on {@code listen} (the underlay bridge's address of a {@link MultiHost}). */
+    static Fleet start(String prefix, Duration nodeTimeout, Duration heartbeat, String listen) throws IOException {
         VmHost.require();
         Path root = Files.createTempDirectory(prefix);
         try {
-            var config = CoordinatorConfig.defaults(root.resolve("coordinator-home")).withListen("127.0.0.1", 0)
+            var config = CoordinatorConfig.defaults(root.resolve("coordinator-home")).withListen(listen, 0)
                     .withNodeTimeouts(nodeTimeout, heartbeat).withHousekeepingInterval(Duration.ofMillis(500));
             return new Fleet(root, Coordinator.start(config), config);
         } catch (IOException | RuntimeException e) {
@@ -155,6 +185,22 @@ final class Fleet implements AutoCloseable {
         coordinator.stop();
         Thread.sleep(downtime.toMillis());
         coordinator = Coordinator.start(config);
+    }
+
+    /**
+     * A networked agent inside a simulated host ({@link MultiHost}): started as {@code agent serve
+     * --netns}, with the host's underlay address (VXLAN) and its relay listening on it.
+     */
+    Agent networkedAgentIn(MultiHost.Host host, String node, String netTable, int vcpus, long memoryMib,
+                           boolean viaNetnsOption) throws IOException {
+        Path dir = root.resolve(node);
+        Files.createDirectories(dir);
+        var agent = new Agent(node, dir, coordinator.issueNodeToken(NodeId.of(node)), java.util.Optional.of(netTable),
+                java.util.Optional.of(host), List.of("--capacity-vcpus", Integer.toString(vcpus), "--capacity-mem",
+                        Long.toString(memoryMib), "--network-repair-secs", "5"), viaNetnsOption);
+        agents.add(agent);
+        agent.start();
+        return agent;
     }
 
     Agent agent(String node) throws IOException {
@@ -273,6 +319,8 @@ final class Fleet implements AutoCloseable {
     public void close() {
         for (var a : agents) {
             if (a.process != null) {
+                // An agent started with --netns runs as a child of the process started here.
+                a.process.descendants().forEach(ProcessHandle::destroyForcibly);
                 a.process.destroyForcibly();
                 try {
                     a.process.waitFor();
@@ -285,6 +333,9 @@ final class Fleet implements AutoCloseable {
             destroyVms(a.dataDir);
         }
         for (var a : agents) {
+            if (a.host.isPresent()) {
+                continue; // its namespace goes, with everything in it, when the MultiHost closes
+            }
             a.netTable.ifPresent(table -> {
                 try {
                     new io.mvm.runtime.hostnet.HostNetworkApplier(io.mvm.runtime.hostnet.HostCommands.onThisHost())

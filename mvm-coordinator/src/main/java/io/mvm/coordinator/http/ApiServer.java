@@ -435,7 +435,8 @@ public final class ApiServer {
                 new Capacity(required(cap.vcpus(), "capacity.vcpus"), required(cap.memoryMib(), "capacity.memory_mib"),
                         required(cap.diskMib(), "capacity.disk_mib")),
                 req.labels() == null ? Map.of() : noNulls(req.labels()), Accelerator.parse(required(req.accelerator(), "accelerator")),
-                Optional.ofNullable(req.agentUrl()).map(ApiServer::uri), Optional.ofNullable(req.agentToken()));
+                Optional.ofNullable(req.agentUrl()).map(ApiServer::uri), Optional.ofNullable(req.agentToken()),
+                Optional.ofNullable(req.underlayAddress()));
         nodes.register(caller(ctx), registration);
         json(ctx, 200, new Views.RegisteredView(registration.node().value(), null, heartbeatInterval.toSeconds()));
     }

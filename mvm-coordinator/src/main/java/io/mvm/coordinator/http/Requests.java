@@ -41,7 +41,7 @@ final class Requests {
     record Capacity(Integer vcpus, Long memoryMib, Long diskMib) {}
 
     record RegisterNode(String nodeId, Capacity capacity, Map<String, String> labels, String accelerator,
-                        String agentUrl, String agentToken) {
+                        String agentUrl, String agentToken, String underlayAddress) {
         @Override
         public String toString() {
             return "RegisterNode[nodeId=" + nodeId + "]";

@@ -57,7 +57,7 @@ final class Views {
     record NodeView(String id, String status, CapacityView capacity, CapacityView allocated, int instances,
                     Map<String, String> labels, String accelerator, Instant lastHeartbeat, long generation,
                     long observedGeneration, String agentUrl, long version, Instant createdAt,
-                    List<OrphanView> orphans, CapacityView pendingClaim) {}
+                    List<OrphanView> orphans, CapacityView pendingClaim, String underlayAddress) {}
 
     /** Data a node set aside when it evicted a VM (its data disk and snapshot); an operator removes it. */
     record OrphanView(String instanceId, String path, long bytes, String reason, Instant at) {}
@@ -89,7 +89,10 @@ final class Views {
                 i.minRuntime().toMillis(), i.cpuThreshold())).orElse(null);
     }
 
-    record DesiredView(long generation, List<DesiredInstanceView> instances) {}
+    record DesiredView(long generation, List<DesiredInstanceView> instances, List<PeerView> peers) {}
+
+    /** An instance of one of the node's tenants on another node, reached over VXLAN (docs/networking.md). */
+    record PeerView(String instance, String tenant, int netId, String mac, String ip, String node, String underlay) {}
 
     record EventView(Instant time, String type, String message, String node) {}
 
@@ -180,7 +183,8 @@ final class Views {
                 n.accelerator().wireName(), n.lastHeartbeat().orElse(null), n.generation(), n.observedGeneration(),
                 n.agentUrl().orElse(null), n.version(), n.createdAt(), s.orphans().stream()
                         .map(o -> new OrphanView(o.instanceId(), o.path(), o.bytes(), o.reason(), o.at())).toList(),
-                s.pendingClaim().map(p -> new CapacityView(p.vcpus(), p.memoryMib(), p.diskMib())).orElse(null));
+                s.pendingClaim().map(p -> new CapacityView(p.vcpus(), p.memoryMib(), p.diskMib())).orElse(null),
+                s.underlay().orElse(null));
     }
 
     static DesiredView desired(NodeService.Desired d) {
@@ -189,7 +193,9 @@ final class Views {
                 e.prefix(), e.gateway(), e.mac(), e.netId(), e.cmd(), e.env(), e.secrets(), e.configFiles(),
                 e.revision(), e.template(), e.templateRevision(), e.artifacts().stream()
                         .map(a -> new ArtifactRef(a.role(), a.path(), a.size(), a.sha256())).toList(),
-                ports(e.exposure()), idle(e.exposure()))).toList());
+                ports(e.exposure()), idle(e.exposure()))).toList(), d.peers().stream()
+                .map(p -> new PeerView(p.instance().value(), p.tenant().value(), p.netId(), p.mac().value(),
+                        p.address().toString(), p.node().value(), p.underlay().toString())).toList());
     }
 
     static EventView event(InstanceEvent e) {

@@ -11,11 +11,20 @@ import java.util.Optional;
 
 /**
  * A validated registration. {@code agentToken} is the secret the agent's relay server expects;
- * {@link #toString()} hides it.
+ * {@link #toString()} hides it. {@code underlay} is the IPv4 address the node's VXLAN tunnels use
+ * (absent: its tenant networks do not extend to other nodes).
  */
 public record NodeRegistration(NodeId node, Capacity capacity, Map<String, String> labels, Accelerator accelerator,
-                               Optional<URI> agentUrl, Optional<String> agentToken) {
+                               Optional<URI> agentUrl, Optional<String> agentToken, Optional<String> underlay) {
+    public NodeRegistration(NodeId node, Capacity capacity, Map<String, String> labels, Accelerator accelerator,
+                            Optional<URI> agentUrl, Optional<String> agentToken) {
+        this(node, capacity, labels, accelerator, agentUrl, agentToken, Optional.empty());
+    }
+
     public NodeRegistration {
+        Objects.requireNonNull(underlay, "underlay");
+        // Checked and normalised here (4xx on a bad one), so the store only ever holds A.B.C.D.
+        underlay = underlay.map(a -> io.mvm.core.netpolicy.Ipv4Address.parse(a).toString());
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(capacity, "capacity");
         labels = Map.copyOf(labels);
@@ -42,6 +51,7 @@ public record NodeRegistration(NodeId node, Capacity capacity, Map<String, Strin
 
     @Override
     public String toString() {
-        return "NodeRegistration[node=" + node + ", capacity=" + capacity + ", agentUrl=" + agentUrl + "]";
+        return "NodeRegistration[node=" + node + ", capacity=" + capacity + ", agentUrl=" + agentUrl + ", underlay="
+                + underlay + "]";
     }
 }

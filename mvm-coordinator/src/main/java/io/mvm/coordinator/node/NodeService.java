@@ -8,6 +8,7 @@ import io.mvm.coordinator.scheduler.DesiredEntry;
 import io.mvm.coordinator.scheduler.GenerationSignal;
 import io.mvm.coordinator.scheduler.Scheduler;
 import io.mvm.core.lifecycle.DesiredState;
+import io.mvm.core.netpolicy.OverlayPeers;
 import io.mvm.core.placement.Capacity;
 import io.mvm.core.placement.CapacityClaim;
 import io.mvm.model.InstanceState;
@@ -74,10 +75,17 @@ public final class NodeService {
 
     /** A node with what is placed on it, and the data it set aside (orphans) as it last reported. */
     public record NodeSummary(Node node, Capacity allocated, int instances, List<NodeOrphan> orphans,
-                              Optional<Capacity> pendingClaim) {}
+                              Optional<Capacity> pendingClaim, Optional<String> underlay) {}
 
-    /** The desired state of a node at one generation. */
-    public record Desired(long generation, List<DesiredEntry> instances) {}
+    /**
+     * The desired state of a node at one generation: its instances, and the instances of its
+     * tenants on other nodes it reaches over VXLAN.
+     */
+    public record Desired(long generation, List<DesiredEntry> instances, List<OverlayPeers.Peer> peers) {
+        public Desired(long generation, List<DesiredEntry> instances) {
+            this(generation, instances, List.of());
+        }
+    }
 
     /**
      * The routes nodes report serving (observations, issue 13): every one for the admin, a tenant
@@ -107,11 +115,13 @@ public final class NodeService {
                 counts.merge(i.node().get(), 1, Integer::sum);
             }
             Map<NodeId, List<NodeOrphan>> orphans = nodes.orphans(tx);
+            Map<NodeId, String> underlays = nodes.underlays(tx);
             List<NodeSummary> out = new java.util.ArrayList<>();
             for (Node n : nodes.list(tx)) {
                 out.add(new NodeSummary(n, allocated.getOrDefault(n.id(), Capacity.ZERO), counts.getOrDefault(n.id(), 0),
                         orphans.getOrDefault(n.id(), List.of()),
-                        nodes.approval(tx, n.id()).pending().map(NodeService::capacity)));
+                        nodes.approval(tx, n.id()).pending().map(NodeService::capacity),
+                        Optional.ofNullable(underlays.get(n.id()))));
             }
             return out;
         });
@@ -144,6 +154,7 @@ public final class NodeService {
             } else {
                 nodes.insert(tx, next);
             }
+            nodes.setUnderlay(tx, r.node(), r.underlay());
             nodes.setApproval(tx, r.node(), new NodeStore.Approval(
                     Optional.of(approval.approved().orElse(row(r.capacity()))), claim.pending().map(NodeService::row)));
             claim.pending().ifPresent(p -> log.warn("node {} claims {} but {} is approved: it gets the approved capacity"
@@ -215,7 +226,8 @@ public final class NodeService {
             });
             long left = deadline - System.nanoTime();
             if (after.isEmpty() || generation > after.getAsLong() || left <= 0 || signal.closed()) {
-                return db.read(tx -> new Desired(nodes.generation(tx, id), scheduler.desiredFor(tx, id)));
+                return db.read(tx -> new Desired(nodes.generation(tx, id), scheduler.desiredFor(tx, id),
+                        scheduler.peersFor(tx, id)));
             }
             signal.awaitAfter(epoch, Duration.ofNanos(Math.min(left, RECHECK.toNanos())));
         }

@@ -3,7 +3,9 @@ package io.mvm.coordinator.scheduler;
 import io.mvm.coordinator.liveness.FleetLiveness;
 import io.mvm.core.lifecycle.DesiredState;
 import io.mvm.core.liveness.LostNodeHold;
+import io.mvm.core.netpolicy.Ipv4Address;
 import io.mvm.core.netpolicy.MacAddress;
+import io.mvm.core.netpolicy.OverlayPeers;
 import io.mvm.core.network.Ipv4;
 import io.mvm.core.network.TenantSubnet;
 import io.mvm.core.placement.Capacity;
@@ -202,11 +204,13 @@ public final class Scheduler {
         TemplateAssignments revisions = TemplateAssignments.load(tx, templates);
         revisions.assignNew(tx, byId.values(), poolsByRef);
         var exposures = routes.exposures(tx);
+        List<OverlayPeers.Placed> placed = placed(byId.values(), waitingForEarlierRoles, poolsByRef, tenantsById);
+        Map<NodeId, Ipv4Address> underlays = underlays(tx);
         Set<NodeId> advanced = new TreeSet<>();
         for (Node node : allNodes) {
             List<DesiredEntry> entries = desiredFor(node.id(), byId.values(), waitingForEarlierRoles, poolsByRef,
                     tenantsById, revisions, exposures);
-            String hash = hash(entries);
+            String hash = hash(entries, OverlayPeers.forNode(node.id(), placed, underlays));
             if (!hash.equals(node.desiredHash())) {
                 nodes.advanceGeneration(tx, node.id(), node.generation() + 1, hash);
                 advanced.add(node.id());
@@ -232,6 +236,41 @@ public final class Scheduler {
         List<Instance> all = instances.listAll(tx);
         return desiredFor(node, all, heldBack(all, poolsByRef), poolsByRef, tenantsById,
                 TemplateAssignments.load(tx, templates), routes.exposures(tx));
+    }
+
+    /** The instances of the node's tenants on other nodes, read fresh (the long-poll answers with this). */
+    public List<OverlayPeers.Peer> peersFor(Tx tx, NodeId node) throws SQLException {
+        Map<PoolRef, Pool> poolsByRef = pools.listAll(tx).stream().collect(Collectors.toMap(Pool::ref, p -> p));
+        Map<TenantId, Tenant> tenantsById = tenants.list(tx).stream()
+                .collect(Collectors.toMap(Tenant::id, Function.identity()));
+        List<Instance> all = instances.listAll(tx);
+        return OverlayPeers.forNode(node, placed(all, heldBack(all, poolsByRef), poolsByRef, tenantsById), underlays(tx));
+    }
+
+    private Map<NodeId, Ipv4Address> underlays(Tx tx) throws SQLException {
+        Map<NodeId, Ipv4Address> out = new HashMap<>();
+        nodes.underlays(tx).forEach((n, a) -> out.put(n, Ipv4Address.parse(a)));
+        return out;
+    }
+
+    /**
+     * Every instance that has (or is about to get) a port on its node's tenant bridge: placed, not
+     * being destroyed, not held back by its roles, of a real tenant (warm standbys have no network).
+     */
+    private static List<OverlayPeers.Placed> placed(Collection<Instance> all, Set<InstanceId> held,
+                                                    Map<PoolRef, Pool> poolsByRef, Map<TenantId, Tenant> tenantsById) {
+        List<OverlayPeers.Placed> out = new ArrayList<>();
+        for (Instance i : all) {
+            Tenant t = tenantsById.get(i.pool().tenant());
+            if (i.node().isEmpty() || held.contains(i.id()) || i.desired() == DesiredState.DESTROYED
+                    || !poolsByRef.containsKey(i.pool()) || t == null || t.id().standby() || i.ip() == null
+                    || i.ip().isEmpty()) {
+                continue;
+            }
+            out.add(new OverlayPeers.Placed(i.id(), t.id(), t.netId(), MacAddress.forInstance(i.id()),
+                    Ipv4Address.parse(i.ip()), i.node().get()));
+        }
+        return out;
     }
 
     /** Instances whose creation waits for an earlier role of their tenant, fleet-wide ({@link RoleGate}). */
@@ -311,6 +350,28 @@ public final class Scheduler {
     private static Instance moved(Instance i, NodeId node) {
         return new Instance(i.id(), i.pool(), i.desired(), InstanceState.PENDING, Optional.of(node), i.ip(), i.revision(),
                 i.lastError(), i.version(), i.createdAt(), i.updatedAt(), i.pid(), i.accelerator(), Optional.empty());
+    }
+
+    /**
+     * Like {@link #hash(List)}, with the node's peers after the entries; without peers it is the same
+     * hash, so nodes whose tenants span no other node keep their generation.
+     */
+    static String hash(List<DesiredEntry> entries, List<OverlayPeers.Peer> peers) {
+        if (peers.isEmpty()) {
+            return hash(entries);
+        }
+        var fingerprint = new StringBuilder(hash(entries));
+        for (OverlayPeers.Peer p : peers) {
+            fingerprint.append('\n').append(p.instance()).append(' ').append(p.tenant()).append(' ').append(p.netId())
+                    .append(' ').append(p.mac()).append(' ').append(p.address()).append(' ').append(p.node())
+                    .append(' ').append(p.underlay());
+        }
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(fingerprint.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
     }
 
     /** SHA-256 over a length-prefixed encoding of every field (maps in key order): equal lists, equal hashes. */

@@ -66,6 +66,11 @@ public final class DriftFinder {
                 drift.add(new NetworkDrift.WrongMaster(p.portName(), "", port.get().master().get()));
             }
         }
+        for (TenantNetwork t : spec.overlayTenants()) {
+            String device = Overlay.device(t);
+            desiredPorts.add(device);
+            findVxlanDrift(spec, t, device, live, drift);
+        }
         String owner = DeviceNames.ownerAlias(spec.tableName());
         for (ObservedLink link : live.links()) {
             if (desiredBridges.contains(link.name()) || desiredPorts.contains(link.name())) {
@@ -86,6 +91,82 @@ public final class DriftFinder {
             }
         }
         return List.copyOf(drift);
+    }
+
+    private static void findVxlanDrift(HostNetworkSpec spec, TenantNetwork t, String device, ObservedHostNetwork live,
+                                       List<NetworkDrift> drift) {
+        Optional<ObservedLink> link = live.link(device);
+        Optional<ObservedVxlan> vx = live.vxlan(device);
+        if (link.isEmpty() || !link.get().kind().equals("vxlan") || vx.isEmpty()) {
+            drift.add(new NetworkDrift.MissingVxlan(device, t.tenant().value()));
+            return;
+        }
+        if (!link.get().master().equals(Optional.of(t.bridgeName()))) {
+            drift.add(new NetworkDrift.WrongMaster(device, t.bridgeName(), link.get().master().orElse("")));
+        }
+        if (!link.get().up()) {
+            drift.add(new NetworkDrift.DeviceDown(device));
+        }
+        for (String detail : vxlanSettingsDiffer(spec.overlay().orElseThrow(), t, vx.get())) {
+            drift.add(new NetworkDrift.VxlanDiffers(device, detail));
+        }
+        Set<String> wantFdb = new java.util.TreeSet<>();
+        Set<String> wantNeigh = new java.util.TreeSet<>();
+        for (RemotePort r : spec.remotesOf(t.tenant())) {
+            wantFdb.add(fdbEntry(r.mac().value(), r.host().toString()));
+            wantNeigh.add(neighbourEntry(r.address().toString(), r.mac().value()));
+        }
+        Set<String> haveFdb = new java.util.TreeSet<>();
+        vx.get().fdb().forEach(f -> haveFdb.add(fdbEntry(f.mac(), f.dst())));
+        Set<String> haveNeigh = new java.util.TreeSet<>();
+        vx.get().neighbours().forEach(n -> haveNeigh.add(neighbourEntry(n.address(), n.mac())));
+        compareEntries(device, wantFdb, haveFdb, drift);
+        compareEntries(device, wantNeigh, haveNeigh, drift);
+    }
+
+    /** What about a live VXLAN device differs from what {@link Overlay} prescribes (empty: nothing). */
+    public static List<String> vxlanSettingsDiffer(Overlay overlay, TenantNetwork t, ObservedVxlan vx) {
+        List<String> out = new ArrayList<>();
+        if (vx.vni() != Overlay.vni(t)) {
+            out.add("vni is " + vx.vni() + ", expected " + Overlay.vni(t));
+        }
+        if (!vx.local().equals(Optional.of(overlay.underlay().toString()))) {
+            out.add("local address is " + vx.local().orElse("(none)") + ", expected " + overlay.underlay());
+        }
+        if (vx.dstport() != Overlay.DSTPORT) {
+            out.add("udp port is " + vx.dstport() + ", expected " + Overlay.DSTPORT);
+        }
+        if (vx.learning()) {
+            out.add("learns addresses from the wire, expected nolearning");
+        }
+        if (!vx.proxy()) {
+            out.add("does not answer ARP itself, expected proxy");
+        }
+        if (vx.mtu() != Overlay.MTU) {
+            out.add("mtu is " + vx.mtu() + ", expected " + Overlay.MTU);
+        }
+        return out;
+    }
+
+    public static String fdbEntry(String mac, String dst) {
+        return "fdb " + mac + " dst " + dst;
+    }
+
+    public static String neighbourEntry(String address, String mac) {
+        return "neighbour " + address + " lladdr " + mac;
+    }
+
+    private static void compareEntries(String device, Set<String> want, Set<String> have, List<NetworkDrift> drift) {
+        for (String w : want) {
+            if (!have.contains(w)) {
+                drift.add(new NetworkDrift.ForwardingMissing(device, w));
+            }
+        }
+        for (String h : have) {
+            if (!want.contains(h)) {
+                drift.add(new NetworkDrift.ForwardingExtra(device, h));
+            }
+        }
     }
 
     private static void compareTable(NftTable want, NftTable have, List<NetworkDrift> drift) {

@@ -21,9 +21,14 @@ import java.util.regex.Pattern;
  *
  * <p>{@code tableName} names mvm's nftables tables (one per family, see {@link RulesetRenderer}) and
  * marks the devices this state owns; tests pass a unique name so they never touch a real fleet.
+ *
+ * <p>{@code overlay} (this host's underlay address) and {@code remotes} (instances of this host's
+ * tenants that run on other hosts) join tenant networks across hosts over VXLAN; a tenant with at
+ * least one remote instance gets a VXLAN device on its bridge (docs/networking.md, "Across hosts").
  */
 public record HostNetworkSpec(String tableName, Optional<String> uplink, List<TenantNetwork> tenants,
-        List<InstancePort> instances, List<OpenedService> openedServices, List<StandbyPort> standby) {
+        List<InstancePort> instances, List<OpenedService> openedServices, List<StandbyPort> standby,
+        Optional<Overlay> overlay, List<RemotePort> remotes) {
 
     public static final String DEFAULT_TABLE = "mvm";
     private static final Pattern TABLE_NAME = Pattern.compile("[a-z][a-z0-9_]{0,31}");
@@ -39,8 +44,17 @@ public record HostNetworkSpec(String tableName, Optional<String> uplink, List<Te
         instances = instances.stream().sorted(Comparator.comparing(InstancePort::instance)).toList();
         openedServices = List.copyOf(openedServices);
         standby = standby.stream().sorted(Comparator.comparing(StandbyPort::instance)).toList();
+        Objects.requireNonNull(overlay, "overlay");
+        remotes = remotes.stream().sorted(Comparator.comparing(RemotePort::instance)).toList();
         validate(tableName, uplink, tenants, instances, openedServices);
         validateStandby(instances, standby);
+        validateRemotes(overlay, tenants, instances, remotes);
+    }
+
+    /** A host that joins no tenant network across hosts. */
+    public HostNetworkSpec(String tableName, Optional<String> uplink, List<TenantNetwork> tenants,
+                           List<InstancePort> instances, List<OpenedService> openedServices, List<StandbyPort> standby) {
+        this(tableName, uplink, tenants, instances, openedServices, standby, Optional.empty(), List.of());
     }
 
     /** A host without warm VMs standing by. */
@@ -65,6 +79,57 @@ public record HostNetworkSpec(String tableName, Optional<String> uplink, List<Te
         return new HostNetworkSpec(tableName, Optional.empty(), List.of(), List.of(), List.of(), List.of());
     }
 
+    /** The remote instances of one tenant (empty for a tenant that runs on this host alone). */
+    public List<RemotePort> remotesOf(TenantId tenant) {
+        return remotes.stream().filter(r -> r.tenant().equals(tenant)).toList();
+    }
+
+    /** Tenants that need a VXLAN device here: those with an instance on another host. */
+    public List<TenantNetwork> overlayTenants() {
+        return tenants.stream().filter(t -> remotes.stream().anyMatch(r -> r.tenant().equals(t.tenant()))).toList();
+    }
+
+    /** The hosts (underlay addresses) that run instances of one tenant, sorted. */
+    public List<Ipv4Address> peersOf(TenantId tenant) {
+        return remotesOf(tenant).stream().map(RemotePort::host).distinct().sorted().toList();
+    }
+
+    private static void validateRemotes(Optional<Overlay> overlay, List<TenantNetwork> tenants,
+                                        List<InstancePort> instances, List<RemotePort> remotes) {
+        if (remotes.isEmpty()) {
+            return;
+        }
+        if (overlay.isEmpty()) {
+            throw MvmException.invalid("remote instances need this host's underlay address (--underlay-address)");
+        }
+        Map<InstanceId, Object> seen = new HashMap<>();
+        instances.forEach(p -> seen.put(p.instance(), p));
+        Map<MacAddress, InstanceId> macs = new HashMap<>();
+        instances.forEach(p -> macs.put(p.mac(), p.instance()));
+        Map<String, InstanceId> addresses = new HashMap<>();
+        instances.forEach(p -> addresses.put(p.tenant() + "/" + p.address(), p.instance()));
+        for (RemotePort r : remotes) {
+            TenantNetwork t = tenants.stream().filter(n -> n.tenant().equals(r.tenant())).findFirst()
+                    .orElseThrow(() -> MvmException.invalid("remote instance " + r.instance() + " belongs to tenant "
+                            + r.tenant() + ", which has no network on this host"));
+            Overlay.vni(t);
+            if (seen.put(r.instance(), r) != null) {
+                throw conflict("instance " + r.instance() + " is both here and on host " + r.host()
+                        + " (or on two hosts)");
+            }
+            if (!t.subnet().isGuestAddress(r.address())) {
+                throw MvmException.invalid("remote instance " + r.instance() + ": address " + r.address()
+                        + " is not a guest address of tenant " + r.tenant() + "'s subnet " + t.subnet());
+            }
+            if (r.host().equals(overlay.get().underlay())) {
+                throw MvmException.invalid("remote instance " + r.instance() + " is on host " + r.host()
+                        + ", which is this host's own underlay address");
+            }
+            claim(macs, r.mac(), r.instance(), "MAC");
+            claim(addresses, r.tenant() + "/" + r.address(), r.instance(), "address");
+        }
+    }
+
     public Optional<TenantNetwork> tenant(TenantId tenant) {
         return tenants.stream().filter(t -> t.tenant().equals(tenant)).findFirst();
     }
@@ -79,7 +144,7 @@ public record HostNetworkSpec(String tableName, Optional<String> uplink, List<Te
                 tenants.stream().filter(t -> !t.tenant().equals(tenant)).toList(),
                 instances.stream().filter(i -> !i.tenant().equals(tenant)).toList(),
                 openedServices.stream().filter(s -> s.tenant().map(t -> !t.equals(tenant)).orElse(true)).toList(),
-                standby);
+                standby, overlay, remotes.stream().filter(r -> !r.tenant().equals(tenant)).toList());
     }
 
     private static void validate(String table, Optional<String> uplink, List<TenantNetwork> tenants,

@@ -25,6 +25,10 @@ public sealed interface NetworkDrift {
             case WrongMaster d -> false;
             case DeviceDown d -> false;
             case WrongAddresses d -> false;
+            case MissingVxlan d -> false;
+            case VxlanDiffers d -> false;
+            case ForwardingMissing d -> false;
+            case ForwardingExtra d -> false;
         };
     }
 
@@ -42,6 +46,10 @@ public sealed interface NetworkDrift {
             case RuleMissing d -> "rule-missing";
             case RuleExtra d -> "rule-extra";
             case RulesOutOfOrder d -> "rules-out-of-order";
+            case MissingVxlan d -> "missing-vxlan";
+            case VxlanDiffers d -> "vxlan-differs";
+            case ForwardingMissing d -> "forwarding-missing";
+            case ForwardingExtra d -> "forwarding-extra";
         };
     }
 
@@ -121,6 +129,34 @@ public sealed interface NetworkDrift {
     record RulesOutOfOrder(String family, String chain) implements NetworkDrift {
         public String describe() {
             return "rules of " + family + " " + chain + " are in the wrong order";
+        }
+    }
+
+    /** A tenant with instances on other hosts has no VXLAN device (or the name is taken by another kind). */
+    record MissingVxlan(String device, String tenant) implements NetworkDrift {
+        public String describe() {
+            return "vxlan device " + device + " of tenant " + tenant + " is missing";
+        }
+    }
+
+    /** The VXLAN device exists but with another VNI, local address, port, MTU or learning/proxy setting. */
+    record VxlanDiffers(String device, String detail) implements NetworkDrift {
+        public String describe() {
+            return "vxlan device " + device + ": " + detail;
+        }
+    }
+
+    /** A static FDB or neighbour entry the coordinator's placement asks for is not on the device. */
+    record ForwardingMissing(String device, String entry) implements NetworkDrift {
+        public String describe() {
+            return "vxlan device " + device + " lacks " + entry;
+        }
+    }
+
+    /** An FDB or neighbour entry on the device that no remote instance accounts for (stale or injected). */
+    record ForwardingExtra(String device, String entry) implements NetworkDrift {
+        public String describe() {
+            return "vxlan device " + device + " has unexpected " + entry;
         }
     }
 }

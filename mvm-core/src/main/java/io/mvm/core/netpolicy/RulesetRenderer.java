@@ -49,6 +49,7 @@ public final class RulesetRenderer {
         List<String> postrouting = new ArrayList<>();
         List<String> dropFrom = new ArrayList<>();
         List<String> dropTo = new ArrayList<>();
+        spec.overlay().ifPresent(o -> input.addAll(underlayRules(spec)));
         for (StandbyPort p : spec.standby()) {
             // A warm VM waiting for a tenant: nothing it sends reaches the host or is routed anywhere.
             String who = "standby instance " + p.instance() + ": ";
@@ -93,6 +94,45 @@ public final class RulesetRenderer {
                 new NftChain("postrouting", Optional.of(NAT_POSTROUTING), postrouting)));
     }
 
+    /**
+     * VXLAN arriving at this host: accepted only from a host that runs an instance of the tenant
+     * whose VNI the packet carries, and only with that instance's MAC as the inner source (VNI at
+     * bit 96 of the UDP header, 24 bits; inner source MAC at bit 176, 48 bits). Everything else sent
+     * to the VXLAN port is dropped and counted: a host that runs no instance of a tenant cannot
+     * inject frames into its network, and a peer cannot speak for another peer's instances.
+     */
+    private static List<String> underlayRules(HostNetworkSpec spec) {
+        List<String> rules = new ArrayList<>();
+        for (TenantNetwork t : spec.overlayTenants()) {
+            int vni = Overlay.vni(t);
+            for (RemotePort r : spec.remotesOf(t.tenant())) {
+                rules.add("udp dport " + Overlay.DSTPORT + " ip saddr " + r.host() + " @th,96,24 " + vni
+                        + " @th,176,48 0x" + r.mac().value().replace(":", "") + " accept"
+                        + comment("vxlan " + vni + ": instance " + r.instance() + " on " + r.host()));
+            }
+        }
+        rules.add("udp dport " + Overlay.DSTPORT + " counter drop"
+                + comment("vxlan: unknown sender, vni or source mac"));
+        return rules;
+    }
+
+    /** The bridge-family chain holding the anti-spoofing rules of a tenant's VXLAN port. */
+    public static String vxlanChain(TenantNetwork tenant) {
+        return "vxlan_" + tenant.netId();
+    }
+
+    private static NftChain vxlanPortChain(HostNetworkSpec spec, TenantNetwork t) {
+        List<String> rules = new ArrayList<>();
+        for (RemotePort r : spec.remotesOf(t.tenant())) {
+            String who = "remote instance " + r.instance() + " on " + r.host() + ": ";
+            rules.add("ether saddr " + r.mac() + " ip saddr " + r.address() + " accept" + comment(who + "ipv4"));
+            rules.add("ether saddr " + r.mac() + " arp saddr ether " + r.mac() + " arp saddr ip " + r.address()
+                    + " accept" + comment(who + "arp"));
+        }
+        rules.add("counter drop" + comment("tenant " + t.tenant() + ": unregistered source over vxlan"));
+        return new NftChain(vxlanChain(t), Optional.empty(), rules);
+    }
+
     private static NftTable bridge(HostNetworkSpec spec) {
         List<String> prerouting = new ArrayList<>();
         List<String> forward = new ArrayList<>();
@@ -107,12 +147,25 @@ public final class RulesetRenderer {
                     + comment("to instance " + p.instance() + " of tenant " + p.tenant()));
             ports.add(new NftChain(chain, Optional.empty(), portRules(p, t)));
         }
+        for (TenantNetwork t : spec.overlayTenants()) {
+            // Frames from other hosts are held to the MAC/address pairs registered for the tenant,
+            // as a local tap is held to its own; frames towards other hosts only from the tenant.
+            String vx = Overlay.device(t);
+            prerouting.add("iifname " + quote(vx) + " jump " + vxlanChain(t)
+                    + comment("remote instances of tenant " + t.tenant()));
+            forward.add("oifname " + quote(vx) + " jump " + tenantChain(t)
+                    + comment("to remote instances of tenant " + t.tenant()));
+            ports.add(vxlanPortChain(spec, t));
+        }
         for (TenantNetwork t : spec.tenants()) {
             // Frames bridged to an instance must come from a port of the same tenant: a stray
             // device or another tenant's port wrongly enslaved to this bridge reaches no instance.
             List<String> members = new ArrayList<>();
             for (InstancePort p : spec.instancesOf(t.tenant())) {
                 members.add("iifname " + quote(p.portName()) + " accept" + comment("from instance " + p.instance()));
+            }
+            if (!spec.remotesOf(t.tenant()).isEmpty()) {
+                members.add("iifname " + quote(Overlay.device(t)) + " accept" + comment("from remote instances"));
             }
             members.add("counter drop" + comment("tenant " + t.tenant() + ": frame from outside the tenant"));
             tenants.add(new NftChain(tenantChain(t), Optional.empty(), members));

@@ -6,7 +6,11 @@ import io.mvm.core.netpolicy.HostNetworkSpec;
 import io.mvm.core.netpolicy.InstancePort;
 import io.mvm.core.netpolicy.NetworkDrift;
 import io.mvm.core.netpolicy.NftRuleset;
+import io.mvm.core.netpolicy.ObservedHostNetwork;
 import io.mvm.core.netpolicy.ObservedLink;
+import io.mvm.core.netpolicy.ObservedVxlan;
+import io.mvm.core.netpolicy.Overlay;
+import io.mvm.core.netpolicy.RemotePort;
 import io.mvm.core.netpolicy.PortKind;
 import io.mvm.core.netpolicy.RulesetRenderer;
 import io.mvm.core.netpolicy.StandbyPort;
@@ -41,6 +45,7 @@ public final class HostNetworkApplier {
     // One change at a time: two interleaved applies could each see a device missing and race to
     // create it. (A lock, not synchronized, so a waiting virtual thread does not pin its carrier.)
     private final ReentrantLock changing = new ReentrantLock();
+    private final Set<String> underlayChecked = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public HostNetworkApplier(HostCommands host) {
         this.host = host;
@@ -98,6 +103,13 @@ public final class HostNetworkApplier {
         for (StandbyPort p : spec.standby()) {
             ensureStandbyPort(p, live.get(p.portName()), owner, actions);
         }
+        if (!spec.overlayTenants().isEmpty()) {
+            var observed = observer.observe(spec.tableName());
+            warnAboutUnderlayMtu(spec.overlay().orElseThrow());
+            for (TenantNetwork t : spec.overlayTenants()) {
+                ensureVxlan(spec, t, observed, owner, actions);
+            }
+        }
         removeLeftovers(spec, byName(observer.links()), owner, actions);
         actions.forEach(a -> LOG.info("host network {}: {}", spec.tableName(), a));
         return List.copyOf(actions);
@@ -138,6 +150,7 @@ public final class HostNetworkApplier {
         spec.tenants().forEach(t -> names.add(t.bridgeName()));
         spec.instances().forEach(p -> names.add(p.portName()));
         spec.standby().forEach(p -> names.add(p.portName()));
+        spec.overlayTenants().forEach(t -> names.add(Overlay.device(t)));
         for (String name : names) {
             Optional<String> alias = Optional.ofNullable(live.get(name)).flatMap(ObservedLink::alias);
             if (alias.filter(a -> a.startsWith(DeviceNames.ownerAlias("")) && !a.equals(owner)).isPresent()) {
@@ -202,6 +215,123 @@ public final class HostNetworkApplier {
         }
     }
 
+    /**
+     * A tenant's VXLAN device: created with the VNI, local address and port {@link Overlay}
+     * prescribes, {@code nolearning} (forwarding comes from the coordinator, never from the wire)
+     * and {@code proxy} (ARP for remote instances is answered here from the neighbour entries, so
+     * no broadcast ever crosses the underlay); recreated when one of those differs (they cannot be
+     * changed in place); then enslaved, up, and its FDB and neighbour entries made exactly the
+     * remote instances' — stale entries (an instance that moved or went) removed first.
+     */
+    private void ensureVxlan(HostNetworkSpec spec, TenantNetwork t, ObservedHostNetwork observed, String owner,
+                             List<String> actions) {
+        Overlay overlay = spec.overlay().orElseThrow();
+        String name = Overlay.device(t);
+        Optional<ObservedLink> link = observed.link(name);
+        Optional<ObservedVxlan> vx = observed.vxlan(name);
+        if (link.isPresent() && !link.get().kind().equals("vxlan")) {
+            throw new HostNetworkException(ErrorCategory.CONFLICT, "device " + name + " exists but is a "
+                    + (link.get().kind().isEmpty() ? "plain device" : link.get().kind()) + ", not tenant " + t.tenant()
+                    + "'s vxlan device");
+        }
+        if (vx.isPresent()) {
+            List<String> differs = DriftFinder.vxlanSettingsDiffer(overlay, t, vx.get()).stream()
+                    .filter(d -> !d.startsWith("mtu")).toList();
+            if (!differs.isEmpty()) {
+                deleteLink(name, actions);
+                actions.add("recreating vxlan device " + name + ": " + String.join(", ", differs));
+                link = Optional.empty();
+                vx = Optional.empty();
+            }
+        }
+        if (link.isEmpty()) {
+            host.runOrFail("ip", "link", "add", "name", name, "type", "vxlan", "id", Integer.toString(Overlay.vni(t)),
+                    "local", overlay.underlay().toString(), "dstport", Integer.toString(Overlay.DSTPORT),
+                    "nolearning", "proxy");
+            actions.add("created vxlan device " + name + " (vni " + Overlay.vni(t) + ") for tenant " + t.tenant());
+            link = Optional.of(new ObservedLink(name, "vxlan", Optional.empty(), false, Optional.empty(),
+                    Optional.empty(), List.of()));
+        }
+        if (vx.map(v -> v.mtu() != Overlay.MTU).orElse(true)) {
+            // Without a lower device the kernel picks 1450; the bridge would then take the smallest
+            // MTU of its ports and drop the guests' full-size frames.
+            host.runOrFail("ip", "link", "set", "dev", name, "mtu", Integer.toString(Overlay.MTU));
+        }
+        if (!link.get().alias().equals(Optional.of(owner))) {
+            host.runOrFail("ip", "link", "set", "dev", name, "alias", owner);
+        }
+        if (!link.get().master().equals(Optional.of(t.bridgeName()))) {
+            host.runOrFail("ip", "link", "set", "dev", name, "master", t.bridgeName());
+            actions.add("attached " + name + " to " + t.bridgeName());
+        }
+        if (!link.get().up()) {
+            host.runOrFail("ip", "link", "set", "dev", name, "up");
+            actions.add("brought " + name + " up");
+        }
+        Map<String, String> wantFdb = new java.util.TreeMap<>();
+        Map<String, String> wantNeigh = new java.util.TreeMap<>();
+        for (RemotePort r : spec.remotesOf(t.tenant())) {
+            wantFdb.put(r.mac().value(), r.host().toString());
+            wantNeigh.put(r.address().toString(), r.mac().value());
+        }
+        List<ObservedVxlan.Fdb> haveFdb = vx.map(ObservedVxlan::fdb).orElse(List.of());
+        List<ObservedVxlan.Neighbour> haveNeigh = vx.map(ObservedVxlan::neighbours).orElse(List.of());
+        for (ObservedVxlan.Fdb f : haveFdb) {
+            if (!f.dst().equals(wantFdb.get(f.mac()))) {
+                host.runOrFail("bridge", "fdb", "del", f.mac(), "dev", name, "dst", f.dst(), "self");
+                actions.add("removed " + DriftFinder.fdbEntry(f.mac(), f.dst()) + " from " + name);
+            }
+        }
+        for (ObservedVxlan.Neighbour n : haveNeigh) {
+            if (!n.mac().equals(wantNeigh.get(n.address()))) {
+                host.runOrFail("ip", "neigh", "del", n.address(), "dev", name);
+                actions.add("removed " + DriftFinder.neighbourEntry(n.address(), n.mac()) + " from " + name);
+            }
+        }
+        // An instance that moved here was learnt behind the vxlan port while it ran elsewhere: the
+        // bridge would keep sending its frames to the old host until it speaks. Forget that now.
+        for (InstancePort p : spec.instancesOf(t.tenant())) {
+            if (vx.map(v -> v.learnt().contains(p.mac().value())).orElse(false)) {
+                host.run(List.of("bridge", "fdb", "del", p.mac().value(), "dev", name, "master"), "");
+                actions.add("forgot " + p.mac() + " learnt behind " + name + " (instance " + p.instance() + " is here)");
+            }
+        }
+        for (var e : wantFdb.entrySet()) {
+            if (!haveFdb.contains(new ObservedVxlan.Fdb(e.getKey(), e.getValue()))) {
+                host.runOrFail("bridge", "fdb", "replace", e.getKey(), "dev", name, "dst", e.getValue(), "self",
+                        "permanent");
+                actions.add("added " + DriftFinder.fdbEntry(e.getKey(), e.getValue()) + " to " + name);
+            }
+        }
+        for (var e : wantNeigh.entrySet()) {
+            if (!haveNeigh.contains(new ObservedVxlan.Neighbour(e.getKey(), e.getValue()))) {
+                host.runOrFail("ip", "neigh", "replace", e.getKey(), "lladdr", e.getValue(), "dev", name, "nud",
+                        "permanent");
+                actions.add("added " + DriftFinder.neighbourEntry(e.getKey(), e.getValue()) + " to " + name);
+            }
+        }
+    }
+
+    /**
+     * The underlay must carry a full guest frame plus the VXLAN overhead (docs/networking.md, MTU);
+     * on a smaller one the kernel fragments the outer packets, which works but costs. Said once per
+     * address, not refused: the host may be right and the check wrong (a route over another device).
+     */
+    private void warnAboutUnderlayMtu(Overlay overlay) {
+        String address = overlay.underlay().toString();
+        if (!underlayChecked.add(address)) {
+            return;
+        }
+        HostCommands.CommandResult r = host.run(List.of("ip", "-4", "-j", "addr", "show", "to", address + "/32"), "");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"mtu\":(\\d+)").matcher(r.stdout());
+        if (!r.ok() || !m.find()) {
+            LOG.warn("underlay address {} is on no device of this host: vxlan traffic cannot flow", address);
+        } else if (Integer.parseInt(m.group(1)) < Overlay.UNDERLAY_MTU) {
+            LOG.warn("underlay device of {} has mtu {}, below {}: full-size guest packets are fragmented on the"
+                    + " underlay", address, m.group(1), Overlay.UNDERLAY_MTU);
+        }
+    }
+
     /** A warm VM's tap: exists (QEMU attaches to it), carries our alias, and is on no bridge. */
     private void ensureStandbyPort(StandbyPort p, ObservedLink link, String owner, List<String> actions) {
         String name = p.portName();
@@ -227,6 +357,7 @@ public final class HostNetworkApplier {
         Set<String> ports = spec.instances().stream().map(InstancePort::portName)
                 .collect(Collectors.toCollection(HashSet::new));
         spec.standby().forEach(p -> ports.add(p.portName()));
+        spec.overlayTenants().forEach(t -> ports.add(Overlay.device(t)));
         Set<String> handled = new HashSet<>();
         for (ObservedLink l : live.values()) {
             if (bridges.contains(l.name()) || ports.contains(l.name())) {

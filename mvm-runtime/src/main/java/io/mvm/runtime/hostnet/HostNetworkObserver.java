@@ -6,6 +6,8 @@ import io.mvm.core.netpolicy.NftFamily;
 import io.mvm.core.netpolicy.NftTable;
 import io.mvm.core.netpolicy.ObservedHostNetwork;
 import io.mvm.core.netpolicy.ObservedLink;
+import io.mvm.core.netpolicy.ObservedVxlan;
+import io.mvm.core.netpolicy.Overlay;
 import io.mvm.model.ErrorCategory;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -34,10 +36,15 @@ public final class HostNetworkObserver {
         for (NftFamily family : NftFamily.values()) {
             table(family, tableName).ifPresent(t -> tables.put(family, t));
         }
-        return new ObservedHostNetwork(links(), tables);
+        JsonNode root = linkJson();
+        return new ObservedHostNetwork(links(root), tables, vxlans(root));
     }
 
     public List<ObservedLink> links() {
+        return links(linkJson());
+    }
+
+    private JsonNode linkJson() {
         String out = host.runOrFail("ip", "-j", "-d", "addr", "show");
         JsonNode root;
         try {
@@ -45,6 +52,10 @@ public final class HostNetworkObserver {
         } catch (IOException e) {
             throw new HostNetworkException(ErrorCategory.INTERNAL, "cannot parse 'ip -j -d addr show' output", e);
         }
+        return root;
+    }
+
+    private static List<ObservedLink> links(JsonNode root) {
         List<ObservedLink> links = new ArrayList<>();
         for (JsonNode link : root) {
             boolean up = false;
@@ -61,6 +72,58 @@ public final class HostNetworkObserver {
                     text(link, "master"), up, text(link, "address"), text(link, "ifalias"), ipv4));
         }
         return links;
+    }
+
+    /**
+     * mvm's VXLAN devices ({@code mvx*}) with their settings and static forwarding entries: the
+     * device's own unicast FDB entries ({@code self}, with a destination host) and its IPv4
+     * neighbour entries. The bridge's entries for the port are not the device's and are left out.
+     */
+    private Map<String, ObservedVxlan> vxlans(JsonNode root) {
+        Map<String, ObservedVxlan> out = new java.util.HashMap<>();
+        for (JsonNode link : root) {
+            JsonNode info = link.path("linkinfo");
+            String name = link.path("ifname").asText();
+            if (!info.path("info_kind").asText("").equals("vxlan") || !name.startsWith(Overlay.DEVICE_PREFIX)) {
+                continue;
+            }
+            JsonNode data = info.path("info_data");
+            List<ObservedVxlan.Fdb> fdb = new ArrayList<>();
+            List<String> learnt = new ArrayList<>();
+            for (JsonNode e : parse(host.runOrFail("bridge", "-j", "fdb", "show", "dev", name), "bridge fdb show")) {
+                boolean self = false;
+                for (JsonNode flag : e.path("flags")) {
+                    self |= flag.asText().equals("self");
+                }
+                if (self && e.has("dst") && !e.has("master")) {
+                    fdb.add(new ObservedVxlan.Fdb(e.path("mac").asText(), e.path("dst").asText()));
+                } else if (e.has("master") && !e.path("state").asText("").equals("permanent")) {
+                    learnt.add(e.path("mac").asText());
+                }
+            }
+            List<ObservedVxlan.Neighbour> neighbours = new ArrayList<>();
+            for (JsonNode n : parse(host.runOrFail("ip", "-4", "-j", "neigh", "show", "dev", name), "ip neigh show")) {
+                if (n.has("lladdr")) {
+                    neighbours.add(new ObservedVxlan.Neighbour(n.path("dst").asText(), n.path("lladdr").asText()));
+                }
+            }
+            out.put(name, new ObservedVxlan(name, data.path("id").asInt(-1), text(data, "local"),
+                    data.path("port").asInt(-1), data.path("learning").asBoolean(true),
+                    data.path("proxy").asBoolean(false), link.path("mtu").asInt(-1), fdb, neighbours,
+                    learnt));
+        }
+        return out;
+    }
+
+    private static JsonNode parse(String out, String what) {
+        if (out.isBlank()) {
+            return JSON.createArrayNode();
+        }
+        try {
+            return JSON.readTree(out);
+        } catch (IOException e) {
+            throw new HostNetworkException(ErrorCategory.INTERNAL, "cannot parse '" + what + "' output", e);
+        }
     }
 
     /** mvm's table of one family from {@code nft -j -s list table}, or empty when there is none. */

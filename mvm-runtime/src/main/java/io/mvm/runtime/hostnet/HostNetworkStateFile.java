@@ -11,6 +11,9 @@ import io.mvm.core.netpolicy.InstancePort;
 import io.mvm.core.netpolicy.Ipv4Address;
 import io.mvm.core.netpolicy.Ipv4Subnet;
 import io.mvm.core.netpolicy.MacAddress;
+import io.mvm.core.netpolicy.Overlay;
+import io.mvm.core.netpolicy.RemotePort;
+import io.mvm.core.netpolicy.StandbyPort;
 import io.mvm.core.netpolicy.DeviceNames;
 import io.mvm.core.netpolicy.OpenedService;
 import io.mvm.core.netpolicy.PortKind;
@@ -111,7 +114,21 @@ public final class HostNetworkStateFile {
             services.add(new OpenedService(OpenedService.Transport.parse(required(s, "transport", source)),
                     s.path("port").asInt(-1), optionalText(s, "tenant").map(TenantId::of)));
         }
-        return new HostNetworkSpec(table, uplink, tenants, instances, services);
+        Optional<Overlay> overlay = optionalText(root, "underlay").map(a -> new Overlay(Ipv4Address.parse(a)));
+        List<RemotePort> remotes = new ArrayList<>();
+        for (JsonNode r : root.path("remotes")) {
+            InstanceId id = InstanceId.of(required(r, "instance", source));
+            remotes.add(new RemotePort(id, TenantId.of(required(r, "tenant", source)),
+                    optionalText(r, "mac").map(MacAddress::parse).orElse(MacAddress.forInstance(id)),
+                    Ipv4Address.parse(required(r, "address", source)), Ipv4Address.parse(required(r, "host", source))));
+        }
+        List<StandbyPort> standby = new ArrayList<>();
+        for (JsonNode p : root.path("standby")) {
+            InstanceId id = InstanceId.of(required(p, "instance", source));
+            standby.add(new StandbyPort(id, optionalText(p, "port").orElse(DeviceNames.tap(id)),
+                    optionalText(p, "mac").map(MacAddress::parse).orElse(MacAddress.forInstance(id))));
+        }
+        return new HostNetworkSpec(table, uplink, tenants, instances, services, standby, overlay, remotes);
     }
 
     public static String render(HostNetworkSpec spec) {
@@ -142,6 +159,21 @@ public final class HostNetworkStateFile {
         for (OpenedService s : spec.openedServices()) {
             ObjectNode n = services.addObject().put("transport", s.transport().nftName()).put("port", s.port());
             s.tenant().ifPresent(t -> n.put("tenant", t.value()));
+        }
+        if (!spec.standby().isEmpty()) {
+            // An agent's warm VMs: their taps are part of the state `mvm net verify` checks.
+            ArrayNode standby = root.putArray("standby");
+            spec.standby().forEach(p -> standby.addObject().put("instance", p.instance().value())
+                    .put("port", p.portName()).put("mac", p.mac().value()));
+        }
+        spec.overlay().ifPresent(o -> root.put("underlay", o.underlay().toString()));
+        if (!spec.remotes().isEmpty()) {
+            ArrayNode remotes = root.putArray("remotes");
+            for (RemotePort r : spec.remotes()) {
+                remotes.addObject().put("instance", r.instance().value()).put("tenant", r.tenant().value())
+                        .put("address", r.address().toString()).put("mac", r.mac().value())
+                        .put("host", r.host().toString());
+            }
         }
         try {
             return JSON.writeValueAsString(root) + "\n";

@@ -46,6 +46,20 @@ class HostNetworkStateFileTest {
     }
 
     @Test
+    void roundTripsAnAgentsStateWithStandbyTapsUnderlayAndRemoteInstances(@TempDir Path dir) {
+        HostNetworkSpec base = sample();
+        HostNetworkSpec spec = new HostNetworkSpec(base.tableName(), base.uplink(), base.tenants(), base.instances(),
+                base.openedServices(), List.of(io.mvm.core.netpolicy.StandbyPort.of(InstanceId.of("warm-1"))),
+                Optional.of(new io.mvm.core.netpolicy.Overlay(Ipv4Address.parse("192.168.50.1"))),
+                List.of(new io.mvm.core.netpolicy.RemotePort(InstanceId.of("r1"), TenantId.of("acme"),
+                        MacAddress.forInstance(InstanceId.of("r1")), Ipv4Address.parse("10.1.3.9"),
+                        Ipv4Address.parse("192.168.50.2"))));
+        Path file = HostNetworkStateFile.defaultPath(dir);
+        HostNetworkStateFile.write(file, spec);
+        assertThat(HostNetworkStateFile.read(file)).isEqualTo(spec);
+    }
+
+    @Test
     void guestNetworkConfigGivesTheNicAndGatewayJson() {
         io.mvm.runtime.backend.NicSpec nic = GuestNetworkConfig.nic(sample(), InstanceId.of("gw"));
         assertThat(nic.tap()).isEqualTo(DeviceNames.tap(InstanceId.of("gw")));

@@ -100,6 +100,21 @@ public final class NodeStore {
                 id.value());
     }
 
+    /** Records the underlay address the node registered with (empty: it joins no overlay). */
+    public void setUnderlay(Tx tx, NodeId id, Optional<String> address) throws SQLException {
+        tx.update("UPDATE nodes SET underlay_address = ? WHERE id = ?", address.orElse(null), id.value());
+    }
+
+    /** Every node's underlay address, for the nodes that registered one. */
+    public Map<NodeId, String> underlays(Tx tx) throws SQLException {
+        Map<NodeId, String> out = new LinkedHashMap<>();
+        for (var row : tx.query("SELECT id, underlay_address FROM nodes WHERE underlay_address IS NOT NULL ORDER BY id",
+                rs -> Map.entry(NodeId.of(rs.getString(1)), rs.getString(2)))) {
+            out.put(row.getKey(), row.getValue());
+        }
+        return out;
+    }
+
     /** Replaces the node's orphans with what it reported last. */
     public void setOrphans(Tx tx, NodeId id, List<NodeOrphan> orphans) throws SQLException {
         tx.update("UPDATE nodes SET orphans = ? WHERE id = ?", JsonColumns.write(orphans.stream()
