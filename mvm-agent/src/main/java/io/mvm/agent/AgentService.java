@@ -130,6 +130,9 @@ public final class AgentService implements AutoCloseable {
         this.reconciler = new InstanceReconciler(desired, runtime, new ReconcilePlanner(settings.planner()), executor,
                 restarts, health, outbox, clock, settings.waitRecheck(), this::changed);
         this.monitor = new HealthMonitor(runtime, health, queue::enqueue, outbox, clock, settings.probeTimeout());
+        // Services are restarted when their workload exits: what the coordinator wants right now.
+        monitor.restartsWorkload(id -> desired.coordinator().instances().stream()
+                .anyMatch(d -> d.id().equals(id) && d.restartWorkload() && d.target() == io.mvm.core.reconcile.Target.RUNNING));
         this.delivery = new ReportDelivery(outbox, coordinator, this::buildReport, EVENTS_PER_REPORT);
         this.meter = new TrafficMeter(clock);
         this.idle = new IdleController(desired, runtime, meter, outbox, clock, queue::enqueue, stateDir);

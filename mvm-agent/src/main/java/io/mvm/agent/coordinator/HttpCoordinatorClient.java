@@ -173,7 +173,8 @@ public final class HttpCoordinatorClient implements CoordinatorClient, io.mvm.ag
         var idle = Optional.ofNullable(b.idle()).map(i -> new io.mvm.core.scale.IdlePolicy(
                 java.time.Duration.ofMillis(i.warmAfterMs()), java.time.Duration.ofMillis(i.sleepAfterMs()),
                 java.time.Duration.ofMillis(i.minRuntimeMs()), i.cpuThreshold()));
-        return new DesiredInstance(spec, Target.parse(b.desiredState()), new io.mvm.core.scale.Exposure(ports, idle));
+        return new DesiredInstance(spec, Target.parse(b.desiredState()), new io.mvm.core.scale.Exposure(ports, idle),
+                Boolean.TRUE.equals(b.restartWorkload()));
     }
 
     private static String nonNull(String v, String field) {

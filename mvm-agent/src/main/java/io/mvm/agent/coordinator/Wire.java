@@ -26,7 +26,7 @@ final class Wire {
                                int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
                                Map<String, String> configFiles, String revision, String template,
                                String templateRevision, List<ArtifactBody> artifacts, List<PortBody> ports,
-                               IdleBody idle) {}
+                               IdleBody idle, Boolean restartWorkload) {}
 
     record ArtifactBody(String role, String path, long size, String sha256) {}
 

@@ -39,6 +39,7 @@ public final class HealthMonitor {
     private final Duration probeTimeout;
     private final Set<String> watchedPids = ConcurrentHashMap.newKeySet();
     private final Set<InstanceId> reportedCrashes = ConcurrentHashMap.newKeySet();
+    private volatile java.util.function.Predicate<InstanceId> restartsWorkload = id -> false;
 
     public HealthMonitor(InstanceRuntime runtime, HealthRegistry registry, Consumer<InstanceId> enqueue,
                          EventOutbox outbox, InstantSource clock, Duration probeTimeout) {
@@ -92,17 +93,28 @@ public final class HealthMonitor {
     }
 
     private void probe(LocalVm vm) {
-        boolean answered;
+        InstanceRuntime.GuestProbe probe;
         try {
-            answered = runtime.probeGuest(vm.id(), probeTimeout);
+            probe = runtime.probe(vm.id(), probeTimeout);
         } catch (RuntimeException | Error e) {
-            answered = false;
+            probe = InstanceRuntime.GuestProbe.SILENT;
         }
-        if (registry.record(vm.id(), answered)) {
+        if (registry.record(vm.id(), probe != InstanceRuntime.GuestProbe.SILENT)) {
             outbox.add(new InstanceEvent(clock.instant(), vm.id(), "guest-unresponsive",
                     "the guest agent did not answer within " + probeTimeout.toMillis() + " ms"));
             enqueue.accept(vm.id());
         }
+        if (probe == InstanceRuntime.GuestProbe.WORKLOAD_EXITED && restartsWorkload.test(vm.id())
+                && registry.workloadExited(vm.id())) {
+            outbox.add(new InstanceEvent(clock.instant(), vm.id(), "workload-exited",
+                    "the workload exited; the instance is restarted (it is a service)"));
+            enqueue.accept(vm.id());
+        }
+    }
+
+    /** Which instances want their VM restarted when the workload exits (none unless told). */
+    public void restartsWorkload(java.util.function.Predicate<InstanceId> which) {
+        this.restartsWorkload = java.util.Objects.requireNonNull(which, "which");
     }
 
     /** Records a VMM death once per crash; true if this call recorded it. */

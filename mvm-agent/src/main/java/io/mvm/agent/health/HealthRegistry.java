@@ -11,6 +11,12 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class HealthRegistry {
     private final int threshold;
     private final ConcurrentHashMap<InstanceId, Integer> consecutiveFailures = new ConcurrentHashMap<>();
+    private final java.util.Set<InstanceId> exitedWorkloads = ConcurrentHashMap.newKeySet();
+
+    /** Records that the instance's workload exited (and it should be restarted); true the first time. */
+    public boolean workloadExited(InstanceId id) {
+        return exitedWorkloads.add(id);
+    }
 
     public HealthRegistry(int threshold) {
         if (threshold < 1) {
@@ -30,14 +36,15 @@ public final class HealthRegistry {
 
     public GuestHealth health(InstanceId id) {
         Integer n = consecutiveFailures.get(id);
-        if (n == null) {
-            return GuestHealth.RESPONSIVE;
+        if (n != null && n >= threshold) {
+            return GuestHealth.UNRESPONSIVE;
         }
-        return n >= threshold ? GuestHealth.UNRESPONSIVE : GuestHealth.RESPONSIVE;
+        return exitedWorkloads.contains(id) ? GuestHealth.WORKLOAD_EXITED : GuestHealth.RESPONSIVE;
     }
 
     /** Forget an instance's record (after a restart, a sleep, a destroy). */
     public void reset(InstanceId id) {
         consecutiveFailures.remove(id);
+        exitedWorkloads.remove(id);
     }
 }

@@ -433,11 +433,15 @@ public final class LocalInstanceRuntime implements InstanceRuntime, GuestAccess 
 
     @Override
     public boolean probeGuest(InstanceId id, Duration timeout) {
+        return probe(id, timeout) != GuestProbe.SILENT;
+    }
+
+    @Override
+    public GuestProbe probe(InstanceId id, Duration timeout) {
         try (var channel = vms.guest(id.value())) {
-            channel.health(timeout);
-            return true;
+            return channel.health(timeout).workloadExited() ? GuestProbe.WORKLOAD_EXITED : GuestProbe.ANSWERED;
         } catch (MvmException e) {
-            return false;
+            return GuestProbe.SILENT;
         }
     }
 

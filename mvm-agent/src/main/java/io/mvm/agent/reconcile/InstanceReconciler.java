@@ -82,8 +82,9 @@ public final class InstanceReconciler {
             var wanted = snapshot.instances().stream().filter(d -> d.id().equals(id)).findFirst().orElse(null);
             var mine = observed.stream().filter(o -> o.id().equals(id)).findFirst();
             var now = clock.instant();
-            restarts.settle(id, mine.map(o -> o.state() == VmState.RUNNING && o.health() != GuestHealth.UNRESPONSIVE)
-                    .orElse(false), wanted, now);
+            // A service whose workload keeps exiting has not settled: its restarts keep backing off.
+            restarts.settle(id, mine.map(o -> o.state() == VmState.RUNNING && o.health() != GuestHealth.UNRESPONSIVE
+                    && o.health() != GuestHealth.WORKLOAD_EXITED).orElse(false), wanted, now);
 
             var plan = planner.plan(snapshot, observed, restarts.snapshot(), now);
             var steps = plan.stepsFor(id);

@@ -101,6 +101,21 @@ public interface InstanceRuntime {
     /** Ask the guest agent whether it is alive; false when it does not answer within {@code timeout}. */
     boolean probeGuest(InstanceId id, Duration timeout);
 
+    /** What a health probe learned about a guest. */
+    enum GuestProbe {
+        /** No answer within the timeout. */
+        SILENT,
+        /** The guest agent answered. */
+        ANSWERED,
+        /** The guest agent answered, and the workload it supervises has exited (not drained). */
+        WORKLOAD_EXITED
+    }
+
+    /** As {@link #probeGuest}, also telling whether the guest's workload has exited. */
+    default GuestProbe probe(InstanceId id, Duration timeout) {
+        return probeGuest(id, timeout) ? GuestProbe.ANSWERED : GuestProbe.SILENT;
+    }
+
     /** The accelerator this node's VMs use (reported to the coordinator). */
     Accelerator accelerator();
 

@@ -45,9 +45,17 @@ class HealthMonitorIT {
             return v == null ? List.of() : List.of(v);
         }
 
+        final AtomicBoolean workloadExited = new AtomicBoolean(false);
+
         @Override
         public boolean probeGuest(InstanceId id, Duration timeout) {
             return guestAnswers.get();
+        }
+
+        @Override
+        public GuestProbe probe(InstanceId id, Duration timeout) {
+            return !guestAnswers.get() ? GuestProbe.SILENT
+                    : workloadExited.get() ? GuestProbe.WORKLOAD_EXITED : GuestProbe.ANSWERED;
         }
 
         @Override
@@ -145,5 +153,35 @@ class HealthMonitorIT {
         monitor.tick();
 
         assertThat(enqueued).containsExactly(ID);
+    }
+
+    @Test
+    void anExitedWorkloadRestartsOnlyServicesOnceAndAResetForgetsIt() {
+        var runtime = new ObservingRuntime();
+        var registry = new HealthRegistry(2);
+        var enqueued = new CopyOnWriteArrayList<InstanceId>();
+        var outbox = new EventOutbox(10);
+        var monitor = new HealthMonitor(runtime, registry, enqueued::add, outbox, CLOCK, Duration.ofMillis(100));
+        runtime.vm.set(vm(VmState.RUNNING, OptionalLong.empty()));
+        runtime.workloadExited.set(true);
+
+        // Not a service (the default): an exited workload is left alone.
+        monitor.tick();
+        assertThat(registry.health(ID)).isEqualTo(GuestHealth.RESPONSIVE);
+        assertThat(enqueued).isEmpty();
+
+        var service = new AtomicBoolean(true);
+        monitor.restartsWorkload(id -> service.get());
+        monitor.tick();
+        monitor.tick();
+        assertThat(registry.health(ID)).isEqualTo(GuestHealth.WORKLOAD_EXITED);
+        assertThat(enqueued).as("enqueued once, not every tick").containsExactly(ID);
+        assertThat(outbox.peek(10)).singleElement().satisfies(e -> assertThat(e.type()).isEqualTo("workload-exited"));
+
+        // After the restart (the executor resets the record) the fresh workload runs.
+        registry.reset(ID);
+        runtime.workloadExited.set(false);
+        monitor.tick();
+        assertThat(registry.health(ID)).isEqualTo(GuestHealth.RESPONSIVE);
     }
 }

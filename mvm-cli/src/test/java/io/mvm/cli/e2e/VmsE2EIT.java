@@ -113,5 +113,19 @@ class VmsE2EIT {
         assertThat(finished.path("output_tail").asText()).contains("batch says bye");
         assertThat(finished.path("finished_at").asText()).isNotEmpty();
         await().atMost(Duration.ofMinutes(1)).until(() -> agent.qemus().isEmpty());
+
+        // A service keeps running: when its workload exits, the node restarts its VM.
+        fleet.post("vms", Map.of("job_id", "svc", "spec", Map.of(
+                "cmd", List.of("/bin/sh", "-c", "sleep 3; exit 4"), "resources", Map.of("vcpu", 1, "mem_mb", 128),
+                "lifecycle", "service")));
+        String vm = fleet.get("vms/svc").path("vm_id").asText();
+        await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofSeconds(1))
+                .until(() -> fleet.events(vm).stream().anyMatch(e -> e.path("type").asText().equals("restarted")
+                        && e.path("message").asText().startsWith("the workload exited")));
+        assertThat(fleet.events(vm)).anySatisfy(e -> assertThat(e.path("type").asText()).isEqualTo("workload-exited"));
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofSeconds(1))
+                .until(() -> fleet.get("vms/svc").path("status").asText().equals("running"));
+        assertThat(fleet.get("vms/svc").path("vm_id").asText()).as("the same instance, restarted").isEqualTo(vm);
+        assertThat(fleet.get("vms/svc").path("exit_code").isIntegralNumber()).as("a service has no outcome").isFalse();
     }
 }

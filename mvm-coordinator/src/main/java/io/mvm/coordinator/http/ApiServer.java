@@ -402,7 +402,8 @@ public final class ApiServer {
                 required(req.vcpus(), "vcpus"), required(req.memoryMib(), "memory_mib"),
                 Optional.ofNullable(req.dataDiskMib()).orElse(1024L),
                 new TargetCounts(orZero(req.running()), orZero(req.warm()), orZero(req.sleeping()), 0),
-                new Workload(orEmpty(req.cmd()), orEmpty(req.env()), orEmpty(req.secrets()), orEmpty(req.configFiles())),
+                new Workload(orEmpty(req.cmd()), orEmpty(req.env()), orEmpty(req.secrets()), orEmpty(req.configFiles()),
+                        Boolean.TRUE.equals(req.restartWorkload())),
                 Optional.ofNullable(req.onNodeLost()).map(OnNodeLost::parse).orElse(OnNodeLost.AUTO));
         Pool p = pools.create(caller(ctx), spec, RoutesRoutes.exposure(req.ports(), req.idle()));
         etag(ctx, p.version());
@@ -421,7 +422,7 @@ public final class ApiServer {
                 Optional.ofNullable(req.env()).map(ApiServer::noNulls).map(Map::copyOf),
                 Optional.ofNullable(req.secrets()).map(ApiServer::noNulls).map(Map::copyOf),
                 Optional.ofNullable(req.configFiles()).map(ApiServer::noNulls).map(Map::copyOf),
-                Optional.ofNullable(req.onNodeLost()).map(OnNodeLost::parse));
+                Optional.ofNullable(req.onNodeLost()).map(OnNodeLost::parse), Optional.ofNullable(req.restartWorkload()));
         Pool p = pools.patch(caller(ctx), ref, patch, ifMatch(ctx), RoutesRoutes.ports(req.ports()),
                 RoutesRoutes.idle(req.idle()));
         etag(ctx, p.version());

@@ -12,7 +12,8 @@ final class Requests {
     record CreatePool(String name, String role, String profile, String flake, String template, Integer vcpus,
                       Long memoryMib, Long dataDiskMib, Integer running, Integer warm, Integer sleeping,
                       List<String> cmd, Map<String, String> env, Map<String, String> secrets,
-                      Map<String, String> configFiles, String onNodeLost, List<Port> ports, Idle idle) {
+                      Map<String, String> configFiles, String onNodeLost, List<Port> ports, Idle idle,
+                      Boolean restartWorkload) {
         @Override
         public String toString() {
             return "CreatePool[name=" + name + "]";
@@ -22,7 +23,7 @@ final class Requests {
     record PatchPool(Integer running, Integer warm, Integer sleeping, Integer stopped, Integer vcpus, Long memoryMib,
                      Long dataDiskMib, String template, String role, List<String> cmd, Map<String, String> env,
                      Map<String, String> secrets, Map<String, String> configFiles, String onNodeLost,
-                     List<Port> ports, Idle idle) {
+                     List<Port> ports, Idle idle, Boolean restartWorkload) {
         @Override
         public String toString() {
             return "PatchPool[...]";

@@ -36,8 +36,8 @@ final class Views {
     record PoolView(String tenant, String name, String role, int rolePriority, String profile, String flake,
                     String template, int vcpus, long memoryMib, long dataDiskMib, DrivesView drives, CountsView desired,
                     List<String> cmd, Map<String, String> env, List<String> secretNames,
-                    Map<String, String> configFiles, String onNodeLost, long revision, long version,
-                    Instant createdAt, Instant updatedAt, List<PortView> ports, IdlePolicyView idle,
+                    Map<String, String> configFiles, boolean restartWorkload, String onNodeLost, long revision,
+                    long version, Instant createdAt, Instant updatedAt, List<PortView> ports, IdlePolicyView idle,
                     AvailableView available) {}
 
     /** The idle policy as users write it. */
@@ -69,7 +69,7 @@ final class Views {
                                int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
                                Map<String, String> configFiles, String revision, String template,
                                String templateRevision, List<ArtifactRef> artifacts, List<PortView> ports,
-                               IdleView idle) {}
+                               IdleView idle, boolean restartWorkload) {}
 
     record ArtifactRef(String role, String path, long size, String sha256) {}
 
@@ -151,7 +151,8 @@ final class Views {
                         p.role().requiresConfigDrive()),
                 new CountsView(c.running(), c.warm(), c.sleeping(), c.stopped()), p.workload().cmd(),
                 new java.util.TreeMap<>(p.workload().env()), p.workload().secrets().keySet().stream().sorted().toList(),
-                new java.util.TreeMap<>(p.workload().configFiles()), p.onNodeLost().wireName(), p.revision(),
+                new java.util.TreeMap<>(p.workload().configFiles()), p.workload().restartOnExit(),
+                p.onNodeLost().wireName(), p.revision(),
                 p.version(), p.createdAt(), p.updatedAt(),
                 e.ports().stream().map(x -> new PortView(x.guest(), x.host(), x.protocol())).toList(),
                 e.idle().map(i -> new IdlePolicyView(io.mvm.core.scale.IdlePolicy.formatDuration(i.warmAfter()),
@@ -193,7 +194,7 @@ final class Views {
                 e.prefix(), e.gateway(), e.mac(), e.netId(), e.cmd(), e.env(), e.secrets(), e.configFiles(),
                 e.revision(), e.template(), e.templateRevision(), e.artifacts().stream()
                         .map(a -> new ArtifactRef(a.role(), a.path(), a.size(), a.sha256())).toList(),
-                ports(e.exposure()), idle(e.exposure()))).toList(), d.peers().stream()
+                ports(e.exposure()), idle(e.exposure()), e.restartWorkload())).toList(), d.peers().stream()
                 .map(p -> new PeerView(p.instance().value(), p.tenant().value(), p.netId(), p.mac().value(),
                         p.address().toString(), p.node().value(), p.underlay().toString())).toList());
     }

@@ -15,7 +15,20 @@ public record PoolPatch(Optional<Integer> running, Optional<Integer> warm, Optio
                         Optional<Long> dataDiskMib, Optional<String> template, Optional<Role> role,
                         Optional<java.util.List<String>> cmd, Optional<java.util.Map<String, String>> env,
                         Optional<java.util.Map<String, String>> secrets,
-                        Optional<java.util.Map<String, String>> configFiles, Optional<OnNodeLost> onNodeLost) {
+                        Optional<java.util.Map<String, String>> configFiles, Optional<OnNodeLost> onNodeLost,
+                        Optional<Boolean> restartWorkload) {
+
+    /** A patch that leaves the restart policy as it is. */
+    public PoolPatch(Optional<Integer> running, Optional<Integer> warm, Optional<Integer> sleeping,
+                     Optional<Integer> stopped, Optional<Integer> vcpus, Optional<Long> memoryMib,
+                     Optional<Long> dataDiskMib, Optional<String> template, Optional<Role> role,
+                     Optional<java.util.List<String>> cmd, Optional<java.util.Map<String, String>> env,
+                     Optional<java.util.Map<String, String>> secrets,
+                     Optional<java.util.Map<String, String>> configFiles, Optional<OnNodeLost> onNodeLost) {
+        this(running, warm, sleeping, stopped, vcpus, memoryMib, dataDiskMib, template, role, cmd, env, secrets,
+                configFiles, onNodeLost, Optional.empty());
+    }
+
     public PoolPatch {
         for (var count : new Optional<?>[] {running, warm, sleeping, stopped}) {
             count.ifPresent(c -> {
@@ -43,6 +56,7 @@ public record PoolPatch(Optional<Integer> running, Optional<Integer> warm, Optio
 
     public boolean changesSpec() {
         return vcpus.isPresent() || memoryMib.isPresent() || dataDiskMib.isPresent() || template.isPresent()
-                || cmd.isPresent() || env.isPresent() || secrets.isPresent() || configFiles.isPresent();
+                || cmd.isPresent() || env.isPresent() || secrets.isPresent() || configFiles.isPresent()
+                || restartWorkload.isPresent();
     }
 }

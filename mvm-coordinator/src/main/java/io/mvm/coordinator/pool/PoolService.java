@@ -223,7 +223,8 @@ public final class PoolService {
             PoolSpec.checkCounts(counts);
             Workload cw = current.workload();
             Workload workload = new Workload(patch.cmd().orElse(cw.cmd()), patch.env().orElse(cw.env()),
-                    patch.secrets().orElse(cw.secrets()), patch.configFiles().orElse(cw.configFiles()));
+                    patch.secrets().orElse(cw.secrets()), patch.configFiles().orElse(cw.configFiles()),
+                    patch.restartWorkload().orElse(cw.restartOnExit()));
             PoolSpec.checkWorkload(workload);
             boolean specChanged = vcpus != current.vcpus() || memory != current.memoryMib()
                     || disk != current.dataDiskMib() || !template.equals(current.template())

@@ -14,7 +14,18 @@ public record DesiredEntry(String id, String tenant, String pool, String role, S
                            long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
                            int netId, List<String> cmd, Map<String, String> env, Map<String, String> secrets,
                            Map<String, String> configFiles, String revision, String template,
-                           String templateRevision, List<Artifact> artifacts, Exposure exposure) {
+                           String templateRevision, List<Artifact> artifacts, Exposure exposure,
+                           boolean restartWorkload) {
+
+    /** An entry whose workload is left alone when it exits. */
+    public DesiredEntry(String id, String tenant, String pool, String role, String desiredState, int vcpus,
+                        long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac, int netId,
+                        List<String> cmd, Map<String, String> env, Map<String, String> secrets,
+                        Map<String, String> configFiles, String revision, String template, String templateRevision,
+                        List<Artifact> artifacts, Exposure exposure) {
+        this(id, tenant, pool, role, desiredState, vcpus, memoryMib, dataDiskMib, ip, prefix, gateway, mac, netId, cmd,
+                env, secrets, configFiles, revision, template, templateRevision, artifacts, exposure, false);
+    }
 
     /** One file the template revision needs, fetched by digest when the node lacks it. */
     public record Artifact(String role, String path, long size, String sha256) {}
@@ -69,6 +80,10 @@ public record DesiredEntry(String id, String tenant, String pool, String role, S
             exposure.ports().forEach(p -> sink.accept(p.wire()));
             sink.accept("idle:" + exposure.idle().map(i -> i.warmAfter().toMillis() + "/" + i.sleepAfter().toMillis()
                     + "/" + i.minRuntime().toMillis() + "/" + i.cpuThreshold()).orElse("none"));
+        }
+        // Likewise only when set.
+        if (restartWorkload) {
+            sink.accept("restart-workload");
         }
     }
 

@@ -324,7 +324,7 @@ public final class Scheduler {
                 i.desired().wireName(), p.vcpus(), p.memoryMib(), p.dataDiskMib(), i.ip(), t.subnet().prefix(),
                 Ipv4.format(new TenantSubnet(t.subnet()).gateway()), MacAddress.forInstance(i.id()).value(),
                 t.netId(), w.cmd(), w.env(), w.secrets(), w.configFiles(), revision, p.template().orElse(null),
-                templateRevision, artifacts, exposure);
+                templateRevision, artifacts, exposure, w.restartOnExit());
     }
 
     /** One instance as its node must run it (what a claim hands to the agent), if it is placed. */

@@ -240,7 +240,8 @@ public final class VmJobService {
             poolService.patchIn(tx, caller, ref, new PoolPatch(Optional.of(1), Optional.of(0), Optional.of(0),
                     Optional.of(0), Optional.of(spec.vcpu()), Optional.of(spec.memMb()), Optional.empty(),
                     Optional.of(spec.template().orElse("")), Optional.empty(), Optional.of(spec.cmd()),
-                    Optional.of(spec.env()), Optional.of(spec.secrets()), Optional.empty(), Optional.empty()),
+                    Optional.of(spec.env()), Optional.of(spec.secrets()), Optional.empty(), Optional.empty(),
+                    Optional.of(restartsOnExit(spec))),
                     ExpectedVersion.ANY);
             poolService.exposeIn(tx, ref, exposureOf(spec));
             Pool patched = pools.find(tx, ref).orElseThrow();
@@ -304,8 +305,13 @@ public final class VmJobService {
         // No data disk: a job's state is its image, its spec and its secrets, so it can be
         // recreated anywhere (on_node_lost auto then means recreate).
         return new PoolSpec(ref, Role.WORKER, "default", ".", spec.template(), spec.vcpu(), spec.memMb(), 0,
-                new TargetCounts(1, 0, 0, 0), new Workload(spec.cmd(), spec.env(), spec.secrets(), Map.of()),
-                OnNodeLost.AUTO);
+                new TargetCounts(1, 0, 0, 0),
+                new Workload(spec.cmd(), spec.env(), spec.secrets(), Map.of(), restartsOnExit(spec)), OnNodeLost.AUTO);
+    }
+
+    /** Services and daemons keep running: their node restarts the VM when the workload exits. */
+    static boolean restartsOnExit(VmSpec spec) {
+        return spec.lifecycle() != io.mvm.core.vms.Lifecycle.JOB;
     }
 
     public JobState get(String jobId) {

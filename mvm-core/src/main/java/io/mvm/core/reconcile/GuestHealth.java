@@ -4,5 +4,7 @@ package io.mvm.core.reconcile;
 public enum GuestHealth {
     UNCHECKED,
     RESPONSIVE,
-    UNRESPONSIVE
+    UNRESPONSIVE,
+    /** The guest answers, but the workload it supervises exited and the instance wants it kept running. */
+    WORKLOAD_EXITED
 }

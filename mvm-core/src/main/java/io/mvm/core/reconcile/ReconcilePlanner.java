@@ -142,9 +142,11 @@ public final class ReconcilePlanner {
                     ? act(new Step.StopInstance(o.id(), o.tenant(), o.role()))
                     : restart(spec, "the VMM exited unexpectedly", history, now);
             case RUNNING -> switch (d.target()) {
-                case RUNNING -> o.health() == GuestHealth.UNRESPONSIVE
-                        ? restart(spec, "the guest agent stopped answering", history, now)
-                        : none();
+                case RUNNING -> switch (o.health()) {
+                    case UNRESPONSIVE -> restart(spec, "the guest agent stopped answering", history, now);
+                    case WORKLOAD_EXITED -> restart(spec, "the workload exited", history, now);
+                    case UNCHECKED, RESPONSIVE -> none();
+                };
                 case WARM -> act(new Step.PauseInstance(o.id(), o.tenant(), o.role()));
                 case SLEEPING -> act(new Step.SleepInstance(o.id(), o.tenant(), o.role(), drainDeadline(d)));
                 case STOPPED -> act(new Step.StopInstance(o.id(), o.tenant(), o.role()));

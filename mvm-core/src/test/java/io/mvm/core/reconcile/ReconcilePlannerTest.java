@@ -181,6 +181,24 @@ class ReconcilePlannerTest {
     }
 
     @Test
+    void aServiceWhoseWorkloadExitedIsRestartedWithTheReasonAndItsBackoff() {
+        var d = desired(want("w1", Role.WORKER, Target.RUNNING));
+        var exited = List.of(seen("w1", Role.WORKER, VmState.RUNNING).withHealth(GuestHealth.WORKLOAD_EXITED));
+        assertThat(planner.plan(d, exited, Map.of(), NOW).steps()).singleElement()
+                .isInstanceOfSatisfying(Step.RestartInstance.class, r -> {
+                    assertThat(r.reason()).isEqualTo("the workload exited");
+                    assertThat(r.attempt()).isEqualTo(1);
+                });
+        // A workload that keeps exiting waits out the backoff like any crash loop.
+        var history = new RestartHistory(2, NOW.plusSeconds(8), false, "the workload exited");
+        assertThat(planner.plan(d, exited, Map.of(id("w1"), history), NOW).steps()).isEmpty();
+        // Wanted warm, a pause is all it needs: nothing runs in a paused guest anyway.
+        var warm = desired(want("w1", Role.WORKER, Target.WARM));
+        assertThat(planner.plan(warm, exited, Map.of(), NOW).steps()).singleElement()
+                .isInstanceOf(Step.PauseInstance.class);
+    }
+
+    @Test
     void restartWaitsForItsBackoffThenCountsTheAttempt() {
         var d = desired(want("w1", Role.WORKER, Target.RUNNING));
         var crashed = List.of(seen("w1", Role.WORKER, VmState.CRASHED));

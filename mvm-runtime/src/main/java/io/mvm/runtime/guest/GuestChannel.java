@@ -64,7 +64,19 @@ public interface GuestChannel extends AutoCloseable {
     @Override
     void close();
 
-    record Health(int protocolVersion, String hostname, double uptimeSeconds, String kernel) {}
+    /**
+     * @param workload the supervised workload's state: none, running, exited, drained (stopped by
+     *                 a drain), or unknown from a guest agent that predates it
+     */
+    record Health(int protocolVersion, String hostname, double uptimeSeconds, String kernel, String workload) {
+        public Health(int protocolVersion, String hostname, double uptimeSeconds, String kernel) {
+            this(protocolVersion, hostname, uptimeSeconds, kernel, "unknown");
+        }
+
+        public boolean workloadExited() {
+            return "exited".equals(workload);
+        }
+    }
 
     record ExecRequest(List<String> argv, Map<String, String> env, byte[] stdin, Duration timeout) {
         public ExecRequest {

@@ -111,7 +111,8 @@ public abstract sealed class LineGuestChannel implements GuestChannel
         AgentAnswer answer = call(new AgentRequest.Health(), timeout);
         try {
             return new Health(answer.version(), answer.required("hostname"),
-                    Double.parseDouble(answer.required("uptime")), answer.required("kernel"));
+                    Double.parseDouble(answer.required("uptime")), answer.required("kernel"),
+                    answer.text("workload").orElse("unknown"));
         } catch (NumberFormatException e) {
             throw new GuestChannelException("guest agent reported a malformed uptime", e);
         }

@@ -18,7 +18,7 @@ import java.util.Optional;
 public final class PoolStore {
     private static final String COLUMNS = "tenant_id, name, role, profile, flake, template, vcpus, memory_mib, "
             + "data_disk_mib, want_running, want_warm, want_sleeping, want_stopped, revision, version, created_at, updated_at, "
-            + "cmd, env, secrets, config_files, on_node_lost";
+            + "cmd, env, secrets, config_files, on_node_lost, restart_workload";
 
     public Optional<Pool> find(Tx tx, PoolRef ref) throws SQLException {
         return tx.one("SELECT " + COLUMNS + " FROM pools WHERE tenant_id = ? AND name = ?", PoolStore::map,
@@ -31,26 +31,28 @@ public final class PoolStore {
     }
 
     public void insert(Tx tx, Pool p) throws SQLException {
-        tx.update("INSERT INTO pools (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        tx.update("INSERT INTO pools (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 p.ref().tenant().value(), p.ref().name().value(), p.role().wireName(), p.profile(), p.flake(),
                 p.template().orElse(null), p.vcpus(), p.memoryMib(), p.dataDiskMib(), p.counts().running(),
                 p.counts().warm(), p.counts().sleeping(), p.counts().stopped(), p.revision(), p.version(),
                 p.createdAt().toEpochMilli(), p.updatedAt().toEpochMilli(), JsonColumns.write(p.workload().cmd()),
                 JsonColumns.write(p.workload().env()), JsonColumns.write(p.workload().secrets()),
-                JsonColumns.write(p.workload().configFiles()), p.onNodeLost().wireName());
+                JsonColumns.write(p.workload().configFiles()), p.onNodeLost().wireName(),
+                p.workload().restartOnExit() ? 1 : 0);
     }
 
     /** Writes {@code p} if the row is still at {@code expectedVersion}; false when someone else got there first. */
     public boolean update(Tx tx, Pool p, long expectedVersion) throws SQLException {
         return tx.update("UPDATE pools SET template = ?, vcpus = ?, memory_mib = ?, data_disk_mib = ?, want_running = ?, "
                         + "want_warm = ?, want_sleeping = ?, want_stopped = ?, revision = ?, version = ?, updated_at = ?, "
-                        + "cmd = ?, env = ?, secrets = ?, config_files = ?, on_node_lost = ? "
+                        + "cmd = ?, env = ?, secrets = ?, config_files = ?, on_node_lost = ?, restart_workload = ? "
                         + "WHERE tenant_id = ? AND name = ? AND version = ?",
                 p.template().orElse(null), p.vcpus(), p.memoryMib(), p.dataDiskMib(), p.counts().running(),
                 p.counts().warm(), p.counts().sleeping(), p.counts().stopped(), p.revision(), p.version(),
                 p.updatedAt().toEpochMilli(), JsonColumns.write(p.workload().cmd()), JsonColumns.write(p.workload().env()),
                 JsonColumns.write(p.workload().secrets()), JsonColumns.write(p.workload().configFiles()),
-                p.onNodeLost().wireName(), p.ref().tenant().value(), p.ref().name().value(), expectedVersion) == 1;
+                p.onNodeLost().wireName(), p.workload().restartOnExit() ? 1 : 0, p.ref().tenant().value(),
+                p.ref().name().value(), expectedVersion) == 1;
     }
 
     public void delete(Tx tx, PoolRef ref) throws SQLException {
@@ -76,7 +78,8 @@ public final class PoolStore {
                 rs.getLong("revision"), rs.getLong("version"), Instant.ofEpochMilli(rs.getLong("created_at")),
                 Instant.ofEpochMilli(rs.getLong("updated_at")),
                 new Workload(JsonColumns.list(rs.getString("cmd")), JsonColumns.map(rs.getString("env")),
-                        JsonColumns.map(rs.getString("secrets")), JsonColumns.map(rs.getString("config_files"))),
+                        JsonColumns.map(rs.getString("secrets")), JsonColumns.map(rs.getString("config_files")),
+                        rs.getInt("restart_workload") != 0),
                 OnNodeLost.parse(rs.getString("on_node_lost")));
     }
 }

@@ -171,6 +171,7 @@ public final class InstanceRelay {
         body.put("artifacts", e.artifacts());
         body.put("ports", e.exposure().ports().stream().map(p -> Map.of("guest", p.guest(), "host", p.host(),
                 "protocol", p.protocol())).toList());
+        body.put("restart_workload", e.restartWorkload());
         body.put("idle", e.exposure().idle().map(i -> Map.of("warm_after_ms", i.warmAfter().toMillis(),
                 "sleep_after_ms", i.sleepAfter().toMillis(), "min_runtime_ms", i.minRuntime().toMillis(),
                 "cpu_threshold", i.cpuThreshold())).orElse(null));
