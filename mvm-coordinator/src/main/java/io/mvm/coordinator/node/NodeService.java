@@ -118,7 +118,49 @@ public final class NodeService {
     }
 
     public NodeSummary get(NodeId id) {
-        return list().stream().filter(s -> s.node().id().equals(id)).findFirst().orElseThrow(() -> notFound(id));
+        return db.read(tx -> {
+            Node n = nodes.find(tx, id).orElseThrow(() -> notFound(id));
+            return summaries(tx, List.of(n)).getFirst();
+        });
+    }
+
+    /**
+     * Up to {@code limit} nodes after {@code after} in id order; with labels given, only nodes
+     * carrying all of them (filtered here, so a page may be read in several batches).
+     */
+    public List<NodeSummary> page(Optional<String> after, int limit, Map<String, String> labels,
+                                  Optional<String> status) {
+        return db.read(tx -> {
+            List<Node> chosen = new java.util.ArrayList<>();
+            Optional<String> from = after;
+            while (chosen.size() < limit) {
+                List<Node> batch = nodes.page(tx, from, Math.max(limit, 100));
+                for (Node n : batch) {
+                    if (n.labels().entrySet().containsAll(labels.entrySet())
+                            && status.map(n.status()::equals).orElse(true) && chosen.size() < limit) {
+                        chosen.add(n);
+                    }
+                }
+                if (batch.size() < Math.max(limit, 100)) {
+                    break;
+                }
+                from = Optional.of(batch.getLast().id().value());
+            }
+            return summaries(tx, chosen);
+        });
+    }
+
+    private List<NodeSummary> summaries(io.mvm.store.db.Tx tx, List<Node> page) throws java.sql.SQLException {
+        Map<NodeId, InstanceStore.NodeUse> use = instances.useOn(tx, page.stream().map(Node::id).toList());
+        Map<NodeId, List<NodeOrphan>> orphans = page.isEmpty() ? Map.of() : nodes.orphans(tx);
+        List<NodeSummary> out = new java.util.ArrayList<>();
+        for (Node n : page) {
+            InstanceStore.NodeUse u = use.get(n.id());
+            out.add(new NodeSummary(n, u == null ? Capacity.ZERO : new Capacity(u.vcpus(), u.memoryMib(), u.diskMib()),
+                    u == null ? 0 : u.count(), orphans.getOrDefault(n.id(), List.of()),
+                    nodes.approval(tx, n.id()).pending().map(NodeService::capacity)));
+        }
+        return out;
     }
 
     /**
@@ -303,6 +345,15 @@ public final class NodeService {
         lost.forEach(n -> log.warn("node {} sent no heartbeat for over {}s: marked lost, its instances unknown", n,
                 lostAfter.toSeconds()));
         return lost;
+    }
+
+    /** A page of the instance's history older than {@code before} (the newest when empty), oldest first. */
+    public List<InstanceStore.KeyedEvent> eventsBefore(io.mvm.model.InstanceId id,
+                                                       Optional<InstanceStore.EventKey> before, int limit) {
+        return db.read(tx -> {
+            instances.find(tx, id).orElseThrow(() -> MvmException.notFound("instance '" + id + "' not found"));
+            return instances.eventsBefore(tx, id, before, limit);
+        });
     }
 
     public List<InstanceEvent> events(io.mvm.model.InstanceId id, int limit) {
