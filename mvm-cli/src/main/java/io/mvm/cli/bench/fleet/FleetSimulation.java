@@ -93,7 +93,8 @@ public final class FleetSimulation implements AutoCloseable {
     private final ObjectMapper json = new ObjectMapper();
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final List<SimAgent> agents = new ArrayList<>();
-    private final List<PoolTarget> pools = new ArrayList<>();
+    // Read by the benchmark's load threads while tenants are being created.
+    private final List<PoolTarget> pools = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final List<String> story = new ArrayList<>();
     private final Map<Integer, Integer> healAt = new HashMap<>();
     private final Map<Integer, Integer> crashHealAt = new HashMap<>();
