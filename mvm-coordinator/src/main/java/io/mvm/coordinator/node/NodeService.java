@@ -271,9 +271,12 @@ public final class NodeService {
     public void observe(Caller caller, NodeId id, ObservedReport report) {
         caller.requireNodeOrAdmin(id);
         long at = clock.instant().toEpochMilli();
-        // Counts deletions and state changes: either may change what a node should run (a freed
-        // address, a tenant's gateway now running lets its workers be created).
+        // Counts deletions and state changes that may change what a node should run: a freed
+        // address or capacity, or a state change in a tenant whose pools have several roles (its
+        // gateway now running lets its workers be created, RoleGate). Other state changes need no
+        // scheduling pass: one per report made placing a fleet cost hosts x instances.
         int changed = db.inTransaction(tx -> {
+            java.util.Set<io.mvm.model.TenantId> stateChanged = new java.util.HashSet<>();
             nodes.find(tx, id).orElseThrow(() -> notFound(id));
             nodes.observedGeneration(tx, id, report.desiredGeneration());
             if (report.orphans().isPresent()) {
@@ -299,7 +302,7 @@ public final class NodeService {
                     changes++;
                 } else {
                     if (o.state() != current.state()) {
-                        changes++;
+                        stateChanged.add(current.pool().tenant());
                     }
                     instances.observe(tx, o.id(), id, o.state(), o.pid(),
                             o.accelerator().map(a -> a.wireName()), o.lastError(), at);
@@ -308,6 +311,11 @@ public final class NodeService {
                                 o.booted().get().revision(), Instant.ofEpochMilli(at));
                     }
                     routes.replaceIfChanged(tx, o.id(), o.routes());
+                }
+            }
+            for (io.mvm.model.TenantId tenant : stateChanged) {
+                if (pools.list(tx, tenant).stream().map(Pool::role).distinct().count() > 1) {
+                    changes++;
                 }
             }
             return changes;
