@@ -236,4 +236,41 @@ class CoordinatorCliIT {
         assertThat(noPostgres.err()).startsWith("error: cannot connect to database jdbc:postgresql://127.0.0.1:1/fleet")
                 .doesNotContain("hunter2");
     }
+
+    @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    void listsArePagedThroughAndLimitCapsThem() throws Exception {
+        // More tenants than the API's largest page, made over HTTP (a thousand CLI runs would be slow).
+        String token = Files.readString(coordinator.adminTokenFile()).strip();
+        var http = java.net.http.HttpClient.newHttpClient();
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
+            List<java.util.concurrent.Future<Integer>> made = new ArrayList<>();
+            for (int i = 0; i < 1010; i++) {
+                String body = "{\"id\":\"many-%04d\"}".formatted(i);
+                made.add(pool.submit(() -> http.send(java.net.http.HttpRequest.newBuilder(
+                                java.net.URI.create(url + "/v1/tenants"))
+                        .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+                        java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode()));
+            }
+            for (var f : made) {
+                assertThat(f.get()).isEqualTo(201);
+            }
+        }
+        JsonNode all = mvm("tenant", "list", "--json").json();
+        List<String> ids = all.get("items").findValuesAsText("id");
+        assertThat(ids.stream().filter(id -> id.startsWith("many-"))).hasSize(1010);
+        assertThat(ids).doesNotHaveDuplicates();
+        assertThat(all.has("next")).isFalse();
+        assertThat(mvm("tenant", "list").out().lines().filter(l -> l.startsWith("many-"))).hasSize(1010);
+
+        JsonNode five = mvm("tenant", "list", "--json", "--limit", "5").json();
+        assertThat(five.get("items")).hasSize(5);
+        assertThat(five.get("items").findValuesAsText("id")).isEqualTo(ids.subList(0, 5));
+        assertThat(mvm("tenant", "list", "--json", "--limit", "1002").json().get("items")).hasSize(1002);
+
+        Run bad = mvm("tenant", "list", "--limit", "0");
+        assertThat(bad.exit()).isNotZero();
+        assertThat(bad.err()).contains("--limit must be at least 1").doesNotContain("Exception");
+    }
 }

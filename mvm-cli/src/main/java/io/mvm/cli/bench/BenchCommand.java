@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
 
 /** {@code mvm bench ...}: measurements, never pass/fail assertions. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Boot.class, BenchCommand.Clone.class, BenchCommand.Warm.class, BenchCommand.Proxy.class})
+        subcommands = {BenchCommand.Boot.class, BenchCommand.Clone.class, BenchCommand.Warm.class, BenchCommand.Proxy.class,
+                BenchCommand.Fleet.class})
 public final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -68,6 +69,72 @@ public final class BenchCommand implements Runnable {
             } finally {
                 DirectoryTree.deleteQuietly(scratch);
             }
+        }
+    }
+
+    @Command(name = "fleet", description = "The real coordinator with simulated hosts (agent protocol, no VMs): time to"
+            + " place every instance from an empty fleet, API p50/p99 meanwhile, time to reschedule after 10% of the hosts"
+            + " are lost, heap and CPU; at 100 hosts and at --hosts, to show how each figure grows; writes JSON.")
+    static final class Fleet implements Callable<Integer> {
+        @Option(names = "--hosts", defaultValue = "100", description = "Simulated hosts (default ${DEFAULT-VALUE}).") int hosts;
+        @Option(names = "--vms-per-host", defaultValue = "10", description = "Instances per host (default ${DEFAULT-VALUE}).") int vmsPerHost;
+        @Option(names = "--tenants", description = "Tenants, one pool each (default: one per 100 instances, at least 10).") Integer tenants;
+        @Option(names = "--coordinators", defaultValue = "1", description = "Coordinators serving the fleet (default ${DEFAULT-VALUE}).") int coordinators;
+        @Option(names = "--db", paramLabel = "URL", description = "postgresql://user:pass@host:port/db (an empty database) or a SQLite "
+                + "file path (default: a SQLite file in a temporary directory).") String db;
+        @Option(names = "--parallel-agents", defaultValue = "8", description = "Simulated agents stepping at once (default ${DEFAULT-VALUE}).") int parallel;
+        @Option(names = "--seed", defaultValue = "1", description = "Seed of the simulation (default ${DEFAULT-VALUE}).") long seed;
+        @Option(names = "--no-baseline", description = "Only --hosts, not also 100 hosts first.") boolean noBaseline;
+        @Option(names = "--out", paramLabel = "FILE.json", description = "Write the results here (default: stdout only).") Path out;
+
+        @Override
+        public Integer call() throws IOException {
+            if (hosts < 1 || hosts > 10_000) {
+                throw MvmException.invalid("--hosts must be 1-10000");
+            }
+            if (vmsPerHost < 1 || vmsPerHost > 250) {
+                throw MvmException.invalid("--vms-per-host must be 1-250");
+            }
+            if (coordinators != 1) {
+                // Several coordinators need the leader lease (issue 14, "Several coordinators").
+                throw MvmException.invalid("--coordinators: only 1 is supported so far (several coordinators need the"
+                        + " leader lease)");
+            }
+            if (parallel < 1 || parallel > 256) {
+                throw MvmException.invalid("--parallel-agents must be 1-256");
+            }
+            if (db != null && hosts > 100 && !noBaseline) {
+                // Each size needs an empty database of its own.
+                throw MvmException.invalid("with --db, run one size at a time on an empty database (--no-baseline)");
+            }
+            List<Integer> sizes = hosts > 100 && !noBaseline ? List.of(100, hosts) : List.of(hosts);
+            List<io.mvm.cli.bench.fleet.FleetBenchmark.SizeResult> results = new java.util.ArrayList<>();
+            var bench = new io.mvm.cli.bench.fleet.FleetBenchmark(line -> System.err.println("mvm: " + line));
+            for (int size : sizes) {
+                int t = tenants != null ? tenants : Math.max(10, size * vmsPerHost / 100);
+                Path scratch = Files.createTempDirectory("mvm-bench-fleet-");
+                try {
+                    var url = db == null
+                            ? io.mvm.store.db.DatabaseUrl.parse(scratch.resolve("mvm.db").toString())
+                            : io.mvm.store.db.DatabaseUrl.parse(db);
+                    results.add(bench.runSize(size, vmsPerHost, t, parallel, seed, url, scratch));
+                } finally {
+                    DirectoryTree.deleteQuietly(scratch);
+                }
+            }
+            var result = new io.mvm.cli.bench.fleet.FleetBenchmark.Result("One JVM: the coordinator and " + parallel
+                    + " agents stepping at once share its heap and CPU, so heap and CPU are upper bounds for the"
+                    + " coordinator. Rounds are 2 s of coordinator time; a host is lost after 10 s of silence, so"
+                    + " rescheduling includes that wait in coordinator time (reschedule_coordinator_seconds), not in"
+                    + " wall time.", results, io.mvm.cli.bench.fleet.FleetBenchmark.growth(results));
+            String json = new ObjectMapper().setPropertyNamingStrategy(
+                            com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE)
+                    .enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result);
+            if (out != null) {
+                Files.writeString(out, json + "\n");
+            }
+            System.out.println(json);
+            return 0;
         }
     }
 

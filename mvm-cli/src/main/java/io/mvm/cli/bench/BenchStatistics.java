@@ -10,7 +10,7 @@ import java.util.SplittableRandom;
  * estimator least disturbed by additive noise) and a bootstrap confidence interval of the median
  * per-run ratio, so a reader can see whether a goal is met beyond the noise or only on average.
  */
-final class BenchStatistics {
+public final class BenchStatistics {
     /** A two-sided interval, e.g. the 95% bootstrap interval of a median. */
     record Interval(double low, double high) {}
 
@@ -49,7 +49,7 @@ final class BenchStatistics {
     }
 
     /** Linear interpolation between closest ranks (type 7, what R and NumPy use by default). */
-    static double quantile(double[] sorted, double p) {
+    public static double quantile(double[] sorted, double p) {
         if (sorted.length == 0) {
             throw new IllegalArgumentException("no values");
         }

@@ -38,6 +38,30 @@ public final class CoordinatorClient {
         return send("GET", path, null);
     }
 
+    /** The API's largest page. */
+    static final int MAX_PAGE = 1000;
+
+    /**
+     * Every item of a paged list, following its {@code next} cursors, but at most {@code cap}
+     * items; answers {@code {"items": [...]}} like one big page would.
+     */
+    public JsonNode list(String path, java.util.OptionalInt cap) {
+        com.fasterxml.jackson.databind.node.ArrayNode items = new ObjectMapper().createArrayNode();
+        String cursor = null;
+        do {
+            int want = cap.isPresent() ? Math.min(MAX_PAGE, cap.getAsInt() - items.size()) : MAX_PAGE;
+            String page = path + (path.contains("?") ? "&" : "?") + "limit=" + want
+                    + (cursor == null ? "" : "&cursor=" + java.net.URLEncoder.encode(cursor,
+                            java.nio.charset.StandardCharsets.UTF_8));
+            JsonNode answer = get(page);
+            answer.path("items").forEach(items::add);
+            cursor = answer.path("next").isTextual() ? answer.path("next").asText() : null;
+        } while (cursor != null && (cap.isEmpty() || items.size() < cap.getAsInt()));
+        com.fasterxml.jackson.databind.node.ObjectNode out = new ObjectMapper().createObjectNode();
+        out.set("items", items);
+        return out;
+    }
+
     public JsonNode post(String path, Object body) {
         return send("POST", path, body);
     }

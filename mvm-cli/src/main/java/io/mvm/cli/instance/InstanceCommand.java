@@ -59,11 +59,37 @@ public final class InstanceCommand {
     static final class ListInstances implements Runnable {
         @Spec CommandSpec spec;
         @Mixin ClientOptions client;
+        @Mixin io.mvm.cli.client.ListOptions listing;
         @Parameters(paramLabel = "TENANT") String tenant;
+
+        @picocli.CommandLine.Option(names = "--pool", paramLabel = "POOL", description = "Only this pool's instances.")
+        String pool;
+
+        @picocli.CommandLine.Option(names = "--state", paramLabel = "STATE",
+                description = "Only instances in this observed state (running, stopped, pending, ...).")
+        String state;
+
+        @picocli.CommandLine.Option(names = "--node", paramLabel = "NODE", description = "Only instances on this node.")
+        String node;
+
+        private String filterQuery() {
+            StringBuilder q = new StringBuilder();
+            java.util.Map<String, String> f = new java.util.LinkedHashMap<>();
+            f.put("pool", pool);
+            f.put("state", state);
+            f.put("node", node);
+            f.forEach((k, v) -> {
+                if (v != null) {
+                    q.append(q.isEmpty() ? "?" : "&").append(k).append('=')
+                            .append(java.net.URLEncoder.encode(v, java.nio.charset.StandardCharsets.UTF_8));
+                }
+            });
+            return q.toString();
+        }
 
         @Override
         public void run() {
-            JsonNode list = client.client().get("v1/tenants/" + TenantId.of(tenant) + "/instances");
+            JsonNode list = client.client().list("v1/tenants/" + TenantId.of(tenant) + "/instances" + filterQuery(), listing.cap());
             PrintWriter out = spec.commandLine().getOut();
             if (client.json) {
                 ClientOptions.printJson(out, list);

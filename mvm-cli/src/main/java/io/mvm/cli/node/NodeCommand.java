@@ -24,10 +24,24 @@ public final class NodeCommand {
     static final class ListNodes implements Runnable {
         @Spec CommandSpec spec;
         @Mixin ClientOptions client;
+        @Mixin io.mvm.cli.client.ListOptions listing;
+
+        @picocli.CommandLine.Option(names = "--label", paramLabel = "KEY=VALUE",
+                description = "Only nodes with this label (repeatable: all must match).")
+        java.util.List<String> labels = new java.util.ArrayList<>();
+
+        private String labelQuery() {
+            StringBuilder q = new StringBuilder();
+            for (String l : labels) {
+                q.append(q.isEmpty() ? "?" : "&").append("label=")
+                        .append(java.net.URLEncoder.encode(l, java.nio.charset.StandardCharsets.UTF_8));
+            }
+            return q.toString();
+        }
 
         @Override
         public void run() {
-            JsonNode list = client.client().get("v1/nodes");
+            JsonNode list = client.client().list("v1/nodes" + labelQuery(), listing.cap());
             PrintWriter out = spec.commandLine().getOut();
             if (client.json) {
                 ClientOptions.printJson(out, list);
@@ -92,10 +106,11 @@ public final class NodeCommand {
     static final class ListTokens implements Runnable {
         @Spec CommandSpec spec;
         @Mixin ClientOptions client;
+        @Mixin io.mvm.cli.client.ListOptions listing;
 
         @Override
         public void run() {
-            JsonNode list = client.client().get("v1/node-tokens");
+            JsonNode list = client.client().list("v1/node-tokens", listing.cap());
             PrintWriter out = spec.commandLine().getOut();
             if (client.json) {
                 ClientOptions.printJson(out, list);

@@ -190,11 +190,12 @@ public final class PoolCommand {
     static final class ListPools implements Runnable {
         @Spec CommandSpec spec;
         @Mixin ClientOptions client;
+        @Mixin io.mvm.cli.client.ListOptions listing;
         @Parameters(paramLabel = "TENANT") String tenant;
 
         @Override
         public void run() {
-            JsonNode list = client.client().get("v1/tenants/" + TenantId.of(tenant) + "/pools");
+            JsonNode list = client.client().list("v1/tenants/" + TenantId.of(tenant) + "/pools", listing.cap());
             PrintWriter out = spec.commandLine().getOut();
             if (client.json) {
                 ClientOptions.printJson(out, list);

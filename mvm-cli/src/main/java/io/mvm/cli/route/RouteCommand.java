@@ -21,6 +21,7 @@ public final class RouteCommand {
     static final class ListRoutes implements Runnable {
         @Spec CommandSpec spec;
         @Mixin ClientOptions client;
+        @Mixin io.mvm.cli.client.ListOptions listing;
 
         @Option(names = "--tenant", description = "Only this tenant's routes.")
         String tenant;
@@ -28,7 +29,7 @@ public final class RouteCommand {
         @Override
         public void run() {
             String path = "v1/routes" + (tenant == null ? "" : "?tenant=" + TenantId.of(tenant));
-            JsonNode list = client.client().get(path);
+            JsonNode list = client.client().list(path, listing.cap());
             PrintWriter out = spec.commandLine().getOut();
             if (client.json) {
                 ClientOptions.printJson(out, list);

@@ -208,12 +208,13 @@ public final class TemplateCommand implements Runnable {
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Templates and their current revision (--on-host: this host's store).")
     static final class ListTemplates implements Callable<Integer> {
         @Mixin ClientOptions client;
+        @Mixin io.mvm.cli.client.ListOptions listing;
         @Option(names = "--on-host", description = "List this host's own template store instead of the coordinator's.") boolean onHost;
 
         @Override
         public Integer call() {
             if (!onHost) {
-                JsonNode all = client.client().get("v1/templates");
+                JsonNode all = client.client().list("v1/templates", listing.cap());
                 if (client.json) {
                     ClientOptions.printJson(new PrintWriter(System.out, true), all);
                     return 0;
@@ -264,6 +265,7 @@ public final class TemplateCommand implements Runnable {
     @Command(name = "revisions", mixinStandardHelpOptions = true, description = "A template's revisions, oldest first; * marks the current one.")
     static final class Revisions implements Callable<Integer> {
         @Mixin ClientOptions client;
+        @Mixin io.mvm.cli.client.ListOptions listing;
         @Parameters(index = "0", paramLabel = "NAME") String name;
         @Option(names = "--on-host", description = "Read this host's own template store instead of the coordinator's.") boolean onHost;
 
@@ -272,7 +274,7 @@ public final class TemplateCommand implements Runnable {
             boolean json = client.json;
             if (!onHost) {
                 new TemplateId(name);
-                JsonNode all = client.client().get("v1/templates/" + name + "/revisions");
+                JsonNode all = client.client().list("v1/templates/" + name + "/revisions", listing.cap());
                 if (json) {
                     ClientOptions.printJson(new PrintWriter(System.out, true), all);
                     return 0;

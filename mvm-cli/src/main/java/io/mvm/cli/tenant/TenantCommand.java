@@ -64,10 +64,11 @@ public final class TenantCommand {
     static final class ListTenants implements Runnable {
         @Spec CommandSpec spec;
         @Mixin ClientOptions client;
+        @Mixin io.mvm.cli.client.ListOptions listing;
 
         @Override
         public void run() {
-            JsonNode list = client.client().get("v1/tenants");
+            JsonNode list = client.client().list("v1/tenants", listing.cap());
             PrintWriter out = spec.commandLine().getOut();
             if (client.json) {
                 ClientOptions.printJson(out, list);

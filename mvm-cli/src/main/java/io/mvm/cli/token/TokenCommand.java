@@ -68,10 +68,11 @@ public final class TokenCommand {
     static final class ListTokens implements Runnable {
         @Spec CommandSpec spec;
         @Mixin ClientOptions client;
+        @Mixin io.mvm.cli.client.ListOptions listing;
 
         @Override
         public void run() {
-            JsonNode list = client.client().get("v1/tokens");
+            JsonNode list = client.client().list("v1/tokens", listing.cap());
             PrintWriter out = spec.commandLine().getOut();
             if (client.json) {
                 ClientOptions.printJson(out, list);

@@ -207,8 +207,8 @@ public final class UpCommand implements Runnable {
 
     private static List<JsonNode> allInstances(CoordinatorClient admin) {
         List<JsonNode> out = new ArrayList<>();
-        for (JsonNode t : admin.get("v1/tenants").path("items")) {
-            admin.get("v1/tenants/" + t.path("id").asText() + "/instances").path("items").forEach(out::add);
+        for (JsonNode t : admin.list("v1/tenants", java.util.OptionalInt.empty()).path("items")) {
+            admin.list("v1/tenants/" + t.path("id").asText() + "/instances", java.util.OptionalInt.empty()).path("items").forEach(out::add);
         }
         return out;
     }

@@ -154,10 +154,11 @@ public final class VmsCommand {
     static final class ListJobs implements Runnable {
         @Spec CommandSpec spec;
         @Mixin ClientOptions client;
+        @Mixin io.mvm.cli.client.ListOptions listing;
 
         @Override
         public void run() {
-            JsonNode list = client.client().get("vms");
+            JsonNode list = client.client().list("vms", listing.cap());
             PrintWriter out = spec.commandLine().getOut();
             if (client.json) {
                 ClientOptions.printJson(out, list);

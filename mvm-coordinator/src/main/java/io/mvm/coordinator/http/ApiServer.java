@@ -43,6 +43,7 @@ import io.mvm.model.Role;
 import io.mvm.model.TenantId;
 import io.mvm.store.audit.AuditEntry;
 import io.mvm.store.instance.Instance;
+import io.mvm.store.instance.InstanceStore;
 import io.mvm.store.node.NodeOrphan;
 import io.mvm.store.pool.Pool;
 import io.mvm.store.pool.Workload;
@@ -215,8 +216,7 @@ public final class ApiServer {
 
         // nodes: the agent protocol is for each node's own token; admins see nodes but never a
         // node's desired state (it carries secrets).
-        g.get("/v1/nodes", Access.ADMIN, Scope.NONE,
-                ctx -> json(ctx, 200, new Views.ListOf<>(nodes.list().stream().map(Views::node).toList())));
+        g.get("/v1/nodes", Access.ADMIN, Scope.NONE, this::listNodes);
         g.get("/v1/nodes/{node}", Access.NODE_OR_ADMIN, Scope.PATH_NODE,
                 ctx -> json(ctx, 200, Views.node(nodes.get(nodeId(ctx)))));
         g.post("/v1/nodes/register", Access.ANY_NODE, Scope.NONE, this::registerNode);
@@ -235,8 +235,10 @@ public final class ApiServer {
             json(ctx, 201, new Views.NodeTokenView(issued.id(), issued.stored().node().orElseThrow().value(),
                     issued.token()));
         });
-        g.get("/v1/node-tokens", Access.ADMIN, Scope.NONE, ctx -> json(ctx, 200,
-                new Views.ListOf<>(tokens.list(ApiToken.Kind.NODE).stream().map(Views::nodeToken).toList())));
+        g.get("/v1/node-tokens", Access.ADMIN, Scope.NONE, ctx -> {
+            Paging.Request req = Paging.request(ctx);
+            page(ctx, Paging.slice(tokens.list(ApiToken.Kind.NODE), req, t -> t.token().id()), Views::nodeToken);
+        });
         g.delete("/v1/node-tokens/{token}", Access.ADMIN, Scope.NONE, ctx -> {
             tokens.revoke(caller(ctx), ApiToken.Kind.NODE, ctx.pathParam("token"));
             ctx.status(204);
@@ -244,10 +246,11 @@ public final class ApiServer {
         // tenant and metrics tokens
         g.post("/v1/tokens", Access.ADMIN, Scope.NONE, this::createToken);
         g.get("/v1/tokens", Access.ADMIN, Scope.NONE, ctx -> {
+            Paging.Request req = Paging.request(ctx);
             List<Views.TokenListing> all = new ArrayList<>();
             tokens.list(ApiToken.Kind.TENANT).forEach(t -> all.add(Views.token(t)));
             tokens.list(ApiToken.Kind.METRICS).forEach(t -> all.add(Views.token(t)));
-            json(ctx, 200, new Views.ListOf<>(all));
+            page(ctx, Paging.slice(all, req, Views.TokenListing::id), t -> t);
         });
         g.delete("/v1/tokens/{token}", Access.ADMIN, Scope.NONE, ctx -> {
             String id = ctx.pathParam("token");
@@ -263,12 +266,7 @@ public final class ApiServer {
         });
 
         g.post("/v1/tenants", Access.ADMIN, Scope.NONE, this::createTenant);
-        g.get("/v1/tenants", Access.TENANT_LIST, Scope.NONE, ctx -> {
-            Optional<TenantId> only = caller(ctx).tenant();
-            json(ctx, 200, new Views.ListOf<>(tenants.list().stream()
-                    .filter(t -> only.map(t.id()::equals).orElse(true))
-                    .map(t -> Views.tenant(t, tenants.pools(t.id()))).toList()));
-        });
+        g.get("/v1/tenants", Access.TENANT_LIST, Scope.NONE, this::listTenants);
         g.get("/v1/tenants/{tenant}", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> {
             Tenant t = tenants.get(tenantId(ctx));
             etag(ctx, t.version());
@@ -280,17 +278,18 @@ public final class ApiServer {
         });
         g.get("/v1/tenants/{tenant}/audit", Access.TENANT_READ, Scope.PATH_TENANT, this::auditPage);
         g.get("/v1/audit", Access.ADMIN, Scope.NONE, ctx -> {
-            long after = longQuery(ctx, "after", 0);
-            int limit = Math.clamp(longQuery(ctx, "limit", 100), Integer.MIN_VALUE, Integer.MAX_VALUE);
+            long after = auditAfter(ctx);
+            int limit = Paging.request(ctx).limit();
             List<AuditEntry> page = audit.clusterPage(after, limit);
-            Long next = page.size() == limit ? page.getLast().seq() : null;
-            json(ctx, 200, new Views.AuditPage(page.stream().map(Views::audit).toList(), next));
+            auditAnswer(ctx, page, limit);
         });
 
         g.post("/v1/tenants/{tenant}/pools", Access.TENANT_WRITE, Scope.PATH_TENANT, this::createPool);
-        g.get("/v1/tenants/{tenant}/pools", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> json(ctx, 200,
-                new Views.ListOf<>(tenants.pools(tenantId(ctx)).stream().map(p -> Views.pool(p, pools.scale(p.ref())))
-                        .toList())));
+        g.get("/v1/tenants/{tenant}/pools", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> {
+            Paging.Request req = Paging.request(ctx);
+            page(ctx, Paging.of(tenants.poolsPage(tenantId(ctx), req.after(), req.probe()), req,
+                    p -> p.ref().name().value()), p -> Views.pool(p, pools.scale(p.ref())));
+        });
         g.get("/v1/tenants/{tenant}/pools/{pool}", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> {
             Pool p = pools.get(poolRef(ctx));
             etag(ctx, p.version());
@@ -304,8 +303,13 @@ public final class ApiServer {
         });
 
         g.get("/v1/tenants/{tenant}/instances", Access.TENANT_READ, Scope.PATH_TENANT, ctx -> {
-            Optional<PoolName> pool = Optional.ofNullable(ctx.queryParam("pool")).map(PoolName::of);
-            json(ctx, 200, new Views.ListOf<>(instances.list(tenantId(ctx), pool).stream().map(this::instanceView).toList()));
+            Paging.Request req = Paging.request(ctx);
+            InstanceStore.Filter filter = new InstanceStore.Filter(
+                    Optional.ofNullable(ctx.queryParam("pool")).map(PoolName::of),
+                    Optional.ofNullable(ctx.queryParam("state")).map(InstanceState::parse),
+                    Optional.ofNullable(ctx.queryParam("node")).map(NodeId::of));
+            page(ctx, Paging.of(instances.page(tenantId(ctx), filter, req.after(), req.probe()), req,
+                    i -> i.id().value()), this::instanceView);
         });
         g.get("/v1/instances/{id}", Access.TENANT_READ, Scope.INSTANCE, ctx -> {
             Instance i = instances.get(instanceId(ctx));
@@ -313,8 +317,15 @@ public final class ApiServer {
             json(ctx, 200, instanceView(i));
         });
         g.get("/v1/instances/{id}/events", Access.TENANT_READ, Scope.INSTANCE, ctx -> {
-            int limit = Math.clamp(longQuery(ctx, "limit", 50), Integer.MIN_VALUE, Integer.MAX_VALUE);
-            json(ctx, 200, new Views.ListOf<>(nodes.events(instanceId(ctx), limit).stream().map(Views::event).toList()));
+            // Pages go back in time: the first is the newest events, each next one older ones.
+            Paging.Request req = Paging.request(ctx, 50);
+            Optional<InstanceStore.EventKey> before = req.after().map(ApiServer::eventKey);
+            List<InstanceStore.KeyedEvent> fetched = nodes.eventsBefore(instanceId(ctx), before, req.probe());
+            List<InstanceStore.KeyedEvent> items = fetched.size() > req.limit() ? fetched.subList(1, fetched.size())
+                    : fetched;
+            Optional<String> next = fetched.size() > req.limit()
+                    ? Optional.of(items.getFirst().key().at() + ":" + items.getFirst().key().seq()) : Optional.empty();
+            page(ctx, new Paging.Page<>(items, next), e -> Views.event(e.event()));
         });
         instanceAccess.register(g);
         g.delete("/v1/instances/{id}", Access.TENANT_WRITE, Scope.INSTANCE, ctx -> {
@@ -508,15 +519,82 @@ public final class ApiServer {
 
     private void auditPage(Context ctx) {
         TenantId tenant = tenantId(ctx);
-        long after = longQuery(ctx, "after", 0);
-        int limit = Math.clamp(longQuery(ctx, "limit", 100), Integer.MIN_VALUE, Integer.MAX_VALUE);
+        long after = auditAfter(ctx);
+        int limit = Paging.request(ctx).limit();
         List<AuditEntry> page = audit.page(tenant, after, limit);
         if (page.isEmpty() && after == 0) {
             // A deleted tenant's trail stays readable; a name that never had one is unknown.
             tenants.get(tenant);
         }
+        auditAnswer(ctx, page, limit);
+    }
+
+    /** The audit trail's own key is its sequence number: {@code after} (kept for old clients) or a cursor. */
+    private static long auditAfter(Context ctx) {
+        long after = longQuery(ctx, "after", 0);
+        Optional<String> cursor = Paging.request(ctx).after();
+        if (cursor.isPresent()) {
+            try {
+                after = Long.parseLong(cursor.get());
+            } catch (NumberFormatException e) {
+                throw MvmException.invalid("query parameter 'cursor' is not a cursor of the audit trail");
+            }
+        }
+        return after;
+    }
+
+    private void auditAnswer(Context ctx, List<AuditEntry> page, int limit) {
         Long next = page.size() == limit ? page.getLast().seq() : null;
-        json(ctx, 200, new Views.AuditPage(page.stream().map(Views::audit).toList(), next));
+        String cursor = Paging.linkNext(ctx, Optional.ofNullable(next).map(String::valueOf));
+        json(ctx, 200, new Views.AuditPage(page.stream().map(Views::audit).toList(), next, cursor));
+    }
+
+    private static InstanceStore.EventKey eventKey(String key) {
+        String[] parts = key.split(":", -1);
+        try {
+            if (parts.length == 2) {
+                return new InstanceStore.EventKey(Long.parseLong(parts[0]), Long.parseLong(parts[1]));
+            }
+        } catch (NumberFormatException e) {
+            // the message below
+        }
+        throw MvmException.invalid("query parameter 'cursor' is not a cursor of an instance's events");
+    }
+
+    /** Writes one page of a list: its items as views, the next cursor in the body and as a Link header. */
+    private <T, V> void page(Context ctx, Paging.Page<T> page, java.util.function.Function<T, V> view) {
+        String next = Paging.linkNext(ctx, page.nextKey());
+        json(ctx, 200, new Views.ListOf<>(page.items().stream().map(view).toList(), next));
+    }
+
+    private void listTenants(Context ctx) {
+        Paging.Request req = Paging.request(ctx);
+        Optional<TenantId> only = caller(ctx).tenant();
+        if (only.isPresent()) {
+            // A tenant's token sees its own tenant only: a list of one.
+            boolean shown = req.after().map(a -> a.compareTo(only.get().value()) < 0).orElse(true);
+            List<TenantService.Listed> one = shown
+                    ? List.of(new TenantService.Listed(tenants.get(only.get()), tenants.pools(only.get()))) : List.of();
+            page(ctx, new Paging.Page<>(one, Optional.empty()), l -> Views.tenant(l.tenant(), l.pools()));
+            return;
+        }
+        page(ctx, Paging.of(tenants.page(req.after(), req.probe()), req, l -> l.tenant().id().value()),
+                l -> Views.tenant(l.tenant(), l.pools()));
+    }
+
+    private void listNodes(Context ctx) {
+        Paging.Request req = Paging.request(ctx);
+        Map<String, String> labels = new java.util.TreeMap<>();
+        for (String l : ctx.queryParams("label")) {
+            int eq = l.indexOf('=');
+            if (eq < 1) {
+                throw MvmException.invalid("query parameter 'label' must be KEY=VALUE, got '" + l + "'");
+            }
+            labels.put(l.substring(0, eq), l.substring(eq + 1));
+        }
+        Optional<String> status = Optional.ofNullable(ctx.queryParam("status"));
+        page(ctx, Paging.of(nodes.page(req.after(), req.probe(), labels, status), req, n -> n.node().id().value()),
+                Views::node);
     }
 
     // ---- request plumbing ----

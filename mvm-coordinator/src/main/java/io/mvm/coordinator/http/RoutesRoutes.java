@@ -40,8 +40,10 @@ final class RoutesRoutes {
     private void list(Context ctx) {
         Optional<TenantId> tenant = Optional.ofNullable(ctx.queryParam("tenant")).filter(t -> !t.isBlank())
                 .map(TenantId::of);
-        json.write(ctx, 200, new Views.ListOf<>(nodes.routes(ApiServer.caller(ctx), tenant).stream()
-                .map(RoutesRoutes::view).toList()));
+        Paging.Request req = Paging.request(ctx);
+        json.write(ctx, 200, Paging.listOf(ctx, Paging.slice(nodes.routes(ApiServer.caller(ctx), tenant), req,
+                r -> r.instance().value() + "/" + "%05d".formatted(r.guestPort()) + "/" + r.protocol()),
+                RoutesRoutes::view));
     }
 
     private static RouteView view(RouteStore.RouteRow r) {

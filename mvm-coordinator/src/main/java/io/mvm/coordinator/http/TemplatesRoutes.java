@@ -71,8 +71,11 @@ final class TemplatesRoutes {
 
     void register(GuardedRoutes g) {
         g.post("/v1/templates", Access.ADMIN, Scope.NONE, this::create);
-        g.get("/v1/templates", Access.CATALOG_READ, Scope.NONE, ctx -> json.write(ctx, 200,
-                new Views.ListOf<>(templates.list().stream().map(t -> view(t, false)).toList())));
+        g.get("/v1/templates", Access.CATALOG_READ, Scope.NONE, ctx -> {
+            Paging.Request req = Paging.request(ctx);
+            json.write(ctx, 200, Paging.listOf(ctx, Paging.slice(templates.list(), req, StoredTemplate::name),
+                    t -> view(t, false)));
+        });
         g.get("/v1/templates/{template}", Access.CATALOG_READ, Scope.NONE, ctx -> {
             StoredTemplate t = templates.get(ctx.pathParam("template"));
             ctx.header("ETag", "\"" + t.version() + "\"");
@@ -84,8 +87,12 @@ final class TemplatesRoutes {
         });
         g.get("/v1/templates/{template}/revisions", Access.CATALOG_READ, Scope.NONE, ctx -> {
             StoredTemplate t = templates.get(ctx.pathParam("template"));
-            json.write(ctx, 200, new Views.ListOf<>(templates.revisions(t.name()).stream()
-                    .map(r -> view(t, r)).toList()));
+            Paging.Request req = Paging.request(ctx);
+            // In build order (the key leads with the times), as the list always was.
+            json.write(ctx, 200, Paging.listOf(ctx, Paging.slice(templates.revisions(t.name()), req,
+                    r -> "%015d/%015d/%s".formatted(r.builtAt().toEpochMilli(), r.registeredAt().toEpochMilli(),
+                            r.revisionHash())),
+                    r -> view(t, r)));
         });
         g.post("/v1/templates/{template}/revisions", Access.ADMIN, Scope.NONE, this::registerRevision);
         g.get("/v1/templates/{template}/revisions/{revision}", Access.CATALOG_READ, Scope.NONE, ctx -> {

@@ -123,9 +123,17 @@ final class Views {
     record AuditView(long seq, Instant at, String actor, String action, String resource, Long beforeVersion,
                      Long afterVersion, String outcome) {}
 
-    record AuditPage(List<AuditView> entries, Long nextAfter) {}
+    /** {@code nextAfter} (a sequence number, for older clients) and {@code next} (a cursor) name the same page. */
+    record AuditPage(List<AuditView> entries, Long nextAfter, @com.fasterxml.jackson.annotation.JsonInclude(
+            com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL) String next) {}
 
-    record ListOf<T>(List<T> items) {}
+    /** A list answer; {@code next} is the cursor of the next page, absent on the last one. */
+    record ListOf<T>(List<T> items, @com.fasterxml.jackson.annotation.JsonInclude(
+            com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL) String next) {
+        ListOf(List<T> items) {
+            this(items, null);
+        }
+    }
 
     record Health(String status) {}
 

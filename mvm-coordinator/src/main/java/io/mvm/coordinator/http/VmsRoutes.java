@@ -80,8 +80,11 @@ final class VmsRoutes {
 
     void register(GuardedRoutes g) {
         g.post("/vms", Access.TENANT_WRITE, Scope.CALLERS_TENANT, this::submit);
-        g.get("/vms", Access.TENANT_LIST, Scope.NONE, ctx -> json.write(ctx, 200,
-                new Views.ListOf<>(visible(ctx).stream().map(VmsRoutes::view).toList())));
+        g.get("/vms", Access.TENANT_LIST, Scope.NONE, ctx -> {
+            Paging.Request req = Paging.request(ctx);
+            json.write(ctx, 200, Paging.listOf(ctx, Paging.slice(visible(ctx), req, s -> s.job().jobId()),
+                    VmsRoutes::view));
+        });
         g.get("/vms/{job_id}", Access.TENANT_READ, Scope.JOB, this::get);
         g.delete("/vms/{job_id}", Access.TENANT_WRITE, Scope.JOB, ctx -> {
             jobs.delete(ApiServer.caller(ctx), ctx.pathParam("job_id"), VmJob.API);

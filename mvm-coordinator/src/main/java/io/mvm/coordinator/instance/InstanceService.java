@@ -56,6 +56,14 @@ public final class InstanceService {
         return db.read(tx -> instances.find(tx, id).orElseThrow(() -> notFound(id)));
     }
 
+    /** Up to {@code limit} of the tenant's instances matching {@code filter}, with ids after {@code after}. */
+    public List<Instance> page(TenantId tenant, InstanceStore.Filter filter, Optional<String> after, int limit) {
+        return db.read(tx -> {
+            tenants.find(tx, tenant).orElseThrow(() -> MvmException.notFound("tenant '" + tenant + "' not found"));
+            return instances.page(tx, tenant, filter, after, limit);
+        });
+    }
+
     public List<Instance> list(TenantId tenant, Optional<PoolName> pool) {
         return db.read(tx -> {
             tenants.find(tx, tenant).orElseThrow(() -> MvmException.notFound("tenant '" + tenant + "' not found"));

@@ -128,7 +128,51 @@ public final class NodeService {
     }
 
     public NodeSummary get(NodeId id) {
-        return list().stream().filter(s -> s.node().id().equals(id)).findFirst().orElseThrow(() -> notFound(id));
+        return db.read(tx -> {
+            Node n = nodes.find(tx, id).orElseThrow(() -> notFound(id));
+            return summaries(tx, List.of(n)).getFirst();
+        });
+    }
+
+    /**
+     * Up to {@code limit} nodes after {@code after} in id order; with labels given, only nodes
+     * carrying all of them (filtered here, so a page may be read in several batches).
+     */
+    public List<NodeSummary> page(Optional<String> after, int limit, Map<String, String> labels,
+                                  Optional<String> status) {
+        return db.read(tx -> {
+            List<Node> chosen = new java.util.ArrayList<>();
+            Optional<String> from = after;
+            while (chosen.size() < limit) {
+                List<Node> batch = nodes.page(tx, from, Math.max(limit, 100));
+                for (Node n : batch) {
+                    if (n.labels().entrySet().containsAll(labels.entrySet())
+                            && status.map(n.status()::equals).orElse(true) && chosen.size() < limit) {
+                        chosen.add(n);
+                    }
+                }
+                if (batch.size() < Math.max(limit, 100)) {
+                    break;
+                }
+                from = Optional.of(batch.getLast().id().value());
+            }
+            return summaries(tx, chosen);
+        });
+    }
+
+    private List<NodeSummary> summaries(io.mvm.store.db.Tx tx, List<Node> page) throws java.sql.SQLException {
+        Map<NodeId, InstanceStore.NodeUse> use = instances.useOn(tx, page.stream().map(Node::id).toList());
+        Map<NodeId, List<NodeOrphan>> orphans = page.isEmpty() ? Map.of() : nodes.orphans(tx);
+        Map<NodeId, String> underlays = page.isEmpty() ? Map.of() : nodes.underlays(tx);
+        List<NodeSummary> out = new java.util.ArrayList<>();
+        for (Node n : page) {
+            InstanceStore.NodeUse u = use.get(n.id());
+            out.add(new NodeSummary(n, u == null ? Capacity.ZERO : new Capacity(u.vcpus(), u.memoryMib(), u.diskMib()),
+                    u == null ? 0 : u.count(), orphans.getOrDefault(n.id(), List.of()),
+                    nodes.approval(tx, n.id()).pending().map(NodeService::capacity),
+                    Optional.ofNullable(underlays.get(n.id()))));
+        }
+        return out;
     }
 
     /**
@@ -241,9 +285,12 @@ public final class NodeService {
     public void observe(Caller caller, NodeId id, ObservedReport report) {
         caller.requireNodeOrAdmin(id);
         long at = clock.instant().toEpochMilli();
-        // Counts deletions and state changes: either may change what a node should run (a freed
-        // address, a tenant's gateway now running lets its workers be created).
+        // Counts deletions and state changes that may change what a node should run: a freed
+        // address or capacity, or a state change in a tenant whose pools have several roles (its
+        // gateway now running lets its workers be created, RoleGate). Other state changes need no
+        // scheduling pass: one per report made placing a fleet cost hosts x instances.
         int changed = db.inTransaction(tx -> {
+            java.util.Set<io.mvm.model.TenantId> stateChanged = new java.util.HashSet<>();
             nodes.find(tx, id).orElseThrow(() -> notFound(id));
             nodes.observedGeneration(tx, id, report.desiredGeneration());
             if (report.orphans().isPresent()) {
@@ -269,7 +316,7 @@ public final class NodeService {
                     changes++;
                 } else {
                     if (o.state() != current.state()) {
-                        changes++;
+                        stateChanged.add(current.pool().tenant());
                     }
                     instances.observe(tx, o.id(), id, o.state(), o.pid(),
                             o.accelerator().map(a -> a.wireName()), o.lastError(), at);
@@ -278,6 +325,11 @@ public final class NodeService {
                                 o.booted().get().revision(), Instant.ofEpochMilli(at));
                     }
                     routes.replaceIfChanged(tx, o.id(), o.routes());
+                }
+            }
+            for (io.mvm.model.TenantId tenant : stateChanged) {
+                if (pools.list(tx, tenant).stream().map(Pool::role).distinct().count() > 1) {
+                    changes++;
                 }
             }
             return changes;
@@ -315,6 +367,15 @@ public final class NodeService {
         lost.forEach(n -> log.warn("node {} sent no heartbeat for over {}s: marked lost, its instances unknown", n,
                 lostAfter.toSeconds()));
         return lost;
+    }
+
+    /** A page of the instance's history older than {@code before} (the newest when empty), oldest first. */
+    public List<InstanceStore.KeyedEvent> eventsBefore(io.mvm.model.InstanceId id,
+                                                       Optional<InstanceStore.EventKey> before, int limit) {
+        return db.read(tx -> {
+            instances.find(tx, id).orElseThrow(() -> MvmException.notFound("instance '" + id + "' not found"));
+            return instances.eventsBefore(tx, id, before, limit);
+        });
     }
 
     public List<InstanceEvent> events(io.mvm.model.InstanceId id, int limit) {

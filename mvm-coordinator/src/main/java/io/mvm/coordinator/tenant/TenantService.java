@@ -80,6 +80,28 @@ public final class TenantService {
         return db.read(tenants::list);
     }
 
+    /** A tenant with its pools, as a list page shows it. */
+    public record Listed(Tenant tenant, List<Pool> pools) {}
+
+    /** Up to {@code limit} tenants after {@code after} in id order, each with its pools (two queries a page). */
+    public List<Listed> page(java.util.Optional<String> after, int limit) {
+        return db.read(tx -> {
+            List<Tenant> page = tenants.page(tx, after, limit);
+            java.util.Map<TenantId, List<Pool>> byTenant = new java.util.HashMap<>();
+            pools.listOf(tx, page.stream().map(Tenant::id).toList())
+                    .forEach(p -> byTenant.computeIfAbsent(p.ref().tenant(), k -> new java.util.ArrayList<>()).add(p));
+            return page.stream().map(t -> new Listed(t, byTenant.getOrDefault(t.id(), List.of()))).toList();
+        });
+    }
+
+    /** Up to {@code limit} of the tenant's pools named after {@code after}. */
+    public List<Pool> poolsPage(TenantId id, java.util.Optional<String> after, int limit) {
+        return db.read(tx -> {
+            require(tx, id);
+            return pools.page(tx, id, after, limit);
+        });
+    }
+
     public List<Pool> pools(TenantId id) {
         return db.read(tx -> {
             require(tx, id);

@@ -30,6 +30,36 @@ public final class InstanceStore {
                 InstanceStore::map, tenant.value());
     }
 
+    /** What a user may narrow a tenant's instance list to; empty means any. */
+    public record Filter(Optional<PoolName> pool, Optional<InstanceState> state, Optional<NodeId> node) {
+        public static final Filter ANY = new Filter(Optional.empty(), Optional.empty(), Optional.empty());
+    }
+
+    /**
+     * Up to {@code limit} of the tenant's instances matching the filter with ids after {@code after}:
+     * keyset paging in id order, so an instance present for a whole walk is seen exactly once.
+     */
+    public List<Instance> page(Tx tx, TenantId tenant, Filter filter, Optional<String> after, int limit)
+            throws SQLException {
+        StringBuilder sql = new StringBuilder("SELECT " + COLUMNS + " FROM instances WHERE tenant_id = ? AND id > ?");
+        List<Object> args = new java.util.ArrayList<>(List.of(tenant.value(), after.orElse("")));
+        filter.pool().ifPresent(p -> {
+            sql.append(" AND pool_name = ?");
+            args.add(p.value());
+        });
+        filter.state().ifPresent(st -> {
+            sql.append(" AND state = ?");
+            args.add(st.wireName());
+        });
+        filter.node().ifPresent(n -> {
+            sql.append(" AND node_id = ?");
+            args.add(n.value());
+        });
+        sql.append(" ORDER BY id LIMIT ?");
+        args.add(limit);
+        return tx.query(sql.toString(), InstanceStore::map, args.toArray());
+    }
+
     public List<Instance> listByPool(Tx tx, PoolRef pool) throws SQLException {
         return tx.query("SELECT " + COLUMNS + " FROM instances WHERE tenant_id = ? AND pool_name = ? ORDER BY created_at, id",
                 InstanceStore::map, pool.tenant().value(), pool.name().value());
@@ -86,6 +116,26 @@ public final class InstanceStore {
     /** Every instance record of the fleet, for the scheduler. */
     public List<Instance> listAll(Tx tx) throws SQLException {
         return tx.query("SELECT " + COLUMNS + " FROM instances ORDER BY id", InstanceStore::map);
+    }
+
+    /** What the live (not destroyed) instances on each of these nodes take: vcpus, memory, disk and count. */
+    public record NodeUse(int vcpus, long memoryMib, long diskMib, int count) {}
+
+    public java.util.Map<NodeId, NodeUse> useOn(Tx tx, java.util.Collection<NodeId> nodes) throws SQLException {
+        java.util.Map<NodeId, NodeUse> out = new java.util.HashMap<>();
+        if (nodes.isEmpty()) {
+            return out;
+        }
+        String marks = String.join(", ", java.util.Collections.nCopies(nodes.size(), "?"));
+        for (var row : tx.query("SELECT i.node_id, SUM(p.vcpus), SUM(p.memory_mib), SUM(p.data_disk_mib), COUNT(*) "
+                        + "FROM instances i JOIN pools p ON p.tenant_id = i.tenant_id AND p.name = i.pool_name "
+                        + "WHERE i.desired_state <> 'destroyed' AND i.node_id IN (" + marks + ") GROUP BY i.node_id",
+                rs -> java.util.Map.entry(NodeId.of(rs.getString(1)),
+                        new NodeUse(rs.getInt(2), rs.getLong(3), rs.getLong(4), rs.getInt(5))),
+                nodes.stream().map(NodeId::value).toArray())) {
+            out.put(row.getKey(), row.getValue());
+        }
+        return out;
     }
 
     public List<Instance> listByNode(Tx tx, NodeId node) throws SQLException {
@@ -152,6 +202,28 @@ public final class InstanceStore {
                 rs -> new InstanceEvent(InstanceId.of(rs.getString("instance_id")),
                         Instant.ofEpochMilli(rs.getLong("at")), rs.getString("type"), rs.getString("message"),
                         NodeId.of(rs.getString("node_id"))), id.value(), limit);
+        return newestFirst.reversed();
+    }
+
+    /** Where an event sits in an instance's history: the keyset of {@link #eventsBefore}. */
+    public record EventKey(long at, long seq) {}
+
+    /** An event with its position, for paging back through the history. */
+    public record KeyedEvent(InstanceEvent event, EventKey key) {}
+
+    /**
+     * Up to {@code limit} events of the instance older than {@code before} (newest first when
+     * empty), returned oldest first: a page of history, and paging goes back in time.
+     */
+    public List<KeyedEvent> eventsBefore(Tx tx, InstanceId id, Optional<EventKey> before, int limit)
+            throws SQLException {
+        EventKey k = before.orElse(new EventKey(Long.MAX_VALUE, Long.MAX_VALUE));
+        List<KeyedEvent> newestFirst = tx.query("SELECT id, instance_id, at, type, message, node_id FROM instance_events "
+                        + "WHERE instance_id = ? AND (at < ? OR (at = ? AND id < ?)) ORDER BY at DESC, id DESC LIMIT ?",
+                rs -> new KeyedEvent(new InstanceEvent(InstanceId.of(rs.getString("instance_id")),
+                        Instant.ofEpochMilli(rs.getLong("at")), rs.getString("type"), rs.getString("message"),
+                        NodeId.of(rs.getString("node_id"))), new EventKey(rs.getLong("at"), rs.getLong("id"))),
+                id.value(), k.at(), k.at(), k.seq(), limit);
         return newestFirst.reversed();
     }
 

@@ -24,6 +24,12 @@ public final class NodeStore {
         return tx.query("SELECT " + COLUMNS + " FROM nodes ORDER BY id", NodeStore::map);
     }
 
+    /** Up to {@code limit} nodes with ids after {@code after} (keyset paging in id order). */
+    public List<Node> page(Tx tx, Optional<String> after, int limit) throws SQLException {
+        return tx.query("SELECT " + COLUMNS + " FROM nodes WHERE id > ? ORDER BY id LIMIT ?", NodeStore::map,
+                after.orElse(""), limit);
+    }
+
     public Optional<Node> find(Tx tx, NodeId id) throws SQLException {
         return tx.one("SELECT " + COLUMNS + " FROM nodes WHERE id = ?", NodeStore::map, id.value());
     }

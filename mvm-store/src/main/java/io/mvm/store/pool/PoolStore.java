@@ -30,6 +30,22 @@ public final class PoolStore {
                 tenant.value());
     }
 
+    /** Up to {@code limit} of the tenant's pools named after {@code after} (keyset paging in name order). */
+    public List<Pool> page(Tx tx, TenantId tenant, Optional<String> after, int limit) throws SQLException {
+        return tx.query("SELECT " + COLUMNS + " FROM pools WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?",
+                PoolStore::map, tenant.value(), after.orElse(""), limit);
+    }
+
+    /** The pools of these tenants, in one query (a page of tenants shows each one's usage). */
+    public List<Pool> listOf(Tx tx, java.util.Collection<TenantId> tenants) throws SQLException {
+        if (tenants.isEmpty()) {
+            return List.of();
+        }
+        String marks = String.join(", ", java.util.Collections.nCopies(tenants.size(), "?"));
+        return tx.query("SELECT " + COLUMNS + " FROM pools WHERE tenant_id IN (" + marks + ") ORDER BY tenant_id, name",
+                PoolStore::map, tenants.stream().map(TenantId::value).toArray());
+    }
+
     public void insert(Tx tx, Pool p) throws SQLException {
         tx.update("INSERT INTO pools (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 p.ref().tenant().value(), p.ref().name().value(), p.role().wireName(), p.profile(), p.flake(),

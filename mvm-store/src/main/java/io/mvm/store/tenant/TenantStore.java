@@ -31,6 +31,12 @@ public final class TenantStore {
         return tx.query("SELECT " + COLUMNS + " FROM tenants ORDER BY id", TenantStore::map);
     }
 
+    /** Up to {@code limit} tenants with ids after {@code after} (keyset paging in id order). */
+    public List<Tenant> page(Tx tx, Optional<String> after, int limit) throws SQLException {
+        return tx.query("SELECT " + COLUMNS + " FROM tenants WHERE id > ? ORDER BY id LIMIT ?", TenantStore::map,
+                after.orElse(""), limit);
+    }
+
     public Set<Integer> usedNetIds(Tx tx) throws SQLException {
         return new HashSet<>(tx.query("SELECT net_id FROM tenants", rs -> rs.getInt(1)));
     }
