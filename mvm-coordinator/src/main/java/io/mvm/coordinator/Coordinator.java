@@ -66,11 +66,13 @@ public final class Coordinator implements AutoCloseable {
     private final Housekeeping housekeeping;
     private final GenerationSignal signal;
     private final VmJobService vmJobs;
+    private final io.mvm.coordinator.tls.ControlChannel channel;
     private final List<AutoCloseable> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private Coordinator(Database db, ApiServer api, int port, Path adminTokenFile, Optional<Path> createdTokenFile,
                         ApiTokens nodeTokens, Housekeeping housekeeping, GenerationSignal signal,
-                        VmJobService vmJobs) {
+                        VmJobService vmJobs, io.mvm.coordinator.tls.ControlChannel channel) {
+        this.channel = channel;
         this.signal = signal;
         this.vmJobs = vmJobs;
         this.nodeTokens = nodeTokens;
@@ -92,6 +94,8 @@ public final class Coordinator implements AutoCloseable {
                 throw MvmException.invalid("this database was set up with cluster CIDR " + stored + ", not "
                         + config.clusterCidr() + "; tenant subnets cannot move (drop --cluster-cidr or use " + stored + ")");
             }
+            io.mvm.coordinator.tls.ControlChannel channel = io.mvm.coordinator.tls.ControlChannel.open(config.tls(),
+                    config.dataDir(), config.clock());
             SecureRandom random = new SecureRandom();
             TokenStore tokenStore = new TokenStore();
             Path tokenFile = CoordinatorConfig.adminTokenFile(config.dataDir());
@@ -123,7 +127,7 @@ public final class Coordinator implements AutoCloseable {
             ApiTokens nodeTokens = new ApiTokens(db, tokenStore, tenantStore, audit, random, config.clock(),
                     authenticator::forget);
             VmJobStore jobStore = new VmJobStore();
-            InstanceRelay relay = new InstanceRelay(db, instanceStore, nodeStore);
+            InstanceRelay relay = new InstanceRelay(db, instanceStore, nodeStore, channel);
             WarmPools warmPools = new WarmPools(db, jobStore, tenantStore, poolStore, instanceStore, nodeStore, tenants,
                     pools, materializer, audit, config.warmBudget(), config.clock());
             VmJobService vmJobs = new VmJobService(db, jobStore, tenantStore, poolStore, instanceStore, tenants,
@@ -142,22 +146,23 @@ public final class Coordinator implements AutoCloseable {
                             () -> db.read(tx -> nodeStore.countByStatus(tx, Node.READY)),
                             () -> db.read(tx -> nodeStore.countByStatus(tx, Node.LOST)),
                             () -> db.read(instanceStore::countUnplaced)),
-                    config.bodyLimitBytes(), config.httpLimits());
+                    config.bodyLimitBytes(), config.httpLimits(), channel);
             int port;
             try {
-                port = api.start(config.host(), config.port());
+                port = api.start(config.host(), config.port(), channel.serverContext());
             } catch (RuntimeException e) {
                 throw MvmException.unavailable("cannot listen on " + config.host() + ":" + config.port() + ": "
                         + rootMessage(e), e);
             }
-            log.info("coordinator listening on {}:{} (database {})", config.host(), port, config.database().display());
+            log.info("coordinator listening on {}://{}:{} (database {}, cluster CA {})", channel.insecure() ? "http" : "https",
+                    config.host(), port, config.database().display(), channel.caFingerprint());
             created.ifPresent(f -> log.info("admin token written to {}", f));
             CoordinatorConfig.AuditRetention retention = config.auditRetention();
-            Housekeeping housekeeping = new Housekeeping(nodes, scheduler, List.of(vmJobs::reapDeletedJobPools,
+            Housekeeping housekeeping = new Housekeeping(nodes, scheduler, List.of(channel::renewIfDue, vmJobs::reapDeletedJobPools,
                     warmPools::syncQuietly, vmJobs::finishExitedJobsInBackground, rollouts::stepAll,
                     () -> audit.prune(retention.maxAge(), retention.maxRows())));
             housekeeping.start(config.housekeepingInterval());
-            return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs);
+            return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs, channel);
         } catch (RuntimeException e) {
             db.close();
             throw e;
@@ -201,6 +206,16 @@ public final class Coordinator implements AutoCloseable {
      */
     public String issueNodeToken(NodeId node) {
         return nodeTokens.issueNode(Caller.SYSTEM, node).token();
+    }
+
+    /** The control channel: the cluster CA, this coordinator's certificate, relay tokens. */
+    public io.mvm.coordinator.tls.ControlChannel controlChannel() {
+        return channel;
+    }
+
+    /** {@code https://HOST:PORT} or, with {@code --insecure}, {@code http://...}: what agents and the CLI dial. */
+    public String scheme() {
+        return channel.insecure() ? "http" : "https";
     }
 
     /** One housekeeping round now (lost-node detection and a scheduling pass), for tests and tools. */

@@ -20,11 +20,13 @@ import java.util.Objects;
  * @param httpLimits rate limits and in-flight budgets of the API
  * @param warmBudget the cluster's warm budget: vCPUs and memory all warm VMs together may hold
  * @param auditRetention how long and how many audit entries are kept
+ * @param tls how the control channel is secured
  */
 public record CoordinatorConfig(DatabaseUrl database, String host, int port, Path dataDir, Ipv4Cidr clusterCidr,
                                 InstantSource clock, int bodyLimitBytes, Duration nodeTimeout,
                                 Duration heartbeatInterval, Duration housekeepingInterval, HttpLimits httpLimits,
-                                AuditRetention auditRetention, io.mvm.core.vms.WarmPoolPlan.Budget warmBudget) {
+                                AuditRetention auditRetention, io.mvm.core.vms.WarmPoolPlan.Budget warmBudget,
+                                io.mvm.coordinator.tls.ControlTls tls) {
     public static final int DEFAULT_PORT = 7777;
     public static final Duration DEFAULT_NODE_TIMEOUT = Duration.ofSeconds(30);
     /** What all warm VMs of the cluster may hold together (they count against no tenant's quota). */
@@ -58,6 +60,7 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
         java.util.Objects.requireNonNull(httpLimits, "httpLimits");
         java.util.Objects.requireNonNull(auditRetention, "auditRetention");
         java.util.Objects.requireNonNull(warmBudget, "warmBudget");
+        java.util.Objects.requireNonNull(tls, "tls");
         if (housekeepingInterval.toMillis() < 10) {
             throw MvmException.invalid("housekeeping interval must be at least 10 ms, got " + housekeepingInterval);
         }
@@ -68,7 +71,8 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
         return new CoordinatorConfig(new DatabaseUrl.Sqlite(defaultDatabase(dataDir)), "127.0.0.1", DEFAULT_PORT,
                 dataDir, SubnetAllocator.DEFAULT_CLUSTER_CIDR, InstantSource.system(), 64 * 1024, DEFAULT_NODE_TIMEOUT,
                 Duration.ofSeconds(5), Duration.ofSeconds(1), HttpLimits.DEFAULT,
-                AuditRetention.DEFAULT, DEFAULT_WARM_BUDGET);
+                AuditRetention.DEFAULT, DEFAULT_WARM_BUDGET,
+                io.mvm.coordinator.tls.ControlTls.INSECURE);
     }
 
     public static Path defaultDatabase(Path dataDir) {
@@ -81,48 +85,54 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
 
     public CoordinatorConfig withDatabase(DatabaseUrl db) {
         return new CoordinatorConfig(db, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention, warmBudget);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget, tls);
     }
 
     public CoordinatorConfig withListen(String h, int p) {
         return new CoordinatorConfig(database, h, p, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention, warmBudget);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget, tls);
     }
 
     public CoordinatorConfig withClusterCidr(Ipv4Cidr cidr) {
         return new CoordinatorConfig(database, host, port, dataDir, cidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention, warmBudget);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget, tls);
     }
 
     public CoordinatorConfig withClock(InstantSource c) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, c, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention, warmBudget);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget, tls);
     }
 
     /** Node liveness: lost after {@code timeout} of silence, heartbeats asked for every {@code heartbeat}. */
     public CoordinatorConfig withNodeTimeouts(Duration timeout, Duration heartbeat) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, timeout,
-                heartbeat, housekeepingInterval, httpLimits, auditRetention, warmBudget);
+                heartbeat, housekeepingInterval, httpLimits, auditRetention, warmBudget, tls);
     }
 
     public CoordinatorConfig withHousekeepingInterval(Duration interval) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, interval, httpLimits, auditRetention, warmBudget);
+                heartbeatInterval, interval, httpLimits, auditRetention, warmBudget, tls);
     }
 
     public CoordinatorConfig withHttpLimits(HttpLimits limits) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, housekeepingInterval, limits, auditRetention, warmBudget);
+                heartbeatInterval, housekeepingInterval, limits, auditRetention, warmBudget, tls);
     }
 
     public CoordinatorConfig withAuditRetention(AuditRetention retention) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, housekeepingInterval, httpLimits, retention, warmBudget);
+                heartbeatInterval, housekeepingInterval, httpLimits, retention, warmBudget, tls);
     }
 
     public CoordinatorConfig withWarmBudget(io.mvm.core.vms.WarmPoolPlan.Budget budget) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, housekeepingInterval, httpLimits, auditRetention, budget);
+                heartbeatInterval, housekeepingInterval, httpLimits, auditRetention, budget, tls);
+    }
+
+    /** How the control channel is secured (defaults: plain HTTP; {@code mvm coordinator start} asks for TLS). */
+    public CoordinatorConfig withTls(io.mvm.coordinator.tls.ControlTls t) {
+        return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
+                heartbeatInterval, housekeepingInterval, httpLimits, auditRetention, warmBudget, t);
     }
 
     /** The audit trail keeps entries for {@code maxAge} and at most {@code maxRows} of them (newest kept). */

@@ -62,7 +62,15 @@ final class Views {
     /** Data a node set aside when it evicted a VM (its data disk and snapshot); an operator removes it. */
     record OrphanView(String instanceId, String path, long bytes, String reason, Instant at) {}
 
-    record RegisteredView(String nodeId, String token, long heartbeatIntervalSecs) {}
+    record RegisteredView(String nodeId, String token, long heartbeatIntervalSecs, String certificate,
+                          String caCertificate, String relayToken) {
+        @Override
+        public String toString() {
+            return "RegisteredView[nodeId=" + nodeId + ", secrets=(hidden)]";
+        }
+    }
+
+    record CertificateView(String certificate, String caCertificate) {}
 
     record DesiredInstanceView(String id, String tenant, String pool, String role, String desiredState, int vcpus,
                                long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,

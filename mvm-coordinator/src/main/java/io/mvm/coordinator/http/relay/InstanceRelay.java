@@ -37,8 +37,13 @@ public final class InstanceRelay {
     private final NodeStore nodes;
     private final ObjectMapper json = new ObjectMapper();
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
+    private final io.mvm.coordinator.tls.ControlChannel channel;
+    /** One client per node over TLS: each trusts only its own node's certificate. */
+    private final java.util.Map<io.mvm.model.NodeId, HttpClient> tlsClients = new java.util.concurrent.ConcurrentHashMap<>();
 
-    public InstanceRelay(Database db, InstanceStore instances, NodeStore nodes) {
+    public InstanceRelay(Database db, InstanceStore instances, NodeStore nodes,
+                         io.mvm.coordinator.tls.ControlChannel channel) {
+        this.channel = channel;
         this.db = db;
         this.instances = instances;
         this.nodes = nodes;
@@ -184,17 +189,17 @@ public final class InstanceRelay {
             throw MvmException.conflict("instance '" + id + "' is " + i.state() + ", not running"
                     + (i.desired() == DesiredState.RUNNING ? "; wait for it to start" : "; start or wake it first"));
         }
-        if (n.agentUrl().isEmpty() || n.agentToken().isEmpty()) {
+        if (n.agentUrl().isEmpty()) {
             throw new RelayUnavailableException("node '" + n.id() + "' registered no agent relay endpoint", null);
         }
         String url = n.agentUrl().get();
-        return new Target(n, URI.create(url.endsWith("/") ? url : url + "/"), n.agentToken().get());
+        return new Target(n, URI.create(url.endsWith("/") ? url : url + "/"), channel.relayToken(n.id()));
     }
 
     private Answer send(Target t, InstanceId id, HttpRequest request) {
         HttpResponse<byte[]> resp;
         try {
-            resp = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            resp = client(t).send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
             throw new RelayUnavailableException("the agent of node '" + t.node().id() + "' at " + t.base()
                     + " does not answer: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
@@ -217,6 +222,15 @@ public final class InstanceRelay {
                     + " restarted with a new one? it re-registers shortly): " + detail, null);
             default -> new RelayUnavailableException(where + " answered " + status + ": " + detail, null);
         };
+    }
+
+    /** https relays: the coordinator's certificate out, only that node's certificate in. */
+    private HttpClient client(Target t) {
+        if (!"https".equals(t.base().getScheme())) {
+            return http;
+        }
+        return tlsClients.computeIfAbsent(t.node().id(), node -> HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT)
+                .sslContext(channel.relayClientContext(node)).build());
     }
 
     private String detail(byte[] body) {
