@@ -67,11 +67,14 @@ public final class Coordinator implements AutoCloseable {
     private final GenerationSignal signal;
     private final VmJobService vmJobs;
     private final io.mvm.coordinator.tls.ControlChannel channel;
+    private final TokenAuthenticator authenticator;
     private final List<AutoCloseable> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private Coordinator(Database db, ApiServer api, int port, Path adminTokenFile, Optional<Path> createdTokenFile,
                         ApiTokens nodeTokens, Housekeeping housekeeping, GenerationSignal signal,
-                        VmJobService vmJobs, io.mvm.coordinator.tls.ControlChannel channel) {
+                        VmJobService vmJobs, io.mvm.coordinator.tls.ControlChannel channel,
+                        TokenAuthenticator authenticator) {
+        this.authenticator = authenticator;
         this.channel = channel;
         this.signal = signal;
         this.vmJobs = vmJobs;
@@ -162,7 +165,7 @@ public final class Coordinator implements AutoCloseable {
                     warmPools::syncQuietly, vmJobs::finishExitedJobsInBackground, rollouts::stepAll,
                     () -> audit.prune(retention.maxAge(), retention.maxRows())));
             housekeeping.start(config.housekeepingInterval());
-            return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs, channel);
+            return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs, channel, authenticator);
         } catch (RuntimeException e) {
             db.close();
             throw e;
@@ -216,6 +219,15 @@ public final class Coordinator implements AutoCloseable {
     /** {@code https://HOST:PORT} or, with {@code --insecure}, {@code http://...}: what agents and the CLI dial. */
     public String scheme() {
         return channel.insecure() ? "http" : "https";
+    }
+
+    /** Whether {@code token} is a valid, unrevoked node token of {@code node}. */
+    public boolean acceptsNodeToken(NodeId node, String token) {
+        try {
+            return authenticator.authenticate("Bearer " + token).node().map(node::equals).orElse(false);
+        } catch (MvmException e) {
+            return false;
+        }
     }
 
     /** One housekeeping round now (lost-node detection and a scheduling pass), for tests and tools. */

@@ -53,8 +53,26 @@ public final class KeyMaterial extends X509ExtendedKeyManager {
         this.current = new AtomicReference<>(Objects.requireNonNull(initial, "initial"));
     }
 
+    /** Nothing to present yet (a node before its enrolment): clients send no certificate, servers cannot serve. */
+    public static KeyMaterial empty() {
+        return new KeyMaterial();
+    }
+
+    private KeyMaterial() {
+        this.current = new AtomicReference<>();
+    }
+
+    public boolean isEmpty() {
+        return current.get() == null;
+    }
+
+    /** The material presented now; IllegalStateException when there is none yet. */
     public Loaded current() {
-        return current.get();
+        Loaded l = current.get();
+        if (l == null) {
+            throw new IllegalStateException("no certificate yet");
+        }
+        return l;
     }
 
     /** From the next handshake on, {@code next} is presented. */
@@ -69,12 +87,12 @@ public final class KeyMaterial extends X509ExtendedKeyManager {
 
     @Override
     public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
-        return ALIAS;
+        return isEmpty() ? null : ALIAS;
     }
 
     @Override
     public String chooseEngineClientAlias(String[] keyType, Principal[] issuers, SSLEngine engine) {
-        return ALIAS;
+        return isEmpty() ? null : ALIAS;
     }
 
     @Override
@@ -94,16 +112,19 @@ public final class KeyMaterial extends X509ExtendedKeyManager {
 
     private boolean matches(String keyType) {
         // TLS 1.2 asks per key type ("EC", "RSA", "EC_EC"...); only offer ours.
-        return keyType == null || keyType.startsWith(current.get().key().getAlgorithm());
+        Loaded l = current.get();
+        return l != null && (keyType == null || keyType.startsWith(l.key().getAlgorithm()));
     }
 
     @Override
     public X509Certificate[] getCertificateChain(String alias) {
-        return current.get().chain().toArray(X509Certificate[]::new);
+        Loaded l = current.get();
+        return l == null ? null : l.chain().toArray(X509Certificate[]::new);
     }
 
     @Override
     public PrivateKey getPrivateKey(String alias) {
-        return current.get().key();
+        Loaded l = current.get();
+        return l == null ? null : l.key();
     }
 }

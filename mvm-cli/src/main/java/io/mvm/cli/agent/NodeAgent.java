@@ -112,14 +112,27 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     public static NodeAgent start(Config config, ProgressListener progress) {
+        return start(config, Optional.empty(), progress);
+    }
+
+    /**
+     * {@code clusterCa}: the CA to pin for an https coordinator (else the one pinned before, under
+     * {@code <data>/agent/tls/ca.crt}). Over https the node enrols at its first registration and
+     * renews its certificate itself; the relay then serves https to the coordinator's certificate only.
+     */
+    public static NodeAgent start(Config config, Optional<java.security.cert.X509Certificate> clusterCa,
+                                  ProgressListener progress) {
         var image = ImageBuilder.ensureDefaultImage(config.imageDir(), progress);
         var vms = LocalRuntime.open(config.dataDir(), config.imageDir(), Optional.of(image));
         AgentNetwork network = config.network().equals("host")
                 ? new AgentNetwork.Host(new HostNetworkApplier(HostCommands.onThisHost()), config.netTable(), Optional.empty())
                 : new AgentNetwork.None();
         // Templated instances boot the revision the coordinator pins, fetched from it by digest when missing.
+        boolean https = "https".equals(config.coordinator().getScheme());
+        var credentials = https ? Optional.of(io.mvm.agent.tls.NodeCredentials.open(config.dataDir().resolve("agent"),
+                config.node(), clusterCa, InstantSource.system())) : Optional.<io.mvm.agent.tls.NodeCredentials>empty();
         var client = new HttpCoordinatorClient(config.coordinator(), config.nodeToken(), Duration.ofSeconds(15),
-                InstantSource.system());
+                InstantSource.system(), credentials.map(io.mvm.agent.tls.NodeCredentials::clientContext));
         var templates = new TemplateArtifacts(config.dataDir(), Optional.of(client), InstantSource.system());
         client.reportBootedFrom(templates::booted);
         var runtime = new LocalInstanceRuntime(vms, image, network, config.dataDir(), templates);
@@ -130,7 +143,25 @@ public final class NodeAgent implements AutoCloseable {
         var token = AgentToken.createIn(config.dataDir());
         // Execs through the relay are background work: the idle policy keeps their instance up.
         var work = new io.mvm.agent.idle.BackgroundWork(runtime);
-        var relay = RelayServer.start(config.listen(), work, token);
+        var relay = RelayServer.start(config.listen(), work, token,
+                credentials.map(io.mvm.agent.tls.NodeCredentials::relayContext));
+        // The coordinator names the relay token it presents in its registration answer.
+        if (credentials.isPresent()) {
+            credentials.get().onRelayToken(token::acceptFromCoordinator);
+            client.enrolWith(credentials.get());
+        } else {
+            client.enrolWith(new io.mvm.agent.coordinator.Enrolment() {
+                @Override
+                public Optional<String> csr() {
+                    return Optional.empty();
+                }
+
+                @Override
+                public void accepted(Optional<String> cert, Optional<String> ca, Optional<String> relayToken) {
+                    relayToken.ifPresent(token::acceptFromCoordinator);
+                }
+            });
+        }
         try {
             var clock = InstantSource.system();
             var settings = AgentSettings.defaults(config.node(), config.capacity(), config.labels(), config.interval());
@@ -141,11 +172,45 @@ public final class NodeAgent implements AutoCloseable {
             agent.idle().backgroundWork(work::running);
             agent.start();
             log.info("agent {} relay server on {}", config.node(), relay.url());
-            return new NodeAgent(vms, runtime, relay, agent);
+            var node = new NodeAgent(vms, runtime, relay, agent);
+            credentials.ifPresent(c -> node.renewal = Thread.ofVirtual().name("agent-cert-renewal")
+                    .start(() -> renewPeriodically(c, client, config.node())));
+            return node;
         } catch (RuntimeException e) {
             relay.close();
             throw e;
         }
+    }
+
+    private volatile Thread renewal;
+
+    /** Renews the node certificate after two thirds of its lifetime; checked every minute. */
+    private static void renewPeriodically(io.mvm.agent.tls.NodeCredentials credentials, HttpCoordinatorClient client,
+                                          NodeId node) {
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                Thread.sleep(Duration.ofMinutes(1));
+                renewIfDue(credentials, client, node);
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                log.warn("node certificate renewal failed (retried in a minute): {}", e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * One renewal check: a new key and certificate when two thirds of the old one's life have
+     * passed, then fresh connections to the coordinator (the relay server presents the new
+     * certificate from its next handshake on by itself). True when it renewed.
+     */
+    public static boolean renewIfDue(io.mvm.agent.tls.NodeCredentials credentials, HttpCoordinatorClient client,
+                                     NodeId node) {
+        if (!credentials.renewIfDue(csr -> client.renewCertificate(node, csr))) {
+            return false;
+        }
+        client.resetConnections();
+        return true;
     }
 
     public URI relayUrl() {
@@ -178,6 +243,9 @@ public final class NodeAgent implements AutoCloseable {
     @Override
     public void close() {
         networkRepair.interrupt();
+        if (renewal != null) {
+            renewal.interrupt();
+        }
         agent.close();
         relay.close();
     }

@@ -247,7 +247,7 @@ public final class ApiServer {
             Requests.CreateNodeToken req = bodies.read(ctx, Requests.CreateNodeToken.class);
             ApiTokens.Issued issued = tokens.issueNode(caller(ctx), NodeId.of(required(req.nodeId(), "node_id")));
             json(ctx, 201, new Views.NodeTokenView(issued.id(), issued.stored().node().orElseThrow().value(),
-                    issued.token()));
+                    issued.token(), channel.caFingerprint(), !channel.insecure()));
         });
         g.get("/v1/node-tokens", Access.ADMIN, Scope.NONE, ctx -> json(ctx, 200,
                 new Views.ListOf<>(tokens.list(ApiToken.Kind.NODE).stream().map(Views::nodeToken).toList())));

@@ -101,7 +101,7 @@ final class Views {
 
     record EventView(Instant time, String type, String message, String node) {}
 
-    record NodeTokenView(String id, String nodeId, String token) {}
+    record NodeTokenView(String id, String nodeId, String token, String caFingerprint, boolean tls) {}
 
     /** A node token as listed: never its secret. */
     record NodeTokenListing(String id, String nodeId, Instant createdAt, Instant revokedAt) {}
