@@ -24,7 +24,8 @@ import java.util.Optional;
 
 /**
  * Reaches into an instance through the agent of the node that runs it (no SSH anywhere): the
- * coordinator presents the agent token the node registered, and turns every way that can fail
+ * coordinator presents the relay token it derives for the node (and, over https, its client
+ * certificate), and turns every way that can fail
  * into a clear category — 409 when the instance is not placed or not running, 503 when the node
  * is lost or its agent does not answer.
  */
@@ -218,8 +219,8 @@ public final class InstanceRelay {
             case 400 -> MvmException.invalid("the agent refused the request: " + detail);
             case 404 -> MvmException.conflict("instance '" + id + "' is not on " + where + " (yet): " + detail);
             case 409 -> MvmException.conflict("instance '" + id + "' is not running on " + where + ": " + detail);
-            case 401, 403 -> new RelayUnavailableException(where + " refused the coordinator's agent token (the agent"
-                    + " restarted with a new one? it re-registers shortly): " + detail, null);
+            case 401, 403 -> new RelayUnavailableException(where + " refused the coordinator's relay token (the agent has"
+                    + " not registered with this coordinator since it started? it re-registers shortly): " + detail, null);
             default -> new RelayUnavailableException(where + " answered " + status + ": " + detail, null);
         };
     }
