@@ -160,12 +160,31 @@ class ControlChannelIT {
         assertThat(a.client().desired(a.node(), OptionalLong.empty(), Duration.ZERO).instances()).isEmpty();
         a.client().reportObserved(a.node(), new ObservedReport(0, List.of(), Optional.empty()));
 
+        // Issuing is audited in the cluster's trail, by the token that enrolled.
+        var audit = JSON.readTree(call(noCertificate(), "GET", "v1/audit?limit=1000", adminToken, null).body());
+        assertThat(audit.toString()).contains("node-certificate.issue").contains("nodes/node-a (serial ");
+
         // The node token alone no longer does: nodes are authenticated by certificate.
         var tokenOnly = call(noCertificate(), "GET", "v1/nodes/node-a/desired", a.token(), null);
         assertThat(tokenOnly.statusCode()).isEqualTo(401);
         assertThat(tokenOnly.body()).contains("certificate");
         // The certificate decides who a caller is, whatever token comes with it.
         assertThat(call(asNode(a), "GET", "v1/nodes/node-a/desired", null, null).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void anAgentPinsTheCaByItsFingerprintAndOnlyThatOne() {
+        String fingerprint = coordinator.controlChannel().caFingerprint();
+        assertThat(io.mvm.tls.CaPin.fetch(base, fingerprint, Duration.ofSeconds(10))).isEqualTo(ca());
+        assertThat(io.mvm.tls.CaPin.fetch(base, fingerprint.toUpperCase(java.util.Locale.ROOT).replace("SHA256:", ""),
+                Duration.ofSeconds(10))).isEqualTo(ca());
+        String other = ClusterCa.create(clock.instant(), Duration.ofDays(1)).fingerprint();
+        assertThatThrownBy(() -> io.mvm.tls.CaPin.fetch(base, other, Duration.ofSeconds(10)))
+                .isInstanceOfSatisfying(MvmException.class, e -> assertThat(e.getMessage())
+                        .contains("does not present a CA with fingerprint"));
+        // Without a pinned CA the agent does not start: it would trust nobody, or anybody.
+        assertThatThrownBy(() -> NodeCredentials.open(dataDir.resolve("agents/fresh"), NodeId.of("fresh"),
+                Optional.empty(), clock)).isInstanceOf(MvmException.class).hasMessageContaining("--ca-fingerprint");
     }
 
     @Test
@@ -248,6 +267,26 @@ class ControlChannelIT {
         // A restarted agent picks its renewed certificate up from disk.
         var reopened = NodeCredentials.open(dataDir.resolve("agents/node-a"), a.node(), Optional.empty(), clock);
         assertThat(reopened.keys().current().leaf()).isEqualTo(second);
+    }
+
+    @Test
+    void aNodeWhoseCertificateExpiredWhileTheCoordinatorWasAwayEnrolsAgainWithItsToken() {
+        Agent a = enrol("node-a");
+        clock.advance(VALIDITY.multipliedBy(2).dividedBy(3).plusMinutes(1));
+        coordinator.runHousekeeping();
+        clock.advance(VALIDITY);
+        coordinator.runHousekeeping();
+        coordinator.runHousekeeping();
+        // Past its end: the certificate is dropped, so the next request goes without one and is
+        // refused (401), which makes the agent register again, and that registration enrols.
+        assertThat(io.mvm.cli.agent.NodeAgent.renewIfDue(a.credentials(), a.client(), a.node())).isTrue();
+        assertThat(a.credentials().enrolled()).isFalse();
+        assertThatThrownBy(() -> a.client().heartbeat(a.node(), 0)).isInstanceOfSatisfying(MvmException.class,
+                e -> assertThat(e.category()).isEqualTo(ErrorCategory.UNAUTHENTICATED));
+        a.client().register(new NodeRegistration(a.node(), new Capacity(8, 16384, 100_000), Map.of(), Accelerator.TCG));
+        assertThat(a.credentials().enrolled()).isTrue();
+        assertThat(a.credentials().keys().current().notAfter()).isAfter(clock.instant());
+        a.client().heartbeat(a.node(), 0);
     }
 
     @Test

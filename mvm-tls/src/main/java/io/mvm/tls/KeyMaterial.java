@@ -80,6 +80,11 @@ public final class KeyMaterial extends X509ExtendedKeyManager {
         current.set(Objects.requireNonNull(next, "next"));
     }
 
+    /** Nothing presented from the next handshake on (a certificate that has expired). */
+    public void clear() {
+        current.set(null);
+    }
+
     @Override
     public String[] getClientAliases(String keyType, Principal[] issuers) {
         return new String[] {ALIAS};

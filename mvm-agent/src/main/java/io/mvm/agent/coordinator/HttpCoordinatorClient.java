@@ -90,6 +90,9 @@ public final class HttpCoordinatorClient implements CoordinatorClient, io.mvm.ag
         }
         enrolment.accepted(Optional.ofNullable(resp.certificate()), Optional.ofNullable(resp.caCertificate()),
                 Optional.ofNullable(resp.relayToken()));
+        if (resp.certificate() != null) {
+            resetConnections(); // connections made before carry no certificate, or the old one
+        }
         var registration = new Registration(
                 resp.nodeId() == null ? r.node() : NodeId.of(resp.nodeId()),
                 Optional.ofNullable(resp.token()).filter(t -> !t.isBlank()),

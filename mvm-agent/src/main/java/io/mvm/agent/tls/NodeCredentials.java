@@ -167,6 +167,16 @@ public final class NodeCredentials implements Enrolment {
         if (!enrolled() || clock.instant().isBefore(keys.current().renewAt())) {
             return false;
         }
+        if (!clock.instant().isBefore(keys.current().notAfter())) {
+            // Expired (the coordinator was out of reach all through the renewal window): no
+            // handshake would succeed with it. Without a certificate the next request is refused
+            // (401), the agent registers again, and the registration enrols with the node token.
+            log.warn("the node certificate expired at {}; enrolling again at the next registration",
+                    keys.current().notAfter());
+            keys.clear();
+            forgetSessions();
+            return true;
+        }
         var csr = csr().orElseThrow();
         var answer = renew.apply(csr);
         install(answer.get(0), answer.size() > 1 && !answer.get(1).isBlank() ? Optional.of(answer.get(1)) : Optional.empty());

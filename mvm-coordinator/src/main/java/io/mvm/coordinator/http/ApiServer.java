@@ -240,7 +240,7 @@ public final class ApiServer {
                 throw MvmException.precondition("this coordinator runs --insecure: it issues no certificates");
             }
             Requests.CertificateRequest req = agentBodies.read(ctx, Requests.CertificateRequest.class);
-            String certificate = channel.issueNode(nodeId(ctx), required(req.csr(), "csr"));
+            String certificate = issueCertificate(caller(ctx), nodeId(ctx), required(req.csr(), "csr"));
             json(ctx, 200, new Views.CertificateView(certificate, channel.caPem()));
         });
         g.post("/v1/node-tokens", Access.ADMIN, Scope.NONE, ctx -> {
@@ -479,9 +479,18 @@ public final class ApiServer {
         nodes.register(caller(ctx), registration);
         // The node's certificate for its own key (TLS only: an insecure channel has no use for it).
         String certificate = req.csr() == null || channel.insecure() ? null
-                : channel.issueNode(registration.node(), req.csr());
+                : issueCertificate(caller(ctx), registration.node(), req.csr());
         json(ctx, 200, new Views.RegisteredView(registration.node().value(), null, heartbeatInterval.toSeconds(),
                 certificate, certificate == null ? null : channel.caPem(), channel.relayToken(registration.node())));
+    }
+
+    /** A node certificate for the key in {@code csr}, audited in the cluster's trail (never the key or certificate). */
+    private String issueCertificate(Caller caller, NodeId node, String csr) {
+        String pem = channel.issueNode(node, csr);
+        var cert = io.mvm.tls.Pem.certificate(pem);
+        audit.clusterEvent(caller, "node-certificate.issue", "nodes/" + node + " (serial "
+                + cert.getSerialNumber().toString(16) + ", until " + cert.getNotAfter().toInstant() + ")");
+        return pem;
     }
 
     private void desired(Context ctx) throws InterruptedException {
