@@ -206,6 +206,19 @@ class ControlChannelIT {
                 .isInstanceOfSatisfying(MvmException.class,
                         e -> assertThat(e.category()).isEqualTo(ErrorCategory.PERMISSION_DENIED));
         assertThat(call(asNode(b), "GET", "v1/nodes/node-b/desired", null, null).statusCode()).isEqualTo(200);
+
+        // Revoking node-b's token cuts it off although its certificate is still valid.
+        var tokens = JSON.readTree(call(noCertificate(), "GET", "v1/node-tokens", adminToken, null).body());
+        for (JsonNode t : tokens.get("items")) {
+            if (t.get("node_id").asText().equals("node-b")) {
+                assertThat(call(noCertificate(), "DELETE", "v1/node-tokens/" + t.get("id").asText(), adminToken, null)
+                        .statusCode()).isEqualTo(204);
+            }
+        }
+        var revoked = call(asNode(b), "GET", "v1/nodes/node-b/desired", null, null);
+        assertThat(revoked.statusCode()).isEqualTo(401);
+        assertThat(revoked.body()).contains("revoked");
+        assertThat(call(asNode(a), "GET", "v1/nodes/node-a/desired", null, null).statusCode()).isEqualTo(200);
     }
 
     @Test

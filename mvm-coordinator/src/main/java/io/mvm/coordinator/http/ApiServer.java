@@ -635,6 +635,7 @@ public final class ApiServer {
     private Caller authenticate(Context ctx) {
         var identity = channel.identify(TlsConnector.peerCertificates(ctx.req()));
         if (identity.isPresent() && identity.get() instanceof io.mvm.tls.PeerIdentity.Node(NodeId node)) {
+            auth.requireMember(node);
             return new Caller("node-cert:" + node, new io.mvm.coordinator.auth.Principal.Node(node));
         }
         Caller caller = auth.authenticate(ctx.header("Authorization"));
