@@ -57,9 +57,11 @@ class NodeCliIT {
         coordinator = Coordinator.start(CoordinatorConfig.defaults(dataDir).withListen("127.0.0.1", 0));
         url = "http://127.0.0.1:" + coordinator.port();
         agent = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        // The coordinator presents the relay token it derives for the node, not one the agent sent.
+        String relayToken = coordinator.controlChannel().relayToken(io.mvm.model.NodeId.of("cli-node"));
         agent.createContext("/", ex -> {
             try (ex) {
-                boolean authorized = ("Bearer " + AGENT_TOKEN).equals(ex.getRequestHeaders().getFirst("Authorization"));
+                boolean authorized = ("Bearer " + relayToken).equals(ex.getRequestHeaders().getFirst("Authorization"));
                 String path = ex.getRequestURI().getPath();
                 byte[] out;
                 int status;

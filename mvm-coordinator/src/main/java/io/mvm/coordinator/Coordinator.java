@@ -72,13 +72,18 @@ public final class Coordinator implements AutoCloseable {
     private final VmJobService vmJobs;
     private final LeaseElection election;
     private final Optional<SqliteExclusiveLock> fileLock;
+    private final io.mvm.coordinator.tls.ControlChannel channel;
+    private final TokenAuthenticator authenticator;
     private final List<AutoCloseable> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private Coordinator(Database db, ApiServer api, int port, Path adminTokenFile, Optional<Path> createdTokenFile,
                         ApiTokens nodeTokens, Housekeeping housekeeping, GenerationSignal signal,
-                        VmJobService vmJobs, LeaseElection election, Optional<SqliteExclusiveLock> fileLock) {
+                        VmJobService vmJobs, LeaseElection election, Optional<SqliteExclusiveLock> fileLock,
+                        io.mvm.coordinator.tls.ControlChannel channel, TokenAuthenticator authenticator) {
         this.election = election;
         this.fileLock = fileLock;
+        this.authenticator = authenticator;
+        this.channel = channel;
         this.signal = signal;
         this.vmJobs = vmJobs;
         this.nodeTokens = nodeTokens;
@@ -110,6 +115,8 @@ public final class Coordinator implements AutoCloseable {
                 throw MvmException.invalid("this database was set up with cluster CIDR " + stored + ", not "
                         + config.clusterCidr() + "; tenant subnets cannot move (drop --cluster-cidr or use " + stored + ")");
             }
+            io.mvm.coordinator.tls.ControlChannel channel = io.mvm.coordinator.tls.ControlChannel.open(config.tls(),
+                    config.dataDir(), config.clock());
             SecureRandom random = new SecureRandom();
             election = new LeaseElection(db, coordinatorId(random), config.clock(), config.leaderLease(),
                     fileLock.isPresent());
@@ -146,7 +153,7 @@ public final class Coordinator implements AutoCloseable {
             ApiTokens nodeTokens = new ApiTokens(db, tokenStore, tenantStore, audit, random, config.clock(),
                     authenticator::forget);
             VmJobStore jobStore = new VmJobStore();
-            InstanceRelay relay = new InstanceRelay(db, instanceStore, nodeStore);
+            InstanceRelay relay = new InstanceRelay(db, instanceStore, nodeStore, channel);
             WarmPools warmPools = new WarmPools(db, jobStore, tenantStore, poolStore, instanceStore, nodeStore, tenants,
                     pools, materializer, audit, config.warmBudget(), config.clock(), election);
             VmJobService vmJobs = new VmJobService(db, jobStore, tenantStore, poolStore, instanceStore, tenants,
@@ -166,24 +173,25 @@ public final class Coordinator implements AutoCloseable {
                             () -> db.read(tx -> nodeStore.countByStatus(tx, Node.LOST)),
                             () -> db.read(instanceStore::countUnplaced)),
                     config.bodyLimitBytes(), config.httpLimits(),
-                    new ClusterStatus(db, config.clock(), config.leaderLease(), election.id()));
+                    new ClusterStatus(db, config.clock(), config.leaderLease(), election.id()), channel);
             int port;
             try {
-                port = api.start(config.host(), config.port());
+                port = api.start(config.host(), config.port(), channel.serverContext());
             } catch (RuntimeException e) {
                 throw MvmException.unavailable("cannot listen on " + config.host() + ":" + config.port() + ": "
                         + rootMessage(e), e);
             }
-            log.info("coordinator listening on {}:{} (database {})", config.host(), port, config.database().display());
+            log.info("coordinator listening on {}://{}:{} (database {}, cluster CA {})", channel.insecure() ? "http" : "https",
+                    config.host(), port, config.database().display(), channel.caFingerprint());
             created.ifPresent(f -> log.info("admin token written to {}", f));
             CoordinatorConfig.AuditRetention retention = config.auditRetention();
-            Housekeeping housekeeping = new Housekeeping(nodes, scheduler, List.of(vmJobs::reapDeletedJobPools,
+            Housekeeping housekeeping = new Housekeeping(nodes, scheduler, List.of(channel::renewIfDue, vmJobs::reapDeletedJobPools,
                     warmPools::syncQuietly, vmJobs::finishExitedJobsInBackground, rollouts::stepAll,
                     () -> audit.prune(retention.maxAge(), retention.maxRows())), election);
             election.start(config.host() + ":" + port);
             housekeeping.start(config.housekeepingInterval());
             return new Coordinator(db, api, port, tokenFile, created, nodeTokens, housekeeping, signal, vmJobs,
-                    election, fileLock);
+                    election, fileLock, channel, authenticator);
         } catch (RuntimeException e) {
             if (election != null) {
                 election.close();
@@ -243,6 +251,25 @@ public final class Coordinator implements AutoCloseable {
      */
     public String issueNodeToken(NodeId node) {
         return nodeTokens.issueNode(Caller.SYSTEM, node).token();
+    }
+
+    /** The control channel: the cluster CA, this coordinator's certificate, relay tokens. */
+    public io.mvm.coordinator.tls.ControlChannel controlChannel() {
+        return channel;
+    }
+
+    /** {@code https://HOST:PORT} or, with {@code --insecure}, {@code http://...}: what agents and the CLI dial. */
+    public String scheme() {
+        return channel.insecure() ? "http" : "https";
+    }
+
+    /** Whether {@code token} is a valid, unrevoked node token of {@code node}. */
+    public boolean acceptsNodeToken(NodeId node, String token) {
+        try {
+            return authenticator.authenticate("Bearer " + token).node().map(node::equals).orElse(false);
+        } catch (MvmException e) {
+            return false;
+        }
     }
 
     /** One housekeeping round now (lost-node detection and a scheduling pass), for tests and tools. */

@@ -22,12 +22,13 @@ import java.util.Objects;
  * @param auditRetention how long and how many audit entries are kept
  * @param leaderLease how long the leader lease lasts without a renewal: a follower takes over after
  *                    seeing it unrenewed this long (renewals happen every fifth of it)
+ * @param tls how the control channel is secured
  */
 public record CoordinatorConfig(DatabaseUrl database, String host, int port, Path dataDir, Ipv4Cidr clusterCidr,
                                 InstantSource clock, int bodyLimitBytes, Duration nodeTimeout,
                                 Duration heartbeatInterval, Duration housekeepingInterval, HttpLimits httpLimits,
                                 AuditRetention auditRetention, io.mvm.core.vms.WarmPoolPlan.Budget warmBudget,
-                                Duration leaderLease) {
+                                Duration leaderLease, io.mvm.coordinator.tls.ControlTls tls) {
     public static final int DEFAULT_PORT = 7777;
     public static final Duration DEFAULT_NODE_TIMEOUT = Duration.ofSeconds(30);
     /** Leader lease: a killed leader's successor takes over 5-7 s later (lease plus up to two renewal periods). */
@@ -67,6 +68,7 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
         if (leaderLease.toMillis() < 500) {
             throw MvmException.invalid("leader lease must be at least 500 ms, got " + leaderLease);
         }
+        java.util.Objects.requireNonNull(tls, "tls");
         if (housekeepingInterval.toMillis() < 10) {
             throw MvmException.invalid("housekeeping interval must be at least 10 ms, got " + housekeepingInterval);
         }
@@ -77,7 +79,8 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
         return new CoordinatorConfig(new DatabaseUrl.Sqlite(defaultDatabase(dataDir)), "127.0.0.1", DEFAULT_PORT,
                 dataDir, SubnetAllocator.DEFAULT_CLUSTER_CIDR, InstantSource.system(), 64 * 1024, DEFAULT_NODE_TIMEOUT,
                 Duration.ofSeconds(5), Duration.ofSeconds(1), HttpLimits.DEFAULT,
-                AuditRetention.DEFAULT, DEFAULT_WARM_BUDGET, DEFAULT_LEADER_LEASE);
+                AuditRetention.DEFAULT, DEFAULT_WARM_BUDGET, DEFAULT_LEADER_LEASE,
+                io.mvm.coordinator.tls.ControlTls.INSECURE);
     }
 
     public static Path defaultDatabase(Path dataDir) {
@@ -90,53 +93,59 @@ public record CoordinatorConfig(DatabaseUrl database, String host, int port, Pat
 
     public CoordinatorConfig withDatabase(DatabaseUrl db) {
         return new CoordinatorConfig(db, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention, warmBudget, leaderLease);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget, leaderLease, tls);
     }
 
     public CoordinatorConfig withListen(String h, int p) {
         return new CoordinatorConfig(database, h, p, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention, warmBudget, leaderLease);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget, leaderLease, tls);
     }
 
     public CoordinatorConfig withClusterCidr(Ipv4Cidr cidr) {
         return new CoordinatorConfig(database, host, port, dataDir, cidr, clock, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention, warmBudget, leaderLease);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget, leaderLease, tls);
     }
 
     public CoordinatorConfig withClock(InstantSource c) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, c, bodyLimitBytes, nodeTimeout, heartbeatInterval,
-                housekeepingInterval, httpLimits, auditRetention, warmBudget, leaderLease);
+                housekeepingInterval, httpLimits, auditRetention, warmBudget, leaderLease, tls);
     }
 
     /** Node liveness: lost after {@code timeout} of silence, heartbeats asked for every {@code heartbeat}. */
     public CoordinatorConfig withNodeTimeouts(Duration timeout, Duration heartbeat) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, timeout,
-                heartbeat, housekeepingInterval, httpLimits, auditRetention, warmBudget, leaderLease);
+                heartbeat, housekeepingInterval, httpLimits, auditRetention, warmBudget, leaderLease, tls);
     }
 
     public CoordinatorConfig withHousekeepingInterval(Duration interval) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, interval, httpLimits, auditRetention, warmBudget, leaderLease);
+                heartbeatInterval, interval, httpLimits, auditRetention, warmBudget, leaderLease, tls);
     }
 
     public CoordinatorConfig withHttpLimits(HttpLimits limits) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, housekeepingInterval, limits, auditRetention, warmBudget, leaderLease);
+                heartbeatInterval, housekeepingInterval, limits, auditRetention, warmBudget, leaderLease, tls);
     }
 
     public CoordinatorConfig withAuditRetention(AuditRetention retention) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, housekeepingInterval, httpLimits, retention, warmBudget, leaderLease);
+                heartbeatInterval, housekeepingInterval, httpLimits, retention, warmBudget, leaderLease, tls);
     }
 
     public CoordinatorConfig withWarmBudget(io.mvm.core.vms.WarmPoolPlan.Budget budget) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, housekeepingInterval, httpLimits, auditRetention, budget, leaderLease);
+                heartbeatInterval, housekeepingInterval, httpLimits, auditRetention, budget, leaderLease, tls);
     }
 
     public CoordinatorConfig withLeaderLease(Duration lease) {
         return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
-                heartbeatInterval, housekeepingInterval, httpLimits, auditRetention, warmBudget, lease);
+                heartbeatInterval, housekeepingInterval, httpLimits, auditRetention, warmBudget, lease, tls);
+    }
+
+    /** How the control channel is secured (defaults: plain HTTP; {@code mvm coordinator start} asks for TLS). */
+    public CoordinatorConfig withTls(io.mvm.coordinator.tls.ControlTls t) {
+        return new CoordinatorConfig(database, host, port, dataDir, clusterCidr, clock, bodyLimitBytes, nodeTimeout,
+                heartbeatInterval, housekeepingInterval, httpLimits, auditRetention, warmBudget, leaderLease, t);
     }
 
     /** The audit trail keeps entries for {@code maxAge} and at most {@code maxRows} of them (newest kept). */

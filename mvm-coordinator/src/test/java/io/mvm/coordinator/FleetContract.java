@@ -180,7 +180,8 @@ abstract class FleetContract {
         assertThat(one.get("allocated").get("vcpus").asInt()).isEqualTo(4);
         assertThat(one.get("allocated").get("memory_mib").asLong()).isEqualTo(512);
         assertThat(one.get("instances").asInt()).isEqualTo(2);
-        assertThat(admin.get("/v1/nodes").body() + node.get("/v1/nodes/node-a").body()).doesNotContain(AGENT_TOKEN);
+        assertThat(admin.get("/v1/nodes").body() + node.get("/v1/nodes/node-a").body()).doesNotContain(AGENT_TOKEN)
+                .doesNotContain(coordinator.controlChannel().relayToken(io.mvm.model.NodeId.of("node-a")));
 
         clock.advance(Duration.ofSeconds(3));
         assertThat(node.post("/v1/nodes/node-a/heartbeat", Map.of("sent_at", "2026-11-21T12:00:03Z",
@@ -1258,7 +1259,9 @@ abstract class FleetContract {
             FakeAgent.Received got = agent.received().getLast();
             assertThat(got.method()).isEqualTo("POST");
             assertThat(got.path()).isEqualTo("/v1/instances/" + id + "/exec");
-            assertThat(got.authorization()).isEqualTo("Bearer " + AGENT_TOKEN);
+            // The relay token is the coordinator's, derived per node (not what the agent once sent).
+            assertThat(got.authorization()).isEqualTo("Bearer "
+                    + coordinator.controlChannel().relayToken(io.mvm.model.NodeId.of("node-a")));
             assertThat(got.body()).contains("\"argv\":[\"sh\",\"-c\",\"echo hello; exit 3\"]")
                     .contains("\"timeout_secs\":20");
 

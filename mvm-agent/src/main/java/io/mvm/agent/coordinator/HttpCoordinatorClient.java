@@ -40,11 +40,18 @@ public final class HttpCoordinatorClient implements CoordinatorClient, io.mvm.ag
     private final URI base;
     private final Duration requestTimeout;
     private final InstantSource clock;
-    private final HttpClient http;
+    private volatile HttpClient http;
     private final ObjectMapper json;
     private volatile String token;
+    private final Optional<javax.net.ssl.SSLContext> tls;
 
     public HttpCoordinatorClient(URI base, String token, Duration requestTimeout, InstantSource clock) {
+        this(base, token, requestTimeout, clock, Optional.empty());
+    }
+
+    /** {@code tls}: the context for an https coordinator (pins the cluster CA, presents the node's certificate). */
+    public HttpCoordinatorClient(URI base, String token, Duration requestTimeout, InstantSource clock,
+                                 Optional<javax.net.ssl.SSLContext> tls) {
         Objects.requireNonNull(base, "base");
         if (!"http".equals(base.getScheme()) && !"https".equals(base.getScheme())) {
             throw MvmException.invalid("coordinator URL must be http:// or https://, got '" + base + "'");
@@ -56,7 +63,8 @@ public final class HttpCoordinatorClient implements CoordinatorClient, io.mvm.ag
         this.token = token;
         this.requestTimeout = requestTimeout;
         this.clock = clock;
-        this.http = HttpClient.newBuilder().connectTimeout(requestTimeout).build();
+        this.tls = tls;
+        this.http = newHttp();
         this.json = JsonMapper.builder()
                 .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
                 .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -69,14 +77,65 @@ public final class HttpCoordinatorClient implements CoordinatorClient, io.mvm.ag
                 new Wire.CapacityBody(r.capacity().vcpus(), r.capacity().memoryMib(), r.capacity().diskMib()),
                 r.labels(), r.accelerator().wireName(),
                 r.relay().map(e -> e.url().toString()).orElse(null), r.relay().map(RelayEndpoint::token).orElse(null),
-                r.underlay().orElse(null));
-        var resp = send(post("v1/nodes/register", body, requestTimeout), Wire.RegisterResponse.class);
+                r.underlay().orElse(null), enrolment.csr().orElse(null));
+        Wire.RegisterResponse resp;
+        if (body.csr() != null && tls.isPresent()) {
+            // Enrolment runs on a client of its own: its connection carries no certificate yet and
+            // must not be pooled for the requests that follow, which authenticate by certificate.
+            try (var enrolling = newHttp(enrolment.enrolmentTls().or(() -> tls))) {
+                resp = send(enrolling, post("v1/nodes/register", body, requestTimeout), Wire.RegisterResponse.class);
+            }
+        } else {
+            resp = send(post("v1/nodes/register", body, requestTimeout), Wire.RegisterResponse.class);
+        }
+        enrolment.accepted(Optional.ofNullable(resp.certificate()), Optional.ofNullable(resp.caCertificate()),
+                Optional.ofNullable(resp.relayToken()));
+        if (resp.certificate() != null) {
+            resetConnections(); // connections made before carry no certificate, or the old one
+        }
         var registration = new Registration(
                 resp.nodeId() == null ? r.node() : NodeId.of(resp.nodeId()),
                 Optional.ofNullable(resp.token()).filter(t -> !t.isBlank()),
                 Duration.ofSeconds(resp.heartbeatIntervalSecs() == null ? 10 : resp.heartbeatIntervalSecs()));
         registration.token().ifPresent(t -> this.token = t);
         return registration;
+    }
+
+    private volatile Enrolment enrolment = new Enrolment() {
+        @Override
+        public Optional<String> csr() {
+            return Optional.empty();
+        }
+
+        @Override
+        public void accepted(Optional<String> certificatePem, Optional<String> caPem, Optional<String> relayToken) {
+        }
+    };
+
+    /** Where registrations get their CSR and deliver their certificate and relay token. */
+    public void enrolWith(Enrolment e) {
+        this.enrolment = Objects.requireNonNull(e, "enrolment");
+    }
+
+    /**
+     * New connections from now on (after a certificate renewal): a kept-alive connection goes on
+     * speaking with the identity of its handshake, whose certificate will expire. Requests in
+     * flight on the old connections finish.
+     */
+    public void resetConnections() {
+        HttpClient old = http;
+        http = newHttp();
+        old.shutdown();
+    }
+
+    /** A new certificate for a new key (PEM CSR); answers the certificate and the CA, PEM. */
+    public List<String> renewCertificate(NodeId node, String csr) {
+        var resp = send(post("v1/nodes/" + node + "/certificate", new Wire.CertificateRequest(csr), requestTimeout),
+                Wire.CertificateResponse.class);
+        if (resp == null || resp.certificate() == null) {
+            throw MvmException.internal("the coordinator answered no certificate", null);
+        }
+        return List.of(resp.certificate(), resp.caCertificate() == null ? "" : resp.caCertificate());
     }
 
     @Override
@@ -270,10 +329,24 @@ public final class HttpCoordinatorClient implements CoordinatorClient, io.mvm.ag
                 .build();
     }
 
+    private HttpClient newHttp() {
+        return newHttp(tls);
+    }
+
+    private HttpClient newHttp(Optional<javax.net.ssl.SSLContext> context) {
+        var builder = HttpClient.newBuilder().connectTimeout(requestTimeout);
+        context.ifPresent(builder::sslContext);
+        return builder.build();
+    }
+
     private <T> T send(HttpRequest request, Class<T> type) {
+        return send(http, request, type);
+    }
+
+    private <T> T send(HttpClient client, HttpRequest request, Class<T> type) {
         HttpResponse<byte[]> resp;
         try {
-            resp = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            resp = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
             var why = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
             throw MvmException.unavailable("coordinator at " + base + " is unreachable: " + why, e);

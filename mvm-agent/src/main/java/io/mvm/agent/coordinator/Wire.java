@@ -15,9 +15,19 @@ final class Wire {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record RegisterRequest(String nodeId, CapacityBody capacity, Map<String, String> labels, String accelerator,
-                           String agentUrl, String agentToken, String underlayAddress) {}
+                           String agentUrl, String agentToken, String underlayAddress, String csr) {}
 
-    record RegisterResponse(String nodeId, String token, Integer heartbeatIntervalSecs) {}
+    record RegisterResponse(String nodeId, String token, Integer heartbeatIntervalSecs, String certificate,
+                            String caCertificate, String relayToken) {
+        @Override
+        public String toString() {
+            return "RegisterResponse[nodeId=" + nodeId + ", secrets=(hidden)]";
+        }
+    }
+
+    record CertificateRequest(String csr) {}
+
+    record CertificateResponse(String certificate, String caCertificate) {}
 
     record HeartbeatRequest(String sentAt, int instanceCount) {}
 

@@ -15,6 +15,8 @@ import java.util.HexFormat;
  */
 public final class AgentToken {
     private final String value;
+    /** The token the coordinator said it presents (its registration answer); replaces {@link #value} once known. */
+    private volatile String fromCoordinator;
 
     private AgentToken(String value) {
         this.value = value;
@@ -38,12 +40,23 @@ public final class AgentToken {
         return value;
     }
 
+    /**
+     * From now on only {@code token} is accepted: coordinators derive each node's relay token and
+     * keep none in their database, so the one they name at registration is the one they present.
+     */
+    public void acceptFromCoordinator(String token) {
+        if (token != null && !token.isBlank()) {
+            fromCoordinator = token;
+        }
+    }
+
     /** Constant-time comparison against a presented bearer token. */
     public boolean matches(String presented) {
         if (presented == null) {
             return false;
         }
-        return MessageDigest.isEqual(value.getBytes(StandardCharsets.US_ASCII),
+        String expected = fromCoordinator != null ? fromCoordinator : value;
+        return MessageDigest.isEqual(expected.getBytes(StandardCharsets.US_ASCII),
                 presented.getBytes(StandardCharsets.US_ASCII));
     }
 

@@ -56,6 +56,7 @@ public final class RelayServer implements AutoCloseable {
     private final GuestAccess guests;
     private final AgentToken token;
     private Javalin app;
+    private boolean tls;
 
     private RelayServer(GuestAccess guests, AgentToken token) {
         this.guests = guests;
@@ -64,8 +65,34 @@ public final class RelayServer implements AutoCloseable {
 
     /** Binds {@code listen} (port 0: any free port) and starts serving. */
     public static RelayServer start(InetSocketAddress listen, GuestAccess guests, AgentToken token) {
+        return start(listen, guests, token, java.util.Optional.empty());
+    }
+
+    /**
+     * With {@code tls}: HTTPS only, and a caller must present a certificate the context's trust
+     * accepts (the coordinator's) before any request is read; the bearer token is checked as well.
+     */
+    public static RelayServer start(InetSocketAddress listen, GuestAccess guests, AgentToken token,
+                                    java.util.Optional<javax.net.ssl.SSLContext> tls) {
         var relay = new RelayServer(guests, token);
+        relay.tls = tls.isPresent();
         relay.app = Javalin.create(config -> {
+            tls.ifPresent(ctx -> config.jetty.addConnector((server, http) -> {
+                var ssl = new org.eclipse.jetty.util.ssl.SslContextFactory.Server();
+                ssl.setSslContext(ctx);
+                ssl.setSniRequired(false);
+                ssl.setNeedClientAuth(true);
+                var https = new org.eclipse.jetty.server.HttpConfiguration(http);
+                var customizer = new org.eclipse.jetty.server.SecureRequestCustomizer();
+                customizer.setSniHostCheck(false);
+                https.addCustomizer(customizer);
+                var connector = new org.eclipse.jetty.server.ServerConnector(server,
+                        new org.eclipse.jetty.server.SslConnectionFactory(ssl, "http/1.1"),
+                        new org.eclipse.jetty.server.HttpConnectionFactory(https));
+                connector.setHost(listen.getHostString());
+                connector.setPort(listen.getPort());
+                return connector;
+            }));
             config.startup.showJavalinBanner = false;
             config.startup.showOldJavalinVersionWarning = false;
             config.concurrency.useVirtualThreads = true;
@@ -74,7 +101,11 @@ public final class RelayServer implements AutoCloseable {
             relay.routes(config.routes);
         });
         try {
-            relay.app.start(listen.getHostString(), listen.getPort());
+            if (relay.tls) {
+                relay.app.start();
+            } else {
+                relay.app.start(listen.getHostString(), listen.getPort());
+            }
         } catch (RuntimeException e) {
             throw MvmException.precondition("cannot listen on " + listen + ": " + e.getMessage());
         }
@@ -91,7 +122,7 @@ public final class RelayServer implements AutoCloseable {
         if (host.contains(":")) {
             host = "[" + host + "]";
         }
-        return URI.create("http://" + host + ":" + port());
+        return URI.create((tls ? "https://" : "http://") + host + ":" + port());
     }
 
     private String listenHost() {

@@ -118,6 +118,16 @@ public final class AgentCommand {
                         + " --data-dir, --node-id and --underlay-address, several agents share one machine.")
         String netns;
 
+        @Option(names = "--ca-cert", paramLabel = "FILE",
+                description = "The cluster CA to pin for an https coordinator (the coordinator's <data-dir>/coordinator/tls/ca.crt)."
+                        + " Needed once: it is kept in <data-dir>/agent/tls/ca.crt.")
+        Path caCert;
+
+        @Option(names = "--ca-fingerprint", paramLabel = "sha256:HEX",
+                description = "Pin the CA the coordinator presents if its SHA-256 fingerprint is this"
+                        + " (printed by 'mvm node token create'); instead of --ca-cert.")
+        String caFingerprint;
+
         @Option(names = "--image-dir", paramLabel = "DIR",
                 description = "Where the guest image is cached (default: the data dir).")
         Path imageDir;
@@ -136,7 +146,14 @@ public final class AgentCommand {
                     network, netTable, proxySettings(), selfFence(fenceAfterSecs, pauseAfterSecs),
                     java.util.Optional.ofNullable(underlayAddress), Duration.ofSeconds(networkRepairSecs));
             PrintWriter out = spec.commandLine().getOut();
-            NodeAgent agent = NodeAgent.start(config, message -> System.err.println("mvm: " + message));
+            if (caCert != null && caFingerprint != null) {
+                throw MvmException.invalid("give --ca-cert or --ca-fingerprint, not both");
+            }
+            var ca = caCert != null ? java.util.Optional.of(io.mvm.tls.CaPin.fromFile(caCert))
+                    : caFingerprint != null ? java.util.Optional.of(io.mvm.tls.CaPin.fetch(config.coordinators().getFirst(), caFingerprint,
+                            Duration.ofSeconds(10)))
+                    : java.util.Optional.<java.security.cert.X509Certificate>empty();
+            NodeAgent agent = NodeAgent.start(config, ca, message -> System.err.println("mvm: " + message));
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 agent.close();

@@ -141,6 +141,16 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     public static NodeAgent start(Config config, ProgressListener progress) {
+        return start(config, Optional.empty(), progress);
+    }
+
+    /**
+     * {@code clusterCa}: the CA to pin for an https coordinator (else the one pinned before, under
+     * {@code <data>/agent/tls/ca.crt}). Over https the node enrols at its first registration and
+     * renews its certificate itself; the relay then serves https to the coordinator's certificate only.
+     */
+    public static NodeAgent start(Config config, Optional<java.security.cert.X509Certificate> clusterCa,
+                                  ProgressListener progress) {
         var image = ImageBuilder.ensureDefaultImage(config.imageDir(), progress);
         var vms = LocalRuntime.open(config.dataDir(), config.imageDir(), Optional.of(image));
         AgentNetwork network = config.network().equals("host")
@@ -149,9 +159,18 @@ public final class NodeAgent implements AutoCloseable {
                                 io.mvm.core.netpolicy.Ipv4Address.parse(a))))
                 : new AgentNetwork.None();
         // Templated instances boot the revision the coordinator pins, fetched from it by digest when missing.
-        // Several coordinators: every call fails over to the next when one is unreachable.
-        var client = new io.mvm.agent.coordinator.FailoverCoordinatorClient(config.coordinators(),
-                url -> new HttpCoordinatorClient(url, config.nodeToken(), Duration.ofSeconds(15), InstantSource.system()));
+        boolean https = config.coordinators().stream().anyMatch(u -> "https".equals(u.getScheme()));
+        var credentials = https ? Optional.of(io.mvm.agent.tls.NodeCredentials.open(config.dataDir().resolve("agent"),
+                config.node(), clusterCa, InstantSource.system())) : Optional.<io.mvm.agent.tls.NodeCredentials>empty();
+        // Several coordinators: every call fails over to the next when one is unreachable. All of
+        // them present the one cluster CA and accept the same node certificate.
+        var made = new java.util.ArrayList<HttpCoordinatorClient>();
+        var client = new io.mvm.agent.coordinator.FailoverCoordinatorClient(config.coordinators(), url -> {
+            var c = new HttpCoordinatorClient(url, config.nodeToken(), Duration.ofSeconds(15), InstantSource.system(),
+                    credentials.map(io.mvm.agent.tls.NodeCredentials::clientContext));
+            made.add(c);
+            return c;
+        });
         var templates = new TemplateArtifacts(config.dataDir(), Optional.of(client), InstantSource.system());
         client.reportBootedFrom(templates::booted);
         var runtime = new LocalInstanceRuntime(vms, image, network, config.dataDir(), templates);
@@ -192,7 +211,26 @@ public final class NodeAgent implements AutoCloseable {
                 return work.claim(spec);
             }
         };
-        var relay = RelayServer.start(config.listen(), guests, token);
+        var relay = RelayServer.start(config.listen(), guests, token,
+                credentials.map(io.mvm.agent.tls.NodeCredentials::relayContext));
+        // The coordinator names the relay token it presents in its registration answer.
+        if (credentials.isPresent()) {
+            credentials.get().onRelayToken(token::acceptFromCoordinator);
+            made.forEach(c -> c.enrolWith(credentials.get()));
+        } else {
+            var plain = new io.mvm.agent.coordinator.Enrolment() {
+                @Override
+                public Optional<String> csr() {
+                    return Optional.empty();
+                }
+
+                @Override
+                public void accepted(Optional<String> cert, Optional<String> ca, Optional<String> relayToken) {
+                    relayToken.ifPresent(token::acceptFromCoordinator);
+                }
+            };
+            made.forEach(c -> c.enrolWith(plain));
+        }
         try {
             var clock = InstantSource.system();
             var settings = AgentSettings.defaults(config.node(), config.capacity(), config.labels(), config.interval());
@@ -209,11 +247,67 @@ public final class NodeAgent implements AutoCloseable {
             agentRef.set(agent);
             agent.start();
             log.info("agent {} relay server on {}", config.node(), relay.url());
-            return new NodeAgent(vms, runtime, relay, agent, config.networkRepair());
+            var node = new NodeAgent(vms, runtime, relay, agent, config.networkRepair());
+            credentials.ifPresent(c -> node.renewal = Thread.ofVirtual().name("agent-cert-renewal")
+                    .start(() -> renewPeriodically(c, made, config.node())));
+            return node;
         } catch (RuntimeException e) {
             relay.close();
             throw e;
         }
+    }
+
+    private volatile Thread renewal;
+
+    /** Renews the node certificate after two thirds of its lifetime; checked every minute. */
+    private static void renewPeriodically(io.mvm.agent.tls.NodeCredentials credentials,
+                                          java.util.List<HttpCoordinatorClient> clients, NodeId node) {
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                Thread.sleep(Duration.ofMinutes(1));
+                renewIfDue(credentials, clients, node);
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                log.warn("node certificate renewal failed (retried in a minute): {}", e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * One renewal check: a new key and certificate when two thirds of the old one's life have
+     * passed, then fresh connections to the coordinator (the relay server presents the new
+     * certificate from its next handshake on by itself). True when it renewed.
+     */
+    public static boolean renewIfDue(io.mvm.agent.tls.NodeCredentials credentials, HttpCoordinatorClient client,
+                                     NodeId node) {
+        if (!credentials.renewIfDue(csr -> client.renewCertificate(node, csr))) {
+            return false;
+        }
+        client.resetConnections();
+        return true;
+    }
+
+    /**
+     * As {@link #renewIfDue(io.mvm.agent.tls.NodeCredentials, HttpCoordinatorClient, NodeId)} with
+     * several coordinators: the first that answers issues the certificate, every client then makes
+     * fresh connections with it.
+     */
+    static boolean renewIfDue(io.mvm.agent.tls.NodeCredentials credentials, java.util.List<HttpCoordinatorClient> clients,
+                              NodeId node) {
+        RuntimeException last = null;
+        for (HttpCoordinatorClient client : clients) {
+            try {
+                if (!credentials.renewIfDue(csr -> client.renewCertificate(node, csr))) {
+                    return false;
+                }
+                clients.forEach(HttpCoordinatorClient::resetConnections);
+                return true;
+            } catch (RuntimeException e) {
+                last = e;
+            }
+        }
+        throw last == null ? MvmException.unavailable("no coordinator to renew the node certificate with", null) : last;
     }
 
     public URI relayUrl() {
@@ -246,6 +340,9 @@ public final class NodeAgent implements AutoCloseable {
     @Override
     public void close() {
         networkRepair.interrupt();
+        if (renewal != null) {
+            renewal.interrupt();
+        }
         agent.close();
         relay.close();
     }

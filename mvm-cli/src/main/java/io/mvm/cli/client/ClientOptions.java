@@ -23,8 +23,13 @@ public final class ClientOptions {
     private static final ObjectMapper PRETTY = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     @Option(names = "--coordinator-url", paramLabel = "URL",
-            description = "Coordinator to talk to (default: $MVM_COORDINATOR_URL, else http://127.0.0.1:7777).")
+            description = "Coordinator to talk to (default: $MVM_COORDINATOR_URL, else https://127.0.0.1:7777).")
     String coordinatorUrl;
+
+    @Option(names = "--ca-cert", paramLabel = "FILE",
+            description = "Cluster CA to trust for an https coordinator (default: $MVM_CA_CERT, else "
+                    + "<data-dir>/coordinator/tls/ca.crt).")
+    Path caCert;
 
     @Option(names = "--token-file", paramLabel = "FILE",
             description = "Read the API token from FILE (default: $MVM_TOKEN, else <data-dir>/coordinator/admin.token).")
@@ -42,13 +47,32 @@ public final class ClientOptions {
     }
 
     public CoordinatorClient client() {
-        return new CoordinatorClient(url(), token());
+        URI url = url();
+        return new CoordinatorClient(url, token(), "https".equals(url.getScheme())
+                ? java.util.Optional.of(CoordinatorClient.trusting(caFile())) : java.util.Optional.empty());
+    }
+
+    /** {@code --ca-cert}, else $MVM_CA_CERT, else the CA the coordinator keeps under the data dir. */
+    Path caFile() {
+        if (caCert != null) {
+            return caCert;
+        }
+        String env = System.getenv("MVM_CA_CERT");
+        if (env != null && !env.isBlank()) {
+            return Path.of(env);
+        }
+        Path file = dataDir.resolve().resolve("coordinator").resolve("tls").resolve("ca.crt");
+        if (!Files.isRegularFile(file)) {
+            throw MvmException.precondition("the coordinator is https and no cluster CA is known: give --ca-cert FILE or"
+                    + " MVM_CA_CERT (looked for " + file + "; use --data-dir to point elsewhere)");
+        }
+        return file;
     }
 
     URI url() {
         String text = coordinatorUrl != null ? coordinatorUrl : System.getenv("MVM_COORDINATOR_URL");
         if (text == null || text.isBlank()) {
-            text = "http://127.0.0.1:7777";
+            text = "https://127.0.0.1:7777";
         }
         try {
             URI uri = URI.create(text.endsWith("/") ? text : text + "/");

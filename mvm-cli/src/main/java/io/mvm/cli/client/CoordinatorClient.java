@@ -21,13 +21,27 @@ import java.util.Locale;
  */
 public final class CoordinatorClient {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    private final HttpClient http;
     private final URI base;
     private final String token;
 
     public CoordinatorClient(URI base, String token) {
+        this(base, token, java.util.Optional.empty());
+    }
+
+    /** {@code tls}: for an https coordinator, a context that pins the cluster CA. */
+    public CoordinatorClient(URI base, String token, java.util.Optional<javax.net.ssl.SSLContext> tls) {
         this.base = base;
         this.token = token;
+        var builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+        tls.ifPresent(builder::sslContext);
+        this.http = builder.build();
+    }
+
+    /** A context that trusts the coordinator certificate the cluster CA in {@code caFile} signed. */
+    public static javax.net.ssl.SSLContext trusting(java.nio.file.Path caFile) {
+        return io.mvm.tls.TlsContexts.of(java.util.Optional.empty(),
+                io.mvm.tls.ClusterTrust.coordinator(io.mvm.tls.CaPin.fromFile(caFile), java.time.InstantSource.system()));
     }
 
     public URI base() {

@@ -53,6 +53,49 @@ public final class CoordinatorCommand {
                         + " seeing the leader's lease unrenewed this long (default: ${DEFAULT-VALUE}; 1-60).")
         long leaderLeaseSecs;
 
+        @Option(names = "--insecure",
+                description = "Serve plain HTTP instead of HTTPS (logs a warning): tokens and workloads cross the network"
+                        + " in the clear and nodes are not authenticated by certificate. For loopback tests only.")
+        boolean insecure;
+
+        @Option(names = "--ca-cert", paramLabel = "FILE",
+                description = "The cluster CA's certificate (PEM); with --ca-key. Default: the CA created on first start"
+                        + " under <data-dir>/coordinator/tls/ (key 0600). Coordinators of one cluster share one CA.")
+        Path caCert;
+
+        @Option(names = "--ca-key", paramLabel = "FILE",
+                description = "The cluster CA's private key (PEM, must be mode 0600); with --ca-cert.")
+        Path caKey;
+
+        @Option(names = "--tls-san", paramLabel = "NAME", split = ",",
+                description = "Extra DNS names or IP addresses for the coordinator's certificate (besides localhost,"
+                        + " 127.0.0.1, ::1 and the listen address); repeatable or comma-separated.")
+        java.util.List<String> tlsSans = new java.util.ArrayList<>();
+
+        @Option(names = "--cert-validity-hours", paramLabel = "HOURS", defaultValue = "720",
+                description = "Lifetime of the coordinator's and the nodes' certificates; renewed after two thirds of it"
+                        + " (default: ${DEFAULT-VALUE}).")
+        long certValidityHours;
+
+        /** TLS unless --insecure; the listen address joins the certificate's names. */
+        io.mvm.coordinator.tls.ControlTls tls(String listenHost) {
+            if (certValidityHours < 1 || certValidityHours > 24 * 3650) {
+                throw MvmException.invalid("--cert-validity-hours must be 1-87600, got " + certValidityHours);
+            }
+            var sans = new java.util.LinkedHashSet<>(io.mvm.coordinator.tls.ControlTls.DEFAULT_SANS);
+            if (!listenHost.equals("0.0.0.0") && !listenHost.equals("::")) {
+                sans.add(listenHost);
+            }
+            tlsSans.stream().map(String::strip).filter(x -> !x.isEmpty()).forEach(sans::add);
+            var tls = (insecure ? io.mvm.coordinator.tls.ControlTls.INSECURE : io.mvm.coordinator.tls.ControlTls.SECURE)
+                    .withSans(java.util.List.copyOf(sans))
+                    .withValidity(java.time.Duration.ofHours(certValidityHours), java.time.Duration.ofMinutes(1));
+            if ((caCert == null) != (caKey == null)) {
+                throw MvmException.invalid("--ca-cert and --ca-key go together");
+            }
+            return caCert == null ? tls : tls.withCa(caCert.toAbsolutePath(), caKey.toAbsolutePath());
+        }
+
         @Option(names = "--vms", paramLabel = "FILE",
                 description = "A desired-VMs file (TOML): applied at start and whenever it changes; see 'mvm vms validate'.")
         Path vmsFile;
@@ -82,7 +125,8 @@ public final class CoordinatorCommand {
                     .withListen(listenAt.host(), listenAt.port())
                     .withClusterCidr(Ipv4Cidr.parse(clusterCidr))
                     .withNodeTimeouts(nodeTimeout(nodeTimeoutSecs), heartbeatFor(nodeTimeoutSecs))
-                    .withLeaderLease(leaderLease(leaderLeaseSecs));
+                    .withLeaderLease(leaderLease(leaderLeaseSecs))
+                    .withTls(tls(listenAt.host()));
             Coordinator coordinator = Coordinator.start(config);
             if (vmsFile != null) {
                 var result = coordinator.watchDesiredVms(vmsFile, java.time.Duration.ofSeconds(1)).last();
@@ -96,8 +140,11 @@ public final class CoordinatorCommand {
                 stopped.countDown();
             }, "coordinator-stop"));
             PrintWriter out = spec.commandLine().getOut();
-            out.println("coordinator listening on http://" + listenAt.host() + ":" + coordinator.port()
+            out.println("coordinator listening on " + coordinator.scheme() + "://" + listenAt.host() + ":" + coordinator.port()
                     + " (database " + config.database().display() + ")");
+            out.println(insecure ? "WARNING: --insecure: plain HTTP, nodes are not authenticated by certificate"
+                    : "cluster CA " + coordinator.controlChannel().caFingerprint() + " ("
+                    + config.tls().caCert().orElse(io.mvm.coordinator.tls.ControlChannel.caDir(dir).resolve("ca.crt")) + ")");
             out.println(coordinator.createdTokenFile().isPresent()
                     ? "admin token written to " + coordinator.adminTokenFile() + " (mode 0600)"
                     : "admin token: " + coordinator.adminTokenFile());

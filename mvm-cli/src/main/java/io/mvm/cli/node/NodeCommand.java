@@ -169,7 +169,8 @@ public final class NodeCommand {
             out.println(issued.get("token").asText());
             out.flush();
             spec.commandLine().getErr().println("token for node " + id + " (shown once; pass it to 'mvm agent serve'"
-                    + " with --node-id " + id + ")");
+                    + " with --node-id " + id + (issued.path("tls").asBoolean(false)
+                    ? " --ca-fingerprint " + issued.path("ca_fingerprint").asText() : "") + ")");
             spec.commandLine().getErr().flush();
         }
     }

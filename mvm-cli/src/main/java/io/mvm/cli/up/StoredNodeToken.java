@@ -36,8 +36,14 @@ final class StoredNodeToken {
 
     /** The stored token if the coordinator at {@code coordinator} accepts it for {@code node}, else a new one (stored). */
     static String reuseOrIssue(Path file, URI coordinator, NodeId node, Supplier<String> issue) {
+        return reuseOrIssue(file, node, (n, t) -> accepted(coordinator, n, t), issue);
+    }
+
+    /** As above, with the coordinator's own check ({@code mvm up} runs it in-process; over TLS a node token only enrols). */
+    static String reuseOrIssue(Path file, NodeId node, java.util.function.BiPredicate<NodeId, String> accepted,
+                               Supplier<String> issue) {
         var stored = read(file);
-        if (stored.isPresent() && accepted(coordinator, node, stored.get())) {
+        if (stored.isPresent() && accepted.test(node, stored.get())) {
             return stored.get();
         }
         var fresh = issue.get();

@@ -68,6 +68,10 @@ public final class UpCommand implements Runnable {
             description = "A desired-VMs file (TOML): applied at start and whenever it changes; see 'mvm vms validate'.")
     Path vmsFile;
 
+    @Option(names = "--insecure",
+            description = "Plain HTTP between CLI, coordinator and agent instead of TLS (logs a warning).")
+    boolean insecure;
+
     @Option(names = "--image-dir", paramLabel = "DIR", hidden = true,
             description = "Where the guest image is cached (default: the data dir); tests share one image this way.")
     Path imageDir;
@@ -93,7 +97,9 @@ public final class UpCommand implements Runnable {
                 Optional.ofNullable(System.getenv(ImageBuilder.KERNEL_PIN_ENV)), true), progress);
 
         CoordinatorConfig config = CoordinatorConfig.defaults(dir)
-                .withListen(listenAt.host(), listenAt.port());
+                .withListen(listenAt.host(), listenAt.port())
+                .withTls((insecure ? io.mvm.coordinator.tls.ControlTls.INSECURE : io.mvm.coordinator.tls.ControlTls.SECURE)
+                        .withSans(sans(listenAt.host())));
         Coordinator coordinator = Coordinator.start(config);
         if (vmsFile != null) {
             var result = coordinator.watchDesiredVms(vmsFile, Duration.ofSeconds(1)).last();
@@ -102,15 +108,16 @@ public final class UpCommand implements Runnable {
             out.flush();
         }
         NodeAgent agent;
-        URI url = URI.create("http://" + (listenAt.host().contains(":") ? "[" + listenAt.host() + "]" : listenAt.host())
+        URI url = URI.create(coordinator.scheme() + "://" + (listenAt.host().contains(":") ? "[" + listenAt.host() + "]" : listenAt.host())
                 + ":" + coordinator.port());
         try {
             var node = NodeAgent.defaultNodeId();
-            var nodeToken = StoredNodeToken.reuseOrIssue(StoredNodeToken.fileIn(dir), url, node,
-                    () -> coordinator.issueNodeToken(node));
+            var nodeToken = StoredNodeToken.reuseOrIssue(StoredNodeToken.fileIn(dir), node,
+                    coordinator::acceptsNodeToken, () -> coordinator.issueNodeToken(node));
+            // The agent pins the CA of the coordinator it runs beside (a fleet of one needs no enrolment step).
             agent = NodeAgent.start(new NodeAgent.Config(dir, images, url, nodeToken, node, NodeAgent.defaultCapacity(dir),
                     Map.of(), Duration.ofSeconds(intervalSecs), NodeAgent.parseListen("127.0.0.1:0"), network,
-                    "mvm"), progress);
+                    "mvm"), Optional.of(coordinator.controlChannel().caCertificate()), progress);
         } catch (RuntimeException e) {
             coordinator.stop();
             throw e;
@@ -132,7 +139,10 @@ public final class UpCommand implements Runnable {
         out.println("coordinator on " + url + " (database " + config.database().display() + "), agent "
                 + NodeAgent.defaultNodeId() + " (accelerator " + agent.accelerator().wireName() + ")");
         out.flush();
-        var admin = new CoordinatorClient(URI.create(url + "/"), adminToken(coordinator.adminTokenFile()));
+        var admin = new CoordinatorClient(URI.create(url + "/"), adminToken(coordinator.adminTokenFile()),
+                insecure ? Optional.empty() : Optional.of(io.mvm.tls.TlsContexts.of(Optional.empty(),
+                        io.mvm.tls.ClusterTrust.coordinator(coordinator.controlChannel().caCertificate(),
+                                java.time.InstantSource.system()))));
         try {
             int minimum = 0;
             if (!noDemo && admin.get("v1/tenants").path("items").isEmpty()) {
@@ -214,7 +224,7 @@ public final class UpCommand implements Runnable {
     }
 
     private static void printNextSteps(PrintWriter out, URI url, Path dir) {
-        String env = url.toString().equals("http://127.0.0.1:7777") ? "" : "MVM_COORDINATOR_URL=" + url + " ";
+        String env = url.toString().equals("https://127.0.0.1:7777") ? "" : "MVM_COORDINATOR_URL=" + url + " ";
         // The admin token sits under the data dir, readable by its owner only: run as the same user.
         if ("root".equals(System.getProperty("user.name"))) {
             env = "sudo " + env;
@@ -228,6 +238,14 @@ public final class UpCommand implements Runnable {
         out.println("  " + env + "./mvm pool scale " + DEMO_TENANT + "/" + DEMO_POOL + " --running 1 --warm 1" + data);
         out.println("  " + env + "./mvm node list" + data);
         out.println();
+    }
+
+    private static List<String> sans(String listenHost) {
+        var sans = new java.util.LinkedHashSet<>(io.mvm.coordinator.tls.ControlTls.DEFAULT_SANS);
+        if (!listenHost.equals("0.0.0.0") && !listenHost.equals("::")) {
+            sans.add(listenHost);
+        }
+        return List.copyOf(sans);
     }
 
     private static String adminToken(Path file) {

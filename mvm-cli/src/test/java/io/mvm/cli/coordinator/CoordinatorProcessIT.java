@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * clean stop on SIGTERM, and data that is still there after a restart.
  */
 class CoordinatorProcessIT {
-    private static final Pattern LISTENING = Pattern.compile("coordinator listening on (http://127\\.0\\.0\\.1:\\d+) ");
+    private static final Pattern LISTENING = Pattern.compile("coordinator listening on (https://127\\.0\\.0\\.1:\\d+) ");
 
     @TempDir
     Path tmp;
@@ -53,8 +53,14 @@ class CoordinatorProcessIT {
         assertThat(first.banner()).contains("admin token written to " + tokenFile + " (mode 0600)");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tokenFile))).isEqualTo("rw-------");
         String token = Files.readString(tokenFile).strip();
+        // TLS by default: a cluster CA made on first start, its key readable by its owner only.
+        Path caCert = data.resolve("coordinator").resolve("tls").resolve("ca.crt");
+        assertThat(first.banner()).contains("cluster CA sha256:").contains(caCert.toString());
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(caCert.resolveSibling("ca.key"))))
+                .isEqualTo("rw-------");
 
-        Map<String, String> env = Map.of("MVM_COORDINATOR_URL", first.url(), "MVM_TOKEN", token);
+        Map<String, String> env = Map.of("MVM_COORDINATOR_URL", first.url(), "MVM_TOKEN", token,
+                "MVM_CA_CERT", caCert.toString());
         Result created = cli(env, "tenant", "create", "envco", "--max-instances", "3");
         assertThat(created.exitCode()).as(created.output()).isZero();
         Result listed = cli(env, "tenant", "list", "--json");
@@ -62,7 +68,8 @@ class CoordinatorProcessIT {
         JsonNode tenants = new ObjectMapper().readTree(listed.output());
         assertThat(tenants.findValuesAsText("id")).contains("envco");
 
-        Result wrongToken = cli(Map.of("MVM_COORDINATOR_URL", first.url(), "MVM_TOKEN", "not-the-token"),
+        Result wrongToken = cli(Map.of("MVM_COORDINATOR_URL", first.url(), "MVM_TOKEN", "not-the-token",
+                        "MVM_CA_CERT", caCert.toString()),
                 "tenant", "list");
         assertThat(wrongToken.exitCode()).isEqualTo(8);
         assertThat(wrongToken.errors()).startsWith("error: ").doesNotContain("Exception");
@@ -75,7 +82,8 @@ class CoordinatorProcessIT {
 
         Coordinator second = startCoordinator(data);
         assertThat(second.banner()).contains("admin token: " + tokenFile);
-        Result again = cli(Map.of("MVM_COORDINATOR_URL", second.url(), "MVM_TOKEN", token), "tenant", "info", "envco");
+        Result again = cli(Map.of("MVM_COORDINATOR_URL", second.url(), "MVM_TOKEN", token, "MVM_CA_CERT",
+                caCert.toString()), "tenant", "info", "envco");
         assertThat(again.exitCode()).as(again.output()).isZero();
         assertThat(again.output()).contains("envco");
     }

@@ -62,12 +62,14 @@ class UpE2EIT {
         try (var socket = new ServerSocket(0)) {
             port = socket.getLocalPort();
         }
-        String url = "http://127.0.0.1:" + port;
+        String url = "https://127.0.0.1:" + port;
 
         up = startUp(port, "up-1.log");
         awaitReady("up-1.log");
+        // mvm up runs TLS: the CLI trusts the cluster CA it made under the data dir.
         var admin = new CoordinatorClient(URI.create(url + "/"),
-                Files.readString(dataDir.resolve("coordinator").resolve("admin.token")).strip());
+                Files.readString(dataDir.resolve("coordinator").resolve("admin.token")).strip(),
+                java.util.Optional.of(CoordinatorClient.trusting(dataDir.resolve("coordinator/tls/ca.crt"))));
         var instances = items(admin.get("v1/tenants/demo/instances"));
         assertThat(instances).hasSize(2).allMatch(i -> i.path("state").asText().equals("running"));
         assertThat(Files.readString(dataDir.resolve("up-1.log"))).contains("./mvm instance exec", "demo/workers");

@@ -88,6 +88,14 @@ public final class AuditTrail {
         });
     }
 
+    /** A cluster-wide event outside any other transaction (a node certificate issued). */
+    public void clusterEvent(Caller caller, String action, String resource) {
+        db.inTransaction(tx -> {
+            clusterChanged(tx, caller, action, resource);
+            return null;
+        });
+    }
+
     /**
      * Applies the retention: entries older than {@code maxAge} go, then all but the newest
      * {@code maxRows}. Returns how many went (housekeeping runs it).

@@ -39,6 +39,32 @@ public final class TokenAuthenticator {
     /** Drops a revoked token's cached entry. */
     public void forget(String tokenId) {
         cache.values().removeIf(c -> c.token().id().equals(tokenId));
+        members.clear();
+    }
+
+    private final java.util.Map<io.mvm.model.NodeId, Long> members = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * A node known by its certificate is still a member while it holds an unrevoked node token:
+     * revoking a node's tokens cuts it off even before its certificate ends (within
+     * {@link #CACHE_FOR} on other coordinators, at once on this one). Answers are cached like tokens.
+     */
+    public void requireMember(io.mvm.model.NodeId node) {
+        long now = nanos.getAsLong();
+        Long until = members.get(node);
+        if (until != null && now - until < 0) {
+            return;
+        }
+        boolean member = db.read(tx -> tokens.list(tx, ApiToken.Kind.NODE)).stream()
+                .anyMatch(r -> r.revokedAt().isEmpty() && r.token().node().map(node::equals).orElse(false));
+        if (!member) {
+            throw new MvmException(ErrorCategory.UNAUTHENTICATED, "node '" + node + "' has no valid node token any more"
+                    + " (revoked): its certificate is not accepted");
+        }
+        if (members.size() >= MAX_CACHED) {
+            members.clear();
+        }
+        members.put(node, now + CACHE_FOR.toNanos());
     }
 
     public Caller authenticate(String authorizationHeader) {

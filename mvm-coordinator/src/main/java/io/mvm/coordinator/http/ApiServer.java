@@ -103,6 +103,7 @@ public final class ApiServer {
     private final HttpMetrics metrics = new HttpMetrics();
     private final byte[] openApi;
     private final int bodyLimitBytes;
+    private final io.mvm.coordinator.tls.ControlChannel channel;
     private Javalin app;
 
     /** Counts for the gauges; read from the database at scrape time. */
@@ -114,8 +115,10 @@ public final class ApiServer {
                      io.mvm.coordinator.warm.WarmPools warmPools,
                      io.mvm.coordinator.template.TemplateService templates,
                      io.mvm.coordinator.template.RolloutService rollouts, Duration heartbeatInterval, AuditTrail audit, Gauges gauges, int bodyLimitBytes,
-                     HttpLimits httpLimits, io.mvm.coordinator.leader.ClusterStatus cluster) {
+                     HttpLimits httpLimits, io.mvm.coordinator.leader.ClusterStatus cluster,
+                     io.mvm.coordinator.tls.ControlChannel channel) {
         this.coordinatorsRoutes = new CoordinatorsRoutes(cluster, this::json);
+        this.channel = channel;
         this.httpLimits = httpLimits;
         this.limits = new Limits(new RequestBudget(httpLimits.nodeInFlight(), httpLimits.userInFlight()),
                 new RateLimiter(httpLimits.tokenRatePerSec(), httpLimits.tokenBurst(), System::nanoTime),
@@ -153,8 +156,11 @@ public final class ApiServer {
                 gauges.instancesUnplaced());
     }
 
-    public int start(String host, int port) {
+    /** Listens on {@code host:port}; with {@code tls}, HTTPS only (callers' certificates asked for, not required). */
+    public int start(String host, int port, Optional<javax.net.ssl.SSLContext> tls) {
         app = Javalin.create(config -> {
+            tls.ifPresent(ctx -> config.jetty.addConnector((server, http) ->
+                    TlsConnector.create(server, http, ctx, host, port, false)));
             config.startup.showJavalinBanner = false;
             config.startup.showOldJavalinVersionWarning = false;
             config.concurrency.useVirtualThreads = true;
@@ -162,7 +168,11 @@ public final class ApiServer {
             config.router.ignoreTrailingSlashes = true;
             routes(config.routes);
         });
-        app.start(host, port);
+        if (tls.isPresent()) {
+            app.start();
+        } else {
+            app.start(host, port);
+        }
         return app.port();
     }
 
@@ -229,11 +239,19 @@ public final class ApiServer {
         });
         g.get("/v1/nodes/{node}/desired", Access.NODE_SELF, Scope.PATH_NODE, this::desired);
         g.post("/v1/nodes/{node}/observed", Access.NODE_SELF, Scope.PATH_NODE, this::observed);
+        g.post("/v1/nodes/{node}/certificate", Access.NODE_SELF, Scope.PATH_NODE, ctx -> {
+            if (channel.insecure()) {
+                throw MvmException.precondition("this coordinator runs --insecure: it issues no certificates");
+            }
+            Requests.CertificateRequest req = agentBodies.read(ctx, Requests.CertificateRequest.class);
+            String certificate = issueCertificate(caller(ctx), nodeId(ctx), required(req.csr(), "csr"));
+            json(ctx, 200, new Views.CertificateView(certificate, channel.caPem()));
+        });
         g.post("/v1/node-tokens", Access.ADMIN, Scope.NONE, ctx -> {
             Requests.CreateNodeToken req = bodies.read(ctx, Requests.CreateNodeToken.class);
             ApiTokens.Issued issued = tokens.issueNode(caller(ctx), NodeId.of(required(req.nodeId(), "node_id")));
             json(ctx, 201, new Views.NodeTokenView(issued.id(), issued.stored().node().orElseThrow().value(),
-                    issued.token()));
+                    issued.token(), channel.caFingerprint(), !channel.insecure()));
         });
         g.get("/v1/node-tokens", Access.ADMIN, Scope.NONE, ctx -> {
             Paging.Request req = Paging.request(ctx);
@@ -447,10 +465,23 @@ public final class ApiServer {
                 new Capacity(required(cap.vcpus(), "capacity.vcpus"), required(cap.memoryMib(), "capacity.memory_mib"),
                         required(cap.diskMib(), "capacity.disk_mib")),
                 req.labels() == null ? Map.of() : noNulls(req.labels()), Accelerator.parse(required(req.accelerator(), "accelerator")),
-                Optional.ofNullable(req.agentUrl()).map(ApiServer::uri), Optional.ofNullable(req.agentToken()),
+                Optional.ofNullable(req.agentUrl()).map(ApiServer::uri), Optional.empty(),
                 Optional.ofNullable(req.underlayAddress()));
         nodes.register(caller(ctx), registration);
-        json(ctx, 200, new Views.RegisteredView(registration.node().value(), null, heartbeatInterval.toSeconds()));
+        // The node's certificate for its own key (TLS only: an insecure channel has no use for it).
+        String certificate = req.csr() == null || channel.insecure() ? null
+                : issueCertificate(caller(ctx), registration.node(), req.csr());
+        json(ctx, 200, new Views.RegisteredView(registration.node().value(), null, heartbeatInterval.toSeconds(),
+                certificate, certificate == null ? null : channel.caPem(), channel.relayToken(registration.node())));
+    }
+
+    /** A node certificate for the key in {@code csr}, audited in the cluster's trail (never the key or certificate). */
+    private String issueCertificate(Caller caller, NodeId node, String csr) {
+        String pem = channel.issueNode(node, csr);
+        var cert = io.mvm.tls.Pem.certificate(pem);
+        audit.clusterEvent(caller, "node-certificate.issue", "nodes/" + node + " (serial "
+                + cert.getSerialNumber().toString(16) + ", until " + cert.getNotAfter().toInstant() + ")");
+        return pem;
     }
 
     private void desired(Context ctx) throws InterruptedException {
@@ -612,7 +643,7 @@ public final class ApiServer {
         }
         ctx.attribute(PERMIT, permit);
         try {
-            Caller caller = auth.authenticate(ctx.header("Authorization"));
+            Caller caller = authenticate(ctx);
             ctx.attribute("mvm.caller", caller);
             // Node tokens are not rate-limited per token: their own budget keeps them apart.
             long wait = caller.isNode() ? 0 : limits.perToken().acquire(caller.actor());
@@ -637,6 +668,26 @@ public final class ApiServer {
             }
             throw e;
         }
+    }
+
+    /**
+     * A verified client certificate of the cluster CA names a node, and that is who the caller is
+     * (whatever bearer token comes with it). Without one, the bearer token decides; with TLS on,
+     * a node token then only enrols (registration, which hands out the certificate): nodes are
+     * authenticated by certificate from then on.
+     */
+    private Caller authenticate(Context ctx) {
+        var identity = channel.identify(TlsConnector.peerCertificates(ctx.req()));
+        if (identity.isPresent() && identity.get() instanceof io.mvm.tls.PeerIdentity.Node(NodeId node)) {
+            auth.requireMember(node);
+            return new Caller("node-cert:" + node, new io.mvm.coordinator.auth.Principal.Node(node));
+        }
+        Caller caller = auth.authenticate(ctx.header("Authorization"));
+        if (caller.isNode() && !channel.insecure() && !ctx.path().equals("/v1/nodes/register")) {
+            throw new MvmException(ErrorCategory.UNAUTHENTICATED, "nodes authenticate by their certificate; a node token"
+                    + " only enrols (POST /v1/nodes/register with a csr)");
+        }
+        return caller;
     }
 
     private void afterEach(Context ctx) {

@@ -41,8 +41,10 @@ final class Requests {
 
     record Capacity(Integer vcpus, Long memoryMib, Long diskMib) {}
 
+    record CertificateRequest(String csr) {}
+
     record RegisterNode(String nodeId, Capacity capacity, Map<String, String> labels, String accelerator,
-                        String agentUrl, String agentToken, String underlayAddress) {
+                        String agentUrl, String agentToken, String underlayAddress, String csr) {
         @Override
         public String toString() {
             return "RegisterNode[nodeId=" + nodeId + "]";

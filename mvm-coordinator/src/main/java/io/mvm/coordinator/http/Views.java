@@ -62,7 +62,15 @@ final class Views {
     /** Data a node set aside when it evicted a VM (its data disk and snapshot); an operator removes it. */
     record OrphanView(String instanceId, String path, long bytes, String reason, Instant at) {}
 
-    record RegisteredView(String nodeId, String token, long heartbeatIntervalSecs) {}
+    record RegisteredView(String nodeId, String token, long heartbeatIntervalSecs, String certificate,
+                          String caCertificate, String relayToken) {
+        @Override
+        public String toString() {
+            return "RegisteredView[nodeId=" + nodeId + ", secrets=(hidden)]";
+        }
+    }
+
+    record CertificateView(String certificate, String caCertificate) {}
 
     record DesiredInstanceView(String id, String tenant, String pool, String role, String desiredState, int vcpus,
                                long memoryMib, long dataDiskMib, String ip, int prefix, String gateway, String mac,
@@ -96,7 +104,7 @@ final class Views {
 
     record EventView(Instant time, String type, String message, String node) {}
 
-    record NodeTokenView(String id, String nodeId, String token) {}
+    record NodeTokenView(String id, String nodeId, String token, String caFingerprint, boolean tls) {}
 
     /** A node token as listed: never its secret. */
     record NodeTokenListing(String id, String nodeId, Instant createdAt, Instant revokedAt) {}

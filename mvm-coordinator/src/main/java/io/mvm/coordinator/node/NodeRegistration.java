@@ -10,9 +10,11 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * A validated registration. {@code agentToken} is the secret the agent's relay server expects;
- * {@link #toString()} hides it. {@code underlay} is the IPv4 address the node's VXLAN tunnels use
- * (absent: its tenant networks do not extend to other nodes).
+ * A validated registration. {@code agentToken}, which agents once sent for their relay, is no
+ * longer kept: the coordinator derives each node's relay token (ControlChannel.relayToken) and
+ * hands it over in the registration's answer, so the database never holds a relay secret.
+ * {@code underlay} is the IPv4 address the node's VXLAN tunnels use (absent: its tenant networks
+ * do not extend to other nodes).
  */
 public record NodeRegistration(NodeId node, Capacity capacity, Map<String, String> labels, Accelerator accelerator,
                                Optional<URI> agentUrl, Optional<String> agentToken, Optional<String> underlay) {
@@ -39,9 +41,6 @@ public record NodeRegistration(NodeId node, Capacity capacity, Map<String, Strin
                 throw MvmException.invalid("agent_url must be an http(s) URL such as http://127.0.0.1:7781, got '" + u + "'");
             }
         });
-        if (agentUrl.isPresent() != agentToken.isPresent()) {
-            throw MvmException.invalid("agent_url and agent_token go together: send both or neither");
-        }
         agentToken.ifPresent(t -> {
             if (t.length() < 22 || t.length() > 512 || t.chars().anyMatch(c -> c <= ' ' || c > '~')) {
                 throw MvmException.invalid("agent_token must be 22-512 printable characters (at least 128 random bits)");

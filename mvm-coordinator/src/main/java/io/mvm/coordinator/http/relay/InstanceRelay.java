@@ -25,7 +25,8 @@ import java.util.Optional;
 
 /**
  * Reaches into an instance through the agent of the node that runs it (no SSH anywhere): the
- * coordinator presents the agent token the node registered, and turns every way that can fail
+ * coordinator presents the relay token it derives for the node (and, over https, its client
+ * certificate), and turns every way that can fail
  * into a clear category — 409 when the instance is not placed or not running, 503 when the node
  * is lost or its agent does not answer.
  */
@@ -38,8 +39,13 @@ public final class InstanceRelay {
     private final NodeStore nodes;
     private final ObjectMapper json = new ObjectMapper();
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
+    private final io.mvm.coordinator.tls.ControlChannel channel;
+    /** One client per node over TLS: each trusts only its own node's certificate. */
+    private final java.util.Map<io.mvm.model.NodeId, HttpClient> tlsClients = new java.util.concurrent.ConcurrentHashMap<>();
 
-    public InstanceRelay(Database db, InstanceStore instances, NodeStore nodes) {
+    public InstanceRelay(Database db, InstanceStore instances, NodeStore nodes,
+                         io.mvm.coordinator.tls.ControlChannel channel) {
+        this.channel = channel;
         this.db = db;
         this.instances = instances;
         this.nodes = nodes;
@@ -66,7 +72,7 @@ public final class InstanceRelay {
         HttpRequest request = execRequest(t, id, exec).header("Accept", NDJSON).build();
         HttpResponse<InputStream> resp;
         try {
-            resp = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            resp = client(t).send(request, HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException e) {
             throw unreachable(t, e);
         } catch (InterruptedException e) {
@@ -220,17 +226,17 @@ public final class InstanceRelay {
             throw MvmException.conflict("instance '" + id + "' is " + i.state() + ", not running"
                     + (i.desired() == DesiredState.RUNNING ? "; wait for it to start" : "; start or wake it first"));
         }
-        if (n.agentUrl().isEmpty() || n.agentToken().isEmpty()) {
+        if (n.agentUrl().isEmpty()) {
             throw new RelayUnavailableException("node '" + n.id() + "' registered no agent relay endpoint", null);
         }
         String url = n.agentUrl().get();
-        return new Target(n, URI.create(url.endsWith("/") ? url : url + "/"), n.agentToken().get());
+        return new Target(n, URI.create(url.endsWith("/") ? url : url + "/"), channel.relayToken(n.id()));
     }
 
     private Answer send(Target t, InstanceId id, HttpRequest request) {
         HttpResponse<byte[]> resp;
         try {
-            resp = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            resp = client(t).send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
             throw unreachable(t, e);
         } catch (InterruptedException e) {
@@ -258,10 +264,19 @@ public final class InstanceRelay {
             case 400 -> MvmException.invalid("the agent refused the request: " + detail);
             case 404 -> MvmException.conflict("instance '" + id + "' is not on " + where + " (yet): " + detail);
             case 409 -> MvmException.conflict("instance '" + id + "' is not running on " + where + ": " + detail);
-            case 401, 403 -> new RelayUnavailableException(where + " refused the coordinator's agent token (the agent"
-                    + " restarted with a new one? it re-registers shortly): " + detail, null);
+            case 401, 403 -> new RelayUnavailableException(where + " refused the coordinator's relay token (the agent has"
+                    + " not registered with this coordinator since it started? it re-registers shortly): " + detail, null);
             default -> new RelayUnavailableException(where + " answered " + status + ": " + detail, null);
         };
+    }
+
+    /** https relays: the coordinator's certificate out, only that node's certificate in. */
+    private HttpClient client(Target t) {
+        if (!"https".equals(t.base().getScheme())) {
+            return http;
+        }
+        return tlsClients.computeIfAbsent(t.node().id(), node -> HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT)
+                .sslContext(channel.relayClientContext(node)).build());
     }
 
     private String detail(byte[] body) {
