@@ -90,26 +90,15 @@ public final class CoordinatorClient {
 
     /** Streams a file as the body of a PUT (artifact uploads); the answer is JSON. */
     public JsonNode putFile(String path, java.nio.file.Path file) {
-        HttpResponse<String> response;
+        HttpRequest.BodyPublisher content;
         try {
-            HttpRequest request = HttpRequest.newBuilder(base.resolve(path))
-                    .timeout(Duration.ofMinutes(30))
-                    .header("Authorization", "Bearer " + token)
-                    .header("Accept", "application/json")
-                    .header("Content-Type", "application/octet-stream")
-                    .PUT(HttpRequest.BodyPublishers.ofFile(file)).build();
-            response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            content = HttpRequest.BodyPublishers.ofFile(file);
         } catch (java.io.FileNotFoundException e) {
             throw MvmException.notFound("cannot read " + file + ": " + e.getMessage());
-        } catch (ConnectException | HttpConnectTimeoutException e) {
-            throw MvmException.unavailable("cannot reach the coordinator at " + base
-                    + " (connection refused); is 'mvm coordinator start' running? Set --coordinator-url or MVM_COORDINATOR_URL", e);
-        } catch (IOException e) {
-            throw MvmException.unavailable("cannot talk to the coordinator at " + base + ": " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw MvmException.unavailable("interrupted", e);
         }
+        HttpResponse<String> response = exchange(request(path, Duration.ofMinutes(30), "application/json")
+                .header("Content-Type", "application/octet-stream").PUT(content).build(),
+                HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() / 100 == 2) {
             return parse(response.body(), response.statusCode());
         }
@@ -131,24 +120,11 @@ public final class CoordinatorClient {
      * the answer to begin, which may be as long as the call itself.
      */
     public void postLines(String path, Object body, Duration timeout, java.util.function.Consumer<JsonNode> eachLine) {
-        HttpResponse<java.util.stream.Stream<String>> response;
-        try {
-            HttpRequest request = HttpRequest.newBuilder(base.resolve(path))
-                    .timeout(timeout)
-                    .header("Authorization", "Bearer " + token)
-                    .header("Accept", "application/x-ndjson, application/problem+json")
-                    .header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build();
-            response = http.send(request, HttpResponse.BodyHandlers.ofLines());
-        } catch (ConnectException | HttpConnectTimeoutException e) {
-            throw MvmException.unavailable("cannot reach the coordinator at " + base
-                    + " (connection refused); is 'mvm coordinator start' running? Set --coordinator-url or MVM_COORDINATOR_URL", e);
-        } catch (IOException e) {
-            throw MvmException.unavailable("cannot talk to the coordinator at " + base + ": " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw MvmException.unavailable("interrupted", e);
-        }
+        HttpResponse<java.util.stream.Stream<String>> response = exchange(
+                request(path, timeout, "application/x-ndjson, application/problem+json")
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(json(body))).build(),
+                HttpResponse.BodyHandlers.ofLines());
         try (java.util.stream.Stream<String> lines = response.body()) {
             if (response.statusCode() / 100 != 2) {
                 throw problem(response.statusCode(), String.join("\n", lines.limit(1000).toList()));
@@ -162,23 +138,8 @@ public final class CoordinatorClient {
 
     /** A GET whose answer is plain text (an instance's console log). */
     public String getText(String path) {
-        HttpResponse<String> response;
-        try {
-            HttpRequest request = HttpRequest.newBuilder(base.resolve(path))
-                    .timeout(Duration.ofSeconds(120))
-                    .header("Authorization", "Bearer " + token)
-                    .header("Accept", "text/plain, application/problem+json")
-                    .GET().build();
-            response = http.send(request, HttpResponse.BodyHandlers.ofString());
-        } catch (ConnectException | HttpConnectTimeoutException e) {
-            throw MvmException.unavailable("cannot reach the coordinator at " + base
-                    + " (connection refused); is 'mvm coordinator start' running? Set --coordinator-url or MVM_COORDINATOR_URL", e);
-        } catch (IOException e) {
-            throw MvmException.unavailable("cannot talk to the coordinator at " + base + ": " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw MvmException.unavailable("interrupted", e);
-        }
+        HttpResponse<String> response = exchange(request(path, Duration.ofSeconds(120),
+                "text/plain, application/problem+json").GET().build(), HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() / 100 == 2) {
             return response.body();
         }
@@ -187,19 +148,40 @@ public final class CoordinatorClient {
 
     /** Any method with a JSON body (PUT). */
     public JsonNode send(String method, String path, Object body) {
-        HttpResponse<String> response;
-        try {
-            String text = body == null ? null : JSON.writeValueAsString(body);
-            HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve(path))
-                    .timeout(Duration.ofSeconds(120))
-                    .header("Authorization", "Bearer " + token)
-                    .header("Accept", "application/json")
-                    .method(method, text == null ? HttpRequest.BodyPublishers.noBody()
-                            : HttpRequest.BodyPublishers.ofString(text));
-            if (text != null) {
-                request.header("Content-Type", "application/json");
+        String text = body == null ? null : json(body);
+        HttpRequest.Builder request = request(path, Duration.ofSeconds(120), "application/json")
+                .method(method, text == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(text));
+        if (text != null) {
+            request.header("Content-Type", "application/json");
+        }
+        HttpResponse<String> response = exchange(request.build(), HttpResponse.BodyHandlers.ofString());
+        int status = response.statusCode();
+        if (status >= 200 && status < 300) {
+            if (response.body() == null || response.body().isBlank()) {
+                return NullNode.getInstance();
             }
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            return parse(response.body(), status);
+        }
+        throw problem(status, response.body());
+    }
+
+    private HttpRequest.Builder request(String path, Duration timeout, String accept) {
+        return HttpRequest.newBuilder(base.resolve(path)).timeout(timeout)
+                .header("Authorization", "Bearer " + token).header("Accept", accept);
+    }
+
+    private static String json(Object body) {
+        try {
+            return JSON.writeValueAsString(body);
+        } catch (IOException e) {
+            throw MvmException.internal("cannot encode a request body: " + e.getMessage(), e);
+        }
+    }
+
+    /** Sends one request; every way the coordinator can be out of reach is one clear UNAVAILABLE. */
+    private <T> HttpResponse<T> exchange(HttpRequest request, HttpResponse.BodyHandler<T> handler) {
+        try {
+            return http.send(request, handler);
         } catch (ConnectException | HttpConnectTimeoutException e) {
             throw MvmException.unavailable("cannot reach the coordinator at " + base
                     + " (connection refused); is 'mvm coordinator start' running? Set --coordinator-url or MVM_COORDINATOR_URL", e);
@@ -209,14 +191,6 @@ public final class CoordinatorClient {
             Thread.currentThread().interrupt();
             throw MvmException.unavailable("interrupted", e);
         }
-        int status = response.statusCode();
-        if (status >= 200 && status < 300) {
-            if (response.body() == null || response.body().isBlank()) {
-                return NullNode.getInstance();
-            }
-            return parse(response.body(), status);
-        }
-        throw problem(status, response.body());
     }
 
     private JsonNode parse(String body, int status) {
