@@ -188,7 +188,7 @@ class NodeCliIT {
         Run list = mvm("node", "list");
         assertThat(list.exit()).as(list.err()).isZero();
         List<String> lines = list.out().lines().toList();
-        assertThat(lines.getFirst()).startsWith("NODE").contains("STATUS").contains("LAST HEARTBEAT");
+        assertThat(lines.getFirst()).startsWith("NODE").contains("STATUS").contains("UNDERLAY").contains("LAST HEARTBEAT");
         assertThat(lines).anySatisfy(l -> assertThat(l).startsWith("cli-node").contains("ready").contains("1/4")
                 .contains("256/8192"));
         JsonNode json = JSON.readTree(mvm("node", "list", "--json").out());

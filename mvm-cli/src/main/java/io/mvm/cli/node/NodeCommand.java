@@ -47,8 +47,8 @@ public final class NodeCommand {
                 ClientOptions.printJson(out, list);
                 return;
             }
-            Table table = new Table("NODE", "STATUS", "VCPUS", "MEMORY MIB", "INSTANCES", "ACCEL", "LAST HEARTBEAT",
-                    "ORPHANS");
+            Table table = new Table("NODE", "STATUS", "VCPUS", "MEMORY MIB", "INSTANCES", "ACCEL", "UNDERLAY",
+                    "LAST HEARTBEAT", "ORPHANS");
             for (JsonNode n : list.get("items")) {
                 JsonNode cap = n.get("capacity");
                 JsonNode used = n.get("allocated");
@@ -56,6 +56,7 @@ public final class NodeCommand {
                         used.get("vcpus").asInt() + "/" + cap.get("vcpus").asInt(),
                         used.get("memory_mib").asLong() + "/" + cap.get("memory_mib").asLong(),
                         n.get("instances").asInt(), n.get("accelerator").asText(),
+                        n.hasNonNull("underlay_address") ? n.get("underlay_address").asText() : "-",
                         n.get("last_heartbeat").isNull() ? "-" : n.get("last_heartbeat").asText(),
                         n.path("orphans").size());
             }
