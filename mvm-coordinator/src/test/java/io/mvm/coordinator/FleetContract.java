@@ -1234,7 +1234,10 @@ abstract class FleetContract {
                     Map.of("argv", List.of("sh", "-c", "echo hello; exit 3"), "timeout_secs", 20));
             assertThat(ran.status()).as(ran.toString()).isEqualTo(200);
             assertThat(ran.json().get("exit_code").asInt()).isEqualTo(3);
-            assertThat(agent.received().getLast().authorization()).isEqualTo("Bearer " + AGENT_TOKEN);
+            // Every coordinator of the cluster derives the same relay token from the shared CA.
+            String relayToken = coordinator.controlChannel().relayToken(io.mvm.model.NodeId.of("node-a"));
+            assertThat(follower.controlChannel().relayToken(io.mvm.model.NodeId.of("node-a"))).isEqualTo(relayToken);
+            assertThat(agent.received().getLast().authorization()).isEqualTo("Bearer " + relayToken);
             Response logs = viaFollower.get("/v1/instances/" + id + "/logs?lines=5");
             assertThat(logs.status()).isEqualTo(200);
             assertThat(logs.body()).isEqualTo("line 1\nline 2\n");

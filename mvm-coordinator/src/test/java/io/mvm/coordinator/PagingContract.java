@@ -47,8 +47,10 @@ abstract class PagingContract {
     @BeforeAll
     void start() throws Exception {
         db = kind().create();
+        // Thousands of requests in seconds from one admin token: above the default per-token rate
+        // (tested elsewhere, RequestFloodIT), so this coordinator allows them.
         coordinator = Coordinator.start(CoordinatorConfig.defaults(db.dataDir()).withDatabase(db.url())
-                .withListen("127.0.0.1", 0));
+                .withListen("127.0.0.1", 0).withHttpLimits(new HttpLimits(1_000_000, 1_000_000, 10, 50, 256, 128, 4, 64)));
         api = new ApiClient(coordinator.port(), Files.readString(coordinator.adminTokenFile()).strip());
         try (ExecutorService pool = Executors.newFixedThreadPool(4)) {
             List<Future<String>> made = new ArrayList<>();
