@@ -94,6 +94,15 @@ final class InstanceExec implements Callable<Integer> {
                 to.print(text);
                 to.flush();
             } else {
+                // An agent that predates streaming answers with the whole result as one line.
+                for (String field : new String[] {"stdout_b64", "stderr_b64"}) {
+                    if (line.hasNonNull(field)) {
+                        boolean isOut = field.startsWith("stdout");
+                        PrintWriter to = isOut ? out : err;
+                        to.print((isOut ? stdout : stderr).append(Base64.getDecoder().decode(line.get(field).asText())));
+                        to.flush();
+                    }
+                }
                 outcome[0] = line;
             }
         });

@@ -160,8 +160,9 @@ class LeaderFailoverProcessIT {
     }
 
     private Coord start(String db, Path data) throws Exception {
+        // Plain HTTP: leadership is what is tested here (TLS has ControlChannelIT and CoordinatorProcessIT).
         Process p = java(Map.of(), "coordinator", "start", "--db", db, "--data-dir", data.toString(),
-                "--listen", "127.0.0.1:0");
+                "--listen", "127.0.0.1:0", "--insecure");
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         CompletableFuture<Coord> ready = CompletableFuture.supplyAsync(() -> {
             StringBuilder banner = new StringBuilder();

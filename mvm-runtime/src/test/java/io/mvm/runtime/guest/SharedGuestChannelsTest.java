@@ -88,11 +88,12 @@ class SharedGuestChannelsTest {
         assertThat(exec).isNotDone();
         releaseExec.countDown();
         assertThat(exec.get(10, TimeUnit.SECONDS).exitCode()).isZero();
+        assertThat(connections).as("the overlapping calls shared one connection").containsExactly(1);
+        assertThat(channels.size()).as("the last view closed its connection: an idle process holds none").isZero();
         try (GuestChannel again = channels.connect(agent.socket())) {
-            assertThat(again.health(Duration.ofSeconds(5)).hostname()).as("closing a view keeps the channel").isEqualTo("vm-1");
+            assertThat(again.health(Duration.ofSeconds(5)).hostname()).as("the next caller connects anew").isEqualTo("vm-1");
         }
-        assertThat(connections).containsExactly(1);
-        assertThat(channels.size()).isEqualTo(1);
+        assertThat(connections).containsExactly(1, 2);
     }
 
     @Test
